@@ -1,0 +1,42 @@
+/**
+ * Secret values known to one run. Every value is masked for the runner (core.setSecret through the
+ * injected `mask`) the moment it is registered, before anything can print it, and `redact` removes
+ * them from any text the action itself formats (errors, summary, debug lines).
+ */
+export class SecretRegistry {
+  private readonly secrets = new Set<string>();
+
+  constructor(private readonly mask: (value: string) => void = () => {}) {}
+
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value: string | undefined | null): void {
+    if (typeof value !== 'string') return;
+    const v = value.trim();
+    if (v.length < 4 || this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.mask(v);
+    // A URL-encoded form of the secret can show up in URLs and error bodies too.
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !this.secrets.has(enc)) {
+      this.secrets.add(enc);
+      this.mask(enc);
+    }
+  }
+
+  has(value: string): boolean {
+    return this.secrets.has(value);
+  }
+
+  values(): string[] {
+    return [...this.secrets];
+  }
+
+  redact(text: string): string {
+    let out = text;
+    // Longest first so that a secret containing another is replaced whole.
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (out.includes(s)) out = out.split(s).join('***');
+    }
+    return out;
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * Typed, validated action inputs. Every bad value fails here, before any network call, with an
+ * error that names the input and what was wrong. Reading is pure: the caller passes a getter for
+ * inputs and the environment, so tests and several builds per step need no global state.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { ActionError } from './errors.js';
+
+export type Auth =
+  | { kind: 'api-key'; token: string }
+  | { kind: 'pat'; token: string; organizationId: string; projectId: string };
+
+export type Source =
+  | { kind: 'dockerfile'; dockerfile: string; dockerfileInput: string; context: string }
+  | { kind: 'import'; image: string };
+
+export interface ActionInputs {
+  source: Source;
+  name?: string;
+  streaming: boolean;
+  auth: Auth;
+  apiUrl: string;
+  namespace: string;
+  public: boolean;
+  diskMb?: number;
+  builderDiskMb?: number;
+  cpus?: number;
+  memoryMb?: number;
+  dockerCompat: boolean;
+  registryCredentials: boolean;
+  wait: boolean;
+  admissionTimeoutMs: number;
+  pollIntervalMs: number;
+  buildTimeoutMs: number;
+  summary: boolean;
+  annotations: boolean;
+  /** Secret values found while reading (API key / PAT), to be masked before anything prints. */
+  secrets: string[];
+}
+
+export const DEFAULT_API_URL = 'https://api.tensorlake.ai';
+
+export interface InputSource {
+  /** The raw value of an input (as GitHub passes it: INPUT_<NAME>), '' when unset. */
+  input(name: string): string;
+  env: Record<string, string | undefined>;
+  /** Directory relative paths are resolved against (GITHUB_WORKSPACE, else cwd). */
+  workspace: string;
+}
+
+export function inputError(input: string, problem: string): ActionError {
+  return new ActionError(`Input '${input}': ${problem}`, { kind: 'input', input });
+}
+
+function boolInput(src: InputSource, name: string, dflt: boolean): boolean {
+  const raw = src.input(name).trim();
+  if (raw === '') return dflt;
+  if (/^(true|yes|on|1)$/i.test(raw)) return true;
+  if (/^(false|no|off|0)$/i.test(raw)) return false;
+  throw inputError(name, `expected true or false, got '${raw}'`);
+}
+
+function positiveNumber(src: InputSource, name: string, opts: { integer: boolean; min?: number; max?: number }): number | undefined {
+  const raw = src.input(name).trim();
+  if (raw === '') return undefined;
+  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
+  const n = Number(raw);
+  if (!re.test(raw) || !Number.isFinite(n)) {
+    throw inputError(name, `expected ${opts.integer ? 'a whole number' : 'a number'}, got '${raw}'`);
+  }
+  const min = opts.min ?? 1;
+  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
+  if (opts.max !== undefined && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
+  return n;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `90`, `90s`, `1.5m`, `2h`, `500ms`, or combinations like `1h30m`. A bare number is seconds. */
+export function parseDuration(raw: string): number | undefined {
+  const text = raw.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNIT_MS[m[2]];
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== text.length) return undefined;
+  return Math.round(total);
+}
+
+function durationInput(src: InputSource, name: string, dflt: string, minMs: number, maxMs: number): number {
+  const raw = src.input(name).trim() || dflt;
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
+  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1000}s, got '${raw}'`);
+  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 3_600_000}h, got '${raw}'`);
+  return ms;
+}
+
+/** CONTRACT §1.1: drop query/fragment, default ports and trailing slashes. */
+export function normalizeApiUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw inputError('api-url', `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw inputError('api-url', `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.username || url.password) throw inputError('api-url', 'must not contain credentials; use the api-key or pat input');
+  url.search = '';
+  url.hash = '';
+  return url.toString().replace(/\/+$/, '');
+}
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Plain http only to loopback (the local simulator); TLS is never disabled. */
+export function assertTransportAllowed(apiUrl: string): void {
+  const url = new URL(apiUrl);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw inputError('api-url', `plain http:// is refused for non-loopback host '${url.hostname}': use https:// (http is allowed only for localhost/127.0.0.1, e.g. the local simulator)`);
+  }
+}
+
+function pick(src: InputSource, input: string, envName: string): string {
+  return src.input(input).trim() || (src.env[envName] ?? '').trim();
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export interface Connection {
+  auth: Auth;
+  apiUrl: string;
+  namespace: string;
+}
+
+/** Credentials and endpoint only: what the post step needs to delete a builder sandbox. */
+export function readConnection(src: InputSource, secrets: string[] = []): Connection {
+  const apiKey = pick(src, 'api-key', 'TENSORLAKE_API_KEY');
+  const pat = pick(src, 'pat', 'TENSORLAKE_PAT');
+  if (apiKey) secrets.push(apiKey);
+  if (pat) secrets.push(pat);
+  let auth: Auth;
+  if (apiKey) {
+    auth = { kind: 'api-key', token: apiKey };
+  } else if (pat) {
+    const organizationId = pick(src, 'organization-id', 'TENSORLAKE_ORGANIZATION_ID');
+    const projectId = pick(src, 'project-id', 'TENSORLAKE_PROJECT_ID');
+    if (!organizationId || !projectId) {
+      const missing = [!organizationId && 'organization-id', !projectId && 'project-id'].filter(Boolean).join(' and ');
+      throw inputError(missing.split(' ')[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+    }
+    auth = { kind: 'pat', token: pat, organizationId, projectId };
+  } else {
+    throw inputError('api-key', 'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets');
+  }
+  for (const [input, value] of [['api-key', apiKey], ['pat', pat]] as const) {
+    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
+  }
+
+  const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
+  assertTransportAllowed(apiUrl);
+
+  const namespace = (src.env.INDEXIFY_NAMESPACE ?? '').trim() || 'default';
+  return { auth, apiUrl, namespace };
+}
+
+export function readInputs(src: InputSource): ActionInputs {
+  const secrets: string[] = [];
+  const image = src.input('image').trim();
+  const dockerfileRaw = src.input('dockerfile').trim();
+  const contextRaw = src.input('context').trim();
+
+  let source: Source;
+  if (image) {
+    if (dockerfileRaw || contextRaw) {
+      throw inputError('image', `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? 'dockerfile' : 'context'}; set either image, or dockerfile/context`);
+    }
+    if (/\s/.test(image)) throw inputError('image', `'${image}' is not an image reference (contains whitespace)`);
+    source = { kind: 'import', image };
+  } else {
+    const dockerfileInput = dockerfileRaw || 'Dockerfile';
+    const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve(src.workspace, dockerfileInput);
+    if (!isFile(dockerfile)) {
+      throw inputError('dockerfile', `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? '' : ', and the default is Dockerfile'})`);
+    }
+    const context = contextRaw ? (isAbsolute(contextRaw) ? contextRaw : resolve(src.workspace, contextRaw)) : dirname(dockerfile);
+    if (!isDir(context)) throw inputError('context', `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    source = { kind: 'dockerfile', dockerfile, dockerfileInput, context };
+  }
+
+  const name = src.input('name').trim() || undefined;
+  if (name !== undefined && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
+    throw inputError('name', `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
+  }
+
+  const { auth, apiUrl, namespace } = readConnection(src, secrets);
+
+  const diskMb = positiveNumber(src, 'disk-mb', { integer: true, max: 8 * 1024 * 1024 });
+  const builderDiskMb = positiveNumber(src, 'builder-disk-mb', { integer: true, max: 8 * 1024 * 1024 });
+  const cpus = positiveNumber(src, 'cpus', { integer: false, min: 0.25, max: 256 });
+  const memoryMb = positiveNumber(src, 'memory-mb', { integer: true, min: 128, max: 4 * 1024 * 1024 });
+
+  const inputs: ActionInputs = {
+    source,
+    name,
+    streaming: boolInput(src, 'streaming', false),
+    auth,
+    apiUrl,
+    namespace,
+    public: boolInput(src, 'public', false),
+    diskMb,
+    builderDiskMb,
+    cpus,
+    memoryMb,
+    dockerCompat: boolInput(src, 'docker-compat', false),
+    registryCredentials: boolInput(src, 'registry-credentials', true),
+    wait: boolInput(src, 'wait', true),
+    admissionTimeoutMs: durationInput(src, 'admission-timeout', '30m', 1000, 24 * 3_600_000),
+    pollIntervalMs: durationInput(src, 'poll-interval', '3s', 100, 3_600_000),
+    buildTimeoutMs: durationInput(src, 'build-timeout', '60m', 1000, 24 * 3_600_000),
+    summary: boolInput(src, 'summary', true),
+    annotations: boolInput(src, 'annotations', true),
+    secrets,
+  };
+  if (inputs.streaming && source.kind === 'import') {
+    // The reference CLI never streams imports; the platform contract leaves it open. Allowed, noted in the README.
+  }
+  return inputs;
+}

@@ -1,0 +1,69 @@
+/**
+ * The job summary as Markdown: result, identity of the image, sizes, context, timings, warnings and
+ * the error with its advice. Written on success, failure and cancellation; redacted as a whole.
+ */
+import type { BuildResult } from '../build/result.js';
+import { PHASE_TITLES } from '../build/events.js';
+import { formatBytes } from '../context/format.js';
+import { formatError } from '../errors.js';
+
+function esc(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+
+function code(text: string): string {
+  return '`' + text.replace(/`/g, "'") + '`';
+}
+
+export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string): string {
+  const icon = r.status === 'registered' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
+  const headline =
+    r.status === 'registered' ? 'registered' : r.status === 'ingesting' ? 'submitted, admission in progress' : r.status === 'cancelled' ? 'cancelled' : 'failed';
+  const lines: string[] = [];
+  lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
+  const rows: [string, string | undefined][] = [
+    ['Result', r.status],
+    ['Template id', r.templateId && code(r.templateId)],
+    ['Template name', r.templateName && code(r.templateName)],
+    ['Manifest URI', r.manifestUri && code(r.manifestUri)],
+    ['Image digest', r.imageDigest && code(r.imageDigest)],
+    ['Build id', r.buildId && code(r.buildId)],
+    ['Builder sandbox', r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? ' (deleted)' : ' (NOT deleted: the post step retries)'}`],
+    ['Format', r.rootfsFormat === 'cas-streaming' ? 'cas-streaming (content-addressed streaming)' : 'ext4'],
+    ['Mode', r.mode === 'import' ? 'import' : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ''}` : 'Dockerfile'],
+    ['Base image', r.baseImage && code(r.baseImage)],
+    ['Snapshot id', r.snapshotId && code(r.snapshotId)],
+    ['Image size', r.imageSizeBytes !== undefined ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : undefined],
+    ['Target rootfs', r.rootfsDiskBytes !== undefined ? formatBytes(r.rootfsDiskBytes) : undefined],
+    ['Admission polls', r.admissionPolls ? String(r.admissionPolls) : undefined],
+  ];
+  if (r.context) {
+    const c = r.context;
+    rows.push(
+      ['Context digest', code(c.digest)],
+      ['Context', `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`],
+    );
+  }
+  lines.push('| | |', '|---|---|');
+  for (const [k, v] of rows) if (v !== undefined && v !== '') lines.push(`| ${k} | ${esc(v)} |`);
+  lines.push('');
+  if (r.error) {
+    lines.push('### Error', '', '```text', formatError(r.error), '```', '');
+  }
+  if (r.timings.length) {
+    lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');
+    for (const t of r.timings) lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1000).toFixed(2)} s | ${t.outcome} |`);
+    lines.push('');
+  }
+  const warnings = [
+    ...r.warnings.map((w) => `${w.line !== undefined && !w.message.startsWith('line ') ? `line ${w.line}: ` : ''}${w.message}`),
+    ...extraWarnings.filter((w) => !r.warnings.some((pw) => w.endsWith(pw.message))),
+  ];
+  if (r.context?.skipped.length) for (const s of r.context.skipped) warnings.push(`context: skipped ${s.path}: ${s.reason}`);
+  if (warnings.length) {
+    lines.push(`### Warnings (${warnings.length})`, '');
+    for (const w of warnings) lines.push(`- ${esc(w)}`);
+    lines.push('');
+  }
+  return redact(lines.join('\n'));
+}

@@ -1,0 +1,579 @@
+/**
+ * The one HTTP layer every platform, lifecycle and proxy call goes through. It wraps
+ * @actions/http-client's HttpClient (whose own retries and redirects are switched off) and adds:
+ *
+ * - the common headers of CONTRACT.md §1.4 (Authorization, User-Agent, fresh traceparent, scope
+ *   headers for PAT auth unless a request opts out);
+ * - one retry policy (retry.ts) with three modes:
+ *     'always'    network errors and 408/429/500/502/503/504 are retried (GET, DELETE, polls,
+ *                 idempotent PUTs);
+ *     'if-unsent' only failures where the server provably did not act on the request are
+ *                 retried: DNS failures and errors of the TCP connect itself (ECONNREFUSED,
+ *                 EHOSTUNREACH, connect ETIMEDOUT — Node marks them `syscall: 'connect'` /
+ *                 `'getaddrinfo'`), a 429 (the server refused without acting) and a 503 that
+ *                 carries Retry-After (an explicit "not now"). A reset or timeout after the
+ *                 connection was made, a 500/502/504 or a 503 without Retry-After is ambiguous
+ *                 and is returned/thrown to the caller, which reconciles (complete, sandbox
+ *                 create) or fails (prepare);
+ *     'never'     one attempt.
+ *   400/401/403/404/409/422 are never retried. Retry-After (seconds or HTTP-date) is honoured
+ *   even above the per-wait cap, but never past the policy's total-time cap.
+ * - cancellation: the run-level signal and a per-request signal abort in-flight requests, body
+ *   reads and retry waits, giving an ActionError of kind 'cancelled';
+ * - one redacted debug line per attempt (method, path, status, duration, attempt).
+ *
+ * TLS verification is never disabled (ignoreSslError is never set).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, IncomingHttpHeaders, OutgoingHttpHeaders, RequestOptions } from 'node:http';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { HttpClient } from '@actions/http-client';
+import type { RequestHandler } from '@actions/http-client/lib/interfaces';
+import { ActionError } from '../errors.js';
+import type { Log } from '../log.js';
+import type { SecretRegistry } from '../secrets.js';
+import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
+import { bodyExcerpt, statusText, type ResponseContext } from './validate.js';
+
+export const ACTION_VERSION = '0.1.0';
+export const DEFAULT_USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+
+export type RetryMode = 'always' | 'if-unsent' | 'never';
+
+export interface StreamBody {
+  /** Opens a fresh stream of the body (called once per attempt). */
+  open: () => NodeJS.ReadableStream;
+  /** Exact byte count; sent as Content-Length. */
+  length: number;
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  /** What the action is doing, as a verb phrase (`prepare sandbox image build`): used in messages. */
+  operation: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer | StreamBody;
+  /** Convenience: serialised as the body with `Content-Type: application/json` (instead of `body`). */
+  json?: unknown;
+  retry: RetryMode;
+  signal?: AbortSignal;
+  /** Send the PAT scope headers (default true). Introspection sets false (§1.3). */
+  scopeHeaders?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface HttpStream {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: NodeJS.ReadableStream;
+  close(): void;
+}
+
+export interface RetryInfo {
+  operation: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpTransportOptions {
+  token: string;
+  userAgent?: string;
+  scopeHeaders?: { organizationId: string; projectId: string };
+  secrets: SecretRegistry;
+  log: Log;
+  retry?: Partial<RetryPolicy>;
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onRetry?: (info: RetryInfo) => void;
+  /** Clock used for the total-time cap (tests advance a fake clock in their `sleep`). */
+  now?: () => number;
+  /** Random source for the jitter. */
+  random?: () => number;
+  /** Idle limit of a non-stream request (no bytes either way for this long → network error). Default 5 min. */
+  idleTimeoutMs?: number;
+}
+
+/** An HTTP error status turned into an ActionError; keeps the (redacted) body text for classification. */
+export class HttpStatusError extends ActionError {
+  readonly responseBody: string;
+  readonly operation: string;
+  constructor(message: string, opts: { kind: 'auth' | 'platform' | 'sandbox'; status: number; body: string; operation: string; advice?: string[] }) {
+    super(message, { kind: opts.kind, httpStatus: opts.status, advice: opts.advice });
+    this.name = 'HttpStatusError';
+    this.responseBody = opts.body;
+    this.operation = opts.operation;
+  }
+}
+
+/** An answer that never came (or broke off): connection refused, reset, DNS, timeout. */
+export class TransportError extends ActionError {
+  readonly code?: string;
+  /** True when the request provably never reached the server. */
+  readonly unsent: boolean;
+  constructor(message: string, opts: { code?: string; unsent: boolean; cause?: unknown }) {
+    super(message, { kind: 'transport', cause: opts.cause });
+    this.name = 'TransportError';
+    this.code = opts.code;
+    this.unsent = opts.unsent;
+  }
+}
+
+/**
+ * The error for a non-2xx answer: `failed to <operation> (HTTP <status> <reason>): <body excerpt>`.
+ * 401/403 are kind 'auth' with advice; everything else kind 'platform'.
+ */
+export function statusError(res: HttpResponse, operation: string, redact: (s: string) => string, kind?: 'auth' | 'platform' | 'sandbox'): HttpStatusError {
+  const excerpt = bodyExcerpt(res.body, redact);
+  const advice: string[] = [];
+  if (res.status === 401) advice.push('The token was rejected: check the api-key (or pat) input and that the secret it comes from is set.');
+  if (res.status === 403) advice.push('The token is not allowed to do this: check that it belongs to the organization/project being built into.');
+  if (res.status === 429) advice.push('The platform is rate limiting requests; retry the workflow later.');
+  const k = kind ?? (res.status === 401 || res.status === 403 ? 'auth' : 'platform');
+  return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || '(empty body)'}`, {
+    kind: k,
+    status: res.status,
+    body: typeof res.body === 'string' ? res.body : redact(res.body.toString('utf8')),
+    operation,
+    advice,
+  });
+}
+
+export function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/**
+ * §5.4 transient classification (used by the running wait and the readiness probe): an HTTP error
+ * with status 502/503/504, a 400 whose body says `not running`, a body containing `PROXY_ERROR` or
+ * `Failed to proxy request`, or a transport error (timeout, connect failure, reset).
+ */
+export function isTransientError(e: unknown): boolean {
+  if (e instanceof TransportError) return true;
+  if (e instanceof HttpStatusError) {
+    const s = e.httpStatus ?? 0;
+    if (s === 502 || s === 503 || s === 504) return true;
+    if (s === 400 && e.responseBody.includes('not running')) return true;
+    if (e.responseBody.includes('PROXY_ERROR') || e.responseBody.includes('Failed to proxy request')) return true;
+  }
+  return false;
+}
+
+/** Loopback hosts for which plain http:// is accepted (127.0.0.0/8, localhost, ::1). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (/^::ffff:127\./.test(h)) return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+}
+
+/** Refuses a plain http:// API URL unless the host is loopback (issue 4, Transport). */
+export function assertSecureApiUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ActionError(`Input api-url is not a valid URL: '${url}'`, { kind: 'input', input: 'api-url' });
+  }
+  if (u.protocol === 'https:') return;
+  if (u.protocol === 'http:') {
+    if (isLoopbackHost(u.hostname)) return;
+    throw new ActionError(
+      `Input api-url uses plain http:// for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
+      { kind: 'input', input: 'api-url' },
+    );
+  }
+  throw new ActionError(`Input api-url must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: 'input', input: 'api-url' });
+}
+
+/** W3C traceparent with fresh random ids. */
+export function newTraceparent(): string {
+  let trace = randomBytes(16).toString('hex');
+  let span = randomBytes(8).toString('hex');
+  // All-zero ids are invalid per W3C; astronomically unlikely, but cheap to rule out.
+  if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
+  if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
+  return `00-${trace}-${span}-01`;
+}
+
+const SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+
+/** Path and query of a URL for logs, with signature-like query values masked. */
+export function loggablePath(url: string): string {
+  try {
+    const u = new URL(url);
+    const parts: string[] = [];
+    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? '***' : encodeURIComponent(v)}`);
+    return u.pathname + (parts.length ? `?${parts.join('&')}` : '');
+  } catch {
+    return '<unparsable url>';
+  }
+}
+
+interface NetFailure {
+  code?: string;
+  unsent: boolean;
+  text: string;
+}
+
+const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+function classifyNetworkError(e: unknown): NetFailure {
+  const err = e as { code?: unknown; syscall?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  const syscall = typeof err?.syscall === 'string' ? err.syscall : undefined;
+  const message = typeof err?.message === 'string' ? err.message : String(e);
+  const unsent = syscall === 'connect' || syscall === 'getaddrinfo' || (code !== undefined && UNSENT_CODES.has(code));
+  return { code, unsent, text: message };
+}
+
+function cancelled(operation: string, cause?: unknown): ActionError {
+  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: 'cancelled', cause });
+}
+
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const list = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (list.length === 0) return undefined;
+  if (list.length === 1) return list[0];
+  return AbortSignal.any(list);
+}
+
+async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await delay(ms, undefined, signal ? { signal } : undefined);
+}
+
+/** Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an error. */
+function readBody(msg: IncomingMessage, idleMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      if (err) {
+        msg.destroy();
+        reject(err);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const arm = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const e = new Error(`no data for ${Math.round(idleMs / 1000)}s while reading the response body`) as Error & { code: string };
+        e.code = 'ETIMEDOUT';
+        finish(e);
+      }, idleMs);
+      timer.unref?.();
+    };
+    arm();
+    msg.on('data', (c: Buffer) => {
+      chunks.push(c);
+      arm();
+    });
+    msg.on('end', () => {
+      if (msg.complete) finish();
+      else finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
+    });
+    msg.on('aborted', () => finish(Object.assign(new Error('the response was aborted'), { code: 'ECONNRESET' })));
+    msg.on('error', (e: Error) => finish(e));
+    msg.on('close', () => {
+      if (!done && !msg.complete) finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
+    });
+  });
+}
+
+function toHeaderRecord(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  return { ...h };
+}
+
+function headerValue(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const STREAM_SOCKET_TIMEOUT = 2_147_483_647; // effectively none: SSE streams have no overall timeout
+
+export class HttpTransport {
+  readonly policy: RetryPolicy;
+  readonly secrets: SecretRegistry;
+  readonly log: Log;
+  readonly signal?: AbortSignal;
+  private readonly token: string;
+  private readonly userAgent: string;
+  private scope?: { organizationId: string; projectId: string };
+  private readonly sleepImpl: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly onRetry?: (info: RetryInfo) => void;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly idleTimeoutMs: number;
+
+  constructor(opts: HttpTransportOptions) {
+    this.token = opts.token;
+    this.userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
+    this.scope = opts.scopeHeaders;
+    this.secrets = opts.secrets;
+    this.log = opts.log;
+    this.policy = resolvePolicy(opts.retry);
+    this.signal = opts.signal;
+    this.sleepImpl = opts.sleep ?? defaultSleep;
+    this.onRetry = opts.onRetry;
+    this.clock = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 60_000;
+    this.secrets.add(opts.token);
+  }
+
+  /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
+  setScopeHeaders(scope: { organizationId: string; projectId: string } | undefined): void {
+    this.scope = scope;
+  }
+
+  get usesScopeHeaders(): boolean {
+    return this.scope !== undefined;
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
+  async sleep(ms: number, signal?: AbortSignal, operation = 'wait'): Promise<void> {
+    const s = anySignal([this.signal, signal]);
+    if (s?.aborted) throw cancelled(operation);
+    try {
+      await this.sleepImpl(ms, s);
+    } catch (e) {
+      if (s?.aborted) throw cancelled(operation, e);
+      throw e;
+    }
+    if (s?.aborted) throw cancelled(operation);
+  }
+
+  /** Context for validators: names the operation and status, redacts through the registry. */
+  context(res: HttpResponse, what: string, operation: string): ResponseContext {
+    return { what, operation, status: res.status, body: res.body, redact: (s) => this.secrets.redact(s) };
+  }
+
+  statusError(res: HttpResponse, operation: string, kind?: 'auth' | 'platform' | 'sandbox'): HttpStatusError {
+    return statusError(res, operation, (s) => this.secrets.redact(s), kind);
+  }
+
+  /** Backoff for the n-th retry under this transport's policy (used by reconciling callers). */
+  backoff(attempt: number): number {
+    return backoffDelay(this.policy, attempt, this.random);
+  }
+
+  async request(spec: RequestSpec): Promise<HttpResponse> {
+    const res = await this.run(spec, false);
+    return res as HttpResponse;
+  }
+
+  async stream(spec: RequestSpec): Promise<HttpStream> {
+    return (await this.run(spec, true)) as HttpStream;
+  }
+
+  private buildHeaders(spec: RequestSpec): OutgoingHttpHeaders {
+    const h: OutgoingHttpHeaders = {
+      authorization: `Bearer ${this.token}`,
+      traceparent: newTraceparent(),
+    };
+    if (this.scope && spec.scopeHeaders !== false) {
+      h['x-forwarded-organization-id'] = this.scope.organizationId;
+      h['x-forwarded-project-id'] = this.scope.projectId;
+    }
+    if (spec.json !== undefined) h['content-type'] = 'application/json';
+    for (const [k, v] of Object.entries(spec.headers ?? {})) h[k.toLowerCase()] = v;
+    return h;
+  }
+
+  /** The body for one attempt (stream bodies are reopened per attempt). */
+  private openBody(spec: RequestSpec, headers: OutgoingHttpHeaders): { data: string | NodeJS.ReadableStream | null; source?: NodeJS.ReadableStream } {
+    if (spec.json !== undefined) return { data: JSON.stringify(spec.json) };
+    const b = spec.body;
+    if (b === undefined) {
+      // POST/PUT without a body: an explicit `Content-Length: 0` (§1.3), no Content-Type.
+      return { data: spec.method === 'POST' || spec.method === 'PUT' ? '' : null };
+    }
+    if (typeof b === 'string') return { data: b };
+    if (Buffer.isBuffer(b)) {
+      headers['content-length'] = String(b.length);
+      return { data: Readable.from([b]) };
+    }
+    headers['content-length'] = String(b.length);
+    const source = b.open();
+    if (!b.onProgress) return { data: source, source };
+    const onProgress = b.onProgress;
+    const total = b.length;
+    let sent = 0;
+    const counter = new PassThrough();
+    counter.on('data', (c: Buffer) => {
+      sent += c.length;
+      onProgress(sent, total);
+    });
+    source.on('error', (e: Error) => counter.destroy(e));
+    source.pipe(counter);
+    return { data: counter, source };
+  }
+
+  private async run(spec: RequestSpec, streaming: boolean): Promise<HttpResponse | HttpStream> {
+    const signal = anySignal([this.signal, spec.signal]);
+    const started = this.clock();
+    const path = loggablePath(spec.url);
+    const max = spec.retry === 'never' ? 1 : this.policy.maxAttempts;
+
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw cancelled(spec.operation);
+      const headers = this.buildHeaders(spec);
+      const { data, source } = this.openBody(spec, headers);
+      const t0 = Date.now();
+      let msg: IncomingMessage;
+      try {
+        msg = await this.sendOnce(spec, headers, data, signal, streaming);
+      } catch (e) {
+        destroyQuietly(source);
+        destroyQuietly(data);
+        if (signal?.aborted) {
+          this.debug(`HTTP ${spec.method} ${path} → cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+          throw cancelled(spec.operation, e);
+        }
+        const f = classifyNetworkError(e);
+        this.debug(`HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
+        const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
+        if (wait === undefined) throw this.transportError(spec, f, attempt, started, e);
+        await this.retryWait(spec, attempt, wait, `${f.code ?? 'network error'}: ${f.text}`, signal);
+        continue;
+      }
+
+      const status = msg.statusCode ?? 0;
+      const resHeaders = toHeaderRecord(msg.headers);
+      const retryable = this.statusRetryable(spec.retry, status, resHeaders);
+
+      if (streaming && (isSuccess(status) || !retryable)) {
+        this.debug(`HTTP ${spec.method} ${path} → ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        return {
+          status,
+          headers: resHeaders,
+          body: msg,
+          close: () => msg.destroy(),
+        };
+      }
+
+      let body: Buffer;
+      try {
+        body = await readBody(msg, streaming ? this.idleTimeoutMs : this.idleTimeoutMs);
+      } catch (e) {
+        if (signal?.aborted) throw cancelled(spec.operation, e);
+        const f = classifyNetworkError(e);
+        this.debug(`HTTP ${spec.method} ${path} → ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined) : undefined;
+        if (wait === undefined) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
+        await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
+        continue;
+      }
+      this.debug(`HTTP ${spec.method} ${path} → ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
+
+      if (retryable) {
+        const retryAfter = parseRetryAfter(headerValue(resHeaders, 'retry-after'), Date.now());
+        const wait = this.nextWait(attempt, max, started, retryAfter);
+        if (wait !== undefined) {
+          await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ''}`, signal);
+          continue;
+        }
+      }
+      return { status, headers: resHeaders, body };
+    }
+  }
+
+  private statusRetryable(mode: RetryMode, status: number, headers: Record<string, string | string[] | undefined>): boolean {
+    if (mode === 'never' || isTerminalStatus(status) || !isRetryableStatus(status)) return false;
+    if (mode === 'always') return true;
+    // 'if-unsent': the server said, explicitly, that it did not act on the request.
+    if (status === 429) return true;
+    return status === 503 && parseRetryAfter(headerValue(headers, 'retry-after')) !== undefined;
+  }
+
+  /** The wait before the next attempt, or undefined when attempts or total time are used up. */
+  private nextWait(attempt: number, max: number, started: number, retryAfterMs: number | undefined): number | undefined {
+    if (attempt >= max) return undefined;
+    const wait = retryAfterMs !== undefined ? retryAfterMs : backoffDelay(this.policy, attempt, this.random);
+    const elapsed = this.clock() - started;
+    if (elapsed + wait > this.policy.maxElapsedMs) return undefined;
+    return wait;
+  }
+
+  private async retryWait(spec: RequestSpec, attempt: number, wait: number, reason: string, signal?: AbortSignal): Promise<void> {
+    const info: RetryInfo = { operation: spec.operation, attempt, delayMs: wait, reason: this.secrets.redact(reason) };
+    this.debug(`HTTP retry ${attempt + 1} to ${spec.operation} in ${wait} ms after ${info.reason}`);
+    this.onRetry?.(info);
+    await this.sleep(wait, signal, spec.operation);
+  }
+
+  private transportError(spec: RequestSpec, f: NetFailure, attempts: number, started: number, cause: unknown): TransportError {
+    let host = '';
+    try {
+      host = new URL(spec.url).host;
+    } catch {
+      /* keep empty */
+    }
+    const secs = Math.round((this.clock() - started) / 100) / 10;
+    const tries = attempts > 1 ? ` after ${attempts} attempts over ${secs}s` : '';
+    const reason = this.secrets.redact(f.text);
+    return new TransportError(`failed to ${spec.operation}: no answer from ${host || 'the server'} (${reason})${tries}`, {
+      code: f.code,
+      unsent: f.unsent,
+      cause,
+    });
+  }
+
+  private sendOnce(
+    spec: RequestSpec,
+    headers: OutgoingHttpHeaders,
+    data: string | NodeJS.ReadableStream | null,
+    signal: AbortSignal | undefined,
+    streaming: boolean,
+  ): Promise<IncomingMessage> {
+    const handler: RequestHandler = {
+      prepareRequest(options: RequestOptions): void {
+        if (signal) options.signal = signal;
+      },
+      canHandleAuthentication: () => false,
+      handleAuthentication: () => Promise.reject(new Error('not supported')),
+    };
+    const client = new HttpClient(this.userAgent, [handler], {
+      allowRetries: false,
+      maxRetries: 0,
+      allowRedirects: false,
+      keepAlive: false,
+      socketTimeout: streaming ? STREAM_SOCKET_TIMEOUT : this.idleTimeoutMs,
+    });
+    // HttpClient's typing says data may not be null, but its implementation accepts it (GET/DELETE).
+    return client.request(spec.method, spec.url, data as string | NodeJS.ReadableStream, headers).then((r) => r.message);
+  }
+
+  private debug(line: string): void {
+    this.log.debug(this.secrets.redact(line));
+  }
+}
+
+function destroyQuietly(s: unknown): void {
+  const d = s as { destroy?: () => void } | null | undefined;
+  if (d && typeof d === 'object' && typeof d.destroy === 'function') {
+    try {
+      d.destroy();
+    } catch {
+      /* ignore */
+    }
+  }
+}

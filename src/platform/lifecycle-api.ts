@@ -1,0 +1,214 @@
+/**
+ * Sandbox lifecycle API (CONTRACT.md §1.5, §5): create (with reconciliation by name), get, list,
+ * delete of the builder sandbox.
+ */
+import { ActionError } from '../errors.js';
+import { HttpTransport, TransportError, isSuccess, type HttpResponse } from './http.js';
+import { encodePathSegment, trimBaseUrl } from './platform-api.js';
+import { isTerminalStatus } from './retry.js';
+import type { SandboxCreateRequest, SandboxCreated, SandboxInfo } from './types.js';
+import { Fields, parseJsonBody, type ResponseContext } from './validate.js';
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
+
+/**
+ * §1.5 lifecycle base. `baseUrl` is the URL that `/sandboxes…` is appended to: for a localhost API
+ * it already contains `/v1/namespaces/<namespace>` (`namespaced: true`).
+ */
+export function resolveLifecycle(apiUrl: string, namespace = 'default'): { baseUrl: string; namespaced: boolean } {
+  let u: URL | undefined;
+  try {
+    u = new URL(apiUrl.trim());
+  } catch {
+    u = undefined;
+  }
+  if (u && LOCAL_HOSTS.has(u.hostname.toLowerCase())) {
+    const ns = namespace.trim() || 'default';
+    return { baseUrl: `${trimBaseUrl(apiUrl)}/v1/namespaces/${encodePathSegment(ns)}`, namespaced: true };
+  }
+  if (u && u.hostname.toLowerCase().startsWith('api.')) {
+    return { baseUrl: `${u.protocol}//sandbox.${u.hostname.slice(4)}`, namespaced: false };
+  }
+  return { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false };
+}
+
+export function validateSandboxCreated(ctx: ResponseContext, value: unknown): SandboxCreated {
+  const f = Fields.root(ctx, value);
+  const out: SandboxCreated = { sandbox_id: f.reqString('sandbox_id'), status: f.reqString('status') };
+  for (const k of ['sandbox_url', 'routing_hint', 'name', 'reason'] as const) {
+    const v = f.optString(k);
+    if (v !== undefined) out[k] = v;
+  }
+  f.optString('ingress_endpoint');
+  f.optString('termination_reason');
+  return out;
+}
+
+/**
+ * §5.2 SandboxInfo. The fields the action reads are checked (`sandbox_id`/`id`, `status`, optional
+ * strings); `namespace` and `resources` are type-checked when present but not required (the
+ * reference SDK requires them; the action does not use them).
+ */
+export function validateSandboxInfo(f: Fields): SandboxInfo {
+  const id = f.has('sandbox_id') ? f.reqString('sandbox_id') : f.has('id') ? f.reqString('id') : f.reqString('sandbox_id');
+  const out: SandboxInfo = {
+    sandbox_id: id,
+    namespace: f.optString('namespace') ?? '',
+    status: f.reqString('status'),
+    raw: f.obj,
+  };
+  for (const k of ['sandbox_url', 'routing_hint', 'name', 'termination_reason'] as const) {
+    const v = f.optString(k);
+    if (v !== undefined) out[k] = v;
+  }
+  const r = f.optObject('resources');
+  if (r) {
+    r.optNumber('cpus');
+    r.optInt('memory_mb');
+    r.optInt('ephemeral_disk_mb');
+  }
+  return out;
+}
+
+export class LifecycleApi {
+  readonly baseUrl: string;
+  readonly namespaced: boolean;
+
+  constructor(
+    private readonly transport: HttpTransport,
+    apiUrl: string,
+    namespace?: string,
+  ) {
+    const r = resolveLifecycle(apiUrl, namespace);
+    this.baseUrl = r.baseUrl;
+    this.namespaced = r.namespaced;
+  }
+
+  private url(path: string): string {
+    return `${this.baseUrl}/sandboxes${path}`;
+  }
+
+  /**
+   * §5.1 create. 2xx, or a 504 whose body decodes, is success. The POST is retried by the transport
+   * only when it provably never reached the server. An ambiguous failure (sent but no answer,
+   * 5xx) is reconciled when `req.name` is set: list the sandboxes, take the one with that name;
+   * if none, create again (within the retry policy). After a create that followed an ambiguous
+   * attempt, any other live sandbox with the same name (a late duplicate) is deleted.
+   */
+  async createSandbox(req: SandboxCreateRequest, signal?: AbortSignal): Promise<SandboxCreated> {
+    const operation = 'create builder sandbox';
+    const policy = this.transport.policy;
+    const started = this.transport.now();
+    let hadAmbiguity = false;
+    for (let attempt = 1; ; attempt++) {
+      let ambiguous: ActionError;
+      try {
+        const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
+        const created = this.decodeCreate(res, operation);
+        if (created) {
+          if (hadAmbiguity && req.name) await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+          return created;
+        }
+        const err = this.transport.statusError(res, operation);
+        if (isTerminalStatus(res.status) || res.status < 500) throw err;
+        ambiguous = err;
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e;
+        ambiguous = e;
+      }
+      hadAmbiguity = true;
+      if (!req.name) throw ambiguous;
+
+      let found: SandboxInfo | undefined;
+      try {
+        found = await this.findByName(req.name, signal);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+        throw ambiguous.addAdvice(`Listing sandboxes to find '${req.name}' also failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (found) {
+        this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
+        const out: SandboxCreated = { sandbox_id: found.sandbox_id, status: found.status, name: found.name };
+        if (found.sandbox_url !== undefined) out.sandbox_url = found.sandbox_url;
+        if (found.routing_hint !== undefined) out.routing_hint = found.routing_hint;
+        await this.deleteDuplicates(req.name, found.sandbox_id, signal);
+        return out;
+      }
+      const wait = this.transport.backoff(attempt);
+      if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
+      this.transport.log.debug(`no sandbox named '${req.name}' exists: creating it again in ${wait} ms`);
+      await this.transport.sleep(wait, signal, operation);
+    }
+  }
+
+  private decodeCreate(res: HttpResponse, operation: string): SandboxCreated | undefined {
+    if (isSuccess(res.status)) {
+      const ctx = this.transport.context(res, 'sandbox create', operation);
+      return validateSandboxCreated(ctx, parseJsonBody(ctx));
+    }
+    if (res.status === 504) {
+      // §5.1: a 504 whose body decodes like a success is a success; otherwise it is ambiguous.
+      try {
+        const ctx = this.transport.context(res, 'sandbox create', operation);
+        return validateSandboxCreated(ctx, parseJsonBody(ctx));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private async findByName(name: string, signal?: AbortSignal): Promise<SandboxInfo | undefined> {
+    const all = await this.listSandboxes(signal);
+    return all.find((s) => s.name === name && s.status !== 'terminated');
+  }
+
+  /** Best effort: deletes other live sandboxes carrying our unique name (never the kept one). */
+  private async deleteDuplicates(name: string, keepId: string, signal?: AbortSignal): Promise<void> {
+    let all: SandboxInfo[];
+    try {
+      all = await this.listSandboxes(signal);
+    } catch (e) {
+      if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+      return;
+    }
+    for (const s of all) {
+      if (s.name !== name || s.sandbox_id === keepId || s.status === 'terminated') continue;
+      try {
+        this.transport.log.debug(`deleting duplicate builder sandbox ${s.sandbox_id} (same name '${name}')`);
+        await this.deleteSandbox(s.sandbox_id, signal);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+        this.transport.log.warning(`Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
+  async getSandbox(id: string, signal?: AbortSignal): Promise<SandboxInfo> {
+    const operation = `read builder sandbox ${id}`;
+    const res = await this.transport.request({ method: 'GET', url: this.url(`/${encodePathSegment(id)}`), operation, retry: 'always', signal });
+    if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
+    const ctx = this.transport.context(res, 'sandbox', operation);
+    return validateSandboxInfo(Fields.root(ctx, parseJsonBody(ctx)));
+  }
+
+  /** GET {lifecycle}/sandboxes → `{"sandboxes":[…]}`. */
+  async listSandboxes(signal?: AbortSignal): Promise<SandboxInfo[]> {
+    const operation = 'list sandboxes';
+    const res = await this.transport.request({ method: 'GET', url: this.url(''), operation, retry: 'always', signal });
+    if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
+    const ctx = this.transport.context(res, 'sandbox list', operation);
+    const f = Fields.root(ctx, parseJsonBody(ctx));
+    return f.reqArray('sandboxes').map((v, i) => validateSandboxInfo(f.element('sandboxes', i, v)));
+  }
+
+  /** §5.5 DELETE; 2xx, and 404 (already gone) are fine. Retried. */
+  async deleteSandbox(id: string, signal?: AbortSignal): Promise<void> {
+    const operation = `delete builder sandbox ${id}`;
+    const res = await this.transport.request({ method: 'DELETE', url: this.url(`/${encodePathSegment(id)}`), operation, retry: 'always', signal });
+    if (isSuccess(res.status) || res.status === 404) return;
+    throw this.transport.statusError(res, operation);
+  }
+}
+

@@ -1,0 +1,309 @@
+/**
+ * Platform API client (CONTRACT.md §1.3, §3, §4, §9): introspection, template lookup, prepare,
+ * complete (with reconciliation of ambiguous failures) and build status.
+ */
+import { ActionError } from '../errors.js';
+import { HttpStatusError, HttpTransport, TransportError, isSuccess, type HttpResponse } from './http.js';
+import { isTerminalStatus } from './retry.js';
+import type { BuildStatus, CompleteRequest, CompleteResponse, JsonObject, PrepareRequest, PreparedBuild, Template } from './types.js';
+import { Fields, parseJsonBody, statusText, bodyExcerpt, type ResponseContext } from './validate.js';
+
+/**
+ * Percent-encodes every byte except `A–Z a–z 0–9 - . _ ~` (§3): `encodeURIComponent` plus the
+ * five characters it leaves alone (`! ' ( ) *`).
+ */
+export function encodePathSegment(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Strips trailing slashes so paths can be concatenated as plain strings (§1.1). */
+export function trimBaseUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
+}
+
+/** Validates a §3 template object (every field optional, known fields type-checked, unknown kept). */
+export function validateTemplate(f: Fields): Template {
+  f.optString('id');
+  f.optString('name');
+  f.optString('snapshotId');
+  f.optString('snapshotSandboxId');
+  f.optString('snapshotUri');
+  f.optString('snapshotFormatVersion');
+  f.optUint('snapshotSizeBytes');
+  f.optUint('rootfsDiskBytes');
+  f.optString('rootfsNodeKind');
+  f.optBool('public');
+  // Rust Option<T> decodes null as absent: drop nulls of known fields so callers see undefined.
+  const out: Template = { ...f.obj };
+  for (const k of ['id', 'name', 'snapshotId', 'snapshotSandboxId', 'snapshotUri', 'snapshotFormatVersion', 'snapshotSizeBytes', 'rootfsDiskBytes', 'rootfsNodeKind', 'public']) {
+    if (out[k] === null) delete out[k];
+  }
+  return out;
+}
+
+export function validatePrepared(ctx: ResponseContext, value: unknown): PreparedBuild {
+  const f = Fields.root(ctx, value);
+  const builder = f.reqObject('builder');
+  const parentF = f.optObject('parent');
+  const prepared: PreparedBuild = {
+    buildId: f.reqString('buildId'),
+    snapshotId: f.reqString('snapshotId'),
+    rootfsNodeKind: f.reqString('rootfsNodeKind'),
+    builder: {
+      image: builder.reqString('image'),
+      command: builder.reqString('command'),
+      cpus: builder.reqNumber('cpus'),
+      memoryMb: builder.reqInt('memoryMb'),
+      diskMb: builder.reqUint('diskMb'),
+    },
+    parent: parentF
+      ? { parentManifestUri: parentF.reqString('parentManifestUri'), ...optional('rootfsDiskBytes', parentF.optUint('rootfsDiskBytes')) }
+      : null,
+    raw: f.obj,
+  };
+  const snapshotUri = f.optString('snapshotUri');
+  if (snapshotUri !== undefined) prepared.snapshotUri = snapshotUri;
+  const rootfsFormat = f.optString('rootfsFormat');
+  if (rootfsFormat !== undefined) prepared.rootfsFormat = rootfsFormat;
+  const rel = f.optString('snapshotRelPath');
+  if (rel !== undefined) prepared.snapshotRelPath = rel;
+  return prepared;
+}
+
+export function validateBuildStatus(ctx: ResponseContext, value: unknown): BuildStatus {
+  const f = Fields.root(ctx, value);
+  const out: BuildStatus = { raw: f.obj };
+  const status = f.optString('status');
+  if (status !== undefined) out.status = status;
+  const t = f.optObject('template');
+  if (t) out.template = validateTemplate(t);
+  // `error` is shown to the user; tolerate a non-string by rendering it.
+  const err = f.obj.error;
+  if (typeof err === 'string') out.error = err;
+  else if (err !== undefined && err !== null) out.error = JSON.stringify(err);
+  return out;
+}
+
+function optional<K extends string, V>(key: K, v: V | undefined): Partial<Record<K, V>> {
+  return v === undefined ? {} : ({ [key]: v } as Record<K, V>);
+}
+
+export class PlatformApi {
+  private readonly apiUrl: string;
+  private scope?: { organizationId: string; projectId: string };
+
+  constructor(
+    private readonly transport: HttpTransport,
+    apiUrl: string,
+  ) {
+    this.apiUrl = trimBaseUrl(apiUrl);
+  }
+
+  setScope(scope: { organizationId: string; projectId: string }): void {
+    this.scope = { ...scope };
+  }
+
+  private scoped(path: string): string {
+    if (!this.scope) {
+      throw new ActionError('internal error: the platform scope (organization/project) is not known yet', { kind: 'internal' });
+    }
+    return `${this.apiUrl}/platform/v1/organizations/${this.scope.organizationId}/projects/${this.scope.projectId}${path}`;
+  }
+
+  private parse(res: HttpResponse, what: string, operation: string): unknown {
+    return parseJsonBody(this.transport.context(res, what, operation));
+  }
+
+  /** §1.3: POST introspect, empty body, never with scope headers. */
+  async introspect(signal?: AbortSignal): Promise<{ id?: string; organizationId: string; projectId: string }> {
+    const operation = 'introspect the API key';
+    const res = await this.transport.request({
+      method: 'POST',
+      url: `${this.apiUrl}/platform/v1/keys/introspect`,
+      operation,
+      retry: 'always', // a read: safe to repeat
+      scopeHeaders: false,
+      signal,
+    });
+    if (!isSuccess(res.status)) {
+      const excerpt = bodyExcerpt(res.body, (s) => this.transport.secrets.redact(s));
+      const auth = res.status >= 400 && res.status < 500;
+      const advice = auth
+        ? ['Check the api-key input (or TENSORLAKE_API_KEY): the key may be wrong, revoked, or for another environment than api-url.']
+        : [];
+      throw new HttpStatusError(`API key introspection failed (HTTP ${statusText(res.status)}): ${excerpt || '(empty body)'}`, {
+        kind: auth ? 'auth' : 'platform',
+        status: res.status,
+        body: this.transport.secrets.redact(res.body.toString('utf8')),
+        operation,
+        advice,
+      });
+    }
+    const ctx = this.transport.context(res, 'API key introspection', operation);
+    const f = Fields.root(ctx, parseJsonBody(ctx));
+    const out: { id?: string; organizationId: string; projectId: string } = {
+      organizationId: f.reqString('organizationId'),
+      projectId: f.reqString('projectId'),
+    };
+    const id = f.optString('id');
+    if (id !== undefined) out.id = id;
+    return out;
+  }
+
+  /** §3: GET by-name; 404 → null. */
+  async lookupTemplate(ref: string, signal?: AbortSignal): Promise<Template | null> {
+    const operation = `look up template '${ref}'`;
+    const res = await this.transport.request({
+      method: 'GET',
+      url: this.scoped(`/sandbox-templates/by-name/${encodePathSegment(ref)}`),
+      operation,
+      headers: { accept: 'application/json' },
+      retry: 'always',
+      signal,
+    });
+    if (res.status === 404) return null;
+    if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
+    const ctx = this.transport.context(res, 'template lookup', operation);
+    return validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
+  }
+
+  /** §4: POST prepare; retried only when the request provably did not reach the server. */
+  async prepare(req: PrepareRequest, signal?: AbortSignal): Promise<PreparedBuild> {
+    const operation = 'prepare sandbox image build';
+    const res = await this.transport.request({
+      method: 'POST',
+      url: this.scoped('/sandbox-template-builds'),
+      operation,
+      json: req,
+      retry: 'if-unsent',
+      signal,
+    });
+    if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
+    const ctx = this.transport.context(res, 'prepare', operation);
+    const prepared = validatePrepared(ctx, parseJsonBody(ctx));
+    this.registerPreparedSecrets(prepared.raw);
+    return prepared;
+  }
+
+  /** Pre-signed URLs in a legacy prepare answer (`upload`, `download` blocks) are secrets. */
+  private registerPreparedSecrets(raw: JsonObject): void {
+    registerUrlSecrets(raw, this.transport.secrets);
+  }
+
+  /**
+   * §9.1 POST complete. An ambiguous failure (reset/timeout after sending, 5xx, 409) is reconciled
+   * by reading the build: `ingesting` → {202, {status:'ingesting'}}, `completed` → {200, template},
+   * `prepared` → the completion did not happen: send it again (within the retry policy),
+   * `failed` → an error. Non-ambiguous 4xx fail at once.
+   */
+  async complete(buildId: string, req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResponse> {
+    const operation = 'complete sandbox image build';
+    const url = this.scoped(`/sandbox-template-builds/${encodePathSegment(buildId)}/complete`);
+    const started = this.transport.now();
+    const policy = this.transport.policy;
+    for (let attempt = 1; ; attempt++) {
+      let ambiguous: ActionError;
+      try {
+        const res = await this.transport.request({ method: 'POST', url, operation, json: req, retry: 'if-unsent', signal });
+        if (isSuccess(res.status)) {
+          const ctx = this.transport.context(res, 'complete', operation);
+          const body = Fields.root(ctx, parseJsonBody(ctx)).obj;
+          registerUrlSecrets(body, this.transport.secrets);
+          return { httpStatus: res.status, body };
+        }
+        const err = this.transport.statusError(res, operation);
+        if (res.status !== 409 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
+        ambiguous = err;
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e;
+        ambiguous = e;
+      }
+
+      // Did the completion go through? Ask the platform.
+      let state: BuildStatus;
+      try {
+        state = await this.getBuild(buildId, signal);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+        throw ambiguous.addAdvice(`Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      this.transport.log.debug(`complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`);
+      if (state.status === 'ingesting') return { httpStatus: 202, body: { status: 'ingesting' } };
+      if (state.status === 'completed') {
+        if (!state.template) throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
+        return { httpStatus: 200, body: state.template };
+      }
+      if (state.status === 'failed') {
+        const why = state.error ?? 'admission failed';
+        throw new ActionError(
+          req.rootfsFormat === 'cas-streaming' ? `streaming image admission failed: ${why}` : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`,
+          { kind: req.rootfsFormat === 'cas-streaming' ? 'admission' : 'platform', buildId },
+        );
+      }
+      if (state.status !== 'prepared') throw ambiguous;
+      // Not applied: send it again, if the policy allows another attempt.
+      if (ambiguous instanceof HttpStatusError && ambiguous.httpStatus === 409) throw ambiguous;
+      const wait = this.transport.backoff(attempt);
+      if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
+      this.transport.log.debug(`build ${buildId} is still 'prepared': sending the completion again in ${wait} ms`);
+      await this.transport.sleep(wait, signal, operation);
+    }
+  }
+
+  /** §9.2 GET build status, retried. */
+  async getBuild(buildId: string, signal?: AbortSignal): Promise<BuildStatus> {
+    const operation = 'poll sandbox image build';
+    const res = await this.transport.request({
+      method: 'GET',
+      url: this.scoped(`/sandbox-template-builds/${encodePathSegment(buildId)}`),
+      operation,
+      retry: 'always',
+      signal,
+    });
+    if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
+    const ctx = this.transport.context(res, 'build status', operation);
+    const st = validateBuildStatus(ctx, parseJsonBody(ctx));
+    registerUrlSecrets(st.raw, this.transport.secrets);
+    return st;
+  }
+}
+
+const SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
+
+/**
+ * Registers as secrets, anywhere in a JSON value: every URL that carries a query string (pre-signed
+ * URLs: S3 X-Amz-Signature, GCS, Azure SAS all sign in the query) or user info, the query
+ * string of each such URL on its own (the signature part), and every string under a key that
+ * names a token/credential. Plain storage identifiers such as `s3://bucket/key.tlsnap` are not
+ * secrets: users need to see them (the `manifest-uri` output), and registering them would make
+ * the runner mask those outputs.
+ */
+export function registerUrlSecrets(value: unknown, secrets: { add(v: string | undefined | null): void }, keyHint = ''): void {
+  if (typeof value === 'string') {
+    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
+    if (m) {
+      const q = value.indexOf('?');
+      if (q >= 0 || m[2].includes('@')) {
+        secrets.add(value);
+        if (q >= 0) secrets.add(value.slice(q + 1));
+      }
+    } else if (SECRET_KEY.test(keyHint)) {
+      secrets.add(value);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (/^headers$/i.test(k) && v !== null && typeof v === 'object') {
+        // Pre-signed request headers (e.g. x-amz-security-token) are secret values.
+        for (const hv of Object.values(v as Record<string, unknown>)) if (typeof hv === 'string') secrets.add(hv);
+        continue;
+      }
+      registerUrlSecrets(v, secrets, k);
+    }
+  }
+}

@@ -33,6 +33,8 @@ export interface ActionInputs {
   admissionTimeoutMs: number;
   pollIntervalMs: number;
   buildTimeoutMs: number;
+  /** limit for the builder sandbox to reach running, and again for its proxy to answer */
+  sandboxTimeoutMs: number;
   summary: boolean;
   annotations: boolean;
   /** Secret values found while reading (API key / PAT), to be masked before anything prints. */
@@ -242,6 +244,7 @@ export function readInputs(src: InputSource): ActionInputs {
     admissionTimeoutMs: durationInput(src, 'admission-timeout', '30m', 1000, 24 * 3_600_000),
     pollIntervalMs: durationInput(src, 'poll-interval', '3s', 100, 3_600_000),
     buildTimeoutMs: durationInput(src, 'build-timeout', '60m', 1000, 24 * 3_600_000),
+    sandboxTimeoutMs: durationInput(src, 'sandbox-timeout', '2m', 1000, 3_600_000),
     summary: boolInput(src, 'summary', true),
     annotations: boolInput(src, 'annotations', true),
     secrets,

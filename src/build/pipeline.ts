@@ -144,7 +144,7 @@ async function readDockerfile(path: string, display: string): Promise<string> {
 
 export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<BuildResult> {
   const { events, secrets, log } = deps;
-  const limits: BuildLimits = { ...CONTRACT_LIMITS, ...deps.limits };
+  const limits: BuildLimits = { ...CONTRACT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits };
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
   const signal = deps.signal;
@@ -294,9 +294,10 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       const t0 = now();
       for (;;) {
         if (now() - t0 >= limits.sandboxRunningMs) {
-          throw new ActionError(`Sandbox ${sandboxId} did not reach 'running' within ${seconds(limits.sandboxRunningMs)}`, {
+          throw new ActionError(`Sandbox ${sandboxId} did not reach 'running' within ${seconds(limits.sandboxRunningMs)} (sandbox-timeout)`, {
             kind: 'timeout',
-            advice: ['The platform may be out of capacity; re-run the job later.'],
+            input: 'sandbox-timeout',
+            advice: ['The platform may be out of capacity: re-run the job later, or raise the sandbox-timeout input.'],
           });
         }
         try {
@@ -325,7 +326,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
         } catch (e) {
           if (!isTransientSandboxError(e) || now() - r0 >= limits.readinessMs) {
             const err = toActionError(e);
-            if (isTransientSandboxError(e)) err.addAdvice(`The sandbox proxy did not become ready within ${seconds(limits.readinessMs)}.`);
+            if (isTransientSandboxError(e)) err.addAdvice(`The sandbox proxy did not become ready within ${seconds(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
             throw err;
           }
           await sleep(1000, signal);

@@ -576,3 +576,9 @@ test('departure: an import reference with whitespace is rejected (it would injec
 test('planErrorLine: undefined when no line is known', () => {
   assert.equal(planErrorLine(planFails(lines('ARG A'), 'Dockerfile must contain a FROM instruction')), undefined);
 });
+
+test('flags spread over continuation lines (with a comment between) are still flags', () => {
+  const p = plan(lines('FROM x', 'RUN --mount=type=cache,target=/x \\', '# cache', '    --mount=from=img,target=/y \\', '  make', 'COPY \\', '  --from=img2 \\', '  a b'));
+  assert.deepEqual(p.additionalRefs, ['img', 'img2']);
+  assert.deepEqual(p.stats, { instructions: 3, stages: 1 });
+});

@@ -9,7 +9,7 @@ import { ActionError, toActionError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import type { ActionInputs } from '../inputs.js';
-import { planDockerfile, planImport, type BuildPlan } from '../dockerfile/plan.js';
+import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
 import { createContextArchive, type ContextArchive } from '../context/archive.js';
 import { formatBytes } from '../context/format.js';
 import { HttpTransport } from '../platform/http.js';
@@ -49,8 +49,6 @@ export const CONTRACT_LIMITS: BuildLimits = {
   cleanupMs: 60_000,
   cancelledCleanupMs: 5_000,
 };
-
-export const MAX_DOCKERFILE_BYTES = 1024 * 1024;
 
 export interface BuildDeps {
   events: BuildEvents;
@@ -118,24 +116,24 @@ function isTransientSandboxError(e: unknown): boolean {
   return /PROXY_ERROR|Failed to proxy request/.test(e.message);
 }
 
+/** Reads at most MAX_DOCKERFILE_BYTES + 1 bytes, so a huge file is refused without reading it all. */
 async function readDockerfile(path: string, display: string): Promise<string> {
   const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: 'input', input: 'dockerfile' });
   });
   try {
-    const { size } = await fh.stat();
-    if (size > MAX_DOCKERFILE_BYTES) {
-      throw new ActionError(`Dockerfile ${display} is ${formatBytes(size)}; the limit is ${formatBytes(MAX_DOCKERFILE_BYTES)}`, {
-        kind: 'plan',
-        advice: ['Point the dockerfile input at a real Dockerfile; generated or binary files are not Dockerfiles.'],
-      });
+    const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buf.length) break;
     }
-    const buf = Buffer.alloc(size);
-    const { bytesRead } = await fh.read(buf, 0, size, 0);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, bytesRead));
-    } catch {
-      throw new ActionError(`Dockerfile ${display} is not valid UTF-8 text`, { kind: 'plan' });
+      return decodeDockerfile(buf.subarray(0, length));
+    } catch (e) {
+      throw toActionError(e, 'plan').addAdvice(`Check the dockerfile input (${display}).`);
     }
   } finally {
     await fh.close();

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DIST_MAIN = join(ROOT, 'dist', 'index.js');
-export const DIST_POST = join(ROOT, 'dist', 'post', 'index.js');
+export const DIST_POST = join(ROOT, 'dist', 'post.js');
 export const SRC_MAIN = join(ROOT, 'src', 'index.ts');
 export const SRC_POST = join(ROOT, 'src', 'post.ts');
 

@@ -1,0 +1,253 @@
+/**
+ * End to end: the bundled action (dist/index.js) as a process, against the simulator over HTTP on
+ * loopback. Each test checks outputs, log groups, annotations, the summary and the simulator state,
+ * and that no builder sandbox is left running and no secret is visible.
+ */
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile, mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  sim, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, makeProject, lineIndex,
+  SIM_KEY, SIM_PAT, type SimulatorHandle,
+} from './support.js';
+
+const PHASES_EXT4 = ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'];
+
+describe('action end to end (dist/index.js)', () => {
+  let s: SimulatorHandle;
+  before(async () => {
+    s = await sim();
+  });
+  after(async () => s.stop());
+  afterEach(() => {
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+  });
+
+  it('ext4 build: registers a template, streams the builder log, annotates, summarises', async () => {
+    const ws = await appProject({ 'notes.log': 'top-level log is ignored\n', 'nested/trace.log': 'kept: *.log is anchored at the root\n', '.dockerignore': '*.log\n**/__pycache__\n' , 'src/__pycache__/x.pyc': 'junk' });
+    const login = await dockerLogin();
+    const r = await run(s, ws, { name: 'e2e-ext4' }, { env: login.env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.outputs.status, 'registered');
+    assert.equal(r.outputs['rootfs-format'], 'ext4');
+    assert.equal(r.outputs['template-name'], 'e2e-ext4');
+    assert.match(r.outputs['template-id'], /\S/);
+    assert.match(r.outputs['build-id'], /\S/);
+    assert.match(r.outputs['builder-sandbox-id'], /\S/);
+    assert.match(r.outputs['context-digest'], /^sha256:[0-9a-f]{64}$/);
+    assert.ok(Number(r.outputs['image-size-bytes']) > 0);
+    const template = JSON.parse(r.outputs.template);
+    assert.equal(template.id, r.outputs['template-id']);
+    assert.equal(r.outputs['manifest-uri'], template.snapshotUri);
+    assert.deepEqual(r.groups, PHASES_EXT4);
+    // builder log streamed inside the Build group, one line at least per instruction
+    assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/));
+    // annotations for the ignored instructions, with file and line
+    const warn = r.annotations.filter((a) => a.level === 'warning' && a.props.file === 'Dockerfile');
+    assert.deepEqual(warn.map((a) => a.props.line).sort(), ['10', '9']);
+    assert.match(r.summary, /Tensorlake sandbox image `e2e-ext4` registered/);
+    assert.ok(r.summary.includes(r.outputs['template-id']));
+    assert.ok(r.summary.includes(r.outputs['context-digest']));
+    // the simulator saw the right build
+    const st = s.state();
+    const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;
+    assert.equal(build.status, 'completed');
+    const sb = st.sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    const files = sb.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path).sort();
+    assert.deepEqual(files, ['.dockerignore', 'Dockerfile', 'nested/trace.log', 'requirements.txt', 'src/main.py', 'src/util/helpers.py']);
+    const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
+    assert.equal(spec.baseImage, 'python:3.12-slim');
+    assert.equal(spec.rootfsDiskBytes, 10 * 1024 * 1024 * 1024);
+    assert.equal(typeof spec.dockerConfigJson, 'string');
+    assert.deepEqual(JSON.parse(spec.dockerConfigJson as string).auths['ghcr.io'].auth, login.secrets[1]);
+    assertNoSecrets(r, [SIM_KEY, ...login.secrets], s);
+  });
+
+  it('cas-streaming: 202, several admission polls with heartbeats, content-addressed identity', async () => {
+    const slow = await sim({ admissionBytesPerSecond: 2 * 1024 * 1024, admissionMinMs: 600 });
+    try {
+      const ws = await appProject();
+      const r = await run(slow, ws, { streaming: 'true', name: 'e2e-cas' });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.outputs.status, 'registered');
+      assert.equal(r.outputs['rootfs-format'], 'cas-streaming');
+      assert.match(r.outputs['image-digest'], /^sha256:[0-9a-f]{64}$/);
+      assert.ok(r.outputs['manifest-uri'].includes(r.outputs['image-digest'].slice('sha256:'.length)) || r.outputs['manifest-uri'].includes(r.outputs['image-digest']), r.outputs['manifest-uri']);
+      const template = JSON.parse(r.outputs.template);
+      assert.equal(template.snapshotFormatVersion, 'content_addressed_streaming_v1');
+      assert.deepEqual(r.groups, ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Admission', 'Cleanup']);
+      const beats = r.lines.filter((l) => /^Admission: ingesting, .* elapsed, next poll in/.test(l));
+      assert.ok(beats.length >= 2, `expected several heartbeat polls, got ${beats.length}`);
+      const build = slow.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
+      assert.deepEqual(build.history.map((h) => h.status), ['prepared', 'ingesting', 'completed']);
+      const complete = build.completeRequests[0] as Record<string, unknown>;
+      assert.equal(complete.rootfsFormat, 'cas-streaming');
+      assert.equal(complete.snapshotFormatVersion, 'content_addressed_streaming_v1');
+      assert.match(r.summary, /Admission polls/);
+      assertNoSandboxRunning(slow);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('admission failed: the step fails with the platform error, ids and advice', async () => {
+    s.addFaults({ kind: 'admissionFail', message: 'chunk 3 digest mismatch' });
+    const r = await run(s, await appProject(), { streaming: 'true' });
+    assert.equal(r.code, 1);
+    assert.equal(r.outputs.status, 'failed');
+    const err = r.annotations.find((a) => a.level === 'error')!;
+    assert.match(err.message, /streaming image admission failed: chunk 3 digest mismatch/);
+    assert.match(err.message, /\(builder sandbox: \S+, build: \S+\)/);
+    assert.match(r.summary, /❌/);
+    assert.match(r.summary, /chunk 3 digest mismatch/);
+  });
+
+  it('admission timeout names the limit and the input', async () => {
+    s.addFaults({ kind: 'admissionHang' });
+    const r = await run(s, await appProject(), { streaming: 'true', 'admission-timeout': '1s', 'poll-interval': '200ms' });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /timed out waiting for the streaming image admission after 1s \(admission-timeout\)/);
+    assert.match(r.stdout, /Raise the admission-timeout input/);
+  });
+
+  it('wait: false returns once the build is accepted (status ingesting)', async () => {
+    s.addFaults({ kind: 'admissionHang' });
+    const r = await run(s, await appProject(), { streaming: 'true', wait: 'false' });
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(r.outputs.status, 'ingesting');
+    assert.ok(!r.groups.includes('Admission'));
+    assert.equal(s.state().builds.find((b) => b.buildId === r.outputs['build-id'])!.status, 'ingesting');
+    assert.match(r.summary, /admission in progress/);
+  });
+
+  it('import mode: no context upload, import reference in the spec, derived name', async () => {
+    const ws = await makeProject({});
+    const r = await run(s, ws, { image: 'ghcr.io/acme/runtime:2.4' });
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(r.outputs['template-name'], 'runtime');
+    const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    assert.equal(sb.contextArchives.length, 0);
+    const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
+    assert.equal(spec.importImageReference, 'ghcr.io/acme/runtime:2.4');
+    assert.equal(spec.dockerfile, 'FROM ghcr.io/acme/runtime:2.4\n');
+  });
+
+  it('diff build from a registered template', async () => {
+    const ws = await appProject({}, 'FROM tensorlake/base:1\nRUN echo diff\n');
+    const r = await run(s, ws, { name: 'e2e-diff' });
+    assert.equal(r.code, 0, r.stdout);
+    const build = s.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
+    assert.equal(build.rootfsNodeKind, 'diff');
+    const prep = build.prepareRequest as Record<string, unknown>;
+    assert.equal((prep.parentTemplate as Record<string, unknown>).reference, 'tensorlake/base:1');
+    assert.match(r.stdout, /Reference tensorlake\/base:1 is registered template/);
+    assert.match(r.summary, /diff of/);
+  });
+
+  it('streaming with a registered FROM is rejected before any sandbox exists', async () => {
+    const before = s.state().sandboxes.length;
+    const ws = await appProject({}, 'FROM tensorlake/base:1\nRUN echo x\n');
+    const r = await run(s, ws, { streaming: 'true' });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /--streaming builds support only base images: the Dockerfile FROM \(and any COPY --from references\) must be unregistered OCI images, not registered Tensorlake templates/);
+    assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
+    assert.equal(r.outputs.status, 'failed');
+  });
+
+  it('PAT auth sends scope headers and needs no introspection', async () => {
+    const r = await run(s, await appProject(), { 'api-key': '', pat: SIM_PAT, 'organization-id': 'org_sim', 'project-id': 'proj_sim' });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const reqs = s.state().requests.filter((q) => q.path.includes(r.outputs['build-id']) || q.sandboxId === r.outputs['builder-sandbox-id']);
+    assert.ok(reqs.length > 5);
+    for (const q of reqs) assert.equal(q.headers['x-forwarded-organization-id'], 'org_sim', `${q.method} ${q.path}`);
+    assertNoSecrets(r, [SIM_PAT]);
+  });
+
+  it('builder OOM: memory advice; ENOSPC: disk advice', async () => {
+    s.addFaults({ kind: 'builderOom' });
+    const oom = await run(s, await appProject(), {});
+    assert.equal(oom.code, 1);
+    assert.match(oom.stdout, /killed by the kernel OOM killer/);
+    assert.match(oom.stdout, /ran out of memory: retry with a larger builder memory \(the memory-mb input\)/);
+    s.addFaults({ kind: 'builderEnospc' });
+    const disk = await run(s, await appProject(), {});
+    assert.equal(disk.code, 1);
+    assert.match(disk.stdout, /No space left on device/);
+    assert.match(disk.stdout, /ran out of disk space: retry with a larger builder disk \(the builder-disk-mb input\)/);
+    assert.match(disk.summary, /builder-disk-mb/);
+  });
+
+  it('.dockerignore: Docker semantics, re-inclusion, Dockerfile-specific ignore file, symlinks kept as links', async () => {
+    const ws = await appProject({
+      '.dockerignore': '*.md\n!README*.md\nREADME-secret.md\nbuild/\n!build/keep.txt\n',
+      'README.md': 'r', 'README-secret.md': 's', 'CHANGES.md': 'c', 'docs/guide.md': 'kept: not at the root',
+      'build/out.bin': 'x', 'build/keep.txt': 'k',
+    });
+    await symlink('src/main.py', join(ws, 'link-to-main'));
+    const r = await run(s, ws, {});
+    assert.equal(r.code, 0, r.stdout);
+    const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    const entries = sb.contextArchives[0].files;
+    const files = entries.filter((f) => f.type === 'file').map((f) => f.path).sort();
+    assert.deepEqual(files, ['.dockerignore', 'Dockerfile', 'README.md', 'build/keep.txt', 'docs/guide.md', 'requirements.txt', 'src/main.py', 'src/util/helpers.py']);
+    const link = entries.find((f) => f.path === 'link-to-main')!;
+    assert.equal(link.type, 'symlink');
+    assert.equal(link.target, 'src/main.py');
+
+    const ws2 = await appProject({ '.dockerignore': '*.txt\n', 'Dockerfile.dockerignore': 'src/util\n' });
+    const r2 = await run(s, ws2, {});
+    assert.equal(r2.code, 0);
+    const files2 = s.state().sandboxes.find((x) => x.id === r2.outputs['builder-sandbox-id'])!.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path);
+    assert.ok(files2.includes('requirements.txt'), 'Dockerfile.dockerignore replaces .dockerignore');
+    assert.ok(!files2.includes('src/util/helpers.py'));
+  });
+
+  it('same context, same digest (deterministic archive)', async () => {
+    const a = await appProject();
+    const b = await appProject();
+    const ra = await run(s, a, {});
+    const rb = await run(s, b, {});
+    assert.equal(ra.code, 0);
+    assert.equal(ra.outputs['context-digest'], rb.outputs['context-digest']);
+  });
+
+  it('a Dockerfile syntax error is an error annotation on its line; no network call is made', async () => {
+    const ws = await appProject({}, 'FROM python:3.12\nRUN echo ok\nFROM\n');
+    const n = s.state().requests.length;
+    const r = await run(s, ws, {});
+    assert.equal(r.code, 1);
+    const err = r.annotations.find((a) => a.level === 'error' && a.props.file === 'Dockerfile')!;
+    assert.ok(err, r.stdout);
+    assert.equal(err.props.line, '3');
+    assert.equal(s.state().requests.length, n, 'planning failed before any request');
+  });
+
+  it('bad input fails before any network call, naming the input', async () => {
+    const n = s.state().requests.length;
+    const r = await run(s, await appProject(), { 'disk-mb': 'lots' });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /::error::Input 'disk-mb': expected a whole number, got 'lots'/);
+    assert.equal(s.state().requests.length, n);
+    assert.equal(r.outputs.status, 'failed');
+  });
+
+  it('post step deletes a sandbox left by a killed main step', async () => {
+    const ws = await appProject();
+    const main = await run(s, ws, {}, { killOn: { pattern: /Rootfs builder sandbox \S+ is running/, signal: 'SIGKILL' } });
+    assert.equal(main.signal, 'SIGKILL');
+    const saved = JSON.parse(main.state['builder-sandboxes']) as string[];
+    assert.equal(saved.length, 1);
+    assert.equal(s.state().sandboxes.find((x) => x.id === saved[0])!.status, 'running', 'left running by the killed main');
+    const post = await run(s, ws, {}, { post: true, state: { 'builder-sandboxes': main.state['builder-sandboxes'] } });
+    assert.equal(post.code, 0, post.stdout + post.stderr);
+    assert.match(post.stdout, new RegExp(`deleted builder sandbox ${saved[0]}`));
+    assert.equal(s.state().sandboxes.find((x) => x.id === saved[0])!.status, 'terminated');
+    // idempotent: a second post step finds it gone and still succeeds
+    const again = await run(s, ws, {}, { post: true, state: { 'builder-sandboxes': main.state['builder-sandboxes'] } });
+    assert.equal(again.code, 0);
+    const nothing = await run(s, ws, {}, { post: true });
+    assert.match(nothing.stdout, /No builder sandbox left to clean up/);
+  });
+});

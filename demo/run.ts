@@ -17,7 +17,15 @@ let ok = false;
 try {
   const run = await runAction({
     entry: 'dist',
-    echo: true,
+    // Show the log as GitHub renders it: groups as headings, masks and debug lines hidden.
+    echo: (line) => {
+      if (line.startsWith('::add-mask::') || line.startsWith('::debug::')) return undefined;
+      if (line.startsWith('::group::')) return `\n▶ ${line.slice(9)}`;
+      if (line === '::endgroup::') return undefined;
+      const m = /^::(warning|error|notice)( [^:]*)?::(.*)$/.exec(line);
+      if (m) return `  ${m[1].toUpperCase()}${m[2] ? ` (${m[2].trim()})` : ''}: ${m[3]}`;
+      return `  ${line}`;
+    },
     workspace: ROOT,
     inputs: {
       dockerfile: join('examples', 'app', 'Dockerfile'),

@@ -29925,7 +29925,7 @@ var SecretRegistry = class {
     this.secrets.add(v);
     this.mask(v);
     const enc = encodeURIComponent(v);
-    if (enc !== v && !this.secrets.has(enc)) {
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
       this.secrets.add(enc);
       this.mask(enc);
     }
@@ -34162,11 +34162,11 @@ var GitHubReporter = class {
   }
   planWarning(w, file) {
     const text = this.opts.redact(w.message);
-    this.line(`warning: ${w.line !== void 0 && !text.startsWith("line ") ? `line ${w.line}: ` : ""}${text}`);
     if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
       this.warningsAnnotated++;
       this.core.warning(text, { title: `Dockerfile: ${w.kind}`, file, startLine: w.line });
     } else {
+      this.line(`warning: ${w.line !== void 0 && !text.startsWith("line ") ? `line ${w.line}: ` : ""}${text}`);
       this.overflow.push(`${file ?? "Dockerfile"}${w.line !== void 0 ? `:${w.line}` : ""}: ${text}`);
     }
   }

@@ -21555,7 +21555,7 @@ var SecretRegistry = class {
     this.secrets.add(v);
     this.mask(v);
     const enc = encodeURIComponent(v);
-    if (enc !== v && !this.secrets.has(enc)) {
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
       this.secrets.add(enc);
       this.mask(enc);
     }

@@ -15,9 +15,9 @@ export class SecretRegistry {
     if (v.length < 4 || this.secrets.has(v)) return;
     this.secrets.add(v);
     this.mask(v);
-    // A URL-encoded form of the secret can show up in URLs and error bodies too.
+    // A URL-encoded form of a token can show up in URLs and error bodies too (not needed for URLs).
     const enc = encodeURIComponent(v);
-    if (enc !== v && !this.secrets.has(enc)) {
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
       this.secrets.add(enc);
       this.mask(enc);
     }

@@ -98,8 +98,8 @@ export interface RunActionOptions {
   killOn?: { pattern: RegExp; signal: NodeJS.Signals };
   workspace?: string;
   timeoutMs?: number;
-  /** copy the action's stdout/stderr to this process as it runs (the demo) */
-  echo?: boolean;
+  /** copy the action's stdout/stderr to this process as it runs (the demo); a function may rewrite or drop (undefined) stdout lines */
+  echo?: boolean | ((line: string) => string | undefined);
   /** state passed to a post step (STATE_<name>) */
   state?: Record<string, string>;
 }
@@ -131,9 +131,18 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   let stdout = '';
   let stderr = '';
   let killed = false;
+  let pending = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
-    if (opts.echo) process.stdout.write(d);
+    if (typeof opts.echo === 'function') {
+      pending += d;
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const l of parts) {
+        const out = opts.echo(l);
+        if (out !== undefined) process.stdout.write(out + '\n');
+      }
+    } else if (opts.echo) process.stdout.write(d);
     if (opts.killOn && !killed && opts.killOn.pattern.test(stdout)) {
       killed = true;
       child.kill(opts.killOn.signal);

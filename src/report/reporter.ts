@@ -75,11 +75,12 @@ export class GitHubReporter implements BuildEvents {
 
   planWarning(w: PlanWarning, file?: string): void {
     const text = this.opts.redact(w.message);
-    this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
     if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
+      // the annotation command prints in the log too
       this.warningsAnnotated++;
       this.core.warning(text, { title: `Dockerfile: ${w.kind}`, file, startLine: w.line });
     } else {
+      this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
       this.overflow.push(`${file ?? 'Dockerfile'}${w.line !== undefined ? `:${w.line}` : ''}: ${text}`);
     }
   }

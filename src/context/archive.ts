@@ -76,23 +76,52 @@ export const archiveTestHooks: { openFile: (p: string, flags: number) => Promise
 
 const DEFAULT_GZIP_LEVEL = 6;
 const READ_CHUNK = 256 * 1024;
+/** Files up to this size are read whole, ahead of the tar writer. */
+const SMALL_FILE = 64 * 1024;
+const READ_AHEAD_FILES = 32;
+const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** The tar stream is handed to gzip in blocks of at least this size (fewer zlib round trips). */
+const GZIP_BLOCK = 64 * 1024;
 const PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
 /** Pause feeding headers while tar-stream holds more than this much unread output. */
 const PACK_BUFFER_LIMIT = 1024 * 1024;
 const MTIME_ZERO = new Date(0);
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 
-function hashTap(): { stream: Transform; hash: ReturnType<typeof createHash>; bytes: () => number } {
+/** Hashes and counts what passes; with `block`, also coalesces small chunks into blocks. */
+function hashTap(block = 0): { stream: Transform; hash: ReturnType<typeof createHash>; bytes: () => number } {
   const hash = createHash('sha256');
   let n = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       n += chunk.length;
-      cb(null, chunk);
+      if (block === 0) return cb(null, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < block) return cb();
+      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      cb(null, out);
+    },
+    flush(cb) {
+      if (pendingBytes > 0) this.push(Buffer.concat(pending, pendingBytes));
+      pending = [];
+      cb();
     },
   });
   return { stream, hash, bytes: () => n };
+}
+
+function noLongerFile(rel: string, cause?: unknown): ActionError {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
+    kind: 'context',
+    advice: ['Do not modify the build context while the action runs.'],
+    cause,
+  });
 }
 
 function changed(rel: string, expected: number, read: number): ActionError {
@@ -126,7 +155,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   }
 
   const pack = tar.pack();
-  const tarTap = hashTap();
+  const tarTap = hashTap(GZIP_BLOCK);
   const gzTap = hashTap();
   const gzip = zlib.createGzip({ level });
   const sink = out.createWriteStream();
@@ -186,7 +215,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     return { ...common, name: e.path, type: 'file', size: e.size };
   };
 
-  const addFile = async (e: ScannedEntry): Promise<void> => {
+  const openChecked = async (e: ScannedEntry): Promise<FileHandle> => {
     const abs = path.join(scan.root, e.path);
     let fh: FileHandle;
     try {
@@ -204,52 +233,87 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
         });
       }
       if (code === 'ENOENT') throw changed(e.path, e.size, 0);
-      if (code === 'ELOOP' || code === 'ENXIO') {
-        throw new ActionError(`Build context file changed while archiving: ${e.path} (it is no longer a regular file)`, {
-          kind: 'context',
-          advice: ['Do not modify the build context while the action runs.'],
-          cause: err,
-        });
-      }
+      if (code === 'ELOOP' || code === 'ENXIO') throw noLongerFile(e.path, err);
       throw new ActionError(`Cannot read build context file: ${e.path} (${(err as Error).message})`, { kind: 'context', cause: err });
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile()) {
-        throw new ActionError(`Build context file changed while archiving: ${e.path} (it is no longer a regular file)`, {
-          kind: 'context',
-          advice: ['Do not modify the build context while the action runs.'],
-        });
-      }
-      let settle!: (err?: unknown) => void;
-      const entryDone = new Promise<void>((res, rej) => {
-        settle = (err) => (err ? rej(err) : res());
-      });
-      const entry = pack.entry(header(e), (err) => settle(err));
-      entryDone.catch(() => {});
+      if (!st.isFile()) throw noLongerFile(e.path);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    return fh;
+  };
+
+  /** Reads from `pos` to EOF into `buf` (a short read only happens at EOF for regular files). */
+  const readFull = async (fh: FileHandle, buf: Buffer, pos: number): Promise<number> => {
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, pos + n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return n;
+  };
+
+  /** Small files are read whole, ahead of the writer, one read of size+1 bytes (detects growth). */
+  const readSmall = async (e: ScannedEntry): Promise<Buffer> => {
+    const fh = await openChecked(e);
+    try {
+      const buf = Buffer.allocUnsafe(e.size + 1);
+      const n = await readFull(fh, buf, 0);
+      if (n > e.size) throw changed(e.path, e.size, Math.max(n, (await fh.stat()).size));
+      if (n < e.size) throw changed(e.path, e.size, n);
+      return buf.subarray(0, n);
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  };
+
+  const newEntry = (e: ScannedEntry): { entry: ReturnType<tar.Pack['entry']>; done: Promise<void> } => {
+    let settle!: (err?: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      settle = (err) => (err ? rej(err) : res());
+    });
+    done.catch(() => {});
+    const entry = pack.entry(header(e), (err) => settle(err));
+    entry.on('error', () => {}); // failures surface through `done` and the pipeline
+    return { entry, done };
+  };
+
+  const addSmall = async (e: ScannedEntry, data: Buffer): Promise<void> => {
+    const { entry, done } = newEntry(e);
+    if (data.length > 0 && !entry.write(data)) await guard(once(entry, 'drain').then(() => undefined));
+    entry.end(null);
+    await guard(done);
+    doneBytes += data.length;
+    doneFiles++;
+    report(false);
+  };
+
+  const addLarge = async (e: ScannedEntry): Promise<void> => {
+    const fh = await openChecked(e);
+    try {
+      const { entry, done } = newEntry(e);
       let pos = 0;
       while (pos < e.size) {
         checkAbort();
         const want = Math.min(READ_CHUNK, e.size - pos);
         const buf = Buffer.allocUnsafe(want);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
-        if (bytesRead === 0) throw changed(e.path, e.size, pos);
-        pos += bytesRead;
-        doneBytes += bytesRead;
-        if (!entry.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) {
-          await guard(once(entry, 'drain').then(() => undefined));
-        }
+        const n = await readFull(fh, buf, pos);
+        if (n < want) throw changed(e.path, e.size, pos + n);
+        pos += n;
+        doneBytes += n;
+        if (!entry.write(buf)) await guard(once(entry, 'drain').then(() => undefined));
         report(false);
       }
       // Did the file grow? Read a little past the end; report the size it has now.
       const probe = Buffer.allocUnsafe(64 * 1024);
       const { bytesRead: extra } = await fh.read(probe, 0, probe.length, pos);
-      if (extra > 0) {
-        const now = (await fh.stat()).size;
-        throw changed(e.path, e.size, Math.max(pos + extra, now));
-      }
+      if (extra > 0) throw changed(e.path, e.size, Math.max(pos + extra, (await fh.stat()).size));
       entry.end(null);
-      await guard(entryDone);
+      await guard(done);
     } finally {
       await fh.close().catch(() => {});
     }
@@ -257,15 +321,40 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     report(false);
   };
 
+  // Read-ahead of small files: bounded by count and bytes; results are consumed strictly in order.
+  const entries = scan.entries;
+  const ahead = new Map<number, Promise<Buffer>>();
+  let nextAhead = 0;
+  let aheadBytes = 0;
+  const fillAhead = (from: number): void => {
+    if (nextAhead < from) nextAhead = from;
+    while (nextAhead < entries.length && ahead.size < READ_AHEAD_FILES && aheadBytes < READ_AHEAD_BYTES) {
+      const i = nextAhead++;
+      const e = entries[i];
+      if (e.type !== 'file' || e.size > SMALL_FILE) continue;
+      const pr = readSmall(e);
+      pr.catch(() => {});
+      ahead.set(i, pr);
+      aheadBytes += e.size;
+    }
+  };
+
   let ok = false;
   try {
     report(false);
-    for (const e of scan.entries) {
+    for (let i = 0; i < entries.length; i++) {
       checkAbort();
-      if (e.type === 'file') {
-        await addFile(e);
+      const e = entries[i];
+      fillAhead(i);
+      const pre = ahead.get(i);
+      if (pre) {
+        ahead.delete(i);
+        aheadBytes -= e.size;
+        await addSmall(e, await guard(pre));
+      } else if (e.type === 'file') {
+        await addLarge(e);
       } else {
-        pack.entry(header(e));
+        pack.entry(header(e)).on('error', () => {});
         await waitPackBuffer();
       }
     }

@@ -83,6 +83,7 @@ export class Sandbox {
 
   stateView(): SandboxState {
     return {
+      id: this.id,
       name: this.name,
       namespace: this.namespace,
       organizationId: this.organizationId,

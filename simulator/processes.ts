@@ -146,6 +146,13 @@ function sseHeaders(res: ServerResponse): void {
   res.flushHeaders();
 }
 
+/** cut the connection after what was written so far has been flushed (fault injection) */
+function drop(res: ServerResponse): void {
+  const sock = res.socket;
+  if (sock) sock.destroySoon();
+  else res.destroy();
+}
+
 function writeEvent(res: ServerResponse, payload: unknown): void {
   res.write(`data: ${JSON.stringify(payload)}\n\n`);
 }
@@ -170,7 +177,7 @@ export function followOutput(res: ServerResponse, proc: SimProcess, opts: { drop
     while (sent < proc.output.length) {
       if (opts.dropAfter !== undefined && sent >= opts.dropAfter) {
         cleanup();
-        res.destroy();
+        drop(res);
         return;
       }
       writeEvent(res, proc.output[sent]);
@@ -178,7 +185,7 @@ export function followOutput(res: ServerResponse, proc: SimProcess, opts: { drop
     }
     if (opts.dropAfter !== undefined && sent >= opts.dropAfter && proc.running) {
       cleanup();
-      res.destroy();
+      drop(res);
       return;
     }
     if (!proc.running) {
@@ -208,7 +215,7 @@ export function runStream(res: ServerResponse, proc: SimProcess, opts: { dropAft
     while (sent < proc.output.length) {
       if (opts.dropAfter !== undefined && sent >= opts.dropAfter) {
         cleanup();
-        res.destroy();
+        drop(res);
         return;
       }
       writeEvent(res, proc.output[sent]);

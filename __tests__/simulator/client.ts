@@ -158,7 +158,7 @@ export type TarEntry = { name: string; type?: 'file' | 'directory' | 'symlink' |
 export async function tarGz(entries: TarEntry[]): Promise<Buffer> {
   const p = pack();
   const parts: Buffer[] = [];
-  p.on('data', (c: Buffer) => parts.push(c));
+  p.on('data', (c: unknown) => void parts.push(c as Buffer));
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const e of entries) {
     const type = e.type ?? 'file';

@@ -132,7 +132,7 @@ test("'never' makes exactly one attempt; refused connection gives a transport er
   const port = await freePort();
   const h = harness();
   const err = await rejects(h.transport.request({ method: 'GET', url: `http://127.0.0.1:${port}/x`, operation: 'read x', retry: 'never' }));
-  assert.ok(err instanceof TransportError);
+  assert.ok(err instanceof TransportError, 'err instanceof TransportError');
   assert.equal((err as TransportError).unsent, true);
   assert.match(err.message, /ECONNREFUSED/);
   assert.deepEqual(h.sleeps, []);
@@ -223,7 +223,7 @@ test('stream bodies: explicit Content-Length, progress, reopened on retry', asyn
   assert.equal(opens, 2);
   assert.equal(srv.requests[1].headers['content-length'], String(payload.length));
   assert.equal(srv.requests[1].headers['transfer-encoding'], undefined);
-  assert.ok(srv.requests[1].body.equals(payload));
+  assert.ok(srv.requests[1].body.equals(payload), 'srv.requests[1].body.equals(payload)');
   assert.equal(progress.at(-1), payload.length);
 });
 
@@ -234,7 +234,7 @@ test('Buffer bodies are sent whole with Content-Length', async (t) => {
   const buf = Buffer.from('{"a":1}\n');
   await h.transport.request({ method: 'PUT', url: `${srv.url}/f`, operation: 'put', retry: 'never', body: buf });
   assert.equal(srv.requests[0].headers['content-length'], String(buf.length));
-  assert.ok(srv.requests[0].body.equals(buf));
+  assert.ok(srv.requests[0].body.equals(buf), 'srv.requests[0].body.equals(buf)');
 });
 
 test('abort: an in-flight request is cancelled promptly with kind cancelled', async (t) => {
@@ -250,7 +250,7 @@ test('abort: an in-flight request is cancelled promptly with kind cancelled', as
   const err = await rejects(p);
   assert.equal(err.kind, 'cancelled');
   assert.match(err.message, /cancelled while trying to read the build/);
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
 });
 
 test('abort: a retry wait is cut short (real sleep)', async (t) => {
@@ -263,7 +263,7 @@ test('abort: a retry wait is cut short (real sleep)', async (t) => {
   const t0 = Date.now();
   const err = await rejects(p);
   assert.equal(err.kind, 'cancelled');
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
 });
 
 test('a response body that breaks off mid-way is a transport error (and retried for GET)', async (t) => {
@@ -316,9 +316,9 @@ test('debug log: one line per attempt with method, path, status, duration, attem
   assert.match(lines[0], /HTTP GET \/a\/\*\*\*\?path=%2Fx&X-Amz-Signature=\*\*\* → 502 \(\d+ ms, 1 B, attempt 1\/6\)/);
   assert.match(lines[1], /→ 200 .*attempt 2\/6/);
   for (const l of h.logs) {
-    assert.ok(!l.includes('abcdef123'));
-    assert.ok(!l.includes('s3cr3t-path-part'));
-    assert.ok(!l.includes(TOKEN));
+    assert.ok(!l.includes('abcdef123'), '!l.includes(\'abcdef123\')');
+    assert.ok(!l.includes('s3cr3t-path-part'), '!l.includes(\'s3cr3t-path-part\')');
+    assert.ok(!l.includes(TOKEN), '!l.includes(TOKEN)');
   }
   assert.equal(loggablePath('https://x/y?sig=1&a=b'), '/y?sig=***&a=b');
 });

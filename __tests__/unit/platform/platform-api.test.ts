@@ -133,8 +133,8 @@ test('prepare: JSON body, validated answer, raw kept, signed upload URL register
   assert.equal(p.parent, null);
   assert.equal(p.snapshotUri, 's3://bucket/snap1.tlsnap');
   assert.deepEqual(p.raw, prepared);
-  assert.ok(h.secrets.has(prepared.upload.url));
-  assert.ok(h.secrets.has('TOKENVALUE123'));
+  assert.ok(h.secrets.has(prepared.upload.url), 'h.secrets.has(prepared.upload.url)');
+  assert.ok(h.secrets.has('TOKENVALUE123'), 'h.secrets.has(\'TOKENVALUE123\')');
   assert.ok(!h.secrets.has('s3://bucket/snap1.tlsnap'), 'plain storage URIs are not secrets');
 });
 
@@ -186,7 +186,7 @@ test('error excerpts are redacted and short', async (t) => {
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);
   const err = await rejects(api.prepare(prepareReq));
-  assert.ok(!err.message.includes('0123456789abcdef'));
+  assert.ok(!err.message.includes('0123456789abcdef'), '!err.message.includes(\'0123456789abcdef\')');
   assert.ok(err.message.length < 450, `length ${err.message.length}`);
 });
 
@@ -292,9 +292,9 @@ test('registerUrlSecrets: signed URLs and their query strings, token-named value
     { uri: 's3://b/final.tlsnap', partUrls: ['https://s3/p1?X-Amz-Signature=aaaa1111', 'https://s3/p2?X-Amz-Signature=bbbb2222'], sessionToken: 'tok-abcdef', nested: [{ u: 'https://user:pw@host/x' }] },
     { add: (v) => void (v && seen.push(v)) },
   );
-  assert.ok(seen.includes('https://s3/p1?X-Amz-Signature=aaaa1111'));
-  assert.ok(seen.includes('X-Amz-Signature=bbbb2222'));
-  assert.ok(seen.includes('tok-abcdef'));
-  assert.ok(seen.includes('https://user:pw@host/x'));
-  assert.ok(!seen.includes('s3://b/final.tlsnap'));
+  assert.ok(seen.includes('https://s3/p1?X-Amz-Signature=aaaa1111'), 'seen.includes(\'https://s3/p1?X-Amz-Signature=aaaa1111\')');
+  assert.ok(seen.includes('X-Amz-Signature=bbbb2222'), 'seen.includes(\'X-Amz-Signature=bbbb2222\')');
+  assert.ok(seen.includes('tok-abcdef'), 'seen.includes(\'tok-abcdef\')');
+  assert.ok(seen.includes('https://user:pw@host/x'), 'seen.includes(\'https://user:pw@host/x\')');
+  assert.ok(!seen.includes('s3://b/final.tlsnap'), '!seen.includes(\'s3://b/final.tlsnap\')');
 });

@@ -219,7 +219,7 @@ test('signBlob: signed URLs in the answer are registered and never reach the deb
   assert.equal(down.url, getUrl());
   assert.equal(srv.requests[0].url, '/api/v1/blob/sign');
   assert.equal(srv.requests[0].headers['content-type'], 'application/json');
-  assert.ok(h.secrets.has(signed()) && h.secrets.has(getUrl()));
+  assert.ok(h.secrets.has(signed()) && h.secrets.has(getUrl()), 'h.secrets.has(signed()) && h.secrets.has(getUrl())');
   // Using the signed URLs through the transport logs only redacted lines.
   await h.transport.request({ method: 'PUT', url: signed(), operation: 'upload part', retry: 'never', body: 'x' });
   await h.transport.request({ method: 'GET', url: getUrl(), operation: 'download parent', retry: 'never' });

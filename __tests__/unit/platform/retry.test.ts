@@ -15,7 +15,7 @@ test('backoffDelay: full jitter within [0, min(cap, base·2^(n-1)))', () => {
     }
   }
   // capped per wait even for huge attempt numbers
-  assert.ok(backoffDelay(p, 10_000, () => 0.999) <= 20_000);
+  assert.ok(backoffDelay(p, 10_000, () => 0.999) <= 20_000, 'backoffDelay(p, 10_000, () => 0.999) <= 20_000');
   // the default policy is the documented one
   assert.deepEqual({ ...defaultRetryPolicy }, { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 20_000, maxElapsedMs: 180_000 });
 });
@@ -23,7 +23,7 @@ test('backoffDelay: full jitter within [0, min(cap, base·2^(n-1)))', () => {
 test('backoffDelay: jitter actually varies', () => {
   const seen = new Set<number>();
   for (let i = 0; i < 20; i++) seen.add(backoffDelay(defaultRetryPolicy, 4));
-  assert.ok(seen.size > 5);
+  assert.ok(seen.size > 5, 'seen.size > 5');
 });
 
 test('parseRetryAfter: delta-seconds and HTTP-date', () => {

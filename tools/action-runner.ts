@@ -36,6 +36,8 @@ export interface ActionRun {
   /** stdout lines that are not workflow commands */
   lines: string[];
   dir: string;
+  /** ms between the killOn signal and the process exit */
+  exitAfterSignalMs?: number;
 }
 
 /** Parses the runner's `name<<delim` file format (GITHUB_OUTPUT, GITHUB_STATE). */
@@ -131,6 +133,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   let stdout = '';
   let stderr = '';
   let killed = false;
+  let killedAt = 0;
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
@@ -145,6 +148,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     } else if (opts.echo) process.stdout.write(d);
     if (opts.killOn && !killed && opts.killOn.pattern.test(stdout)) {
       killed = true;
+      killedAt = Date.now();
       child.kill(opts.killOn.signal);
     }
   });
@@ -155,6 +159,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   const timeout = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   clearTimeout(timeout);
+  const exitedAt = Date.now();
   const { groups, annotations, lines } = parseCommands(stdout);
   return {
     code,
@@ -168,6 +173,7 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     annotations,
     lines,
     dir,
+    exitAfterSignalMs: killed ? exitedAt - killedAt : undefined,
   };
 }
 

@@ -1,0 +1,259 @@
+/**
+ * The fault matrix: one end-to-end run of dist/index.js per fault kind of the simulator. Each
+ * asserts the outcome (success, or failure with the expected message), that no builder sandbox is
+ * left running, that no secret is visible anywhere, and that nothing crashed with a stack trace.
+ */
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  sim, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, SIM_KEY, type SimulatorHandle, type ActionRun,
+} from './support.js';
+
+const ORG = '/platform/v1/organizations/org_sim/projects/proj_sim';
+
+function noCrash(r: ActionRun): void {
+  const text = r.stdout + r.stderr;
+  assert.doesNotMatch(text, /\n\s+at .+\.(js|ts|mjs):\d+:\d+/, 'no stack trace');
+  assert.doesNotMatch(text, /crashed|Unhandled|TypeError|ReferenceError/);
+}
+
+function failedWith(r: ActionRun, re: RegExp): void {
+  assert.equal(r.code, 1, r.stdout.slice(-3000));
+  assert.equal(r.outputs.status, 'failed');
+  const err = r.annotations.find((a) => a.level === 'error');
+  assert.ok(err, 'one error annotation');
+  assert.match(err.message, re);
+  assert.match(r.summary, /❌|🚫/);
+}
+
+function buildGroupLines(r: ActionRun): string[] {
+  const out: string[] = [];
+  let inBuild = false;
+  for (const line of r.stdout.split('\n')) {
+    if (line === '::group::Build') inBuild = true;
+    else if (line === '::endgroup::') inBuild = false;
+    else if (inBuild && !line.startsWith('::')) out.push(line);
+  }
+  return out.filter((l) => !/^(Running offline rootfs builder|Build: |process (output )?stream|process start attempt)/.test(l));
+}
+
+describe('fault matrix (dist/index.js against injected faults)', () => {
+  let s: SimulatorHandle;
+  let secrets: string[];
+  let env: Record<string, string>;
+  before(async () => {
+    s = await sim();
+    const login = await dockerLogin();
+    env = login.env;
+    secrets = [SIM_KEY, ...login.secrets];
+  });
+  after(async () => s.stop());
+  afterEach(() => {
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+  });
+
+  const go = async (inputs: Record<string, string> = {}, dockerfile?: string) => {
+    const r = await run(s, await appProject({}, dockerfile), inputs, { env });
+    noCrash(r);
+    assertNoSecrets(r, secrets, s);
+    return r;
+  };
+
+  it('429 with Retry-After on every endpoint: retried after the announced wait, build succeeds', async () => {
+    const endpoints: [string, string][] = [
+      ['POST', '/platform/v1/keys/introspect'],
+      ['GET', `${ORG}/sandbox-templates/by-name/*`],
+      ['POST', `${ORG}/sandbox-template-builds`],
+      ['POST', '/v1/namespaces/default/sandboxes'],
+      ['GET', '/v1/namespaces/default/sandboxes/*'],
+      ['POST', '/api/v1/processes'],
+      ['GET', '/api/v1/processes/*/output/follow'],
+      ['GET', '/api/v1/processes/*'],
+      ['POST', '/api/v1/blob/sign'],
+      ['PUT', '/api/v1/files'],
+      ['DELETE', '/api/v1/files'],
+      ['GET', '/api/v1/files'],
+      ['POST', `${ORG}/sandbox-template-builds/*/complete`],
+      ['GET', `${ORG}/sandbox-template-builds/*`],
+      ['DELETE', '/v1/namespaces/default/sandboxes/*'],
+    ];
+    const rules = s.addFaults(endpoints.map(([method, path]) => ({ kind: 'status' as const, method, path, status: 429, headers: { 'Retry-After': '1' }, body: { error: 'rate limited' } })));
+    const t0 = Date.now();
+    const r = await go({ streaming: 'true' });
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.equal(r.outputs.status, 'registered');
+    const hits = s.state().faults.filter((f) => rules.some((x) => x.id === f.id));
+    assert.deepEqual(hits.filter((f) => f.hits !== 1).map((f) => `${f.method} ${f.path}: ${f.hits}`), [], 'every endpoint got its 429 once');
+    assert.ok(Date.now() - t0 >= endpoints.length * 1000, 'each Retry-After was honoured');
+    assert.ok(r.lines.filter((l) => /HTTP 429.*Retry-After 1s\); retrying in 1s/.test(l)).length >= endpoints.length - 1, 'retries are announced');
+  });
+
+  it('502/503 bursts on reads and on prepare are retried', async () => {
+    s.addFaults([
+      { kind: 'status', method: 'GET', path: `${ORG}/sandbox-templates/by-name/*`, status: 502, times: 3 },
+      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 503, headers: { 'Retry-After': '0' }, times: 2 },
+      { kind: 'status', method: 'GET', path: '/v1/namespaces/default/sandboxes/*', status: 503, times: 3 },
+      { kind: 'status', method: 'GET', path: '/api/v1/processes/*', status: 502, times: 2 },
+    ]);
+    const r = await go();
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.ok(s.state().faults.every((f) => f.hits === f.times));
+  });
+
+  it('a 500 on prepare (ambiguous POST) is not retried and says what to do', async () => {
+    s.addFaults({ kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 500, body: { error: 'database unavailable' } });
+    const r = await go();
+    failedWith(r, /failed to prepare sandbox image build \(HTTP 500.*database unavailable/);
+    assert.equal(s.state().faults[0].hits, 1);
+  });
+
+  it('ambiguous sandbox create (reset after the server acted): found by name, no second sandbox, no leak', async () => {
+    const before = s.state().sandboxes.length;
+    s.addFaults({ kind: 'reset', method: 'POST', path: '/v1/namespaces/default/sandboxes', when: 'after' });
+    const r = await go();
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.equal(s.state().sandboxes.length, before + 1, 'exactly one sandbox was created');
+  });
+
+  it('ambiguous complete (reset after the server acted): reconciled by reading the build, not re-sent', async () => {
+    s.addFaults({ kind: 'reset', method: 'POST', path: `${ORG}/sandbox-template-builds/*/complete`, when: 'after' });
+    const r = await go({ streaming: 'true' });
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    const build = s.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
+    assert.equal(build.completeRequests.length, 1, 'complete sent once');
+    assert.equal(build.status, 'completed');
+  });
+
+  it('dropped SSE follow mid-build: reattached, no builder line lost or duplicated', async () => {
+    s.addFaults({ kind: 'dropStream', path: '/api/v1/processes/*/output/follow', afterLines: 5, skip: 6, times: 2 });
+    const r = await go();
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.match(r.stdout, /process stream interrupted; reattaching to process \d+/);
+    const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    const builder = sb.processes.find((p) => p.command.endsWith('tl-rootfs-build'))!;
+    const lines = buildGroupLines(r);
+    assert.equal(lines.length, builder.lines, 'every builder line exactly once');
+    assert.equal(new Set(lines).size, lines.length, 'no line duplicated');
+    assert.ok(s.state().faults[0].hits >= 1);
+  });
+
+  it('sandbox stuck pending: fails after sandbox-timeout, naming the input, sandbox deleted', async () => {
+    s.addFaults({ kind: 'sandboxPending', pendingMs: 60_000 });
+    const r = await go({ 'sandbox-timeout': '2s' });
+    failedWith(r, /did not reach 'running' within 2s \(sandbox-timeout\)/);
+    assert.match(r.stdout, /raise the sandbox-timeout input/);
+    assert.match(r.stdout, /Deleted builder sandbox/);
+  });
+
+  it('sandbox terminated mid-build: clean failure with the ids', async () => {
+    s.addFaults({ kind: 'terminateSandbox', afterBuilderLines: 3, reason: 'host maintenance' });
+    const r = await go();
+    failedWith(r, /\(builder sandbox: \S+, build: \S+\)/);
+  });
+
+  it('builder exits non-zero: the exit code and the ids', async () => {
+    s.addFaults({ kind: 'builderFail', exitCode: 2, message: 'failed to solve: process "/bin/sh -c make" did not complete successfully' });
+    const r = await go();
+    failedWith(r, /Command '\/usr\/local\/bin\/tl-rootfs-build' failed with exit code 2/);
+    assert.match(r.stdout, /failed to solve/);
+  });
+
+  it('builder OOM: OOM in the message and memory advice', async () => {
+    s.addFaults({ kind: 'builderOom' });
+    const r = await go();
+    failedWith(r, /killed by the kernel OOM killer[\s\S]*memory-mb/);
+  });
+
+  it('builder ENOSPC: disk advice', async () => {
+    s.addFaults({ kind: 'builderEnospc' });
+    const r = await go();
+    failedWith(r, /builder-disk-mb/);
+  });
+
+  it('admission failed / corrupt chunk / missing chunk: precise admission errors', async () => {
+    s.addFaults({ kind: 'corruptChunk', chunkIndex: 0 });
+    const corrupt = await go({ streaming: 'true' });
+    failedWith(corrupt, /streaming image admission failed: .*(digest|sha256|corrupt)/i);
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+    s.addFaults({ kind: 'dropChunk', chunkIndex: 1 });
+    const missing = await go({ streaming: 'true' });
+    failedWith(missing, /streaming image admission failed: .*(missing|not found)/i);
+  });
+
+  it('admission never finishing: admission-timeout with advice', async () => {
+    s.addFaults({ kind: 'admissionHang' });
+    const r = await go({ streaming: 'true', 'admission-timeout': '1500ms', 'poll-interval': '300ms' });
+    failedWith(r, /timed out waiting for the streaming image admission after 1\.5s \(admission-timeout\)/);
+  });
+
+  it('malformed responses: HTML page, empty 2xx, wrong types, invalid JSON — clear errors', async () => {
+    const cases: { rule: Parameters<SimulatorHandle['addFaults']>[0]; re: RegExp }[] = [
+      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', times: 10 }, re: /prepare.*502/i },
+      { rule: { kind: 'status', method: 'POST', path: '/platform/v1/keys/introspect', status: 200, body: '' }, re: /introspect/i },
+      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 42, snapshotId: [] } }, re: /buildId/ },
+      { rule: { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 200, body: '{"sandbox_id": "x",', contentType: 'application/json' }, re: /sandbox/i },
+    ];
+    for (const c of cases) {
+      s.addFaults(c.rule);
+      const r = await go({}, undefined);
+      failedWith(r, c.re);
+      if (process.env.SHOW_ERRORS) console.log(r.annotations.find((a) => a.level === 'error')!.message);
+      assertNoSandboxRunning(s);
+      s.clearFaults();
+    }
+  });
+
+  it('auth failure: 401 names the credential to fix; nothing retried', async () => {
+    s.addFaults({ kind: 'rejectAuth', times: -1 });
+    const r = await go();
+    failedWith(r, /API key introspection failed \(HTTP 401/);
+    assert.equal(s.state().faults[0].hits, 1, 'a 401 is not retried');
+  });
+});
+
+describe('cancellation: SIGINT at each phase', () => {
+  let s: SimulatorHandle;
+  before(async () => {
+    s = await sim({ builderLineDelayMs: 200 });
+  });
+  after(async () => s.stop());
+  afterEach(() => {
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+  });
+
+  const phases: { name: string; at: RegExp; faults?: Parameters<SimulatorHandle['addFaults']>[0]; inputs?: Record<string, string>; sandbox: boolean }[] = [
+    { name: 'prepare', at: /Preparing rootfs build/, faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds`, delayMs: 5000 }, sandbox: false },
+    { name: 'builder sandbox', at: /Builder sandbox \S+ created/, faults: { kind: 'sandboxPending', pendingMs: 30_000 }, sandbox: true },
+    { name: 'upload', at: /Uploading build context\.\.\./, faults: { kind: 'delay', method: 'PUT', path: '/api/v1/files', delayMs: 5000 }, sandbox: true },
+    { name: 'build', at: /::group::Build\n[\s\S]*#\d/, sandbox: true },
+    { name: 'complete', at: /Submitting the image for verification/, faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds/*/complete`, delayMs: 5000 }, inputs: { streaming: 'true' }, sandbox: true },
+    { name: 'admission', at: /Admission: ingesting/, faults: { kind: 'admissionHang' }, inputs: { streaming: 'true' }, sandbox: true },
+  ];
+
+  for (const p of phases) {
+    it(`SIGINT during ${p.name}: stops, deletes the sandbox within 5 s, summary says cancelled`, async () => {
+      if (p.faults) s.addFaults(p.faults);
+      const before = s.state().sandboxes.length;
+      const r = await run(s, await appProject(), p.inputs ?? {}, {
+        killOn: { pattern: p.at, signal: 'SIGINT' },
+      });
+      noCrash(r);
+      assert.equal(r.code, 1, r.stdout.slice(-2000));
+      assert.match(r.stdout, /Received SIGINT: cancelling the build/);
+      assert.match(r.stdout, /::error::Cancelled: /);
+      assert.match(r.summary, /🚫 .*cancelled/);
+      assert.equal(r.outputs.status, 'failed');
+      const created = s.state().sandboxes.slice(before);
+      assert.equal(created.length > 0, p.sandbox, 'sandbox created iff the phase is after create');
+      for (const sb of created) {
+        assert.equal(sb.status, 'terminated');
+        assert.ok(sb.deletedAt, 'deleted by the action, not by the platform');
+      }
+      assert.deepEqual(JSON.parse(r.state['builder-sandboxes'] ?? '[]'), [], 'nothing left for the post step');
+      assert.ok(r.exitAfterSignalMs! < 5000, `exited ${r.exitAfterSignalMs} ms after SIGINT (GitHub sends SIGTERM at 7.5 s)`);
+    });
+  }
+});

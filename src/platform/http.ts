@@ -472,7 +472,7 @@ export class HttpTransport {
 
       let body: Buffer;
       try {
-        body = await readBody(msg, streaming ? this.idleTimeoutMs : this.idleTimeoutMs);
+        body = await readBody(msg, this.idleTimeoutMs);
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
@@ -491,6 +491,10 @@ export class HttpTransport {
           await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ''}`, signal);
           continue;
         }
+      }
+      if (streaming) {
+        // Retries are used up on a retryable status: hand the (already read) body back as a stream.
+        return { status, headers: resHeaders, body: Readable.from([body]), close: () => {} };
       }
       return { status, headers: resHeaders, body };
     }

@@ -295,3 +295,17 @@ test('process endpoints: start/list/get validated', async (t) => {
   assert.equal(g.signal, 9);
   assert.equal(g.managed_oom_killed, true);
 });
+
+test('SSE follow: 503 bursts before the stream opens are retried', async (t) => {
+  const srv = await startServer((_req, res, _b, n) => {
+    if (n <= 2) return json(res, 503, 'warming up');
+    sse(res);
+    res.end('data: {"line":"ok","timestamp":1}\n\n');
+  });
+  t.after(() => srv.close());
+  const h = harness();
+  const events = await collect(proxyFor(srv.url, h).followOutput(3));
+  assert.deepEqual(events.map((e) => e.line), ['ok']);
+  assert.equal(srv.requests.length, 3);
+  assert.equal(h.sleeps.length, 2);
+});

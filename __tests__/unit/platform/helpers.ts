@@ -13,7 +13,7 @@ export interface Recorded {
   body: Buffer;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, n: number) => void | Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, n: number) => unknown;
 
 export interface TestServer {
   url: string;

@@ -23,7 +23,7 @@ interface Proc {
  */
 function daemon(opts: {
   start?: (body: { command: string; args: string[] }, req: IncomingMessage, res: ServerResponse, create: () => Proc) => void;
-  follow: (p: Proc, n: number, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  follow: (p: Proc, n: number, req: IncomingMessage, res: ServerResponse) => unknown;
   status?: (p: Proc, n: number) => Partial<Proc> | 'error';
   procs?: Proc[];
 }) {

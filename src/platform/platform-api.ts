@@ -215,7 +215,9 @@ export class PlatformApi {
         if (res.status !== 409 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
-        if (!(e instanceof TransportError)) throw e;
+        // Not an ambiguity: an error answer, or a request that provably never reached the server
+        // (the transport has already retried those as far as the policy allows).
+        if (!(e instanceof TransportError) || e.unsent) throw e;
         ambiguous = e;
       }
 

@@ -204,6 +204,15 @@ const COMMANDS: Record<string, CommandFn> = {
     c.emit(c.args.join(' '));
     return exit(0);
   },
+  sleep: async (c) => {
+    const secs = Number(c.args[0]);
+    if (c.args.length !== 1 || !Number.isFinite(secs) || secs < 0) {
+      c.emit(c.args.length ? `sleep: invalid time interval '${c.args[0]}'` : 'sleep: missing operand', 'stderr');
+      return exit(1);
+    }
+    await c.sleep(secs * 1000);
+    return exit(0);
+  },
   mkdir: mkdirCmd,
   chmod: chmodCmd,
   tar: tarCmd,

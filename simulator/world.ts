@@ -190,8 +190,8 @@ export class World {
   shutdown(): void {
     this.clearTimers();
     for (const s of this.sandboxes.values()) {
-      for (const p of s.processes.values()) if (p.running) p.kill(9);
       for (const r of s.openStreams) r.destroy();
+      for (const p of s.processes.values()) if (p.running) p.kill(9);
     }
   }
 

@@ -190,6 +190,10 @@ export interface BuildFlowOpts {
   cas?: boolean;
   /** tweak the complete body before sending */
   mutateComplete?: (b: Record<string, any>) => void;
+  /** tweak spec.json before upload */
+  mutateSpec?: (s: Record<string, any>) => void;
+  /** import build: no context upload */
+  noContext?: boolean;
 }
 
 /**
@@ -229,14 +233,17 @@ export async function buildFlow(sim: SimulatorHandle, o: BuildFlowOpts = {}) {
   }
   await run(sim, sb, 'mkdir', ['-p', BUILD_DIR], { user: 'root' });
   await run(sim, sb, 'chmod', ['0777', BUILD_DIR], { user: 'root' });
-  const archive = await tarGz(o.files ?? [{ name: 'main.py', data: 'print("hi")\n' }, { name: 'requirements.txt', data: 'requests\n' }, { name: 'pkg/util.py', data: 'X = 1\n' }]);
-  const put = await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb, raw: archive });
-  if (put.status !== 200) throw new Error(`upload: ${put.status} ${put.text}`);
-  await run(sim, sb, 'mkdir', ['-p', `${BUILD_DIR}/context`]);
-  const tar = await run(sim, sb, 'tar', ['-xzf', `${BUILD_DIR}/context.tar.gz`, '-C', `${BUILD_DIR}/context`]);
-  if (tar.info.exit_code !== 0) throw new Error(`tar: ${JSON.stringify(tar.lines)}`);
-  await req(sim, 'DELETE', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb });
+  if (!o.noContext) {
+    const archive = await tarGz(o.files ?? [{ name: 'main.py', data: 'print("hi")\n' }, { name: 'requirements.txt', data: 'requests\n' }, { name: 'pkg/util.py', data: 'X = 1\n' }]);
+    const put = await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb, raw: archive });
+    if (put.status !== 200) throw new Error(`upload: ${put.status} ${put.text}`);
+    await run(sim, sb, 'mkdir', ['-p', `${BUILD_DIR}/context`]);
+    const tar = await run(sim, sb, 'tar', ['-xzf', `${BUILD_DIR}/context.tar.gz`, '-C', `${BUILD_DIR}/context`]);
+    if (tar.info.exit_code !== 0) throw new Error(`tar: ${JSON.stringify(tar.lines)}`);
+    await req(sim, 'DELETE', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb });
+  }
   Object.assign(spec, { dockerfile, contextDir: `${BUILD_DIR}/context`, baseImage: 'python:3.12-slim', rootfsDiskBytes: 10 * 1024 * 1024 * 1024 });
+  o.mutateSpec?.(spec);
   await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/spec.json`)}`, { sandbox: sb, raw: JSON.stringify(spec, null, 2) });
   const builder = await run(sim, sb, '/usr/local/bin/tl-rootfs-build', ['--spec', `${BUILD_DIR}/spec.json`, '--metadata-out', `${BUILD_DIR}/metadata.json`], {
     env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
-import { BUILD_DIR, FAST, obj, ORG, PAT, PROJ, req, run, sandbox, sse, tarGz } from './client.js';
+import { BUILD_DIR, buildFlow, FAST, obj, ORG, PAT, PROJ, req, run, sandbox, sse, tarGz } from './client.js';
 
 let sim: SimulatorHandle;
 before(async () => {
@@ -308,4 +308,23 @@ test('diagnostics: /processes/run streams started, output and exited; dmesg and 
   assert.ok(lines.length >= 4, lines.join('\n'));
   assert.ok(lines.filter((l) => !l.startsWith('Filesystem')).every((l) => l.split(/\s+/)[4] === '12%'));
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`, { token: PAT, headers: o.headers });
+});
+
+test('builder: import builds need no context; docker credentials are accepted as a JSON string', async () => {
+  const r = await buildFlow(sim, {
+    cas: false,
+    name: 'imported',
+    noContext: true,
+    dockerfile: 'FROM ghcr.io/org/app:1.0\n',
+    mutateSpec: (s) => {
+      s.importImageReference = 'ghcr.io/org/app:1.0';
+      s.baseImage = 'ghcr.io/org/app:1.0';
+      s.dockerConfigJson = JSON.stringify({ auths: { 'ghcr.io': { auth: Buffer.from('u:p').toString('base64') } } });
+    },
+  });
+  assert.equal(r.builder.info.exit_code, 0, JSON.stringify(r.builder.lines));
+  assert.ok(r.builder.lines.some((l) => l.line === '#2 pulling ghcr.io/org/app:1.0'));
+  assert.equal(r.complete!.status, 200, r.complete!.text);
+  const spec = sim.state().sandboxes.find((s) => s.id === r.sb)!.specs[0].spec as { dockerConfigJson: string };
+  assert.ok(!spec.dockerConfigJson.includes(Buffer.from('u:p').toString('base64')), 'docker auth redacted in state');
 });

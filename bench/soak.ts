@@ -212,10 +212,11 @@ function causeOf(msg: string): string {
     [/tl-rootfs-build' failed with exit code/, 'builder failed'],
     [/\b401\b|unauthori[sz]ed|invalid api key|rejected/i, 'auth rejected'],
     [/sandbox-timeout/, 'sandbox timeout'],
-    [/\b(429|502|503|504)\b/, 'retry budget exhausted'],
     [/reset|ECONNRESET|socket hang up|ambiguous|did not answer/i, 'connection reset'],
   ];
   for (const [re, c] of rules) if (re.test(msg)) return c;
+  const http = /failed to (.+?) \(HTTP (\d{3})/.exec(msg);
+  if (http) return `HTTP ${http[2]} on ${http[1]}`;
   return `other: ${msg.split('\n')[0].slice(0, 70)}`;
 }
 

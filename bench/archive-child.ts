@@ -1,0 +1,31 @@
+/**
+ * Child process of `bench/run.ts`: archives one directory with the action's createContextArchive
+ * and prints one JSON line (time, sizes, digests, this process's peak RSS). Run bundled (esbuild,
+ * like dist/) so that the measured RSS is the archiver's, not a TypeScript loader's.
+ */
+import { createContextArchive } from '../src/context/archive.js';
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: archive-child <dir>');
+  const t0 = performance.now();
+  const a = await createContextArchive(dir);
+  const ms = performance.now() - t0;
+  const out = {
+    ms,
+    digest: a.digest,
+    archiveDigest: a.archiveDigest,
+    compressedBytes: a.compressedBytes,
+    uncompressedBytes: a.uncompressedBytes,
+    fileCount: a.fileCount,
+    // kilobytes on Linux
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
+  await a.cleanup();
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(String(e instanceof Error ? e.stack : e) + '\n');
+  process.exit(1);
+});

@@ -31904,7 +31904,7 @@ var HttpTransport = class {
       }
       let body;
       try {
-        body = await readBody(msg, streaming ? this.idleTimeoutMs : this.idleTimeoutMs);
+        body = await readBody(msg, this.idleTimeoutMs);
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
@@ -31922,6 +31922,10 @@ var HttpTransport = class {
           await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`, signal);
           continue;
         }
+      }
+      if (streaming) {
+        return { status, headers: resHeaders, body: Readable.from([body]), close: () => {
+        } };
       }
       return { status, headers: resHeaders, body };
     }
@@ -32173,7 +32177,7 @@ var PlatformApi = class {
         if (res.status !== 409 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
-        if (!(e instanceof TransportError)) throw e;
+        if (!(e instanceof TransportError) || e.unsent) throw e;
         ambiguous = e;
       }
       let state;
@@ -32338,7 +32342,7 @@ var LifecycleApi = class {
         if (isTerminalStatus(res.status) || res.status < 500) throw err;
         ambiguous = err;
       } catch (e) {
-        if (!(e instanceof TransportError)) throw e;
+        if (!(e instanceof TransportError) || e.unsent) throw e;
         ambiguous = e;
       }
       hadAmbiguity = true;
@@ -33050,8 +33054,9 @@ var SandboxProxy = class {
       parsed = parseJsonBody(ctx);
     } finally {
       const text = res.body.toString("utf8");
-      for (const m of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*\?[^\s"'<>]*/gi)) void m;
+      for (const m of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*\?[^\s"'<>]*/gi)) this.transport.secrets.add(m[0]);
     }
+    registerUrlSecrets(parsed, this.transport.secrets);
     const f = Fields.root(ctx, parsed);
     return f.obj;
   }

@@ -22059,7 +22059,7 @@ var HttpTransport = class {
       }
       let body;
       try {
-        body = await readBody(msg, streaming ? this.idleTimeoutMs : this.idleTimeoutMs);
+        body = await readBody(msg, this.idleTimeoutMs);
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
@@ -22077,6 +22077,10 @@ var HttpTransport = class {
           await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`, signal);
           continue;
         }
+      }
+      if (streaming) {
+        return { status, headers: resHeaders, body: Readable.from([body]), close: () => {
+        } };
       }
       return { status, headers: resHeaders, body };
     }
@@ -22242,7 +22246,7 @@ var LifecycleApi = class {
         if (isTerminalStatus(res.status) || res.status < 500) throw err;
         ambiguous = err;
       } catch (e) {
-        if (!(e instanceof TransportError)) throw e;
+        if (!(e instanceof TransportError) || e.unsent) throw e;
         ambiguous = e;
       }
       hadAmbiguity = true;

@@ -37,19 +37,19 @@ describe('action end to end (dist/index.js)', () => {
     assert.match(r.outputs['build-id'], /\S/);
     assert.match(r.outputs['builder-sandbox-id'], /\S/);
     assert.match(r.outputs['context-digest'], /^sha256:[0-9a-f]{64}$/);
-    assert.ok(Number(r.outputs['image-size-bytes']) > 0);
+    assert.ok(Number(r.outputs['image-size-bytes']) > 0, 'image size reported');
     const template = JSON.parse(r.outputs.template);
     assert.equal(template.id, r.outputs['template-id']);
     assert.equal(r.outputs['manifest-uri'], template.snapshotUri);
     assert.deepEqual(r.groups, PHASES_EXT4);
     // builder log streamed inside the Build group, one line at least per instruction
-    assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/));
+    assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/), 'builder log follows the builder start');
     // annotations for the ignored instructions, with file and line
     const warn = r.annotations.filter((a) => a.level === 'warning' && a.props.file === 'Dockerfile');
     assert.deepEqual(warn.map((a) => a.props.line).sort(), ['10', '9']);
     assert.match(r.summary, /Tensorlake sandbox image `e2e-ext4` registered/);
-    assert.ok(r.summary.includes(r.outputs['template-id']));
-    assert.ok(r.summary.includes(r.outputs['context-digest']));
+    assert.ok(r.summary.includes(r.outputs['template-id']), 'summary names the template');
+    assert.ok(r.summary.includes(r.outputs['context-digest']), 'summary has the context digest');
     // the simulator saw the right build
     const st = s.state();
     const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;
@@ -119,7 +119,7 @@ describe('action end to end (dist/index.js)', () => {
     const r = await run(s, await appProject(), { streaming: 'true', wait: 'false' });
     assert.equal(r.code, 0, r.stdout);
     assert.equal(r.outputs.status, 'ingesting');
-    assert.ok(!r.groups.includes('Admission'));
+    assert.ok(!r.groups.includes('Admission'), 'no admission group without waiting');
     assert.equal(s.state().builds.find((b) => b.buildId === r.outputs['build-id'])!.status, 'ingesting');
     assert.match(r.summary, /admission in progress/);
   });
@@ -162,7 +162,7 @@ describe('action end to end (dist/index.js)', () => {
     const r = await run(s, await appProject(), { 'api-key': '', pat: SIM_PAT, 'organization-id': 'org_sim', 'project-id': 'proj_sim' });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const reqs = s.state().requests.filter((q) => q.path.includes(r.outputs['build-id']) || q.sandboxId === r.outputs['builder-sandbox-id']);
-    assert.ok(reqs.length > 5);
+    assert.ok(reqs.length > 5, 'requests of this build were logged');
     for (const q of reqs) assert.equal(q.headers['x-forwarded-organization-id'], 'org_sim', `${q.method} ${q.path}`);
     assertNoSecrets(r, [SIM_PAT]);
   });
@@ -203,7 +203,7 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(r2.code, 0);
     const files2 = s.state().sandboxes.find((x) => x.id === r2.outputs['builder-sandbox-id'])!.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path);
     assert.ok(files2.includes('requirements.txt'), 'Dockerfile.dockerignore replaces .dockerignore');
-    assert.ok(!files2.includes('src/util/helpers.py'));
+    assert.ok(!files2.includes('src/util/helpers.py'), 'excluded by Dockerfile.dockerignore');
   });
 
   it('same context, same digest (deterministic archive)', async () => {

@@ -98,7 +98,7 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     ]);
     const r = await go();
     assert.equal(r.code, 0, r.stdout.slice(-3000));
-    assert.ok(s.state().faults.every((f) => f.hits === f.times));
+    assert.ok(s.state().faults.every((f) => f.hits === f.times), 'every burst was fully consumed');
   });
 
   it('a 500 on prepare (ambiguous POST) is not retried and says what to do', async () => {
@@ -135,7 +135,7 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     const lines = buildGroupLines(r);
     assert.equal(lines.length, builder.lines, 'every builder line exactly once');
     assert.equal(new Set(lines).size, lines.length, 'no line duplicated');
-    assert.ok(s.state().faults[0].hits >= 1);
+    assert.ok(s.state().faults[0].hits >= 1, 'the stream was dropped');
   });
 
   it('sandbox stuck pending: fails after sandbox-timeout, naming the input, sandbox deleted', async () => {

@@ -114,7 +114,7 @@ test('api-url: normalised, http refused unless loopback, credentials refused', (
 
 test('a secret with a trailing newline is refused without echoing it', () => {
   assert.throws(() => readConnection(src({ 'api-key': 'key_abc def' })), (e: unknown) => {
-    assert.ok(e instanceof ActionError);
+    assert.ok(e instanceof ActionError, 'ActionError');
     assert.doesNotMatch(e.message, /key_abc/);
     return true;
   });

@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { hasOomEvidence, hasDiskSpaceEvidence, maxDiskUsePercent } from '../../../src/build/diagnostics.js';
 
 test('OOM evidence from dmesg', () => {
-  assert.ok(hasOomEvidence('[  12.3] Out of memory: Killed process 123 (dockerd)'));
-  assert.ok(hasOomEvidence('oom-kill:constraint=CONSTRAINT_NONE'));
-  assert.ok(!hasOomEvidence('[    0.0] Linux version 6.1\nEXT4-fs mounted'));
+  assert.equal(hasOomEvidence('[  12.3] Out of memory: Killed process 123 (dockerd)'), true);
+  assert.equal(hasOomEvidence('oom-kill:constraint=CONSTRAINT_NONE'), true);
+  assert.equal(hasOomEvidence('[    0.0] Linux version 6.1\nEXT4-fs mounted'), false);
 });
 
 test('disk evidence', () => {
-  assert.ok(hasDiskSpaceEvidence('write /x: No space left on device'));
-  assert.ok(hasDiskSpaceEvidence('ENOSPC'));
-  assert.ok(!hasDiskSpaceEvidence('all good'));
+  assert.equal(hasDiskSpaceEvidence('write /x: No space left on device'), true);
+  assert.equal(hasDiskSpaceEvidence('ENOSPC'), true);
+  assert.equal(hasDiskSpaceEvidence('all good'), false);
 });
 
 test('df parser: header ignored, max across filesystems', () => {

@@ -9,7 +9,7 @@ import type { BuildPlan } from '../../../src/dockerfile/plan.js';
 test('builder sandbox names are valid and derived from the build id', () => {
   assert.equal(builderSandboxName('sandbox_template_build_ABC123'), 'sbx-image-sandbox-template-build-abc123');
   const long = builderSandboxName('b'.repeat(200));
-  assert.ok(long.length <= 63 && !long.endsWith('-'));
+  assert.ok(long.length <= 63 && !long.endsWith('-'), long);
 });
 
 test('signed URLs (with a query string) anywhere in an answer become secrets; plain URIs do not', () => {
@@ -24,7 +24,7 @@ test('abortableSleep rejects promptly with a cancelled error', async () => {
   const p = abortableSleep(10_000, c.signal);
   setTimeout(() => c.abort(), 20);
   await assert.rejects(p, (e: unknown) => e instanceof ActionError && e.kind === 'cancelled');
-  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(Date.now() - t0 < 1000, 'prompt');
 });
 
 test('template validation of §3', () => {

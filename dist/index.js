@@ -29735,1685 +29735,9 @@ function formatError(e, redact = (s) => s) {
 // src/inputs.ts
 import { statSync } from "node:fs";
 import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path";
-var DEFAULT_API_URL = "https://api.tensorlake.ai";
-function inputError(input, problem) {
-  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
-}
-function boolInput(src, name, dflt) {
-  const raw = src.input(name).trim();
-  if (raw === "") return dflt;
-  if (/^(true|yes|on|1)$/i.test(raw)) return true;
-  if (/^(false|no|off|0)$/i.test(raw)) return false;
-  throw inputError(name, `expected true or false, got '${raw}'`);
-}
-function positiveNumber(src, name, opts) {
-  const raw = src.input(name).trim();
-  if (raw === "") return void 0;
-  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
-  const n = Number(raw);
-  if (!re.test(raw) || !Number.isFinite(n)) {
-    throw inputError(name, `expected ${opts.integer ? "a whole number" : "a number"}, got '${raw}'`);
-  }
-  const min = opts.min ?? 1;
-  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
-  if (opts.max !== void 0 && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
-  return n;
-}
-var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-function parseDuration(raw) {
-  const text = raw.trim().toLowerCase();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1e3);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== text.length) return void 0;
-  return Math.round(total);
-}
-function durationInput(src, name, dflt, minMs, maxMs) {
-  const raw = src.input(name).trim() || dflt;
-  const ms = parseDuration(raw);
-  if (ms === void 0) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
-  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1e3}s, got '${raw}'`);
-  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 36e5}h, got '${raw}'`);
-  return ms;
-}
-function normalizeApiUrl(raw) {
-  let url;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
-  }
-  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
-  url.search = "";
-  url.hash = "";
-  return url.toString().replace(/\/+$/, "");
-}
-function isLoopbackHost(host) {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
-function assertTransportAllowed(apiUrl) {
-  const url = new URL(apiUrl);
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw inputError("api-url", `plain http:// is refused for non-loopback host '${url.hostname}': use https:// (http is allowed only for localhost/127.0.0.1, e.g. the local simulator)`);
-  }
-}
-function pick(src, input, envName) {
-  return src.input(input).trim() || (src.env[envName] ?? "").trim();
-}
-function isFile(p) {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-function isDir(p) {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-function readConnection(src, secrets = []) {
-  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
-  const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  if (apiKey) secrets.push(apiKey);
-  if (pat) secrets.push(pat);
-  let auth;
-  if (apiKey) {
-    auth = { kind: "api-key", token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
-    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
-    }
-    auth = { kind: "pat", token: pat, organizationId, projectId };
-  } else {
-    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
-  }
-  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
-    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
-  }
-  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
-  assertTransportAllowed(apiUrl);
-  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
-  return { auth, apiUrl, namespace };
-}
-function readInputs(src) {
-  const secrets = [];
-  const image = src.input("image").trim();
-  const dockerfileRaw = src.input("dockerfile").trim();
-  const contextRaw = src.input("context").trim();
-  let source;
-  if (image) {
-    if (dockerfileRaw || contextRaw) {
-      throw inputError("image", `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`);
-    }
-    if (/\s/.test(image)) throw inputError("image", `'${image}' is not an image reference (contains whitespace)`);
-    source = { kind: "import", image };
-  } else {
-    const dockerfileInput = dockerfileRaw || "Dockerfile";
-    const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve2(src.workspace, dockerfileInput);
-    if (!isFile(dockerfile)) {
-      throw inputError("dockerfile", `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`);
-    }
-    const context = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
-    if (!isDir(context)) throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
-    source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
-  }
-  const name = src.input("name").trim() || void 0;
-  if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
-    throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
-  }
-  const { auth, apiUrl, namespace } = readConnection(src, secrets);
-  const diskMb = positiveNumber(src, "disk-mb", { integer: true, max: 8 * 1024 * 1024 });
-  const builderDiskMb = positiveNumber(src, "builder-disk-mb", { integer: true, max: 8 * 1024 * 1024 });
-  const cpus = positiveNumber(src, "cpus", { integer: false, min: 0.25, max: 256 });
-  const memoryMb = positiveNumber(src, "memory-mb", { integer: true, min: 128, max: 4 * 1024 * 1024 });
-  const inputs = {
-    source,
-    name,
-    streaming: boolInput(src, "streaming", false),
-    auth,
-    apiUrl,
-    namespace,
-    public: boolInput(src, "public", false),
-    diskMb,
-    builderDiskMb,
-    cpus,
-    memoryMb,
-    dockerCompat: boolInput(src, "docker-compat", false),
-    registryCredentials: boolInput(src, "registry-credentials", true),
-    wait: boolInput(src, "wait", true),
-    admissionTimeoutMs: durationInput(src, "admission-timeout", "30m", 1e3, 24 * 36e5),
-    pollIntervalMs: durationInput(src, "poll-interval", "3s", 100, 36e5),
-    buildTimeoutMs: durationInput(src, "build-timeout", "60m", 1e3, 24 * 36e5),
-    sandboxTimeoutMs: durationInput(src, "sandbox-timeout", "2m", 1e3, 36e5),
-    summary: boolInput(src, "summary", true),
-    annotations: boolInput(src, "annotations", true),
-    secrets
-  };
-  if (inputs.streaming && source.kind === "import") {
-  }
-  return inputs;
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
-  }
-};
-
-// src/build/pipeline.ts
-import { open as open2 } from "node:fs/promises";
-import { createReadStream } from "node:fs";
-
-// src/dockerfile/plan.ts
-import path7 from "node:path";
-
-// src/dockerfile/naming.ts
-import path6 from "node:path";
-var DOCKERFILE_FALLBACK = "sandbox-image";
-var IMPORT_FALLBACK = "imported-image";
-function fileStem(name) {
-  const dot = name.lastIndexOf(".");
-  return dot <= 0 ? name : name.slice(0, dot);
-}
-function defaultNameForDockerfile(dockerfilePath, cwd = process.cwd()) {
-  const abs = path6.resolve(cwd, dockerfilePath);
-  const stem = fileStem(path6.basename(abs));
-  if (stem.toLowerCase() === "dockerfile") {
-    const parent = path6.basename(path6.dirname(abs)).trim();
-    return parent === "" ? DOCKERFILE_FALLBACK : parent;
-  }
-  return stem === "" ? DOCKERFILE_FALLBACK : stem;
-}
-function defaultNameForImport(reference) {
-  let s = reference.trim();
-  const at = s.indexOf("@");
-  if (at >= 0) s = s.slice(0, at);
-  let segment = s.slice(s.lastIndexOf("/") + 1);
-  const colon = segment.lastIndexOf(":");
-  if (colon >= 0 && colon < segment.length - 1) segment = segment.slice(0, colon);
-  return segment === "" ? IMPORT_FALLBACK : segment;
-}
-
-// src/dockerfile/parse.ts
-var import_dockerfile_ast = __toESM(require_main(), 1);
-
-// src/dockerfile/shell.ts
-var isSpace = (ch) => ch === " " || ch === "	" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f";
-function splitRawWords(s, escape) {
-  const words = [];
-  let i = 0;
-  while (i < s.length) {
-    while (i < s.length && isSpace(s[i])) i++;
-    if (i >= s.length) break;
-    const start = i;
-    while (i < s.length && !isSpace(s[i])) {
-      const ch = s[i];
-      if (ch === escape) {
-        i += 2;
-      } else if (ch === "'") {
-        const end = s.indexOf("'", i + 1);
-        i = end < 0 ? s.length : end + 1;
-      } else if (ch === '"') {
-        i++;
-        while (i < s.length && s[i] !== '"') i += s[i] === escape ? 2 : 1;
-        i++;
-      } else {
-        i++;
-      }
-    }
-    i = Math.min(i, s.length);
-    words.push({ word: s.slice(start, i), start });
-  }
-  return words;
-}
-function unquoteWord(s, escape) {
-  let out = "";
-  let i = 0;
-  while (i < s.length) {
-    const ch = s[i];
-    if (ch === "'") {
-      const end = s.indexOf("'", i + 1);
-      if (end < 0) return null;
-      out += s.slice(i + 1, end);
-      i = end + 1;
-    } else if (ch === '"') {
-      i++;
-      let closed = false;
-      while (i < s.length) {
-        const c = s[i];
-        if (c === '"') {
-          closed = true;
-          i++;
-          break;
-        }
-        if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === "$" || s[i + 1] === escape)) {
-          out += s[i + 1];
-          i += 2;
-          continue;
-        }
-        out += c;
-        i++;
-      }
-      if (!closed) return null;
-    } else if (ch === escape && i + 1 < s.length) {
-      out += s[i + 1];
-      i += 2;
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
-}
-function splitCsvFields(s) {
-  const fields = [];
-  let i = 0;
-  for (; ; ) {
-    let field = "";
-    if (s[i] === '"') {
-      i++;
-      for (; ; ) {
-        if (i >= s.length) break;
-        if (s[i] === '"') {
-          if (s[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += s[i++];
-      }
-      while (i < s.length && s[i] !== ",") field += s[i++];
-    } else {
-      while (i < s.length && s[i] !== ",") field += s[i++];
-    }
-    fields.push(field);
-    if (i >= s.length) break;
-    i++;
-  }
-  return fields;
-}
-
-// src/dockerfile/parse.ts
-var planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: "plan" });
-var KNOWN_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
-var RE_DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
-var RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;
-var HEREDOC_KEYWORDS = /* @__PURE__ */ new Set(["RUN", "COPY", "ADD"]);
-function trimNewline(line) {
-  let end = line.length;
-  while (end > 0 && (line[end - 1] === "\r" || line[end - 1] === "\n")) end--;
-  return line.slice(0, end);
-}
-function readDirectives(lines) {
-  let escape = "\\";
-  const seen = /* @__PURE__ */ new Set();
-  let i = 0;
-  for (; i < lines.length; i++) {
-    let line = trimNewline(lines[i]);
-    if (i === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
-    const m = RE_DIRECTIVE.exec(line.trimStart());
-    if (!m) break;
-    const key = m[1].toLowerCase();
-    if (!KNOWN_DIRECTIVES.has(key)) break;
-    if (seen.has(key)) throw planError(i + 1, `only one ${key} parser directive can be used`);
-    seen.add(key);
-    if (key === "escape") {
-      const value = m[2];
-      if (value !== "\\" && value !== "`") throw planError(i + 1, `invalid escape token '${value}' does not match \` or \\`);
-      escape = value;
-    }
-  }
-  return { escape, end: i };
-}
-function stripContinuation(line, escape) {
-  let end = line.length;
-  while (end > 0 && (line[end - 1] === " " || line[end - 1] === "	")) end--;
-  if (end === 0 || line[end - 1] !== escape) return null;
-  if (end >= 2 && line[end - 2] === escape) return null;
-  return line.slice(0, end - 1);
-}
-function lineStartsOf(text) {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
-}
-function replaceAt(text, edits) {
-  const chars = text.split("");
-  for (const e of edits) for (let k = 0; k < e.length; k++) chars[e.offset + k] = e.ch;
-  return chars.join("");
-}
-function logicalLine(text, starts, first, column, escape) {
-  let out = "";
-  const offs = [];
-  const physical = (n2) => trimNewline(text.slice(starts[n2], n2 + 1 < starts.length ? starts[n2 + 1] : text.length));
-  const append = (s, base) => {
-    out += s;
-    for (let k = 0; k < s.length; k++) offs.push(base + k);
-  };
-  let n = first;
-  let piece = physical(n).slice(column);
-  let cut = stripContinuation(piece, escape);
-  append(cut ?? piece, starts[n] + column);
-  while (cut !== null && n + 1 < starts.length) {
-    n++;
-    piece = physical(n);
-    const trimmed = piece.trimStart();
-    if (trimmed === "" || trimmed.startsWith("#")) continue;
-    cut = stripContinuation(piece, escape);
-    append(cut ?? piece, starts[n]);
-  }
-  return { text: out, offs, lastLine: n };
-}
-function dockerHeredocs(line, keyword, trigger) {
-  const words = splitRawWords(line.text, "\\");
-  let k = 1;
-  let effective = keyword;
-  if (keyword === "ONBUILD") {
-    effective = (trigger ?? "").toUpperCase();
-    k = 2;
-  }
-  if (!HEREDOC_KEYWORDS.has(effective)) return [];
-  while (k < words.length && words[k].word.startsWith("--")) k++;
-  if (k < words.length) {
-    const rest = line.text.slice(words[k].start).trim();
-    if (rest.startsWith("[")) {
-      try {
-        const parsed = JSON.parse(rest);
-        if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")) return [];
-      } catch {
-      }
-    }
-  }
-  const docs = [];
-  for (const w of words) {
-    const m = RE_HEREDOC.exec(w.word);
-    if (!m || m[3] === "") continue;
-    const name = unquoteWord(m[3], "\\");
-    if (name === null || name === "" || splitRawWords(m[3], "\\").length !== 1) continue;
-    docs.push({ name, chomp: m[2] === "-", opOffset: line.offs[w.start + m[1].length], fdLength: m[1].length });
-  }
-  return docs;
-}
-function astSeesHeredoc(value) {
-  if (!value.startsWith("<<") || value.length <= 2) return false;
-  let v = value.slice(2);
-  if (v.startsWith("-")) v = v.slice(1);
-  for (const q of ['"', "'"]) {
-    if (v.startsWith(q)) {
-      if (!v.endsWith(q)) return false;
-      v = v.slice(1, -1);
-    }
-  }
-  return !v.startsWith("<");
-}
-var offsetOf = (starts, pos) => starts[pos.line] + pos.character;
-function heredocInstruction(i) {
-  if (i instanceof import_dockerfile_ast.Onbuild) return i.getTriggerInstruction();
-  return HEREDOC_KEYWORDS.has(i.getKeyword()) ? i : null;
-}
-function triggerOf(i) {
-  return i instanceof import_dockerfile_ast.Onbuild ? i.getTriggerWord() : null;
-}
-function heredocFixes(df, text, starts, escape) {
-  const edits = [];
-  for (const ins of df.getInstructions()) {
-    const target = heredocInstruction(ins);
-    if (target === null) continue;
-    const start = ins.getRange().start;
-    const line = logicalLine(text, starts, start.line, start.character, escape);
-    const end = line.offs.length ? line.offs[line.offs.length - 1] + 1 : offsetOf(starts, start);
-    const docker = dockerHeredocs(line, ins.getKeyword(), triggerOf(ins));
-    const dockerOps = new Set(docker.map((d) => d.opOffset));
-    const astOps = /* @__PURE__ */ new Set();
-    for (const arg of target.getArguments()) {
-      const off = offsetOf(starts, arg.getRange().start);
-      if (off >= end) break;
-      if (astSeesHeredoc(arg.getValue())) astOps.add(off);
-    }
-    for (const off of astOps) if (!dockerOps.has(off)) edits.push({ offset: off, length: 2, ch: "_" });
-    for (const d of docker) {
-      if (d.fdLength > 0 && !astOps.has(d.opOffset)) edits.push({ offset: d.opOffset - d.fdLength, length: d.fdLength, ch: " " });
-    }
-  }
-  return edits;
-}
-function checkHeredocsTerminated(df, text, starts, escape) {
-  const lineCount = starts.length;
-  for (const ins of df.getInstructions()) {
-    if (heredocInstruction(ins) === null) continue;
-    const start = ins.getRange().start;
-    const line = logicalLine(text, starts, start.line, start.character, escape);
-    let n = line.lastLine;
-    for (const doc of dockerHeredocs(line, ins.getKeyword(), triggerOf(ins))) {
-      let found = false;
-      while (++n < lineCount) {
-        let candidate = trimNewline(text.slice(starts[n], n + 1 < lineCount ? starts[n + 1] : text.length));
-        if (doc.chomp) candidate = candidate.replace(/^\t+/, "");
-        if (candidate === doc.name) {
-          found = true;
-          break;
-        }
-      }
-      if (!found) throw planError(start.line + 1, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
-    }
-  }
-}
-function parseDockerfile(text) {
-  let prepared = text.replace(/\r(?!\n)/g, " ");
-  const { escape, end: directiveEnd } = readDirectives(prepared.split("\n"));
-  const starts = lineStartsOf(prepared);
-  const escEdits = [];
-  for (let n = 0; n < starts.length; n++) {
-    const line = trimNewline(prepared.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : prepared.length));
-    let end = line.length;
-    while (end > 0 && (line[end - 1] === " " || line[end - 1] === "	")) end--;
-    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape) escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: "_" });
-  }
-  if (escEdits.length) prepared = replaceAt(prepared, escEdits);
-  let df = import_dockerfile_ast.DockerfileParser.parse(prepared);
-  const late = df.getDirectives().filter((d) => d.getRange().start.line >= directiveEnd);
-  if (late.length) {
-    const edits = late.map((d) => {
-      const n = d.getRange().start.line;
-      return { offset: starts[n] + prepared.slice(starts[n]).indexOf("="), length: 1, ch: " " };
-    });
-    prepared = replaceAt(prepared, edits);
-    df = import_dockerfile_ast.DockerfileParser.parse(prepared);
-  }
-  if (df.getEscapeCharacter() !== escape) {
-    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, { kind: "internal" });
-  }
-  for (let pass = 0; ; pass++) {
-    const edits = heredocFixes(df, prepared, starts, escape);
-    if (edits.length === 0) break;
-    if (pass >= 64) throw new ActionError("Dockerfile heredoc reconciliation did not settle", { kind: "internal" });
-    prepared = replaceAt(prepared, edits);
-    df = import_dockerfile_ast.DockerfileParser.parse(prepared);
-  }
-  checkHeredocsTerminated(df, prepared, starts, escape);
-  const instructions = df.getInstructions().map((ins) => {
-    const range = ins.getRange();
-    const flags = ins instanceof import_dockerfile_ast.ModifiableInstruction ? ins.getFlags().map((f) => {
-      const raw = f.getValue();
-      return { name: f.getName(), value: raw === null ? null : unquoteWord(raw, escape) ?? raw, raw };
-    }) : [];
-    return {
-      line: range.start.line + 1,
-      endLine: range.end.line + 1,
-      keyword: ins.getKeyword(),
-      written: ins.getInstruction(),
-      flags,
-      args: ins.getArguments().map((a) => a.getValue()),
-      trigger: triggerOf(ins)
-    };
-  });
-  return { escape, instructions };
-}
-
-// src/dockerfile/plan.ts
-var MAX_DOCKERFILE_BYTES = 1024 * 1024;
-var KNOWN_INSTRUCTIONS = /* @__PURE__ */ new Set([
-  "ADD",
-  "ARG",
-  "CMD",
-  "COPY",
-  "ENTRYPOINT",
-  "ENV",
-  "EXPOSE",
-  "FROM",
-  "HEALTHCHECK",
-  "LABEL",
-  "MAINTAINER",
-  "ONBUILD",
-  "RUN",
-  "SHELL",
-  "STOPSIGNAL",
-  "USER",
-  "VOLUME",
-  "WORKDIR"
-]);
-var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME"]);
-var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
-var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
-var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
-function formatBytes(n) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${n} B`;
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
-}
-var lineAt = (text, index) => {
-  let line = 1;
-  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
-  return line;
-};
-function tooLarge(bytes) {
-  return planError2(void 0, `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [
-    NOT_A_DOCKERFILE_ADVICE
-  ]);
-}
-function binary(line) {
-  return planError2(line, "Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile", [NOT_A_DOCKERFILE_ADVICE]);
-}
-function notUtf8(line) {
-  return planError2(line, "Dockerfile is not valid UTF-8 text", ["Save the Dockerfile as UTF-8."]);
-}
-function decodeDockerfile(bytes) {
-  if (bytes.length > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes.length);
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) {
-    let line = 1;
-    for (let i = 0; i < nul; i++) if (bytes[i] === 10) line++;
-    throw binary(line);
-  }
-  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  try {
-    return fatal.decode(bytes);
-  } catch {
-    let line = 1;
-    let start = 0;
-    for (; ; ) {
-      const nl = bytes.indexOf(10, start);
-      const end = nl < 0 ? bytes.length : nl;
-      try {
-        fatal.decode(bytes.subarray(start, end));
-      } catch {
-        throw notUtf8(line);
-      }
-      if (nl < 0) throw notUtf8(line);
-      start = nl + 1;
-      line++;
-    }
-  }
-}
-function checkText(text) {
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes);
-  const nul = text.indexOf("\0");
-  if (nul >= 0) throw binary(lineAt(text, nul));
-  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
-  if (lone) throw notUtf8(lineAt(text, lone.index));
-  if (text.replace(/^\uFEFF/, "").trim() === "") throw planError2(void 0, "Dockerfile is empty");
-}
-function parseFrom(ins, escape) {
-  const line = ins.line;
-  const flagText = ins.flags.map((f) => f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`);
-  const value = [...flagText, ...ins.args].join(" ");
-  for (const f of ins.flags) {
-    if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
-    if (f.name !== "platform") throw planError2(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
-  }
-  const tokens = [];
-  for (const raw of ins.args) {
-    const t = unquoteWord(raw, escape);
-    if (t === null) throw planError2(line, `invalid FROM syntax '${value}'`);
-    tokens.push(t);
-  }
-  if (tokens.length === 0 || tokens[0] === "") {
-    if (ins.flags.length > 0 && ins.args.length === 0) {
-      throw planError2(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
-    }
-    throw planError2(line, "FROM must include a base image");
-  }
-  if (tokens.length === 1) return { image: tokens[0] };
-  if (tokens[1].toLowerCase() !== "as") throw planError2(line, `unsupported FROM syntax '${value}'`);
-  if (tokens.length === 2) throw planError2(line, "FROM ... AS must include a stage name");
-  if (tokens.length > 3) throw planError2(line, `unsupported FROM syntax '${value}'`);
-  const alias = ins.args[2];
-  if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
-    throw planError2(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
-  }
-  return { image: tokens[0], alias };
-}
-var explicitName = (name) => {
-  const n = name?.trim();
-  return n ? n : void 0;
-};
-function planDockerfile(opts) {
-  const { text } = opts;
-  checkText(text);
-  const parsed = parseDockerfile(text);
-  const instructions = parsed.instructions;
-  if (instructions.length === 0) throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
-  const hasFrom = instructions.some((i) => i.keyword === "FROM");
-  const noFrom = () => planError2(void 0, "Dockerfile must contain a FROM instruction");
-  const warnings = [];
-  const additional = [];
-  const aliases = /* @__PURE__ */ new Set();
-  let finalFrom;
-  let stages = 0;
-  const unresolvable = (ref, line) => {
-    if (ref.includes("$")) {
-      warnings.push({
-        kind: "build-arg-reference",
-        line,
-        message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`
-      });
-      return true;
-    }
-    if (ref.includes("@")) {
-      warnings.push({
-        kind: "digest-pinned-reference",
-        line,
-        message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`
-      });
-      return true;
-    }
-    return false;
-  };
-  const collect2 = (ref, line) => {
-    if (ref.toLowerCase() === "scratch") return;
-    if (unresolvable(ref, line)) return;
-    if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase())) return;
-    if (!additional.includes(ref)) additional.push(ref);
-  };
-  for (const ins of instructions) {
-    const { line, keyword } = ins;
-    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw planError2(line, `unknown instruction: ${ins.written}`);
-    if (stages === 0 && keyword !== "ARG" && keyword !== "FROM") {
-      if (!hasFrom) throw noFrom();
-      throw planError2(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
-    }
-    switch (keyword) {
-      case "FROM": {
-        const { image, alias } = parseFrom(ins, parsed.escape);
-        if (finalFrom !== void 0) {
-          const p = finalFrom;
-          if (p !== image && p.toLowerCase() !== "scratch" && !p.includes("$") && !p.includes("@") && !aliases.has(p.toLowerCase()) && !additional.includes(p)) {
-            additional.push(p);
-          }
-        }
-        unresolvable(image, line);
-        finalFrom = image;
-        if (alias !== void 0) aliases.add(alias.toLowerCase());
-        stages++;
-        break;
-      }
-      case "COPY":
-        for (const f of ins.flags) {
-          if (f.name !== "from") continue;
-          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
-          if (f.value !== "") collect2(f.value, line);
-        }
-        break;
-      case "RUN":
-        for (const f of ins.flags) {
-          if (f.name !== "mount") continue;
-          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
-          for (const field of splitCsvFields(f.value)) {
-            const eq = field.indexOf("=");
-            if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== "from") continue;
-            const v = field.slice(eq + 1);
-            if (v !== "") collect2(v, line);
-          }
-        }
-        break;
-      case "ONBUILD": {
-        const trigger = ins.trigger?.toUpperCase();
-        if (trigger === void 0) throw planError2(line, "ONBUILD requires at least one argument");
-        if (trigger === "ONBUILD") throw planError2(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-        if (trigger === "FROM" || trigger === "MAINTAINER") throw planError2(line, `${trigger} isn't allowed as an ONBUILD trigger`);
-        break;
-      }
-      case "MAINTAINER":
-        warnings.push({
-          kind: "deprecated",
-          line,
-          message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="\u2026" instead'
-        });
-        break;
-    }
-    if (IGNORED_INSTRUCTIONS.has(keyword)) {
-      warnings.push({
-        kind: "ignored-instruction",
-        line,
-        message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`
-      });
-    }
-  }
-  if (finalFrom === void 0) throw noFrom();
-  const baseImage = finalFrom;
-  const additionalRefs = additional.filter((r) => r !== baseImage);
-  const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
-  const eligible = !baseImageIsInternalStage && !baseImage.includes("$") && !baseImage.includes("@");
-  return {
-    mode: "dockerfile",
-    dockerfileText: text,
-    dockerfilePath: opts.dockerfilePath,
-    contextDir: path7.resolve(opts.contextDir),
-    baseImage,
-    baseImageIsInternalStage,
-    additionalRefs,
-    lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
-    name: explicitName(opts.name) ?? defaultNameForDockerfile(opts.dockerfilePath),
-    warnings,
-    stats: { instructions: instructions.length, stages }
-  };
-}
-function planImport(opts) {
-  const reference = opts.reference.trim();
-  if (reference === "") throw new ActionError("image reference to import must not be empty", { kind: "input", input: "image" });
-  if (/\s/.test(reference)) {
-    throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: "input", input: "image" });
-  }
-  return {
-    mode: "import",
-    dockerfileText: `FROM ${reference}
-`,
-    baseImage: reference,
-    baseImageIsInternalStage: false,
-    additionalRefs: [],
-    lookupRefs: [],
-    importImageReference: reference,
-    name: explicitName(opts.name) ?? defaultNameForImport(reference),
-    warnings: [],
-    stats: { instructions: 1, stages: 1 }
-  };
-}
-
-// src/context/archive.ts
-var tar = __toESM(require_tar_stream(), 1);
-import { createHash, randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { constants as fsConstants, promises as fsp3 } from "node:fs";
-import * as os6 from "node:os";
-import * as path10 from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import * as zlib from "node:zlib";
-
-// src/context/walk.ts
-import { promises as fsp2 } from "node:fs";
-import * as path9 from "node:path";
-
-// src/context/dockerignore.ts
-import { promises as fsp } from "node:fs";
-import * as path8 from "node:path";
-var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
-function goTrimSpace(s) {
-  return s.replace(TRIM_RE, "");
-}
-function goClean(p) {
-  if (p === "") return ".";
-  const rooted = p.startsWith("/");
-  const out = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!rooted) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join("/");
-  if (rooted) return `/${joined}`;
-  return joined === "" ? "." : joined;
-}
-var PatternError = class extends Error {
-};
-var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
-function escapeOutside(ch) {
-  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
-}
-function escapeInClass(ch) {
-  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
-}
-function translate(glob) {
-  const chars = Array.from(glob);
-  let re = "";
-  let complex = false;
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i];
-    if (ch === "*") {
-      if (chars[i + 1] === "*") {
-        i++;
-        if (chars[i + 1] === "/") i++;
-        re += i + 1 >= chars.length ? ".*" : "(?:.*/)?";
-      } else {
-        re += "[^/]*";
-      }
-    } else if (ch === "?") {
-      re += "[^/]";
-    } else if (ch === "\\") {
-      complex = true;
-      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
-      re += escapeOutside(chars[++i]);
-    } else if (ch === "[") {
-      let j = i + 1;
-      let cls = "[";
-      if (chars[j] === "^") {
-        cls += "^";
-        complex = true;
-        j++;
-      }
-      let ranges = 0;
-      const esc2 = () => {
-        const c = chars[j];
-        if (c === void 0) throw new PatternError("unterminated character class");
-        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
-        if (c === "\\") {
-          complex = true;
-          j++;
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        return chars[j++];
-      };
-      for (; ; ) {
-        if (chars[j] === "]" && ranges > 0) {
-          j++;
-          break;
-        }
-        const lo = esc2();
-        let hi = lo;
-        if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        if (chars[j] === "-") {
-          j++;
-          hi = esc2();
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        ranges++;
-        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
-        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) continue;
-        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
-      }
-      re += `${cls}]`;
-      i = j - 1;
-    } else {
-      re += escapeOutside(ch);
-    }
-  }
-  return { source: re, complex };
-}
-function compile(glob, exclusion) {
-  const { source, complex } = translate(glob);
-  let segments = null;
-  if (!complex) {
-    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
-  }
-  return { glob, exclusion, regex: new RegExp(`^${source}$`, "u"), segments };
-}
-function normalise(lines) {
-  const out = [];
-  lines.forEach((raw, idx) => {
-    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
-    if (line.startsWith("#")) return;
-    let p = goTrimSpace(line);
-    if (p === "") return;
-    const invert = p[0] === "!";
-    if (invert) p = goTrimSpace(p.slice(1));
-    if (p.length > 0) {
-      p = goClean(p);
-      if (p.length > 1 && p[0] === "/") p = p.slice(1);
-    }
-    if (invert) p = `!${p}`;
-    p = goClean(goTrimSpace(p));
-    out.push({ pattern: p, line: idx + 1 });
-  });
-  return out;
-}
-var DockerIgnoreMatcher = class {
-  source;
-  patterns;
-  compiled;
-  hasExclusions;
-  constructor(lines, source) {
-    this.source = source;
-    const where = source ?? ".dockerignore";
-    const kept = normalise(lines);
-    this.patterns = kept.map((k) => k.pattern);
-    this.compiled = kept.map(({ pattern, line }) => {
-      let glob = pattern;
-      let exclusion = false;
-      if (glob[0] === "!") {
-        if (glob.length === 1) {
-          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
-            kind: "context",
-            advice: ['Write the path to re-include after the "!", or delete the line.']
-          });
-        }
-        exclusion = true;
-        glob = glob.slice(1);
-      }
-      try {
-        return compile(glob, exclusion);
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
-          kind: "context",
-          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
-          cause: e
-        });
-      }
-    });
-    this.hasExclusions = this.compiled.some((c) => c.exclusion);
-  }
-  get empty() {
-    return this.compiled.length === 0;
-  }
-  /** Per-pattern "matches this path or a parent" state for the context root's children. */
-  rootState() {
-    return new Array(this.compiled.length).fill(false);
-  }
-  /**
-   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
-   * `relPath` is excluded and its own state (for its children, when it is a directory).
-   */
-  matchChild(relPath, parentState) {
-    const state = new Array(this.compiled.length);
-    let ignored = false;
-    for (let i = 0; i < this.compiled.length; i++) {
-      const c = this.compiled[i];
-      const m = parentState[i] || c.regex.test(relPath);
-      state[i] = m;
-      if (m) ignored = !c.exclusion;
-    }
-    return { ignored, state };
-  }
-  ignores(relPath, _isDir) {
-    const p = normaliseRel(relPath);
-    if (p === "" || this.compiled.length === 0) return false;
-    const parts = p.split("/");
-    const prefixes = [];
-    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join("/"));
-    for (let i = this.compiled.length - 1; i >= 0; i--) {
-      const c = this.compiled[i];
-      if (prefixes.some((q) => c.regex.test(q))) return !c.exclusion;
-    }
-    return false;
-  }
-  mayReinclude(relDir) {
-    if (!this.hasExclusions) return false;
-    const dirSegs = normaliseRel(relDir).split("/");
-    for (const c of this.compiled) {
-      if (!c.exclusion) continue;
-      if (c.segments === null) return true;
-      if (couldMatchBelow(c.segments, dirSegs)) return true;
-    }
-    return false;
-  }
-};
-function couldMatchBelow(segments, dirSegs) {
-  for (let i = 0; i < dirSegs.length; i++) {
-    if (i >= segments.length) return false;
-    const s = segments[i];
-    if (s === "globstar") return true;
-    if (!s.test(dirSegs[i])) return false;
-  }
-  return segments.length > dirSegs.length;
-}
-function normaliseRel(p) {
-  let s = p.replace(/\/+$/, "");
-  while (s.startsWith("./")) s = s.slice(2);
-  return s.replace(/^\/+/, "");
-}
-async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
-  const candidates = [];
-  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
-  candidates.push(path8.resolve(contextDir, ".dockerignore"));
-  for (const file of candidates) {
-    let text;
-    try {
-      text = await fsp.readFile(file, "utf8");
-    } catch (e) {
-      const code2 = e.code;
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
-      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
-      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
-        kind: "context",
-        advice: ["Make the ignore file a readable regular file, or remove it."],
-        cause: e
-      });
-    }
-    return new DockerIgnoreMatcher(text.split("\n"), file);
-  }
-  return new DockerIgnoreMatcher([]);
-}
-
-// src/context/walk.ts
-var OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
-var utf8 = new TextDecoder("utf-8", { fatal: true });
-var LSTAT_CONCURRENCY = 32;
-function decodeUtf8(buf) {
-  try {
-    return utf8.decode(buf);
-  } catch {
-    return null;
-  }
-}
-function escapeBytes(buf) {
-  let s = "";
-  for (const b of buf) {
-    if (b === 92) s += "\\\\";
-    else if (b >= 32 && b < 127) s += String.fromCharCode(b);
-    else s += `\\x${b.toString(16).padStart(2, "0")}`;
-  }
-  return s;
-}
-function cancelledError(signal) {
-  return new ActionError("Build context archiving was cancelled", { kind: "cancelled", cause: signal.reason });
-}
-function errCode(e) {
-  return e?.code;
-}
-function ignoreAdvice(matcher, root) {
-  return `Or exclude it from the build context in ${matcher.source ?? path9.join(root, ".dockerignore")}.`;
-}
-function normaliseMode(type, mode) {
-  if (type === "dir") return 493;
-  if (type === "symlink") return 511;
-  return mode & 73 ? 493 : 420;
-}
-function specialKind(d) {
-  if (d.isFIFO()) return "FIFO (named pipe)";
-  if (d.isSocket()) return "socket";
-  if (d.isBlockDevice()) return "block device";
-  if (d.isCharacterDevice()) return "character device";
-  return null;
-}
-async function resolveContextRoot(contextDir) {
-  const root = path9.resolve(contextDir);
-  let real;
-  try {
-    const st = await fsp2.stat(root);
-    if (!st.isDirectory()) {
-      throw new ActionError(`Local build context not found: ${contextDir}`, {
-        kind: "context",
-        advice: [`${root} exists but is not a directory; the build context must be a directory (set the \`context\` input).`]
-      });
-    }
-    real = await fsp2.realpath(root);
-  } catch (e) {
-    if (e instanceof ActionError) throw e;
-    throw new ActionError(`Local build context not found: ${contextDir}`, {
-      kind: "context",
-      advice: [`${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`],
-      cause: e
-    });
-  }
-  if (path9.parse(real).root === real) {
-    throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
-      kind: "context",
-      advice: ["Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."]
-    });
-  }
-  return { root, real };
-}
-async function scanContextInternal(contextDir, opts = {}) {
-  const { signal } = opts;
-  if (signal?.aborted) throw cancelledError(signal);
-  const { root, real } = await resolveContextRoot(contextDir);
-  const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
-  let outputRel = null;
-  if (opts.outputDir !== void 0) {
-    let outReal;
-    try {
-      outReal = await fsp2.realpath(opts.outputDir);
-    } catch {
-      outReal = path9.resolve(opts.outputDir);
-    }
-    const rel = path9.relative(real, outReal);
-    if (rel === "") outputRel = "";
-    else if (!rel.startsWith("..") && !path9.isAbsolute(rel)) outputRel = rel.split(path9.sep).join("/");
-  }
-  const entries = [];
-  const skipped = [];
-  let totalBytes = 0;
-  const badName = (relDir, name, what) => new ActionError(`Build context ${what} name is not valid UTF-8: "${escapeBytes(name)}" in directory ${relDir === "" ? "." : relDir}`, {
-    kind: "context",
-    advice: [
-      "Tar paths in the context archive are UTF-8; rename the file (e.g. with convmv) so its name is valid UTF-8.",
-      ignoreAdvice(matcher, root) + " Bad bytes match wildcards such as `*`."
-    ]
-  });
-  const walk = async (relDir, absDir, state, excluded) => {
-    if (signal?.aborted) throw cancelledError(signal);
-    let dirents;
-    try {
-      dirents = await fsp2.readdir(absDir, { withFileTypes: true, encoding: "buffer" });
-    } catch (e) {
-      const code2 = errCode(e);
-      if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return 0;
-      const shown = relDir === "" ? "." : relDir;
-      if (code2 === "EACCES" || code2 === "EPERM") {
-        throw new ActionError(`Cannot read build context directory: ${shown} (permission denied)`, {
-          kind: "context",
-          advice: ["Make the directory readable by the runner user.", ignoreAdvice(matcher, root)],
-          cause: e
-        });
-      }
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") {
-        throw new ActionError(`Build context directory changed while archiving: ${shown} (it no longer exists)`, {
-          kind: "context",
-          advice: ["Do not modify the build context while the action runs."],
-          cause: e
-        });
-      }
-      throw new ActionError(`Cannot read build context directory: ${shown} (${e.message})`, { kind: "context", cause: e });
-    }
-    let emitted = 0;
-    const needStat = [];
-    const subdirs = [];
-    for (const d of dirents) {
-      const nameBuf = d.name;
-      const name = decodeUtf8(nameBuf);
-      const isDir2 = d.isDirectory();
-      const rel = relDir === "" ? name ?? nameBuf.toString("utf8") : `${relDir}/${name ?? nameBuf.toString("utf8")}`;
-      const { ignored, state: childState } = matcher.matchChild(rel, state);
-      const reinclude = ignored && isDir2 && matcher.mayReinclude(rel);
-      if (ignored && !reinclude) continue;
-      if (name === null) throw badName(relDir, nameBuf, isDir2 ? "directory" : "file");
-      if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir2) {
-        skipped.push({ path: rel, reason: "an archive written by this action (its output directory is inside the context)" });
-        continue;
-      }
-      const abs = path9.join(absDir, name);
-      if (isDir2) {
-        subdirs.push({ rel, abs, state: childState, excluded: ignored });
-        continue;
-      }
-      if (ignored) continue;
-      const special = specialKind(d);
-      if (special) {
-        skipped.push({ path: rel, reason: `${special}: not archived` });
-        continue;
-      }
-      needStat.push({ rel, abs, isLink: d.isSymbolicLink() });
-    }
-    for (let i = 0; i < needStat.length; i += LSTAT_CONCURRENCY) {
-      if (signal?.aborted) throw cancelledError(signal);
-      const batch = needStat.slice(i, i + LSTAT_CONCURRENCY);
-      const results = await Promise.all(batch.map((item) => statEntry(item.rel, item.abs)));
-      for (const r of results) {
-        if ("skip" in r) {
-          skipped.push(r.skip);
-          continue;
-        }
-        entries.push(r.entry);
-        totalBytes += r.entry.size;
-        emitted++;
-      }
-    }
-    for (const sd of subdirs) {
-      if (sd.excluded) {
-        const n = await walk(sd.rel, sd.abs, sd.state, true);
-        if (n > 0) {
-          entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
-          emitted += n + 1;
-        }
-      } else {
-        entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
-        emitted += 1 + await walk(sd.rel, sd.abs, sd.state, false);
-      }
-    }
-    return emitted;
-  };
-  const statEntry = async (rel, abs) => {
-    let st;
-    try {
-      st = await fsp2.lstat(abs);
-    } catch (e) {
-      throw new ActionError(`Build context file changed while archiving: ${rel} (it disappeared during the walk)`, {
-        kind: "context",
-        advice: ["Do not modify the build context while the action runs."],
-        cause: e
-      });
-    }
-    if (st.isSymbolicLink()) {
-      let target;
-      try {
-        target = await fsp2.readlink(abs, { encoding: "buffer" });
-      } catch (e) {
-        throw new ActionError(`Cannot read build context symlink: ${rel} (${e.message})`, { kind: "context", cause: e });
-      }
-      const t = decodeUtf8(target);
-      if (t === null) {
-        throw new ActionError(`Build context symlink target is not valid UTF-8: ${rel} -> "${escapeBytes(target)}"`, {
-          kind: "context",
-          advice: ["Tar link targets in the context archive are UTF-8; fix the link.", ignoreAdvice(matcher, root)]
-        });
-      }
-      return { entry: { path: rel, type: "symlink", size: 0, mode: 511, linkTarget: t } };
-    }
-    if (st.isFile()) return { entry: { path: rel, type: "file", size: st.size, mode: normaliseMode("file", st.mode) } };
-    const special = specialKind(st);
-    if (special) return { skip: { path: rel, reason: `${special}: not archived` } };
-    throw new ActionError(`Build context file changed while archiving: ${rel} (its type changed during the walk)`, {
-      kind: "context",
-      advice: ["Do not modify the build context while the action runs."]
-    });
-  };
-  await walk("", root, matcher.rootState(), false);
-  const keyed = entries.map((e) => ({ key: Buffer.from(e.path, "utf8"), e }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  return {
-    root,
-    entries: keyed.map((k) => k.e),
-    skipped: skipped.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))),
-    totalBytes,
-    ignoreFile: matcher.source
-  };
-}
-
-// src/context/archive.ts
-var archiveTestHooks = {
-  openFile: (p, flags) => fsp3.open(p, flags)
-};
-var DEFAULT_GZIP_LEVEL = 6;
-var READ_CHUNK = 256 * 1024;
-var SMALL_FILE = 64 * 1024;
-var READ_AHEAD_FILES = 32;
-var READ_AHEAD_BYTES = 4 * 1024 * 1024;
-var GZIP_BLOCK = 64 * 1024;
-var PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
-var PACK_BUFFER_LIMIT = 1024 * 1024;
-var MTIME_ZERO = /* @__PURE__ */ new Date(0);
-var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
-function hashTap(block = 0) {
-  const hash = createHash("sha256");
-  let n = 0;
-  let pending = [];
-  let pendingBytes = 0;
-  const stream = new Transform({
-    transform(chunk, _enc, cb) {
-      hash.update(chunk);
-      n += chunk.length;
-      if (block === 0) return cb(null, chunk);
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < block) return cb();
-      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      cb(null, out);
-    },
-    flush(cb) {
-      if (pendingBytes > 0) this.push(Buffer.concat(pending, pendingBytes));
-      pending = [];
-      cb();
-    }
-  });
-  return { stream, hash, bytes: () => n };
-}
-function noLongerFile(rel, cause) {
-  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
-    kind: "context",
-    advice: ["Do not modify the build context while the action runs."],
-    cause
-  });
-}
-function changed(rel, expected, read) {
-  return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
-    kind: "context",
-    advice: ["Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."]
-  });
-}
-async function createContextArchive(contextDir, opts = {}) {
-  const { signal, onProgress } = opts;
-  if (signal?.aborted) throw cancelledError(signal);
-  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
-  }
-  const tmpDir = path10.resolve(opts.tmpDir ?? os6.tmpdir());
-  const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
-  if (signal?.aborted) throw cancelledError(signal);
-  const outPath = path10.join(tmpDir, `tensorlake-build-context-${randomBytes(8).toString("hex")}.tar.gz`);
-  let out;
-  try {
-    out = await fsp3.open(outPath, "wx", 384);
-  } catch (e) {
-    throw new ActionError(`Cannot create the build context archive in ${tmpDir}: ${e.message}`, {
-      kind: "context",
-      advice: ["Check that the temp directory exists and is writable (RUNNER_TEMP / TMPDIR)."],
-      cause: e
-    });
-  }
-  const pack2 = tar.pack();
-  const tarTap = hashTap(GZIP_BLOCK);
-  const gzTap = hashTap();
-  const gzip = zlib.createGzip({ level });
-  const sink = out.createWriteStream();
-  const done = pipeline(pack2, tarTap.stream, gzip, gzTap.stream, sink);
-  let failure;
-  const failed = done.then(
-    () => new Promise(() => {
-    }),
-    (e) => {
-      failure ??= e;
-      throw e;
-    }
-  );
-  failed.catch(() => {
-  });
-  const onAbort = () => {
-    pack2.destroy(signal ? cancelledError(signal) : new Error("aborted"));
-  };
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const files = scan.entries.filter((e) => e.type === "file");
-  const totalFiles = files.length;
-  const totalBytes = scan.totalBytes;
-  let doneFiles = 0;
-  let doneBytes = 0;
-  let last;
-  const report = (final) => {
-    if (!onProgress) return;
-    let percent = totalBytes === 0 ? 100 : Math.floor(doneBytes * 100 / totalBytes);
-    if (!final && totalBytes > 0) percent = Math.min(percent, 99);
-    if (final) percent = 100;
-    if (last && !final && percent <= last.percent && doneBytes - last.bytes < PROGRESS_BYTES_STEP) return;
-    if (last && last.percent === percent && last.bytes === doneBytes && last.files === doneFiles) return;
-    last = { phase: "archive", files: doneFiles, totalFiles, bytes: doneBytes, totalBytes, percent };
-    onProgress({ ...last });
-  };
-  const guard = async (p) => Promise.race([p, failed]);
-  const checkAbort = () => {
-    if (signal?.aborted) throw cancelledError(signal);
-    if (failure !== void 0) throw failure;
-  };
-  const waitPackBuffer = async () => {
-    const state = pack2._readableState;
-    let spins = 0;
-    while (typeof state?.buffered === "number" && state.buffered > PACK_BUFFER_LIMIT) {
-      checkAbort();
-      await guard(new Promise((r) => spins++ < 8 ? setImmediate(r) : setTimeout(r, 1)));
-    }
-  };
-  const header = (e) => {
-    const common = { uid: 0, gid: 0, uname: "", gname: "", mtime: MTIME_ZERO, mode: e.mode };
-    if (e.type === "dir") return { ...common, name: `${e.path}/`, type: "directory" };
-    if (e.type === "symlink") return { ...common, name: e.path, type: "symlink", linkname: e.linkTarget ?? "" };
-    return { ...common, name: e.path, type: "file", size: e.size };
-  };
-  const openChecked = async (e) => {
-    const abs = path10.join(scan.root, e.path);
-    let fh;
-    try {
-      fh = await archiveTestHooks.openFile(abs, OPEN_FLAGS);
-    } catch (err) {
-      const code2 = err.code;
-      if (code2 === "EACCES" || code2 === "EPERM") {
-        throw new ActionError(`Cannot read build context file: ${e.path} (permission denied)`, {
-          kind: "context",
-          advice: [
-            "Make the file readable by the runner user,",
-            `or exclude it from the build context in ${scan.ignoreFile ?? path10.join(scan.root, ".dockerignore")}.`
-          ],
-          cause: err
-        });
-      }
-      if (code2 === "ENOENT") throw changed(e.path, e.size, 0);
-      if (code2 === "ELOOP" || code2 === "ENXIO") throw noLongerFile(e.path, err);
-      throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: "context", cause: err });
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw noLongerFile(e.path);
-    } catch (err) {
-      await fh.close().catch(() => {
-      });
-      throw err;
-    }
-    return fh;
-  };
-  const readFull = async (fh, buf, pos) => {
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, pos + n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return n;
-  };
-  const readSmall = async (e) => {
-    const fh = await openChecked(e);
-    try {
-      const buf = Buffer.allocUnsafe(e.size + 1);
-      const n = await readFull(fh, buf, 0);
-      if (n > e.size) throw changed(e.path, e.size, Math.max(n, (await fh.stat()).size));
-      if (n < e.size) throw changed(e.path, e.size, n);
-      return buf.subarray(0, n);
-    } finally {
-      await fh.close().catch(() => {
-      });
-    }
-  };
-  const newEntry = (e) => {
-    let settle;
-    const done2 = new Promise((res, rej) => {
-      settle = (err) => err ? rej(err) : res();
-    });
-    done2.catch(() => {
-    });
-    const entry = pack2.entry(header(e), (err) => settle(err));
-    entry.on("error", () => {
-    });
-    return { entry, done: done2 };
-  };
-  const addSmall = async (e, data) => {
-    const { entry, done: done2 } = newEntry(e);
-    if (data.length > 0 && !entry.write(data)) await guard(once(entry, "drain").then(() => void 0));
-    entry.end(null);
-    await guard(done2);
-    doneBytes += data.length;
-    doneFiles++;
-    report(false);
-  };
-  const addLarge = async (e) => {
-    const fh = await openChecked(e);
-    try {
-      const { entry, done: done2 } = newEntry(e);
-      let pos = 0;
-      while (pos < e.size) {
-        checkAbort();
-        const want = Math.min(READ_CHUNK, e.size - pos);
-        const buf = Buffer.allocUnsafe(want);
-        const n = await readFull(fh, buf, pos);
-        if (n < want) throw changed(e.path, e.size, pos + n);
-        pos += n;
-        doneBytes += n;
-        if (!entry.write(buf)) await guard(once(entry, "drain").then(() => void 0));
-        report(false);
-      }
-      const probe = Buffer.allocUnsafe(64 * 1024);
-      const { bytesRead: extra } = await fh.read(probe, 0, probe.length, pos);
-      if (extra > 0) throw changed(e.path, e.size, Math.max(pos + extra, (await fh.stat()).size));
-      entry.end(null);
-      await guard(done2);
-    } finally {
-      await fh.close().catch(() => {
-      });
-    }
-    doneFiles++;
-    report(false);
-  };
-  const entries = scan.entries;
-  const ahead = /* @__PURE__ */ new Map();
-  let nextAhead = 0;
-  let aheadBytes = 0;
-  const fillAhead = (from) => {
-    if (nextAhead < from) nextAhead = from;
-    while (nextAhead < entries.length && ahead.size < READ_AHEAD_FILES && aheadBytes < READ_AHEAD_BYTES) {
-      const i = nextAhead++;
-      const e = entries[i];
-      if (e.type !== "file" || e.size > SMALL_FILE) continue;
-      const pr = readSmall(e);
-      pr.catch(() => {
-      });
-      ahead.set(i, pr);
-      aheadBytes += e.size;
-    }
-  };
-  let ok = false;
-  try {
-    report(false);
-    for (let i = 0; i < entries.length; i++) {
-      checkAbort();
-      const e = entries[i];
-      fillAhead(i);
-      const pre = ahead.get(i);
-      if (pre) {
-        ahead.delete(i);
-        aheadBytes -= e.size;
-        await addSmall(e, await guard(pre));
-      } else if (e.type === "file") {
-        await addLarge(e);
-      } else {
-        pack2.entry(header(e)).on("error", () => {
-        });
-        await waitPackBuffer();
-      }
-    }
-    checkAbort();
-    pack2.finalize();
-    await done;
-    checkAbort();
-    report(true);
-    ok = true;
-  } catch (e) {
-    if (!pack2.destroyed) pack2.destroy(e instanceof Error ? e : new Error(String(e)));
-    await done.catch(() => {
-    });
-    throw toArchiveError(e, signal, outPath);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    if (!ok) {
-      await out.close().catch(() => {
-      });
-      await fsp3.rm(outPath, { force: true }).catch(() => {
-      });
-    }
-  }
-  let fileCount = 0;
-  let dirCount = 0;
-  let symlinkCount = 0;
-  for (const e of scan.entries) {
-    if (e.type === "file") fileCount++;
-    else if (e.type === "dir") dirCount++;
-    else symlinkCount++;
-  }
-  return {
-    path: outPath,
-    compressedBytes: gzTap.bytes(),
-    uncompressedBytes: tarTap.bytes(),
-    fileCount,
-    dirCount,
-    symlinkCount,
-    digest: `sha256:${tarTap.hash.digest("hex")}`,
-    archiveDigest: `sha256:${gzTap.hash.digest("hex")}`,
-    entries: scan.entries.map((e) => e.path),
-    skipped: scan.skipped,
-    ignoreFile: scan.ignoreFile,
-    cleanup: async () => {
-      await fsp3.rm(outPath, { force: true });
-    }
-  };
-}
-function toArchiveError(e, signal, outPath) {
-  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : cancelledError(signal);
-  if (isActionError(e)) return e;
-  const code2 = e?.code;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (code2 === "ENOSPC" || code2 === "EDQUOT") {
-    return new ActionError(`No space left to write the build context archive ${outPath}`, {
-      kind: "context",
-      advice: ["Free disk space on the runner, or shrink the context with .dockerignore."],
-      cause: e
-    });
-  }
-  return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: "context", cause: e });
-}
-
-// src/context/format.ts
-var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-function formatBytes2(n) {
-  if (!Number.isFinite(n)) return `${n} B`;
-  if (n < 0) return `-${formatBytes2(-n)}`;
-  if (n < 1024) return `${Math.round(n)} B`;
-  let unit = 0;
-  let v = n;
-  while (v >= 1024 && unit < UNITS.length - 1) {
-    v /= 1024;
-    unit++;
-  }
-  for (; ; ) {
-    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
-    const text = v.toFixed(decimals);
-    const rounded = Number(text);
-    if (decimals === 2 && rounded >= 10) {
-      v = 10;
-      continue;
-    }
-    if (decimals === 1 && rounded >= 100) {
-      v = 100;
-      continue;
-    }
-    if (rounded >= 1024 && unit < UNITS.length - 1) {
-      v = rounded / 1024;
-      unit++;
-      continue;
-    }
-    return `${text} ${UNITS[unit]}`;
-  }
-}
 
 // src/platform/http.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -31660,7 +29984,17 @@ function statusError(res, operation, redact, kind) {
 function isSuccess(status) {
   return status >= 200 && status < 300;
 }
-function isLoopbackHost2(hostname) {
+function isTransientError(e) {
+  if (e instanceof TransportError) return true;
+  if (e instanceof HttpStatusError) {
+    const s = e.httpStatus ?? 0;
+    if (s === 502 || s === 503 || s === 504) return true;
+    if (s === 400 && e.responseBody.includes("not running")) return true;
+    if (e.responseBody.includes("PROXY_ERROR") || e.responseBody.includes("Failed to proxy request")) return true;
+  }
+  return false;
+}
+function isLoopbackHost(hostname) {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
   if (h === "localhost" || h.endsWith(".localhost")) return true;
   if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
@@ -31668,9 +30002,26 @@ function isLoopbackHost2(hostname) {
   const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
   return m !== null && m.slice(1).every((x) => Number(x) <= 255);
 }
+function assertSecureApiUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: "input", input: "api-url" });
+  }
+  if (u.protocol === "https:") return;
+  if (u.protocol === "http:") {
+    if (isLoopbackHost(u.hostname)) return;
+    throw new ActionError(
+      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
+      { kind: "input", input: "api-url" }
+    );
+  }
+  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: "input", input: "api-url" });
+}
 function newTraceparent() {
-  let trace = randomBytes2(16).toString("hex");
-  let span = randomBytes2(8).toString("hex");
+  let trace = randomBytes(16).toString("hex");
+  let span = randomBytes(8).toString("hex");
   if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
@@ -31993,6 +30344,240 @@ function destroyQuietly(s) {
       d.destroy();
     } catch {
     }
+  }
+}
+
+// src/inputs.ts
+var DEFAULT_API_URL = "https://api.tensorlake.ai";
+function inputError(input, problem) {
+  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
+}
+function boolInput(src, name, dflt) {
+  const raw = src.input(name).trim();
+  if (raw === "") return dflt;
+  if (/^(true|yes|on|1)$/i.test(raw)) return true;
+  if (/^(false|no|off|0)$/i.test(raw)) return false;
+  throw inputError(name, `expected true or false, got '${raw}'`);
+}
+function positiveNumber(src, name, opts) {
+  const raw = src.input(name).trim();
+  if (raw === "") return void 0;
+  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
+  const n = Number(raw);
+  if (!re.test(raw) || !Number.isFinite(n)) {
+    throw inputError(name, `expected ${opts.integer ? "a whole number" : "a number"}, got '${raw}'`);
+  }
+  const min = opts.min ?? 1;
+  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
+  if (opts.max !== void 0 && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
+  return n;
+}
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(raw) {
+  const text = raw.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1e3);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNIT_MS[m[2]];
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== text.length) return void 0;
+  return Math.round(total);
+}
+function durationInput(src, name, dflt, minMs, maxMs) {
+  const raw = src.input(name).trim() || dflt;
+  const ms = parseDuration(raw);
+  if (ms === void 0) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
+  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1e3}s, got '${raw}'`);
+  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 36e5}h, got '${raw}'`);
+  return ms;
+}
+function normalizeApiUrl(raw) {
+  let url;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
+  url.search = "";
+  url.hash = "";
+  return url.toString().replace(/\/+$/, "");
+}
+function pick(src, input, envName) {
+  return src.input(input).trim() || (src.env[envName] ?? "").trim();
+}
+function isFile(p) {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+function isDir(p) {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+function readConnection(src, secrets = []) {
+  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
+  const pat = pick(src, "pat", "TENSORLAKE_PAT");
+  if (apiKey) secrets.push(apiKey);
+  if (pat) secrets.push(pat);
+  let auth;
+  if (apiKey) {
+    auth = { kind: "api-key", token: apiKey };
+  } else if (pat) {
+    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
+    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
+    if (!organizationId || !projectId) {
+      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
+      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+    }
+    auth = { kind: "pat", token: pat, organizationId, projectId };
+  } else {
+    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
+  }
+  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
+    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  }
+  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
+  assertSecureApiUrl(apiUrl);
+  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
+  return { auth, apiUrl, namespace };
+}
+function readInputs(src) {
+  const secrets = [];
+  const image = src.input("image").trim();
+  const dockerfileRaw = src.input("dockerfile").trim();
+  const contextRaw = src.input("context").trim();
+  let source;
+  if (image) {
+    if (dockerfileRaw || contextRaw) {
+      throw inputError("image", `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`);
+    }
+    if (/\s/.test(image)) throw inputError("image", `'${image}' is not an image reference (contains whitespace)`);
+    source = { kind: "import", image };
+  } else {
+    const dockerfileInput = dockerfileRaw || "Dockerfile";
+    const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve2(src.workspace, dockerfileInput);
+    if (!isFile(dockerfile)) {
+      throw inputError("dockerfile", `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`);
+    }
+    const context = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
+    if (!isDir(context)) throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
+  }
+  const name = src.input("name").trim() || void 0;
+  if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
+    throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
+  }
+  const { auth, apiUrl, namespace } = readConnection(src, secrets);
+  const diskMb = positiveNumber(src, "disk-mb", { integer: true, max: 8 * 1024 * 1024 });
+  const builderDiskMb = positiveNumber(src, "builder-disk-mb", { integer: true, max: 8 * 1024 * 1024 });
+  const cpus = positiveNumber(src, "cpus", { integer: false, min: 0.25, max: 256 });
+  const memoryMb = positiveNumber(src, "memory-mb", { integer: true, min: 128, max: 4 * 1024 * 1024 });
+  const inputs = {
+    source,
+    name,
+    streaming: boolInput(src, "streaming", false),
+    auth,
+    apiUrl,
+    namespace,
+    public: boolInput(src, "public", false),
+    diskMb,
+    builderDiskMb,
+    cpus,
+    memoryMb,
+    dockerCompat: boolInput(src, "docker-compat", false),
+    registryCredentials: boolInput(src, "registry-credentials", true),
+    wait: boolInput(src, "wait", true),
+    admissionTimeoutMs: durationInput(src, "admission-timeout", "30m", 1e3, 24 * 36e5),
+    pollIntervalMs: durationInput(src, "poll-interval", "3s", 100, 36e5),
+    buildTimeoutMs: durationInput(src, "build-timeout", "60m", 1e3, 24 * 36e5),
+    sandboxTimeoutMs: durationInput(src, "sandbox-timeout", "2m", 1e3, 36e5),
+    summary: boolInput(src, "summary", true),
+    annotations: boolInput(src, "annotations", true),
+    secrets
+  };
+  if (inputs.streaming && source.kind === "import") {
+  }
+  return inputs;
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < 4 || this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.mask(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
+      this.secrets.add(enc);
+      this.mask(enc);
+    }
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    let out = text;
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    return out;
+  }
+};
+
+// src/context/format.ts
+var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return `${n} B`;
+  if (n < 0) return `-${formatBytes(-n)}`;
+  if (n < 1024) return `${Math.round(n)} B`;
+  let unit = 0;
+  let v = n;
+  while (v >= 1024 && unit < UNITS.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  for (; ; ) {
+    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+    const text = v.toFixed(decimals);
+    const rounded = Number(text);
+    if (decimals === 2 && rounded >= 10) {
+      v = 10;
+      continue;
+    }
+    if (decimals === 1 && rounded >= 100) {
+      v = 100;
+      continue;
+    }
+    if (rounded >= 1024 && unit < UNITS.length - 1) {
+      v = rounded / 1024;
+      unit++;
+      continue;
+    }
+    return `${text} ${UNITS[unit]}`;
   }
 }
 
@@ -32433,6 +31018,911 @@ var LifecycleApi = class {
   }
 };
 
+// src/build/references.ts
+var STREAMING_BASE_ONLY_MESSAGE = "--streaming builds support only base images: the Dockerfile FROM (and any COPY --from references) must be unregistered OCI images, not registered Tensorlake templates";
+function baseIsEligibleForLookup(plan) {
+  return plan.mode === "dockerfile" && !plan.baseImageIsInternalStage && !plan.baseImage.includes("$") && !plan.baseImage.includes("@");
+}
+function toLocalImage(ref, t) {
+  const fail = (what) => new ActionError(`platform returned a template lookup for '${ref}' without ${what}`, { kind: "platform" });
+  if (!t.id) throw fail("an id");
+  if (!t.name) throw fail("a name");
+  if (!t.snapshotId) throw fail("a snapshot id");
+  if (t.rootfsNodeKind !== void 0 && t.rootfsNodeKind !== "base") {
+    throw new ActionError(
+      `template '${ref}' cannot be used as a build image (only base templates are supported, got rootfsNodeKind='${t.rootfsNodeKind}'). Build a base image from this template first.`,
+      { kind: "usage" }
+    );
+  }
+  if (t.snapshotFormatVersion !== void 0 && t.snapshotFormatVersion !== "durable_archive_v1") {
+    throw new ActionError(
+      `template '${ref}' uses snapshot format '${t.snapshotFormatVersion}', which the rootfs builder cannot materialize. Re-register the template with durable_archive_v1.`,
+      { kind: "usage" }
+    );
+  }
+  return { templateId: t.id, name: t.name, reference: ref, snapshotId: t.snapshotId, public: t.public ?? false };
+}
+async function resolveReferences(platform2, plan, streaming) {
+  const lookups = [];
+  let parentTemplate = null;
+  const additionalLocalImages = [];
+  if (plan.mode === "dockerfile") {
+    if (baseIsEligibleForLookup(plan)) {
+      const t = await platform2.lookupTemplate(plan.baseImage);
+      if (t) parentTemplate = toLocalImage(plan.baseImage, t);
+      lookups.push({ reference: plan.baseImage, templateId: parentTemplate?.templateId });
+    }
+    for (const ref of plan.additionalRefs) {
+      const t = await platform2.lookupTemplate(ref);
+      const entry = t ? toLocalImage(ref, t) : void 0;
+      if (entry) additionalLocalImages.push(entry);
+      lookups.push({ reference: ref, templateId: entry?.templateId });
+    }
+  }
+  if (streaming && (parentTemplate || additionalLocalImages.length > 0)) {
+    const registered = [parentTemplate, ...additionalLocalImages].filter((x) => x !== null).map((x) => x.reference);
+    throw new ActionError(STREAMING_BASE_ONLY_MESSAGE, {
+      kind: "usage",
+      input: "streaming",
+      advice: [`Registered templates referenced: ${registered.join(", ")}. Build with streaming: false, or base the Dockerfile on an OCI image.`]
+    });
+  }
+  return { rootfsNodeKind: parentTemplate ? "diff" : "base", parentTemplate, additionalLocalImages, lookups };
+}
+
+// src/build/sizes.ts
+var MiB = 1024 * 1024;
+var DEFAULT_TARGET_MIB = 10240;
+function computeSizes(prepared, opts) {
+  let rootfsDiskBytes;
+  if (opts.diskMb !== void 0) {
+    rootfsDiskBytes = opts.diskMb * MiB;
+    if (!Number.isSafeInteger(rootfsDiskBytes)) {
+      throw new ActionError("disk-mb is too large to convert to bytes", { kind: "input", input: "disk-mb" });
+    }
+  } else if (prepared.parent) {
+    if (prepared.parent.rootfsDiskBytes === void 0) {
+      throw new ActionError(
+        "platform API did not return parent rootfsDiskBytes for diff build; pass disk-mb explicitly or update Platform API",
+        { kind: "platform", input: "disk-mb", buildId: prepared.buildId }
+      );
+    }
+    rootfsDiskBytes = prepared.parent.rootfsDiskBytes;
+  } else {
+    rootfsDiskBytes = DEFAULT_TARGET_MIB * MiB;
+  }
+  const targetMiB = Math.ceil(rootfsDiskBytes / MiB);
+  return {
+    rootfsDiskBytes,
+    targetMiB,
+    builder: {
+      cpus: opts.cpus ?? prepared.builder.cpus,
+      memoryMb: opts.memoryMb ?? prepared.builder.memoryMb,
+      diskMb: Math.max(targetMiB, opts.builderDiskMb ?? prepared.builder.diskMb)
+    }
+  };
+}
+function multipartHint(targetMiB) {
+  const parts = Math.min(1e4, Math.max(1, Math.ceil(targetMiB / 64)));
+  return { max_parts: parts, part_size_bytes: 64 * MiB };
+}
+
+// src/build/completion.ts
+function lookup(meta, snake, camel) {
+  if (Object.prototype.hasOwnProperty.call(meta, snake)) return { present: true, value: meta[snake] };
+  if (Object.prototype.hasOwnProperty.call(meta, camel)) return { present: true, value: meta[camel] };
+  return { present: false, value: void 0 };
+}
+function metaString(meta, snake, camel) {
+  const r = lookup(meta, snake, camel);
+  if (!r.present) return { present: false };
+  return { present: true, value: typeof r.value === "string" ? r.value : void 0 };
+}
+function parseUnsigned(v) {
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0) ? v : void 0;
+  if (typeof v === "string" && /^\+?\d+$/.test(v)) {
+    const n = Number(v.replace(/^\+/, ""));
+    return Number.isSafeInteger(n) ? n : void 0;
+  }
+  return void 0;
+}
+function metaUnsigned(meta, snake, camel) {
+  const r = lookup(meta, snake, camel);
+  return r.present ? parseUnsigned(r.value) : void 0;
+}
+function str(l) {
+  return l.present ? l.value : void 0;
+}
+function parseMetadata(body) {
+  let parsed;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch (e) {
+    throw new ActionError(`rootfs builder wrote invalid metadata.json: ${e.message}`, { kind: "builder" });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ActionError("rootfs builder wrote invalid metadata.json: not a JSON object", { kind: "builder" });
+  }
+  return parsed;
+}
+function isCasMetadata(meta) {
+  return str(metaString(meta, "rootfs_format", "rootfsFormat")) === "cas-streaming";
+}
+function reconcileSnapshotUri(meta, prepared, signedUri) {
+  const metaUri = str(metaString(meta, "snapshot_uri", "snapshotUri"));
+  if (signedUri !== void 0) {
+    if (metaUri !== void 0 && metaUri !== signedUri) {
+      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, { kind: "builder" });
+    }
+    return signedUri;
+  }
+  const uri = metaUri ?? prepared.snapshotUri;
+  if (uri === void 0) throw new ActionError("rootfs build completed without snapshot_uri", { kind: "builder" });
+  return uri;
+}
+function completeRequestFromMetadata(meta, prepared, opts) {
+  const snapshotId = str(metaString(meta, "snapshot_id", "snapshotId")) ?? prepared.snapshotId;
+  const snapshotUri = reconcileSnapshotUri(meta, prepared, opts.signedUri);
+  if (isCasMetadata(meta)) {
+    const size2 = metaUnsigned(meta, "image_size_bytes", "imageSizeBytes");
+    if (size2 === void 0) throw new ActionError("rootfs builder metadata is missing numeric image_size_bytes", { kind: "builder" });
+    return {
+      snapshotId,
+      snapshotUri,
+      snapshotFormatVersion: "content_addressed_streaming_v1",
+      snapshotSizeBytes: size2,
+      rootfsDiskBytes: opts.clientRootfsDiskBytes,
+      rootfsNodeKind: "base",
+      rootfsFormat: "cas-streaming"
+    };
+  }
+  const fmt = str(metaString(meta, "snapshot_format_version", "snapshotFormatVersion"));
+  if (fmt === void 0) throw new ActionError("rootfs builder metadata is missing snapshot_format_version", { kind: "builder" });
+  const size = metaUnsigned(meta, "snapshot_size_bytes", "snapshotSizeBytes");
+  if (size === void 0) throw new ActionError("rootfs builder metadata is missing numeric snapshot_size_bytes", { kind: "builder" });
+  const disk = metaUnsigned(meta, "rootfs_disk_bytes", "rootfsDiskBytes");
+  if (disk === void 0) throw new ActionError("rootfs builder metadata is missing numeric rootfs_disk_bytes", { kind: "builder" });
+  const kind = str(metaString(meta, "rootfs_node_kind", "rootfsNodeKind")) ?? prepared.rootfsNodeKind;
+  let parentManifestUri = str(metaString(meta, "parent_manifest_uri", "parentManifestUri"));
+  if (parentManifestUri === void 0 && kind === "diff") {
+    parentManifestUri = prepared.parent?.parentManifestUri;
+    if (parentManifestUri === void 0) {
+      throw new ActionError("rootfs diff build completed without parent_manifest_uri", { kind: "builder" });
+    }
+  }
+  const req = {
+    snapshotId,
+    snapshotUri,
+    snapshotFormatVersion: fmt,
+    snapshotSizeBytes: size,
+    rootfsDiskBytes: disk,
+    rootfsNodeKind: kind
+  };
+  if (parentManifestUri !== void 0) req.parentManifestUri = parentManifestUri;
+  return req;
+}
+
+// src/build/remote-paths.ts
+var BUILD_DIR = "/var/lib/tensorlake/rootfs-builder/build";
+var CONTEXT_DIR = `${BUILD_DIR}/context`;
+var CONTEXT_ARCHIVE = `${BUILD_DIR}/context.tar.gz`;
+var SPEC_PATH = `${BUILD_DIR}/spec.json`;
+var METADATA_PATH = `${BUILD_DIR}/metadata.json`;
+var BUILDER_BIN_DIR = "/usr/local/bin";
+var BUILDER_PATH_ENV = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// src/build/diagnostics.ts
+var DISK_ADVICE_THRESHOLD = 95;
+var OOM_ADVICE = "The builder ran out of memory: retry with a larger builder memory (the memory-mb input).";
+var DISK_ADVICE = "The builder ran out of disk space: retry with a larger builder disk (the builder-disk-mb input).";
+function hasDiskSpaceEvidence(text) {
+  const t = text.toLowerCase();
+  return t.includes("enospc") || t.includes("no space");
+}
+function hasOomEvidence(dmesg) {
+  const t = dmesg.toLowerCase();
+  return t.includes("out of memory") || t.includes("oom-kill") || t.includes("killed process");
+}
+function maxDiskUsePercent(df) {
+  let max;
+  for (const line of df.split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 5) continue;
+    const m = /^(\d+)%$/.exec(fields[4]);
+    if (!m) continue;
+    const n = Number(m[1]);
+    if (max === void 0 || n > max) max = n;
+  }
+  return max;
+}
+var DMESG_SCRIPT = "dmesg 2>/dev/null || true";
+var DF_SCRIPT = `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p" 2>/dev/null; done || true`;
+async function collectStdout(proxy, script, signal) {
+  try {
+    const lines = [];
+    for await (const ev of proxy.runProcess({ command: "/bin/sh", args: ["-lc", script], user: "root", timeout: 5 }, signal)) {
+      if (ev.type === "output" && ev.stream !== "stderr") lines.push(ev.line);
+    }
+    return lines.join("\n");
+  } catch {
+    return void 0;
+  }
+}
+async function gatherDiagnostics(proxy, opts) {
+  const dmesg = await collectStdout(proxy, DMESG_SCRIPT, opts.signal);
+  const df = await collectStdout(proxy, DF_SCRIPT, opts.signal);
+  const evidence = {
+    oom: dmesg !== void 0 && hasOomEvidence(dmesg),
+    diskPercent: df === void 0 ? void 0 : maxDiskUsePercent(df),
+    diskEvidence: opts.sawDiskEvidenceInLog || hasDiskSpaceEvidence(opts.errorText)
+  };
+  const advice = [];
+  if (evidence.oom) advice.push(OOM_ADVICE);
+  if ((evidence.diskPercent ?? 0) >= DISK_ADVICE_THRESHOLD || evidence.diskEvidence) advice.push(DISK_ADVICE);
+  return { evidence, advice };
+}
+
+// src/build/plan-phase.ts
+import { open as open2 } from "node:fs/promises";
+
+// src/dockerfile/plan.ts
+import path7 from "node:path";
+
+// src/dockerfile/naming.ts
+import path6 from "node:path";
+var DOCKERFILE_FALLBACK = "sandbox-image";
+var IMPORT_FALLBACK = "imported-image";
+function fileStem(name) {
+  const dot = name.lastIndexOf(".");
+  return dot <= 0 ? name : name.slice(0, dot);
+}
+function defaultNameForDockerfile(dockerfilePath, cwd = process.cwd()) {
+  const abs = path6.resolve(cwd, dockerfilePath);
+  const stem = fileStem(path6.basename(abs));
+  if (stem.toLowerCase() === "dockerfile") {
+    const parent = path6.basename(path6.dirname(abs)).trim();
+    return parent === "" ? DOCKERFILE_FALLBACK : parent;
+  }
+  return stem === "" ? DOCKERFILE_FALLBACK : stem;
+}
+function defaultNameForImport(reference) {
+  let s = reference.trim();
+  const at = s.indexOf("@");
+  if (at >= 0) s = s.slice(0, at);
+  let segment = s.slice(s.lastIndexOf("/") + 1);
+  const colon = segment.lastIndexOf(":");
+  if (colon >= 0 && colon < segment.length - 1) segment = segment.slice(0, colon);
+  return segment === "" ? IMPORT_FALLBACK : segment;
+}
+
+// src/dockerfile/parse.ts
+var import_dockerfile_ast = __toESM(require_main(), 1);
+
+// src/dockerfile/shell.ts
+var isSpace = (ch) => ch === " " || ch === "	" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f";
+function splitRawWords(s, escape) {
+  const words = [];
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && isSpace(s[i])) i++;
+    if (i >= s.length) break;
+    const start = i;
+    while (i < s.length && !isSpace(s[i])) {
+      const ch = s[i];
+      if (ch === escape) {
+        i += 2;
+      } else if (ch === "'") {
+        const end = s.indexOf("'", i + 1);
+        i = end < 0 ? s.length : end + 1;
+      } else if (ch === '"') {
+        i++;
+        while (i < s.length && s[i] !== '"') i += s[i] === escape ? 2 : 1;
+        i++;
+      } else {
+        i++;
+      }
+    }
+    i = Math.min(i, s.length);
+    words.push({ word: s.slice(start, i), start });
+  }
+  return words;
+}
+function unquoteWord(s, escape) {
+  let out = "";
+  let i = 0;
+  while (i < s.length) {
+    const ch = s[i];
+    if (ch === "'") {
+      const end = s.indexOf("'", i + 1);
+      if (end < 0) return null;
+      out += s.slice(i + 1, end);
+      i = end + 1;
+    } else if (ch === '"') {
+      i++;
+      let closed = false;
+      while (i < s.length) {
+        const c = s[i];
+        if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        }
+        if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === "$" || s[i + 1] === escape)) {
+          out += s[i + 1];
+          i += 2;
+          continue;
+        }
+        out += c;
+        i++;
+      }
+      if (!closed) return null;
+    } else if (ch === escape && i + 1 < s.length) {
+      out += s[i + 1];
+      i += 2;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+function splitCsvFields(s) {
+  const fields = [];
+  let i = 0;
+  for (; ; ) {
+    let field = "";
+    if (s[i] === '"') {
+      i++;
+      for (; ; ) {
+        if (i >= s.length) break;
+        if (s[i] === '"') {
+          if (s[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        field += s[i++];
+      }
+      while (i < s.length && s[i] !== ",") field += s[i++];
+    } else {
+      while (i < s.length && s[i] !== ",") field += s[i++];
+    }
+    fields.push(field);
+    if (i >= s.length) break;
+    i++;
+  }
+  return fields;
+}
+
+// src/dockerfile/parse.ts
+var planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: "plan" });
+var KNOWN_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
+var RE_DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+var RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;
+var HEREDOC_KEYWORDS = /* @__PURE__ */ new Set(["RUN", "COPY", "ADD"]);
+function trimNewline(line) {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === "\r" || line[end - 1] === "\n")) end--;
+  return line.slice(0, end);
+}
+function readDirectives(lines) {
+  let escape = "\\";
+  const seen = /* @__PURE__ */ new Set();
+  let i = 0;
+  for (; i < lines.length; i++) {
+    let line = trimNewline(lines[i]);
+    if (i === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
+    const m = RE_DIRECTIVE.exec(line.trimStart());
+    if (!m) break;
+    const key = m[1].toLowerCase();
+    if (!KNOWN_DIRECTIVES.has(key)) break;
+    if (seen.has(key)) throw planError(i + 1, `only one ${key} parser directive can be used`);
+    seen.add(key);
+    if (key === "escape") {
+      const value = m[2];
+      if (value !== "\\" && value !== "`") throw planError(i + 1, `invalid escape token '${value}' does not match \` or \\`);
+      escape = value;
+    }
+  }
+  return { escape, end: i };
+}
+function stripContinuation(line, escape) {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === " " || line[end - 1] === "	")) end--;
+  if (end === 0 || line[end - 1] !== escape) return null;
+  if (end >= 2 && line[end - 2] === escape) return null;
+  return line.slice(0, end - 1);
+}
+function lineStartsOf(text) {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
+}
+function replaceAt(text, edits) {
+  const chars = text.split("");
+  for (const e of edits) for (let k = 0; k < e.length; k++) chars[e.offset + k] = e.ch;
+  return chars.join("");
+}
+function logicalLine(text, starts, first, column, escape) {
+  let out = "";
+  const offs = [];
+  const physical = (n2) => trimNewline(text.slice(starts[n2], n2 + 1 < starts.length ? starts[n2 + 1] : text.length));
+  const append = (s, base) => {
+    out += s;
+    for (let k = 0; k < s.length; k++) offs.push(base + k);
+  };
+  let n = first;
+  let piece = physical(n).slice(column);
+  let cut = stripContinuation(piece, escape);
+  append(cut ?? piece, starts[n] + column);
+  while (cut !== null && n + 1 < starts.length) {
+    n++;
+    piece = physical(n);
+    const trimmed = piece.trimStart();
+    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    cut = stripContinuation(piece, escape);
+    append(cut ?? piece, starts[n]);
+  }
+  return { text: out, offs, lastLine: n };
+}
+function dockerHeredocs(line, keyword, trigger) {
+  const words = splitRawWords(line.text, "\\");
+  let k = 1;
+  let effective = keyword;
+  if (keyword === "ONBUILD") {
+    effective = (trigger ?? "").toUpperCase();
+    k = 2;
+  }
+  if (!HEREDOC_KEYWORDS.has(effective)) return [];
+  while (k < words.length && words[k].word.startsWith("--")) k++;
+  if (k < words.length) {
+    const rest = line.text.slice(words[k].start).trim();
+    if (rest.startsWith("[")) {
+      try {
+        const parsed = JSON.parse(rest);
+        if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")) return [];
+      } catch {
+      }
+    }
+  }
+  const docs = [];
+  for (const w of words) {
+    const m = RE_HEREDOC.exec(w.word);
+    if (!m || m[3] === "") continue;
+    const name = unquoteWord(m[3], "\\");
+    if (name === null || name === "" || splitRawWords(m[3], "\\").length !== 1) continue;
+    docs.push({ name, chomp: m[2] === "-", opOffset: line.offs[w.start + m[1].length], fdLength: m[1].length });
+  }
+  return docs;
+}
+function astSeesHeredoc(value) {
+  if (!value.startsWith("<<") || value.length <= 2) return false;
+  let v = value.slice(2);
+  if (v.startsWith("-")) v = v.slice(1);
+  for (const q of ['"', "'"]) {
+    if (v.startsWith(q)) {
+      if (!v.endsWith(q)) return false;
+      v = v.slice(1, -1);
+    }
+  }
+  return !v.startsWith("<");
+}
+var offsetOf = (starts, pos) => starts[pos.line] + pos.character;
+function heredocInstruction(i) {
+  if (i instanceof import_dockerfile_ast.Onbuild) return i.getTriggerInstruction();
+  return HEREDOC_KEYWORDS.has(i.getKeyword()) ? i : null;
+}
+function triggerOf(i) {
+  return i instanceof import_dockerfile_ast.Onbuild ? i.getTriggerWord() : null;
+}
+function heredocFixes(df, text, starts, escape) {
+  const edits = [];
+  for (const ins of df.getInstructions()) {
+    const target = heredocInstruction(ins);
+    if (target === null) continue;
+    const start = ins.getRange().start;
+    const line = logicalLine(text, starts, start.line, start.character, escape);
+    const end = line.offs.length ? line.offs[line.offs.length - 1] + 1 : offsetOf(starts, start);
+    const docker = dockerHeredocs(line, ins.getKeyword(), triggerOf(ins));
+    const dockerOps = new Set(docker.map((d) => d.opOffset));
+    const astOps = /* @__PURE__ */ new Set();
+    for (const arg of target.getArguments()) {
+      const off = offsetOf(starts, arg.getRange().start);
+      if (off >= end) break;
+      if (astSeesHeredoc(arg.getValue())) astOps.add(off);
+    }
+    for (const off of astOps) if (!dockerOps.has(off)) edits.push({ offset: off, length: 2, ch: "_" });
+    for (const d of docker) {
+      if (d.fdLength > 0 && !astOps.has(d.opOffset)) edits.push({ offset: d.opOffset - d.fdLength, length: d.fdLength, ch: " " });
+    }
+  }
+  return edits;
+}
+function checkHeredocsTerminated(df, text, starts, escape) {
+  const lineCount = starts.length;
+  for (const ins of df.getInstructions()) {
+    if (heredocInstruction(ins) === null) continue;
+    const start = ins.getRange().start;
+    const line = logicalLine(text, starts, start.line, start.character, escape);
+    let n = line.lastLine;
+    for (const doc of dockerHeredocs(line, ins.getKeyword(), triggerOf(ins))) {
+      let found = false;
+      while (++n < lineCount) {
+        let candidate = trimNewline(text.slice(starts[n], n + 1 < lineCount ? starts[n + 1] : text.length));
+        if (doc.chomp) candidate = candidate.replace(/^\t+/, "");
+        if (candidate === doc.name) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) throw planError(start.line + 1, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
+    }
+  }
+}
+function parseDockerfile(text) {
+  let prepared = text.replace(/\r(?!\n)/g, " ");
+  const { escape, end: directiveEnd } = readDirectives(prepared.split("\n"));
+  const starts = lineStartsOf(prepared);
+  const escEdits = [];
+  for (let n = 0; n < starts.length; n++) {
+    const line = trimNewline(prepared.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : prepared.length));
+    let end = line.length;
+    while (end > 0 && (line[end - 1] === " " || line[end - 1] === "	")) end--;
+    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape) escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: "_" });
+  }
+  if (escEdits.length) prepared = replaceAt(prepared, escEdits);
+  let df = import_dockerfile_ast.DockerfileParser.parse(prepared);
+  const late = df.getDirectives().filter((d) => d.getRange().start.line >= directiveEnd);
+  if (late.length) {
+    const edits = late.map((d) => {
+      const n = d.getRange().start.line;
+      return { offset: starts[n] + prepared.slice(starts[n]).indexOf("="), length: 1, ch: " " };
+    });
+    prepared = replaceAt(prepared, edits);
+    df = import_dockerfile_ast.DockerfileParser.parse(prepared);
+  }
+  if (df.getEscapeCharacter() !== escape) {
+    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, { kind: "internal" });
+  }
+  for (let pass = 0; ; pass++) {
+    const edits = heredocFixes(df, prepared, starts, escape);
+    if (edits.length === 0) break;
+    if (pass >= 64) throw new ActionError("Dockerfile heredoc reconciliation did not settle", { kind: "internal" });
+    prepared = replaceAt(prepared, edits);
+    df = import_dockerfile_ast.DockerfileParser.parse(prepared);
+  }
+  checkHeredocsTerminated(df, prepared, starts, escape);
+  const instructions = df.getInstructions().map((ins) => {
+    const range = ins.getRange();
+    const flags = ins instanceof import_dockerfile_ast.ModifiableInstruction ? ins.getFlags().map((f) => {
+      const raw = f.getValue();
+      return { name: f.getName(), value: raw === null ? null : unquoteWord(raw, escape) ?? raw, raw };
+    }) : [];
+    return {
+      line: range.start.line + 1,
+      endLine: range.end.line + 1,
+      keyword: ins.getKeyword(),
+      written: ins.getInstruction(),
+      flags,
+      args: ins.getArguments().map((a) => a.getValue()),
+      trigger: triggerOf(ins)
+    };
+  });
+  return { escape, instructions };
+}
+
+// src/dockerfile/plan.ts
+var MAX_DOCKERFILE_BYTES = 1024 * 1024;
+var KNOWN_INSTRUCTIONS = /* @__PURE__ */ new Set([
+  "ADD",
+  "ARG",
+  "CMD",
+  "COPY",
+  "ENTRYPOINT",
+  "ENV",
+  "EXPOSE",
+  "FROM",
+  "HEALTHCHECK",
+  "LABEL",
+  "MAINTAINER",
+  "ONBUILD",
+  "RUN",
+  "SHELL",
+  "STOPSIGNAL",
+  "USER",
+  "VOLUME",
+  "WORKDIR"
+]);
+var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME"]);
+var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
+var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
+function formatBytes2(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  if (u === 0) return `${n} B`;
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
+}
+var lineAt = (text, index) => {
+  let line = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+};
+function tooLarge(bytes) {
+  return planError2(void 0, `Dockerfile is too large: ${formatBytes2(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [
+    NOT_A_DOCKERFILE_ADVICE
+  ]);
+}
+function binary(line) {
+  return planError2(line, "Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile", [NOT_A_DOCKERFILE_ADVICE]);
+}
+function notUtf8(line) {
+  return planError2(line, "Dockerfile is not valid UTF-8 text", ["Save the Dockerfile as UTF-8."]);
+}
+function decodeDockerfile(bytes) {
+  if (bytes.length > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes.length);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) {
+    let line = 1;
+    for (let i = 0; i < nul; i++) if (bytes[i] === 10) line++;
+    throw binary(line);
+  }
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  try {
+    return fatal.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (; ; ) {
+      const nl = bytes.indexOf(10, start);
+      const end = nl < 0 ? bytes.length : nl;
+      try {
+        fatal.decode(bytes.subarray(start, end));
+      } catch {
+        throw notUtf8(line);
+      }
+      if (nl < 0) throw notUtf8(line);
+      start = nl + 1;
+      line++;
+    }
+  }
+}
+function checkText(text) {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes);
+  const nul = text.indexOf("\0");
+  if (nul >= 0) throw binary(lineAt(text, nul));
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
+  if (lone) throw notUtf8(lineAt(text, lone.index));
+  if (text.replace(/^\uFEFF/, "").trim() === "") throw planError2(void 0, "Dockerfile is empty");
+}
+function parseFrom(ins, escape) {
+  const line = ins.line;
+  const flagText = ins.flags.map((f) => f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`);
+  const value = [...flagText, ...ins.args].join(" ");
+  for (const f of ins.flags) {
+    if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
+    if (f.name !== "platform") throw planError2(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
+  }
+  const tokens = [];
+  for (const raw of ins.args) {
+    const t = unquoteWord(raw, escape);
+    if (t === null) throw planError2(line, `invalid FROM syntax '${value}'`);
+    tokens.push(t);
+  }
+  if (tokens.length === 0 || tokens[0] === "") {
+    if (ins.flags.length > 0 && ins.args.length === 0) {
+      throw planError2(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
+    }
+    throw planError2(line, "FROM must include a base image");
+  }
+  if (tokens.length === 1) return { image: tokens[0] };
+  if (tokens[1].toLowerCase() !== "as") throw planError2(line, `unsupported FROM syntax '${value}'`);
+  if (tokens.length === 2) throw planError2(line, "FROM ... AS must include a stage name");
+  if (tokens.length > 3) throw planError2(line, `unsupported FROM syntax '${value}'`);
+  const alias = ins.args[2];
+  if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
+    throw planError2(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
+  }
+  return { image: tokens[0], alias };
+}
+var explicitName = (name) => {
+  const n = name?.trim();
+  return n ? n : void 0;
+};
+function planDockerfile(opts) {
+  const { text } = opts;
+  checkText(text);
+  const parsed = parseDockerfile(text);
+  const instructions = parsed.instructions;
+  if (instructions.length === 0) throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
+  const hasFrom = instructions.some((i) => i.keyword === "FROM");
+  const noFrom = () => planError2(void 0, "Dockerfile must contain a FROM instruction");
+  const warnings = [];
+  const additional = [];
+  const aliases = /* @__PURE__ */ new Set();
+  let finalFrom;
+  let stages = 0;
+  const unresolvable = (ref, line) => {
+    if (ref.includes("$")) {
+      warnings.push({
+        kind: "build-arg-reference",
+        line,
+        message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`
+      });
+      return true;
+    }
+    if (ref.includes("@")) {
+      warnings.push({
+        kind: "digest-pinned-reference",
+        line,
+        message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`
+      });
+      return true;
+    }
+    return false;
+  };
+  const collect2 = (ref, line) => {
+    if (ref.toLowerCase() === "scratch") return;
+    if (unresolvable(ref, line)) return;
+    if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase())) return;
+    if (!additional.includes(ref)) additional.push(ref);
+  };
+  for (const ins of instructions) {
+    const { line, keyword } = ins;
+    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw planError2(line, `unknown instruction: ${ins.written}`);
+    if (stages === 0 && keyword !== "ARG" && keyword !== "FROM") {
+      if (!hasFrom) throw noFrom();
+      throw planError2(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
+    }
+    switch (keyword) {
+      case "FROM": {
+        const { image, alias } = parseFrom(ins, parsed.escape);
+        if (finalFrom !== void 0) {
+          const p = finalFrom;
+          if (p !== image && p.toLowerCase() !== "scratch" && !p.includes("$") && !p.includes("@") && !aliases.has(p.toLowerCase()) && !additional.includes(p)) {
+            additional.push(p);
+          }
+        }
+        unresolvable(image, line);
+        finalFrom = image;
+        if (alias !== void 0) aliases.add(alias.toLowerCase());
+        stages++;
+        break;
+      }
+      case "COPY":
+        for (const f of ins.flags) {
+          if (f.name !== "from") continue;
+          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
+          if (f.value !== "") collect2(f.value, line);
+        }
+        break;
+      case "RUN":
+        for (const f of ins.flags) {
+          if (f.name !== "mount") continue;
+          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
+          for (const field of splitCsvFields(f.value)) {
+            const eq = field.indexOf("=");
+            if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== "from") continue;
+            const v = field.slice(eq + 1);
+            if (v !== "") collect2(v, line);
+          }
+        }
+        break;
+      case "ONBUILD": {
+        const trigger = ins.trigger?.toUpperCase();
+        if (trigger === void 0) throw planError2(line, "ONBUILD requires at least one argument");
+        if (trigger === "ONBUILD") throw planError2(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (trigger === "FROM" || trigger === "MAINTAINER") throw planError2(line, `${trigger} isn't allowed as an ONBUILD trigger`);
+        break;
+      }
+      case "MAINTAINER":
+        warnings.push({
+          kind: "deprecated",
+          line,
+          message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="\u2026" instead'
+        });
+        break;
+    }
+    if (IGNORED_INSTRUCTIONS.has(keyword)) {
+      warnings.push({
+        kind: "ignored-instruction",
+        line,
+        message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`
+      });
+    }
+  }
+  if (finalFrom === void 0) throw noFrom();
+  const baseImage = finalFrom;
+  const additionalRefs = additional.filter((r) => r !== baseImage);
+  const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
+  const eligible = !baseImageIsInternalStage && !baseImage.includes("$") && !baseImage.includes("@");
+  return {
+    mode: "dockerfile",
+    dockerfileText: text,
+    dockerfilePath: opts.dockerfilePath,
+    contextDir: path7.resolve(opts.contextDir),
+    baseImage,
+    baseImageIsInternalStage,
+    additionalRefs,
+    lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
+    name: explicitName(opts.name) ?? defaultNameForDockerfile(opts.dockerfilePath),
+    warnings,
+    stats: { instructions: instructions.length, stages }
+  };
+}
+function planImport(opts) {
+  const reference = opts.reference.trim();
+  if (reference === "") throw new ActionError("image reference to import must not be empty", { kind: "input", input: "image" });
+  if (/\s/.test(reference)) {
+    throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: "input", input: "image" });
+  }
+  return {
+    mode: "import",
+    dockerfileText: `FROM ${reference}
+`,
+    baseImage: reference,
+    baseImageIsInternalStage: false,
+    additionalRefs: [],
+    lookupRefs: [],
+    importImageReference: reference,
+    name: explicitName(opts.name) ?? defaultNameForImport(reference),
+    warnings: [],
+    stats: { instructions: 1, stages: 1 }
+  };
+}
+
+// src/build/plan-phase.ts
+async function readDockerfile(path11, display) {
+  const fh = await open2(path11, "r").catch((e) => {
+    throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: "input", input: "dockerfile" });
+  });
+  try {
+    const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
+    let length = 0;
+    for (; ; ) {
+      const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buf.length) break;
+    }
+    try {
+      return decodeDockerfile(buf.subarray(0, length));
+    } catch (e) {
+      throw toActionError(e, "plan").addAdvice(`Check the dockerfile input (${display}).`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+async function planBuild(req, events2) {
+  let plan;
+  if (req.source.kind === "import") {
+    events2.status(`Importing registry image ${req.source.image}`);
+    plan = planImport({ reference: req.source.image, name: req.name });
+  } else {
+    events2.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
+    const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
+    plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
+    plan.dockerfilePath = req.source.dockerfileInput;
+  }
+  for (const w of plan.warnings) events2.planWarning(w, plan.dockerfilePath);
+  if (req.dockerCompat) {
+    events2.warning("Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.");
+  }
+  events2.status(`Selected image name ${plan.name}`);
+  events2.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(", ")}` : ""}`);
+  return plan;
+}
+
 // node_modules/eventsource-parser/dist/errors.js
 var ParseError = class extends Error {
   constructor(message, options) {
@@ -32804,7 +32294,7 @@ function resolveProxyTarget(sandboxUrl, sandboxId, envOverride) {
   }
   if (!u.hostname) throw clientError(`proxy url ${chosen} is missing a host`);
   if (u.protocol !== "https:" && u.protocol !== "http:") throw clientError(`invalid proxy url ${chosen}: unsupported scheme ${u.protocol}`);
-  if (u.protocol === "http:" && !isLoopbackHost2(u.hostname)) {
+  if (u.protocol === "http:" && !isLoopbackHost(u.hostname)) {
     throw clientError(`refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`);
   }
   if (LOCAL_HOSTS2.has(u.hostname.toLowerCase())) {
@@ -33212,93 +32702,960 @@ async function startWithRecovery(proxy, payload, signal, notice2, sleep) {
   throw new ActionError(message, { kind: startError instanceof ActionError ? startError.kind : "sandbox", cause: startError });
 }
 
-// src/build/references.ts
-var STREAMING_BASE_ONLY_MESSAGE = "--streaming builds support only base images: the Dockerfile FROM (and any COPY --from references) must be unregistered OCI images, not registered Tensorlake templates";
-function baseIsEligibleForLookup(plan) {
-  return plan.mode === "dockerfile" && !plan.baseImageIsInternalStage && !plan.baseImage.includes("$") && !plan.baseImage.includes("@");
+// src/build/session.ts
+var CONTRACT_LIMITS = {
+  sandboxRunningMs: 12e4,
+  sandboxPollMs: 1e3,
+  readinessMs: 12e4,
+  keepaliveMs: 12e4,
+  cleanupMs: 6e4,
+  cancelledCleanupMs: 5e3
+};
+function cancelledError() {
+  return new ActionError("the run was cancelled", { kind: "cancelled" });
 }
-function toLocalImage(ref, t) {
-  const fail = (what) => new ActionError(`platform returned a template lookup for '${ref}' without ${what}`, { kind: "platform" });
-  if (!t.id) throw fail("an id");
-  if (!t.name) throw fail("a name");
-  if (!t.snapshotId) throw fail("a snapshot id");
-  if (t.rootfsNodeKind !== void 0 && t.rootfsNodeKind !== "base") {
-    throw new ActionError(
-      `template '${ref}' cannot be used as a build image (only base templates are supported, got rootfsNodeKind='${t.rootfsNodeKind}'). Build a base image from this template first.`,
-      { kind: "usage" }
-    );
-  }
-  if (t.snapshotFormatVersion !== void 0 && t.snapshotFormatVersion !== "durable_archive_v1") {
-    throw new ActionError(
-      `template '${ref}' uses snapshot format '${t.snapshotFormatVersion}', which the rootfs builder cannot materialize. Re-register the template with durable_archive_v1.`,
-      { kind: "usage" }
-    );
-  }
-  return { templateId: t.id, name: t.name, reference: ref, snapshotId: t.snapshotId, public: t.public ?? false };
+function abortableSleep(ms, signal) {
+  return new Promise((resolve6, reject) => {
+    if (signal?.aborted) return reject(cancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve6();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelledError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
-async function resolveReferences(platform2, plan, streaming) {
-  const lookups = [];
-  let parentTemplate = null;
-  const additionalLocalImages = [];
-  if (plan.mode === "dockerfile") {
-    if (baseIsEligibleForLookup(plan)) {
-      const t = await platform2.lookupTemplate(plan.baseImage);
-      if (t) parentTemplate = toLocalImage(plan.baseImage, t);
-      lookups.push({ reference: plan.baseImage, templateId: parentTemplate?.templateId });
-    }
-    for (const ref of plan.additionalRefs) {
-      const t = await platform2.lookupTemplate(ref);
-      const entry = t ? toLocalImage(ref, t) : void 0;
-      if (entry) additionalLocalImages.push(entry);
-      lookups.push({ reference: ref, templateId: entry?.templateId });
-    }
-  }
-  if (streaming && (parentTemplate || additionalLocalImages.length > 0)) {
-    const registered = [parentTemplate, ...additionalLocalImages].filter((x) => x !== null).map((x) => x.reference);
-    throw new ActionError(STREAMING_BASE_ONLY_MESSAGE, {
-      kind: "usage",
-      input: "streaming",
-      advice: [`Registered templates referenced: ${registered.join(", ")}. Build with streaming: false, or base the Dockerfile on an OCI image.`]
-    });
-  }
-  return { rootfsNodeKind: parentTemplate ? "diff" : "base", parentTemplate, additionalLocalImages, lookups };
+function formatDuration(ms) {
+  if (ms < 1e3) return `${ms}ms`;
+  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
+  const m = Math.floor(ms / 6e4);
+  const s = Math.round(ms % 6e4 / 1e3);
+  return s ? `${m}m${s}s` : `${m}m`;
+}
+async function execInSandbox(s, proxy, payload, opts = {}) {
+  const res = await runCommand(proxy, payload, {
+    signal: opts.signal ?? s.signal,
+    sleep: s.deps.sleep,
+    onOutput: opts.forward ? (e) => {
+      opts.onLine?.(e.line);
+      s.events.buildLog(e.stream, e.line);
+    } : void 0,
+    onNotice: opts.forward ? (m) => s.events.status(m) : void 0
+  });
+  if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: "builder" });
+  return res;
 }
 
-// src/build/sizes.ts
-var MiB = 1024 * 1024;
-var DEFAULT_TARGET_MIB = 10240;
-function computeSizes(prepared, opts) {
-  let rootfsDiskBytes;
-  if (opts.diskMb !== void 0) {
-    rootfsDiskBytes = opts.diskMb * MiB;
-    if (!Number.isSafeInteger(rootfsDiskBytes)) {
-      throw new ActionError("disk-mb is too large to convert to bytes", { kind: "input", input: "disk-mb" });
+// src/build/sandbox.ts
+function builderSandboxName(buildId) {
+  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
+  return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, "");
+}
+async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreated) {
+  const { events: events2, limits, now } = s;
+  events2.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
+  const created = await lifecycle.createSandbox(
+    {
+      image: prep.builder.image,
+      resources: { cpus: sizes.builder.cpus, memory_mb: sizes.builder.memoryMb, disk_mb: sizes.builder.diskMb },
+      timeout_secs: 300,
+      name: builderSandboxName(prep.buildId)
+    },
+    s.signal
+  );
+  const id = created.sandbox_id;
+  onCreated(id);
+  events2.status(`Builder sandbox ${id} created (${created.status})`);
+  let sandboxUrl = created.sandbox_url;
+  let routingHint = created.routing_hint;
+  const t0 = now();
+  for (; ; ) {
+    if (now() - t0 >= limits.sandboxRunningMs) {
+      throw new ActionError(`Sandbox ${id} did not reach 'running' within ${formatDuration(limits.sandboxRunningMs)} (sandbox-timeout)`, {
+        kind: "timeout",
+        input: "sandbox-timeout",
+        advice: ["The platform may be out of capacity: re-run the job later, or raise the sandbox-timeout input."]
+      });
     }
-  } else if (prepared.parent) {
-    if (prepared.parent.rootfsDiskBytes === void 0) {
-      throw new ActionError(
-        "platform API did not return parent rootfsDiskBytes for diff build; pass disk-mb explicitly or update Platform API",
-        { kind: "platform", input: "disk-mb", buildId: prepared.buildId }
-      );
+    try {
+      const info2 = await lifecycle.getSandbox(id, s.signal);
+      if (info2.status === "running") {
+        if (!sandboxUrl?.trim()) sandboxUrl = info2.sandbox_url;
+        routingHint ??= info2.routing_hint;
+        break;
+      }
+      if (info2.status === "terminated") {
+        throw new ActionError(`Sandbox ${id} terminated before reaching 'running'${info2.termination_reason ? ` (${info2.termination_reason})` : ""}`, { kind: "sandbox" });
+      }
+    } catch (e) {
+      if (!isTransientError(e)) throw e;
     }
-    rootfsDiskBytes = prepared.parent.rootfsDiskBytes;
-  } else {
-    rootfsDiskBytes = DEFAULT_TARGET_MIB * MiB;
+    await s.sleep(limits.sandboxPollMs, s.signal);
   }
-  const targetMiB = Math.ceil(rootfsDiskBytes / MiB);
+  events2.status(`Rootfs builder sandbox ${id} is running`);
+  const target = resolveProxyTarget(sandboxUrl, id, s.deps.env.TENSORLAKE_SANDBOX_PROXY_URL);
+  const proxy = new SandboxProxy(transport, { ...target, sandboxId: id, routingHint });
+  const r0 = now();
+  for (; ; ) {
+    try {
+      await execInSandbox(s, proxy, { command: "/bin/true", args: [] });
+      return { proxy };
+    } catch (e) {
+      const transient = isTransientError(e);
+      if (!transient || now() - r0 >= limits.readinessMs) {
+        const err = toActionError(e);
+        if (transient) {
+          err.addAdvice(`The sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
+        }
+        throw err;
+      }
+      await s.sleep(1e3, s.signal);
+    }
+  }
+}
+async function deleteBuilderSandbox(s, id) {
+  const { req, deps } = s;
+  const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
+  const transport = new HttpTransport({
+    token: req.auth.token,
+    userAgent: deps.userAgent,
+    scopeHeaders: req.auth.kind === "pat" ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : void 0,
+    secrets: deps.secrets,
+    log: deps.log,
+    retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
+    signal: AbortSignal.timeout(budget),
+    sleep: deps.sleep
+  });
+  try {
+    await new LifecycleApi(transport, req.apiUrl, req.namespace).deleteSandbox(id);
+    s.events.sandboxDeleted(id);
+    s.events.status(`Deleted builder sandbox ${id}`);
+    return true;
+  } catch (e) {
+    s.events.warning(`Failed to terminate builder sandbox ${id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    return false;
+  }
+}
+
+// src/build/upload.ts
+import { createReadStream } from "node:fs";
+
+// src/context/archive.ts
+var tar = __toESM(require_tar_stream(), 1);
+import { createHash, randomBytes as randomBytes2 } from "node:crypto";
+import { once } from "node:events";
+import { constants as fsConstants, promises as fsp3 } from "node:fs";
+import * as os6 from "node:os";
+import * as path10 from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as zlib from "node:zlib";
+
+// src/context/walk.ts
+import { promises as fsp2 } from "node:fs";
+import * as path9 from "node:path";
+
+// src/context/dockerignore.ts
+import { promises as fsp } from "node:fs";
+import * as path8 from "node:path";
+var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
+function goTrimSpace(s) {
+  return s.replace(TRIM_RE, "");
+}
+function goClean(p) {
+  if (p === "") return ".";
+  const rooted = p.startsWith("/");
+  const out = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!rooted) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join("/");
+  if (rooted) return `/${joined}`;
+  return joined === "" ? "." : joined;
+}
+var PatternError = class extends Error {
+};
+var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
+function escapeOutside(ch) {
+  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
+}
+function escapeInClass(ch) {
+  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
+}
+function translate(glob) {
+  const chars = Array.from(glob);
+  let re = "";
+  let complex = false;
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i];
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        i++;
+        if (chars[i + 1] === "/") i++;
+        re += i + 1 >= chars.length ? ".*" : "(?:.*/)?";
+      } else {
+        re += "[^/]*";
+      }
+    } else if (ch === "?") {
+      re += "[^/]";
+    } else if (ch === "\\") {
+      complex = true;
+      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
+      re += escapeOutside(chars[++i]);
+    } else if (ch === "[") {
+      let j = i + 1;
+      let cls = "[";
+      if (chars[j] === "^") {
+        cls += "^";
+        complex = true;
+        j++;
+      }
+      let ranges = 0;
+      const esc2 = () => {
+        const c = chars[j];
+        if (c === void 0) throw new PatternError("unterminated character class");
+        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
+        if (c === "\\") {
+          complex = true;
+          j++;
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        return chars[j++];
+      };
+      for (; ; ) {
+        if (chars[j] === "]" && ranges > 0) {
+          j++;
+          break;
+        }
+        const lo = esc2();
+        let hi = lo;
+        if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        if (chars[j] === "-") {
+          j++;
+          hi = esc2();
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        ranges++;
+        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
+        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) continue;
+        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
+      }
+      re += `${cls}]`;
+      i = j - 1;
+    } else {
+      re += escapeOutside(ch);
+    }
+  }
+  return { source: re, complex };
+}
+function compile(glob, exclusion) {
+  const { source, complex } = translate(glob);
+  let segments = null;
+  if (!complex) {
+    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
+  }
+  return { glob, exclusion, regex: new RegExp(`^${source}$`, "u"), segments };
+}
+function normalise(lines) {
+  const out = [];
+  lines.forEach((raw, idx) => {
+    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
+    if (line.startsWith("#")) return;
+    let p = goTrimSpace(line);
+    if (p === "") return;
+    const invert = p[0] === "!";
+    if (invert) p = goTrimSpace(p.slice(1));
+    if (p.length > 0) {
+      p = goClean(p);
+      if (p.length > 1 && p[0] === "/") p = p.slice(1);
+    }
+    if (invert) p = `!${p}`;
+    p = goClean(goTrimSpace(p));
+    out.push({ pattern: p, line: idx + 1 });
+  });
+  return out;
+}
+var DockerIgnoreMatcher = class {
+  source;
+  patterns;
+  compiled;
+  hasExclusions;
+  constructor(lines, source) {
+    this.source = source;
+    const where = source ?? ".dockerignore";
+    const kept = normalise(lines);
+    this.patterns = kept.map((k) => k.pattern);
+    this.compiled = kept.map(({ pattern, line }) => {
+      let glob = pattern;
+      let exclusion = false;
+      if (glob[0] === "!") {
+        if (glob.length === 1) {
+          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
+            kind: "context",
+            advice: ['Write the path to re-include after the "!", or delete the line.']
+          });
+        }
+        exclusion = true;
+        glob = glob.slice(1);
+      }
+      try {
+        return compile(glob, exclusion);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
+          kind: "context",
+          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
+          cause: e
+        });
+      }
+    });
+    this.hasExclusions = this.compiled.some((c) => c.exclusion);
+  }
+  get empty() {
+    return this.compiled.length === 0;
+  }
+  /** Per-pattern "matches this path or a parent" state for the context root's children. */
+  rootState() {
+    return new Array(this.compiled.length).fill(false);
+  }
+  /**
+   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
+   * `relPath` is excluded and its own state (for its children, when it is a directory).
+   */
+  matchChild(relPath, parentState) {
+    const state = new Array(this.compiled.length);
+    let ignored = false;
+    for (let i = 0; i < this.compiled.length; i++) {
+      const c = this.compiled[i];
+      const m = parentState[i] || c.regex.test(relPath);
+      state[i] = m;
+      if (m) ignored = !c.exclusion;
+    }
+    return { ignored, state };
+  }
+  ignores(relPath, _isDir) {
+    const p = normaliseRel(relPath);
+    if (p === "" || this.compiled.length === 0) return false;
+    const parts = p.split("/");
+    const prefixes = [];
+    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join("/"));
+    for (let i = this.compiled.length - 1; i >= 0; i--) {
+      const c = this.compiled[i];
+      if (prefixes.some((q) => c.regex.test(q))) return !c.exclusion;
+    }
+    return false;
+  }
+  mayReinclude(relDir) {
+    if (!this.hasExclusions) return false;
+    const dirSegs = normaliseRel(relDir).split("/");
+    for (const c of this.compiled) {
+      if (!c.exclusion) continue;
+      if (c.segments === null) return true;
+      if (couldMatchBelow(c.segments, dirSegs)) return true;
+    }
+    return false;
+  }
+};
+function couldMatchBelow(segments, dirSegs) {
+  for (let i = 0; i < dirSegs.length; i++) {
+    if (i >= segments.length) return false;
+    const s = segments[i];
+    if (s === "globstar") return true;
+    if (!s.test(dirSegs[i])) return false;
+  }
+  return segments.length > dirSegs.length;
+}
+function normaliseRel(p) {
+  let s = p.replace(/\/+$/, "");
+  while (s.startsWith("./")) s = s.slice(2);
+  return s.replace(/^\/+/, "");
+}
+async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
+  const candidates = [];
+  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
+  candidates.push(path8.resolve(contextDir, ".dockerignore"));
+  for (const file of candidates) {
+    let text;
+    try {
+      text = await fsp.readFile(file, "utf8");
+    } catch (e) {
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
+      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
+      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
+        kind: "context",
+        advice: ["Make the ignore file a readable regular file, or remove it."],
+        cause: e
+      });
+    }
+    return new DockerIgnoreMatcher(text.split("\n"), file);
+  }
+  return new DockerIgnoreMatcher([]);
+}
+
+// src/context/walk.ts
+var OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
+var utf8 = new TextDecoder("utf-8", { fatal: true });
+var LSTAT_CONCURRENCY = 32;
+function decodeUtf8(buf) {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    return null;
+  }
+}
+function escapeBytes(buf) {
+  let s = "";
+  for (const b of buf) {
+    if (b === 92) s += "\\\\";
+    else if (b >= 32 && b < 127) s += String.fromCharCode(b);
+    else s += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return s;
+}
+function cancelledError2(signal) {
+  return new ActionError("Build context archiving was cancelled", { kind: "cancelled", cause: signal.reason });
+}
+function errCode(e) {
+  return e?.code;
+}
+function ignoreAdvice(matcher, root) {
+  return `Or exclude it from the build context in ${matcher.source ?? path9.join(root, ".dockerignore")}.`;
+}
+function normaliseMode(type, mode) {
+  if (type === "dir") return 493;
+  if (type === "symlink") return 511;
+  return mode & 73 ? 493 : 420;
+}
+function specialKind(d) {
+  if (d.isFIFO()) return "FIFO (named pipe)";
+  if (d.isSocket()) return "socket";
+  if (d.isBlockDevice()) return "block device";
+  if (d.isCharacterDevice()) return "character device";
+  return null;
+}
+async function resolveContextRoot(contextDir) {
+  const root = path9.resolve(contextDir);
+  let real;
+  try {
+    const st = await fsp2.stat(root);
+    if (!st.isDirectory()) {
+      throw new ActionError(`Local build context not found: ${contextDir}`, {
+        kind: "context",
+        advice: [`${root} exists but is not a directory; the build context must be a directory (set the \`context\` input).`]
+      });
+    }
+    real = await fsp2.realpath(root);
+  } catch (e) {
+    if (e instanceof ActionError) throw e;
+    throw new ActionError(`Local build context not found: ${contextDir}`, {
+      kind: "context",
+      advice: [`${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`],
+      cause: e
+    });
+  }
+  if (path9.parse(real).root === real) {
+    throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
+      kind: "context",
+      advice: ["Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."]
+    });
+  }
+  return { root, real };
+}
+async function scanContextInternal(contextDir, opts = {}) {
+  const { signal } = opts;
+  if (signal?.aborted) throw cancelledError2(signal);
+  const { root, real } = await resolveContextRoot(contextDir);
+  const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
+  let outputRel = null;
+  if (opts.outputDir !== void 0) {
+    let outReal;
+    try {
+      outReal = await fsp2.realpath(opts.outputDir);
+    } catch {
+      outReal = path9.resolve(opts.outputDir);
+    }
+    const rel = path9.relative(real, outReal);
+    if (rel === "") outputRel = "";
+    else if (!rel.startsWith("..") && !path9.isAbsolute(rel)) outputRel = rel.split(path9.sep).join("/");
+  }
+  const entries = [];
+  const skipped = [];
+  let totalBytes = 0;
+  const badName = (relDir, name, what) => new ActionError(`Build context ${what} name is not valid UTF-8: "${escapeBytes(name)}" in directory ${relDir === "" ? "." : relDir}`, {
+    kind: "context",
+    advice: [
+      "Tar paths in the context archive are UTF-8; rename the file (e.g. with convmv) so its name is valid UTF-8.",
+      ignoreAdvice(matcher, root) + " Bad bytes match wildcards such as `*`."
+    ]
+  });
+  const walk = async (relDir, absDir, state, excluded) => {
+    if (signal?.aborted) throw cancelledError2(signal);
+    let dirents;
+    try {
+      dirents = await fsp2.readdir(absDir, { withFileTypes: true, encoding: "buffer" });
+    } catch (e) {
+      const code2 = errCode(e);
+      if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return 0;
+      const shown = relDir === "" ? "." : relDir;
+      if (code2 === "EACCES" || code2 === "EPERM") {
+        throw new ActionError(`Cannot read build context directory: ${shown} (permission denied)`, {
+          kind: "context",
+          advice: ["Make the directory readable by the runner user.", ignoreAdvice(matcher, root)],
+          cause: e
+        });
+      }
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") {
+        throw new ActionError(`Build context directory changed while archiving: ${shown} (it no longer exists)`, {
+          kind: "context",
+          advice: ["Do not modify the build context while the action runs."],
+          cause: e
+        });
+      }
+      throw new ActionError(`Cannot read build context directory: ${shown} (${e.message})`, { kind: "context", cause: e });
+    }
+    let emitted = 0;
+    const needStat = [];
+    const subdirs = [];
+    for (const d of dirents) {
+      const nameBuf = d.name;
+      const name = decodeUtf8(nameBuf);
+      const isDir2 = d.isDirectory();
+      const rel = relDir === "" ? name ?? nameBuf.toString("utf8") : `${relDir}/${name ?? nameBuf.toString("utf8")}`;
+      const { ignored, state: childState } = matcher.matchChild(rel, state);
+      const reinclude = ignored && isDir2 && matcher.mayReinclude(rel);
+      if (ignored && !reinclude) continue;
+      if (name === null) throw badName(relDir, nameBuf, isDir2 ? "directory" : "file");
+      if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir2) {
+        skipped.push({ path: rel, reason: "an archive written by this action (its output directory is inside the context)" });
+        continue;
+      }
+      const abs = path9.join(absDir, name);
+      if (isDir2) {
+        subdirs.push({ rel, abs, state: childState, excluded: ignored });
+        continue;
+      }
+      if (ignored) continue;
+      const special = specialKind(d);
+      if (special) {
+        skipped.push({ path: rel, reason: `${special}: not archived` });
+        continue;
+      }
+      needStat.push({ rel, abs, isLink: d.isSymbolicLink() });
+    }
+    for (let i = 0; i < needStat.length; i += LSTAT_CONCURRENCY) {
+      if (signal?.aborted) throw cancelledError2(signal);
+      const batch = needStat.slice(i, i + LSTAT_CONCURRENCY);
+      const results = await Promise.all(batch.map((item) => statEntry(item.rel, item.abs)));
+      for (const r of results) {
+        if ("skip" in r) {
+          skipped.push(r.skip);
+          continue;
+        }
+        entries.push(r.entry);
+        totalBytes += r.entry.size;
+        emitted++;
+      }
+    }
+    for (const sd of subdirs) {
+      if (sd.excluded) {
+        const n = await walk(sd.rel, sd.abs, sd.state, true);
+        if (n > 0) {
+          entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
+          emitted += n + 1;
+        }
+      } else {
+        entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
+        emitted += 1 + await walk(sd.rel, sd.abs, sd.state, false);
+      }
+    }
+    return emitted;
+  };
+  const statEntry = async (rel, abs) => {
+    let st;
+    try {
+      st = await fsp2.lstat(abs);
+    } catch (e) {
+      throw new ActionError(`Build context file changed while archiving: ${rel} (it disappeared during the walk)`, {
+        kind: "context",
+        advice: ["Do not modify the build context while the action runs."],
+        cause: e
+      });
+    }
+    if (st.isSymbolicLink()) {
+      let target;
+      try {
+        target = await fsp2.readlink(abs, { encoding: "buffer" });
+      } catch (e) {
+        throw new ActionError(`Cannot read build context symlink: ${rel} (${e.message})`, { kind: "context", cause: e });
+      }
+      const t = decodeUtf8(target);
+      if (t === null) {
+        throw new ActionError(`Build context symlink target is not valid UTF-8: ${rel} -> "${escapeBytes(target)}"`, {
+          kind: "context",
+          advice: ["Tar link targets in the context archive are UTF-8; fix the link.", ignoreAdvice(matcher, root)]
+        });
+      }
+      return { entry: { path: rel, type: "symlink", size: 0, mode: 511, linkTarget: t } };
+    }
+    if (st.isFile()) return { entry: { path: rel, type: "file", size: st.size, mode: normaliseMode("file", st.mode) } };
+    const special = specialKind(st);
+    if (special) return { skip: { path: rel, reason: `${special}: not archived` } };
+    throw new ActionError(`Build context file changed while archiving: ${rel} (its type changed during the walk)`, {
+      kind: "context",
+      advice: ["Do not modify the build context while the action runs."]
+    });
+  };
+  await walk("", root, matcher.rootState(), false);
+  const keyed = entries.map((e) => ({ key: Buffer.from(e.path, "utf8"), e }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return {
-    rootfsDiskBytes,
-    targetMiB,
-    builder: {
-      cpus: opts.cpus ?? prepared.builder.cpus,
-      memoryMb: opts.memoryMb ?? prepared.builder.memoryMb,
-      diskMb: Math.max(targetMiB, opts.builderDiskMb ?? prepared.builder.diskMb)
+    root,
+    entries: keyed.map((k) => k.e),
+    skipped: skipped.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))),
+    totalBytes,
+    ignoreFile: matcher.source
+  };
+}
+
+// src/context/archive.ts
+var archiveTestHooks = {
+  openFile: (p, flags) => fsp3.open(p, flags)
+};
+var DEFAULT_GZIP_LEVEL = 6;
+var READ_CHUNK = 256 * 1024;
+var SMALL_FILE = 64 * 1024;
+var READ_AHEAD_FILES = 32;
+var READ_AHEAD_BYTES = 4 * 1024 * 1024;
+var GZIP_BLOCK = 64 * 1024;
+var PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
+var PACK_BUFFER_LIMIT = 1024 * 1024;
+var MTIME_ZERO = /* @__PURE__ */ new Date(0);
+var OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+function hashTap(block = 0) {
+  const hash = createHash("sha256");
+  let n = 0;
+  let pending = [];
+  let pendingBytes = 0;
+  const stream = new Transform({
+    transform(chunk, _enc, cb) {
+      hash.update(chunk);
+      n += chunk.length;
+      if (block === 0) return cb(null, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < block) return cb();
+      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      cb(null, out);
+    },
+    flush(cb) {
+      if (pendingBytes > 0) this.push(Buffer.concat(pending, pendingBytes));
+      pending = [];
+      cb();
+    }
+  });
+  return { stream, hash, bytes: () => n };
+}
+function noLongerFile(rel, cause) {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
+    kind: "context",
+    advice: ["Do not modify the build context while the action runs."],
+    cause
+  });
+}
+function changed(rel, expected, read) {
+  return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
+    kind: "context",
+    advice: ["Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."]
+  });
+}
+async function createContextArchive(contextDir, opts = {}) {
+  const { signal, onProgress } = opts;
+  if (signal?.aborted) throw cancelledError2(signal);
+  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
+  }
+  const tmpDir = path10.resolve(opts.tmpDir ?? os6.tmpdir());
+  const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
+  if (signal?.aborted) throw cancelledError2(signal);
+  const outPath = path10.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
+  let out;
+  try {
+    out = await fsp3.open(outPath, "wx", 384);
+  } catch (e) {
+    throw new ActionError(`Cannot create the build context archive in ${tmpDir}: ${e.message}`, {
+      kind: "context",
+      advice: ["Check that the temp directory exists and is writable (RUNNER_TEMP / TMPDIR)."],
+      cause: e
+    });
+  }
+  const pack2 = tar.pack();
+  const tarTap = hashTap(GZIP_BLOCK);
+  const gzTap = hashTap();
+  const gzip = zlib.createGzip({ level });
+  const sink = out.createWriteStream();
+  const done = pipeline(pack2, tarTap.stream, gzip, gzTap.stream, sink);
+  let failure;
+  const failed = done.then(
+    () => new Promise(() => {
+    }),
+    (e) => {
+      failure ??= e;
+      throw e;
+    }
+  );
+  failed.catch(() => {
+  });
+  const onAbort = () => {
+    pack2.destroy(signal ? cancelledError2(signal) : new Error("aborted"));
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const files = scan.entries.filter((e) => e.type === "file");
+  const totalFiles = files.length;
+  const totalBytes = scan.totalBytes;
+  let doneFiles = 0;
+  let doneBytes = 0;
+  let last;
+  const report = (final) => {
+    if (!onProgress) return;
+    let percent = totalBytes === 0 ? 100 : Math.floor(doneBytes * 100 / totalBytes);
+    if (!final && totalBytes > 0) percent = Math.min(percent, 99);
+    if (final) percent = 100;
+    if (last && !final && percent <= last.percent && doneBytes - last.bytes < PROGRESS_BYTES_STEP) return;
+    if (last && last.percent === percent && last.bytes === doneBytes && last.files === doneFiles) return;
+    last = { phase: "archive", files: doneFiles, totalFiles, bytes: doneBytes, totalBytes, percent };
+    onProgress({ ...last });
+  };
+  const guard = async (p) => Promise.race([p, failed]);
+  const checkAbort = () => {
+    if (signal?.aborted) throw cancelledError2(signal);
+    if (failure !== void 0) throw failure;
+  };
+  const waitPackBuffer = async () => {
+    const state = pack2._readableState;
+    let spins = 0;
+    while (typeof state?.buffered === "number" && state.buffered > PACK_BUFFER_LIMIT) {
+      checkAbort();
+      await guard(new Promise((r) => spins++ < 8 ? setImmediate(r) : setTimeout(r, 1)));
+    }
+  };
+  const header = (e) => {
+    const common = { uid: 0, gid: 0, uname: "", gname: "", mtime: MTIME_ZERO, mode: e.mode };
+    if (e.type === "dir") return { ...common, name: `${e.path}/`, type: "directory" };
+    if (e.type === "symlink") return { ...common, name: e.path, type: "symlink", linkname: e.linkTarget ?? "" };
+    return { ...common, name: e.path, type: "file", size: e.size };
+  };
+  const openChecked = async (e) => {
+    const abs = path10.join(scan.root, e.path);
+    let fh;
+    try {
+      fh = await archiveTestHooks.openFile(abs, OPEN_FLAGS);
+    } catch (err) {
+      const code2 = err.code;
+      if (code2 === "EACCES" || code2 === "EPERM") {
+        throw new ActionError(`Cannot read build context file: ${e.path} (permission denied)`, {
+          kind: "context",
+          advice: [
+            "Make the file readable by the runner user,",
+            `or exclude it from the build context in ${scan.ignoreFile ?? path10.join(scan.root, ".dockerignore")}.`
+          ],
+          cause: err
+        });
+      }
+      if (code2 === "ENOENT") throw changed(e.path, e.size, 0);
+      if (code2 === "ELOOP" || code2 === "ENXIO") throw noLongerFile(e.path, err);
+      throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: "context", cause: err });
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw noLongerFile(e.path);
+    } catch (err) {
+      await fh.close().catch(() => {
+      });
+      throw err;
+    }
+    return fh;
+  };
+  const readFull = async (fh, buf, pos) => {
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, pos + n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return n;
+  };
+  const readSmall = async (e) => {
+    const fh = await openChecked(e);
+    try {
+      const buf = Buffer.allocUnsafe(e.size + 1);
+      const n = await readFull(fh, buf, 0);
+      if (n > e.size) throw changed(e.path, e.size, Math.max(n, (await fh.stat()).size));
+      if (n < e.size) throw changed(e.path, e.size, n);
+      return buf.subarray(0, n);
+    } finally {
+      await fh.close().catch(() => {
+      });
+    }
+  };
+  const newEntry = (e) => {
+    let settle;
+    const done2 = new Promise((res, rej) => {
+      settle = (err) => err ? rej(err) : res();
+    });
+    done2.catch(() => {
+    });
+    const entry = pack2.entry(header(e), (err) => settle(err));
+    entry.on("error", () => {
+    });
+    return { entry, done: done2 };
+  };
+  const addSmall = async (e, data) => {
+    const { entry, done: done2 } = newEntry(e);
+    if (data.length > 0 && !entry.write(data)) await guard(once(entry, "drain").then(() => void 0));
+    entry.end(null);
+    await guard(done2);
+    doneBytes += data.length;
+    doneFiles++;
+    report(false);
+  };
+  const addLarge = async (e) => {
+    const fh = await openChecked(e);
+    try {
+      const { entry, done: done2 } = newEntry(e);
+      let pos = 0;
+      while (pos < e.size) {
+        checkAbort();
+        const want = Math.min(READ_CHUNK, e.size - pos);
+        const buf = Buffer.allocUnsafe(want);
+        const n = await readFull(fh, buf, pos);
+        if (n < want) throw changed(e.path, e.size, pos + n);
+        pos += n;
+        doneBytes += n;
+        if (!entry.write(buf)) await guard(once(entry, "drain").then(() => void 0));
+        report(false);
+      }
+      const probe = Buffer.allocUnsafe(64 * 1024);
+      const { bytesRead: extra } = await fh.read(probe, 0, probe.length, pos);
+      if (extra > 0) throw changed(e.path, e.size, Math.max(pos + extra, (await fh.stat()).size));
+      entry.end(null);
+      await guard(done2);
+    } finally {
+      await fh.close().catch(() => {
+      });
+    }
+    doneFiles++;
+    report(false);
+  };
+  const entries = scan.entries;
+  const ahead = /* @__PURE__ */ new Map();
+  let nextAhead = 0;
+  let aheadBytes = 0;
+  const fillAhead = (from) => {
+    if (nextAhead < from) nextAhead = from;
+    while (nextAhead < entries.length && ahead.size < READ_AHEAD_FILES && aheadBytes < READ_AHEAD_BYTES) {
+      const i = nextAhead++;
+      const e = entries[i];
+      if (e.type !== "file" || e.size > SMALL_FILE) continue;
+      const pr = readSmall(e);
+      pr.catch(() => {
+      });
+      ahead.set(i, pr);
+      aheadBytes += e.size;
+    }
+  };
+  let ok = false;
+  try {
+    report(false);
+    for (let i = 0; i < entries.length; i++) {
+      checkAbort();
+      const e = entries[i];
+      fillAhead(i);
+      const pre = ahead.get(i);
+      if (pre) {
+        ahead.delete(i);
+        aheadBytes -= e.size;
+        await addSmall(e, await guard(pre));
+      } else if (e.type === "file") {
+        await addLarge(e);
+      } else {
+        pack2.entry(header(e)).on("error", () => {
+        });
+        await waitPackBuffer();
+      }
+    }
+    checkAbort();
+    pack2.finalize();
+    await done;
+    checkAbort();
+    report(true);
+    ok = true;
+  } catch (e) {
+    if (!pack2.destroyed) pack2.destroy(e instanceof Error ? e : new Error(String(e)));
+    await done.catch(() => {
+    });
+    throw toArchiveError(e, signal, outPath);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (!ok) {
+      await out.close().catch(() => {
+      });
+      await fsp3.rm(outPath, { force: true }).catch(() => {
+      });
+    }
+  }
+  let fileCount = 0;
+  let dirCount = 0;
+  let symlinkCount = 0;
+  for (const e of scan.entries) {
+    if (e.type === "file") fileCount++;
+    else if (e.type === "dir") dirCount++;
+    else symlinkCount++;
+  }
+  return {
+    path: outPath,
+    compressedBytes: gzTap.bytes(),
+    uncompressedBytes: tarTap.bytes(),
+    fileCount,
+    dirCount,
+    symlinkCount,
+    digest: `sha256:${tarTap.hash.digest("hex")}`,
+    archiveDigest: `sha256:${gzTap.hash.digest("hex")}`,
+    entries: scan.entries.map((e) => e.path),
+    skipped: scan.skipped,
+    ignoreFile: scan.ignoreFile,
+    cleanup: async () => {
+      await fsp3.rm(outPath, { force: true });
     }
   };
 }
-function multipartHint(targetMiB) {
-  const parts = Math.min(1e4, Math.max(1, Math.ceil(targetMiB / 64)));
-  return { max_parts: parts, part_size_bytes: 64 * MiB };
+function toArchiveError(e, signal, outPath) {
+  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : cancelledError2(signal);
+  if (isActionError(e)) return e;
+  const code2 = e?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code2 === "ENOSPC" || code2 === "EDQUOT") {
+    return new ActionError(`No space left to write the build context archive ${outPath}`, {
+      kind: "context",
+      advice: ["Free disk space on the runner, or shrink the context with .dockerignore."],
+      cause: e
+    });
+  }
+  return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: "context", cause: e });
 }
 
 // src/build/shell-words.ts
@@ -33335,15 +33692,6 @@ function shellWords(text) {
   if (inWord) words.push(cur);
   return words;
 }
-
-// src/build/remote-paths.ts
-var BUILD_DIR = "/var/lib/tensorlake/rootfs-builder/build";
-var CONTEXT_DIR = `${BUILD_DIR}/context`;
-var CONTEXT_ARCHIVE = `${BUILD_DIR}/context.tar.gz`;
-var SPEC_PATH = `${BUILD_DIR}/spec.json`;
-var METADATA_PATH = `${BUILD_DIR}/metadata.json`;
-var BUILDER_BIN_DIR = "/usr/local/bin";
-var BUILDER_PATH_ENV = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // src/build/spec.ts
 function buildSpec(i) {
@@ -33391,7 +33739,7 @@ function builderPayload(command) {
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join as join5 } from "node:path";
-function str(v) {
+function str2(v) {
   return typeof v === "string" && v !== "" ? v : void 0;
 }
 async function loadRegistryCredentials(env, secrets) {
@@ -33429,9 +33777,9 @@ async function loadRegistryCredentials(env, secrets) {
   for (const [registry, value] of Object.entries(auths)) {
     if (typeof value !== "object" || value === null) continue;
     const entry = value;
-    let username = str(entry.username);
-    let password = str(entry.password);
-    const auth = str(entry.auth);
+    let username = str2(entry.username);
+    let password = str2(entry.password);
+    const auth = str2(entry.auth);
     if (auth) {
       secrets.add(auth);
       const decoded = Buffer.from(auth, "base64").toString("utf8");
@@ -33442,7 +33790,7 @@ async function loadRegistryCredentials(env, secrets) {
       }
     }
     if (password) secrets.add(password);
-    const identitytoken = str(entry.identitytoken);
+    const identitytoken = str2(entry.identitytoken);
     if (identitytoken) secrets.add(identitytoken);
     const item = {};
     if (identitytoken) item.identitytoken = identitytoken;
@@ -33453,7 +33801,7 @@ async function loadRegistryCredentials(env, secrets) {
     if (item.auth || item.identitytoken) out[registry] = item;
   }
   const helpersSkipped = [];
-  if (str(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
+  if (str2(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
   if (typeof cfg.credHelpers === "object" && cfg.credHelpers !== null) {
     for (const [reg, helper] of Object.entries(cfg.credHelpers)) helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
   }
@@ -33462,233 +33810,191 @@ async function loadRegistryCredentials(env, secrets) {
   return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, configPath };
 }
 
-// src/build/completion.ts
-function lookup(meta, snake, camel) {
-  if (Object.prototype.hasOwnProperty.call(meta, snake)) return { present: true, value: meta[snake] };
-  if (Object.prototype.hasOwnProperty.call(meta, camel)) return { present: true, value: meta[camel] };
-  return { present: false, value: void 0 };
+// src/build/upload.ts
+async function signBlobs(proxy, prep, sizes, signal) {
+  if (prep.snapshotRelPath === void 0) return {};
+  const upload = await proxy.signBlob(
+    { target: { kind: "artifact", rel_path: prep.snapshotRelPath }, op: { kind: "put_artifact", multipart_hint: multipartHint(sizes.targetMiB) } },
+    signal
+  );
+  if (typeof upload.uri !== "string") throw new ActionError("dataplane signed upload response is missing uri", { kind: "platform" });
+  const parentDownload = prep.parent ? await proxy.signBlob({ target: { kind: "blob", uri: prep.parent.parentManifestUri }, op: { kind: "get_blob" } }, signal) : void 0;
+  return { upload, parentDownload };
 }
-function metaString(meta, snake, camel) {
-  const r = lookup(meta, snake, camel);
-  if (!r.present) return { present: false };
-  return { present: true, value: typeof r.value === "string" ? r.value : void 0 };
-}
-function parseUnsigned(v) {
-  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0) ? v : void 0;
-  if (typeof v === "string" && /^\+?\d+$/.test(v)) {
-    const n = Number(v.replace(/^\+/, ""));
-    return Number.isSafeInteger(n) ? n : void 0;
-  }
-  return void 0;
-}
-function metaUnsigned(meta, snake, camel) {
-  const r = lookup(meta, snake, camel);
-  return r.present ? parseUnsigned(r.value) : void 0;
-}
-function str2(l) {
-  return l.present ? l.value : void 0;
-}
-function parseMetadata(body) {
-  let parsed;
-  try {
-    parsed = JSON.parse(body.toString("utf8"));
-  } catch (e) {
-    throw new ActionError(`rootfs builder wrote invalid metadata.json: ${e.message}`, { kind: "builder" });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ActionError("rootfs builder wrote invalid metadata.json: not a JSON object", { kind: "builder" });
-  }
-  return parsed;
-}
-function isCasMetadata(meta) {
-  return str2(metaString(meta, "rootfs_format", "rootfsFormat")) === "cas-streaming";
-}
-function reconcileSnapshotUri(meta, prepared, signedUri) {
-  const metaUri = str2(metaString(meta, "snapshot_uri", "snapshotUri"));
-  if (signedUri !== void 0) {
-    if (metaUri !== void 0 && metaUri !== signedUri) {
-      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, { kind: "builder" });
+async function uploadContext(s, proxy, contextDir, onArchived) {
+  const { events: events2, now } = s;
+  events2.status("Uploading build context...");
+  events2.status(`Creating build context archive from ${contextDir}`);
+  const a0 = now();
+  const archive = await createContextArchive(contextDir, {
+    dockerfilePath: s.req.source.kind === "dockerfile" ? s.req.source.dockerfile : void 0,
+    signal: s.signal,
+    onProgress: (p) => {
+      const rate = p.bytes * 1e3 / Math.max(1, now() - a0);
+      events2.progress({ kind: "archive", bytes: p.bytes, totalBytes: p.totalBytes, percent: p.percent, rate, files: p.files, totalFiles: p.totalFiles });
     }
-    return signedUri;
-  }
-  const uri = metaUri ?? prepared.snapshotUri;
-  if (uri === void 0) throw new ActionError("rootfs build completed without snapshot_uri", { kind: "builder" });
-  return uri;
-}
-function completeRequestFromMetadata(meta, prepared, opts) {
-  const snapshotId = str2(metaString(meta, "snapshot_id", "snapshotId")) ?? prepared.snapshotId;
-  const snapshotUri = reconcileSnapshotUri(meta, prepared, opts.signedUri);
-  if (isCasMetadata(meta)) {
-    const size2 = metaUnsigned(meta, "image_size_bytes", "imageSizeBytes");
-    if (size2 === void 0) throw new ActionError("rootfs builder metadata is missing numeric image_size_bytes", { kind: "builder" });
-    return {
-      snapshotId,
-      snapshotUri,
-      snapshotFormatVersion: "content_addressed_streaming_v1",
-      snapshotSizeBytes: size2,
-      rootfsDiskBytes: opts.clientRootfsDiskBytes,
-      rootfsNodeKind: "base",
-      rootfsFormat: "cas-streaming"
-    };
-  }
-  const fmt = str2(metaString(meta, "snapshot_format_version", "snapshotFormatVersion"));
-  if (fmt === void 0) throw new ActionError("rootfs builder metadata is missing snapshot_format_version", { kind: "builder" });
-  const size = metaUnsigned(meta, "snapshot_size_bytes", "snapshotSizeBytes");
-  if (size === void 0) throw new ActionError("rootfs builder metadata is missing numeric snapshot_size_bytes", { kind: "builder" });
-  const disk = metaUnsigned(meta, "rootfs_disk_bytes", "rootfsDiskBytes");
-  if (disk === void 0) throw new ActionError("rootfs builder metadata is missing numeric rootfs_disk_bytes", { kind: "builder" });
-  const kind = str2(metaString(meta, "rootfs_node_kind", "rootfsNodeKind")) ?? prepared.rootfsNodeKind;
-  let parentManifestUri = str2(metaString(meta, "parent_manifest_uri", "parentManifestUri"));
-  if (parentManifestUri === void 0 && kind === "diff") {
-    parentManifestUri = prepared.parent?.parentManifestUri;
-    if (parentManifestUri === void 0) {
-      throw new ActionError("rootfs diff build completed without parent_manifest_uri", { kind: "builder" });
-    }
-  }
-  const req = {
-    snapshotId,
-    snapshotUri,
-    snapshotFormatVersion: fmt,
-    snapshotSizeBytes: size,
-    rootfsDiskBytes: disk,
-    rootfsNodeKind: kind
+  });
+  const summary2 = {
+    digest: archive.digest,
+    archiveDigest: archive.archiveDigest,
+    fileCount: archive.fileCount,
+    dirCount: archive.dirCount,
+    symlinkCount: archive.symlinkCount,
+    uncompressedBytes: archive.uncompressedBytes,
+    compressedBytes: archive.compressedBytes,
+    skipped: archive.skipped
   };
-  if (parentManifestUri !== void 0) req.parentManifestUri = parentManifestUri;
-  return req;
+  onArchived(summary2);
+  try {
+    for (const sk of archive.skipped) events2.warning(`Build context: skipped ${sk.path}: ${sk.reason}`);
+    events2.status(
+      `Build context archive: ${archive.fileCount} files, ${formatBytes(archive.uncompressedBytes)} uncompressed, ${formatBytes(archive.compressedBytes)} compressed (${archive.digest})` + (archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : "")
+    );
+    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] });
+    const u0 = now();
+    const total = archive.compressedBytes;
+    let lastDecile = -1;
+    await proxy.putFile(
+      CONTEXT_ARCHIVE,
+      {
+        open: () => createReadStream(archive.path),
+        length: total,
+        onProgress: (sent) => {
+          const percent = total === 0 ? 100 : Math.floor(sent * 100 / total);
+          const decile = Math.floor(percent / 10);
+          if (decile === lastDecile && sent !== total) return;
+          lastDecile = decile;
+          events2.progress({ kind: "upload", bytes: sent, totalBytes: total, percent, rate: sent * 1e3 / Math.max(1, now() - u0) });
+        }
+      },
+      s.signal
+    );
+    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] });
+    events2.status("Untarring build context archive in builder sandbox...");
+    await execInSandbox(s, proxy, { command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] }, { forward: true });
+    await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
+    events2.status("Build context extracted; removed remote archive");
+    return summary2;
+  } finally {
+    await archive.cleanup().catch(() => void 0);
+  }
+}
+async function registryCredentials(s) {
+  if (!s.req.registryCredentials) return void 0;
+  const creds = await loadRegistryCredentials(s.deps.env, s.deps.secrets);
+  if (creds.dockerConfigJson) s.deps.secrets.add(creds.dockerConfigJson);
+  if (creds.registries.length) s.events.status(`Forwarding registry credentials for ${creds.registries.join(", ")} to the builder`);
+  for (const h of creds.helpersSkipped) {
+    s.events.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
+  }
+  return creds.dockerConfigJson;
+}
+async function uploadBuildInputs(s, proxy, plan, prep, sizes, onArchived = () => {
+}) {
+  const signed = await signBlobs(proxy, prep, sizes, s.signal);
+  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR], user: "root" });
+  await execInSandbox(s, proxy, { command: "chmod", args: ["0777", BUILD_DIR], user: "root" });
+  const context = plan.mode === "dockerfile" && plan.contextDir ? await uploadContext(s, proxy, plan.contextDir, onArchived) : void 0;
+  const dockerConfigJson = await registryCredentials(s);
+  const spec = buildSpec({
+    prepared: prep.raw,
+    plan,
+    rootfsDiskBytes: sizes.rootfsDiskBytes,
+    signedUpload: signed.upload,
+    parentDownload: signed.parentDownload,
+    dockerConfigJson,
+    dockerCompat: s.req.dockerCompat
+  });
+  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] });
+  await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(spec, null, 2)), s.signal);
+  return { signedUri: typeof signed.upload?.uri === "string" ? signed.upload.uri : void 0, context };
 }
 
-// src/build/diagnostics.ts
-var DISK_ADVICE_THRESHOLD = 95;
-var OOM_ADVICE = "The builder ran out of memory: retry with a larger builder memory (the memory-mb input).";
-var DISK_ADVICE = "The builder ran out of disk space: retry with a larger builder disk (the builder-disk-mb input).";
-function hasDiskSpaceEvidence(text) {
-  const t = text.toLowerCase();
-  return t.includes("enospc") || t.includes("no space");
-}
-function hasOomEvidence(dmesg) {
-  const t = dmesg.toLowerCase();
-  return t.includes("out of memory") || t.includes("oom-kill") || t.includes("killed process");
-}
-function maxDiskUsePercent(df) {
-  let max;
-  for (const line of df.split("\n")) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 5) continue;
-    const m = /^(\d+)%$/.exec(fields[4]);
-    if (!m) continue;
-    const n = Number(m[1]);
-    if (max === void 0 || n > max) max = n;
-  }
-  return max;
-}
-var DMESG_SCRIPT = "dmesg 2>/dev/null || true";
-var DF_SCRIPT = `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p" 2>/dev/null; done || true`;
-async function collectStdout(proxy, script, signal) {
+// src/build/builder-run.ts
+async function runBuilder(s, proxy, prep, evidence) {
+  s.events.status("Running offline rootfs builder...");
+  const payload = builderPayload(prep.builder.command);
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort();
+  s.signal?.addEventListener("abort", onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctl.abort();
+  }, s.req.buildTimeoutMs);
+  const keepalive = setInterval(() => void proxy.health().catch(() => void 0), s.limits.keepaliveMs);
   try {
-    const lines = [];
-    for await (const ev of proxy.runProcess({ command: "/bin/sh", args: ["-lc", script], user: "root", timeout: 5 }, signal)) {
-      if (ev.type === "output" && ev.stream !== "stderr") lines.push(ev.line);
+    await execInSandbox(s, proxy, payload, {
+      forward: true,
+      signal: ctl.signal,
+      onLine: (line) => {
+        if (hasDiskSpaceEvidence(line)) evidence.sawDiskSpaceEvidence = true;
+      }
+    });
+  } catch (e) {
+    if (timedOut && !s.signal?.aborted) {
+      throw new ActionError(`the builder did not finish within ${formatDuration(s.req.buildTimeoutMs)} (build-timeout)`, {
+        kind: "timeout",
+        input: "build-timeout",
+        advice: ["Raise the build-timeout input if the build legitimately takes longer."]
+      });
     }
-    return lines.join("\n");
-  } catch {
-    return void 0;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(keepalive);
+    s.signal?.removeEventListener("abort", onAbort);
   }
 }
-async function gatherDiagnostics(proxy, opts) {
-  const dmesg = await collectStdout(proxy, DMESG_SCRIPT, opts.signal);
-  const df = await collectStdout(proxy, DF_SCRIPT, opts.signal);
-  const evidence = {
-    oom: dmesg !== void 0 && hasOomEvidence(dmesg),
-    diskPercent: df === void 0 ? void 0 : maxDiskUsePercent(df),
-    diskEvidence: opts.sawDiskEvidenceInLog || hasDiskSpaceEvidence(opts.errorText)
-  };
-  const advice = [];
-  if (evidence.oom) advice.push(OOM_ADVICE);
-  if ((evidence.diskPercent ?? 0) >= DISK_ADVICE_THRESHOLD || evidence.diskEvidence) advice.push(DISK_ADVICE);
-  return { evidence, advice };
+
+// src/build/admission.ts
+async function waitForAdmission(s, platform2, buildId, onPoll) {
+  const { events: events2, now, req } = s;
+  events2.status("Verifying and admitting the image into the streaming CAS; this may take minutes for large images...");
+  const t0 = now();
+  for (let polls = 1; ; polls++) {
+    const st = await platform2.getBuild(buildId, s.signal);
+    onPoll();
+    const elapsed = now() - t0;
+    if (st.status === "completed") {
+      if (!st.template) throw new ActionError("build completed but the status payload has no template", { kind: "platform" });
+      events2.status(`Admission: completed after ${formatDuration(elapsed)} (${polls} polls)`);
+      return st.template;
+    }
+    if (st.status === "failed") {
+      throw new ActionError(`streaming image admission failed: ${st.error ?? "admission failed"}`, {
+        kind: "admission",
+        advice: ["The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake."]
+      });
+    }
+    if (st.status !== "ingesting" && st.status !== "prepared") {
+      throw new ActionError(`unexpected build status ${st.status === void 0 ? "None" : `Some(${JSON.stringify(st.status)})`}`, { kind: "platform" });
+    }
+    if (elapsed >= req.admissionTimeoutMs) {
+      throw new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`, {
+        kind: "timeout",
+        input: "admission-timeout",
+        advice: ["Raise the admission-timeout input, or set wait: false to return while admission continues."]
+      });
+    }
+    const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
+    events2.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);
+    await s.sleep(next, s.signal);
+  }
 }
 
 // src/build/pipeline.ts
-var CONTRACT_LIMITS = {
-  sandboxRunningMs: 12e4,
-  sandboxPollMs: 1e3,
-  readinessMs: 12e4,
-  keepaliveMs: 12e4,
-  cleanupMs: 6e4,
-  cancelledCleanupMs: 5e3
-};
-function abortableSleep(ms, signal) {
-  return new Promise((resolve6, reject) => {
-    if (signal?.aborted) return reject(cancelled2());
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve6();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(cancelled2());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-function cancelled2() {
-  return new ActionError("the run was cancelled", { kind: "cancelled" });
-}
-function seconds(ms) {
-  if (ms < 1e3) return `${ms}ms`;
-  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
-  const m = Math.floor(ms / 6e4);
-  const s = Math.round(ms % 6e4 / 1e3);
-  return s ? `${m}m${s}s` : `${m}m`;
-}
-function registerSignedUrls(value, secrets) {
-  if (typeof value === "string") {
-    if (/^https?:\/\/[^\s]*\?/.test(value)) secrets.add(value);
-    return;
-  }
-  if (Array.isArray(value)) for (const v of value) registerSignedUrls(v, secrets);
-  else if (value && typeof value === "object") for (const v of Object.values(value)) registerSignedUrls(v, secrets);
-}
-function builderSandboxName(buildId) {
-  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
-  return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, "");
-}
-function isTransientSandboxError(e) {
-  if (!(e instanceof ActionError)) return false;
-  if (e.kind === "transport") return true;
-  const s = e.httpStatus;
-  if (s === 502 || s === 503 || s === 504) return true;
-  if (s === 400 && /not running/i.test(e.message)) return true;
-  return /PROXY_ERROR|Failed to proxy request/.test(e.message);
-}
-async function readDockerfile(path11, display) {
-  const fh = await open2(path11, "r").catch((e) => {
-    throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: "input", input: "dockerfile" });
-  });
-  try {
-    const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
-    let length = 0;
-    for (; ; ) {
-      const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length === buf.length) break;
-    }
-    try {
-      return decodeDockerfile(buf.subarray(0, length));
-    } catch (e) {
-      throw toActionError(e, "plan").addAdvice(`Check the dockerfile input (${display}).`);
-    }
-  } finally {
-    await fh.close();
-  }
-}
 async function runBuild(req, deps) {
-  const { events: events2, secrets, log } = deps;
-  const limits = { ...CONTRACT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits };
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? abortableSleep;
-  const signal = deps.signal;
+  const s = {
+    req,
+    deps,
+    events: deps.events,
+    limits: { ...CONTRACT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits },
+    signal: deps.signal,
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? abortableSleep
+  };
+  const { events: events2, now, signal } = s;
   const result = {
     status: "failed",
     mode: req.source.kind,
@@ -33699,408 +34005,150 @@ async function runBuild(req, deps) {
     admissionPolls: 0
   };
   let current;
-  async function phase(p, fn) {
-    if (signal?.aborted) throw cancelled2();
+  async function phase(p, fn, opts = {}) {
+    if (signal?.aborted && !opts.evenIfCancelled) throw cancelledError();
     current = p;
     events2.phaseStart(p);
     const t0 = now();
+    let outcome = "failed";
     try {
       const r = await fn();
-      const ms = now() - t0;
-      result.timings.push({ phase: p, ms, outcome: "ok" });
-      events2.phaseEnd(p, "ok", ms);
+      outcome = "ok";
       return r;
     } catch (e) {
-      const ms = now() - t0;
-      result.timings.push({ phase: p, ms, outcome: "failed" });
-      events2.phaseEnd(p, "failed", ms);
       throw toActionError(e).annotate({ phase: p });
+    } finally {
+      const ms = now() - t0;
+      result.timings.push({ phase: p, ms, outcome });
+      events2.phaseEnd(p, outcome, ms);
     }
   }
-  const scopeHeaders = req.auth.kind === "pat" ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : void 0;
   const transport = new HttpTransport({
     token: req.auth.token,
     userAgent: deps.userAgent,
-    scopeHeaders,
-    secrets,
-    log,
+    scopeHeaders: req.auth.kind === "pat" ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : void 0,
+    secrets: deps.secrets,
+    log: deps.log,
     retry: deps.retry,
     signal,
     sleep: deps.sleep,
-    onRetry: (i) => events2.status(`${i.operation}: ${i.reason}; retrying in ${seconds(i.delayMs)} (attempt ${i.attempt + 1})`)
+    onRetry: (i) => events2.status(`${i.operation}: ${i.reason}; retrying in ${formatDuration(i.delayMs)} (attempt ${i.attempt + 1})`)
   });
   const platform2 = new PlatformApi(transport, req.apiUrl);
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
-  let plan;
-  let prepared;
-  let sizes;
   let sandboxId;
   let proxy;
-  let ready = false;
-  let sawDiskEvidence = false;
-  let archive;
-  const exec2 = async (payload, forward, runSignal = signal) => {
-    const res = await runCommand(proxy, payload, {
-      signal: runSignal,
-      sleep: deps.sleep,
-      onOutput: forward ? (e) => events2.buildLog(e.stream, e.line) : void 0,
-      onNotice: forward ? (m) => events2.status(m) : void 0
-    });
-    if (res.exitCode !== 0) {
-      throw new ActionError(commandFailureMessage(payload.command, res), { kind: "builder" });
-    }
-    return res;
-  };
+  const evidence = { sawDiskSpaceEvidence: false };
   try {
-    plan = await phase("plan", async () => {
-      let p;
-      if (req.source.kind === "import") {
-        events2.status(`Importing registry image ${req.source.image}`);
-        p = planImport({ reference: req.source.image, name: req.name });
-      } else {
-        events2.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
-        const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
-        p = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
-        p.dockerfilePath = req.source.dockerfileInput;
-      }
-      for (const w of p.warnings) events2.planWarning(w, p.dockerfilePath);
-      result.warnings = p.warnings;
-      if (req.dockerCompat) events2.warning("Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.");
-      events2.status(`Selected image name ${p.name}`);
-      events2.status(`Base image ${p.baseImage}${p.additionalRefs.length ? `; other images: ${p.additionalRefs.join(", ")}` : ""}`);
-      return p;
-    });
+    const plan = await phase("plan", () => planBuild(req, events2));
     result.name = plan.name;
     result.baseImage = plan.baseImage;
-    const thePlan = plan;
-    prepared = await phase("prepare", async () => {
+    result.warnings = plan.warnings;
+    const { prep, sizes } = await phase("prepare", async () => {
       if (req.auth.kind === "api-key") {
-        const scope = await platform2.introspect();
+        const scope = await platform2.introspect(signal);
         platform2.setScope(scope);
         events2.status(`Authenticated with an API key for organization ${scope.organizationId}, project ${scope.projectId}`);
       } else {
         platform2.setScope({ organizationId: req.auth.organizationId, projectId: req.auth.projectId });
         events2.status(`Using a personal access token for organization ${req.auth.organizationId}, project ${req.auth.projectId}`);
       }
-      const refs = await resolveReferences(platform2, thePlan, req.streaming);
-      for (const l of refs.lookups) events2.status(l.templateId ? `Reference ${l.reference} is registered template ${l.templateId}` : `Reference ${l.reference} is not a registered template (pulled from its registry)`);
+      const refs = await resolveReferences(platform2, plan, req.streaming);
+      for (const l of refs.lookups) {
+        events2.status(l.templateId ? `Reference ${l.reference} is registered template ${l.templateId}` : `Reference ${l.reference} is not a registered template (pulled from its registry)`);
+      }
       result.rootfsNodeKind = refs.rootfsNodeKind;
       result.parentTemplate = refs.parentTemplate?.templateId;
       events2.status("Preparing rootfs build...");
-      const prep2 = await platform2.prepare({
-        name: thePlan.name,
-        dockerfile: thePlan.dockerfileText,
-        baseImage: thePlan.baseImage,
-        public: req.public,
-        rootfsNodeKind: refs.rootfsNodeKind,
-        parentTemplate: refs.parentTemplate,
-        additionalLocalImages: refs.additionalLocalImages,
-        ...req.streaming ? { rootfsFormat: "cas-streaming" } : {}
-      });
-      registerSignedUrls(prep2.raw, secrets);
-      result.buildId = prep2.buildId;
-      result.snapshotId = prep2.snapshotId;
-      events2.status(`Build ${prep2.buildId} prepared. Build mode: ${prep2.rootfsNodeKind === "diff" ? "RootfsDiff" : "RootfsBase"}${prep2.rootfsFormat === "cas-streaming" ? " (content-addressed streaming)" : ""}`);
-      sizes = computeSizes(prep2, req);
-      result.rootfsDiskBytes = sizes.rootfsDiskBytes;
-      events2.status(`Builder resources: ${sizes.builder.cpus.toFixed(2)} CPUs, ${formatBytes2(sizes.builder.memoryMb * 1024 * 1024)} memory, ${formatBytes2(sizes.builder.diskMb * 1024 * 1024)} disk; target rootfs ${formatBytes2(sizes.rootfsDiskBytes)}`);
-      return prep2;
+      const prepared = await platform2.prepare(
+        {
+          name: plan.name,
+          dockerfile: plan.dockerfileText,
+          baseImage: plan.baseImage,
+          public: req.public,
+          rootfsNodeKind: refs.rootfsNodeKind,
+          parentTemplate: refs.parentTemplate,
+          additionalLocalImages: refs.additionalLocalImages,
+          ...req.streaming ? { rootfsFormat: "cas-streaming" } : {}
+        },
+        signal
+      );
+      result.buildId = prepared.buildId;
+      result.snapshotId = prepared.snapshotId;
+      events2.status(
+        `Build ${prepared.buildId} prepared. Build mode: ${prepared.rootfsNodeKind === "diff" ? "RootfsDiff" : "RootfsBase"}` + (prepared.rootfsFormat === "cas-streaming" ? " (content-addressed streaming)" : "")
+      );
+      const sz = computeSizes(prepared, req);
+      result.rootfsDiskBytes = sz.rootfsDiskBytes;
+      events2.status(
+        `Builder resources: ${sz.builder.cpus.toFixed(2)} CPUs, ${formatBytes(sz.builder.memoryMb * 1024 * 1024)} memory, ${formatBytes(sz.builder.diskMb * 1024 * 1024)} disk; target rootfs ${formatBytes(sz.rootfsDiskBytes)}`
+      );
+      return { prep: prepared, sizes: sz };
     });
-    const prep = prepared;
-    const sz = sizes;
-    await phase("sandbox", async () => {
-      events2.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
-      const created = await lifecycle.createSandbox({
-        image: prep.builder.image,
-        resources: { cpus: sz.builder.cpus, memory_mb: sz.builder.memoryMb, disk_mb: sz.builder.diskMb },
-        timeout_secs: 300,
-        name: builderSandboxName(prep.buildId)
-      });
-      sandboxId = created.sandbox_id;
-      result.builderSandboxId = sandboxId;
-      events2.sandboxCreated(sandboxId);
-      events2.status(`Builder sandbox ${sandboxId} created (${created.status})`);
-      let sandboxUrl = created.sandbox_url;
-      let routingHint = created.routing_hint;
-      const t0 = now();
-      for (; ; ) {
-        if (now() - t0 >= limits.sandboxRunningMs) {
-          throw new ActionError(`Sandbox ${sandboxId} did not reach 'running' within ${seconds(limits.sandboxRunningMs)} (sandbox-timeout)`, {
-            kind: "timeout",
-            input: "sandbox-timeout",
-            advice: ["The platform may be out of capacity: re-run the job later, or raise the sandbox-timeout input."]
-          });
-        }
-        try {
-          const info2 = await lifecycle.getSandbox(sandboxId);
-          if (info2.status === "running") {
-            sandboxUrl = sandboxUrl?.trim() ? sandboxUrl : info2.sandbox_url;
-            routingHint ??= info2.routing_hint;
-            break;
-          }
-          if (info2.status === "terminated") {
-            throw new ActionError(`Sandbox ${sandboxId} terminated before reaching 'running'${info2.termination_reason ? ` (${info2.termination_reason})` : ""}`, { kind: "sandbox" });
-          }
-        } catch (e) {
-          if (!isTransientSandboxError(e)) throw e;
-        }
-        await sleep(limits.sandboxPollMs, signal);
-      }
-      events2.status(`Rootfs builder sandbox ${sandboxId} is running`);
-      const target = resolveProxyTarget(sandboxUrl, sandboxId, deps.env.TENSORLAKE_SANDBOX_PROXY_URL);
-      proxy = new SandboxProxy(transport, { ...target, sandboxId, routingHint });
-      const r0 = now();
-      for (; ; ) {
-        try {
-          await exec2({ command: "/bin/true", args: [] }, false);
-          break;
-        } catch (e) {
-          if (!isTransientSandboxError(e) || now() - r0 >= limits.readinessMs) {
-            const err = toActionError(e);
-            if (isTransientSandboxError(e)) err.addAdvice(`The sandbox proxy did not become ready within ${seconds(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
-            throw err;
-          }
-          await sleep(1e3, signal);
-        }
-      }
-      ready = true;
-    });
-    const spec = await phase("upload", async () => {
-      let signedUpload;
-      let parentDownload;
-      if (prep.snapshotRelPath !== void 0) {
-        signedUpload = await proxy.signBlob({
-          target: { kind: "artifact", rel_path: prep.snapshotRelPath },
-          op: { kind: "put_artifact", multipart_hint: multipartHint(sz.targetMiB) }
-        });
-        registerSignedUrls(signedUpload, secrets);
-        if (typeof signedUpload.uri !== "string") {
-          throw new ActionError("dataplane signed upload response is missing uri", { kind: "platform" });
-        }
-        if (prep.parent) {
-          parentDownload = await proxy.signBlob({ target: { kind: "blob", uri: prep.parent.parentManifestUri }, op: { kind: "get_blob" } });
-          registerSignedUrls(parentDownload, secrets);
-        }
-      }
-      await exec2({ command: "mkdir", args: ["-p", BUILD_DIR], user: "root" }, false);
-      await exec2({ command: "chmod", args: ["0777", BUILD_DIR], user: "root" }, false);
-      if (thePlan.mode === "dockerfile" && thePlan.contextDir) {
-        events2.status("Uploading build context...");
-        events2.status(`Creating build context archive from ${thePlan.contextDir}`);
-        const a0 = now();
-        archive = await createContextArchive(thePlan.contextDir, {
-          dockerfilePath: req.source.kind === "dockerfile" ? req.source.dockerfile : void 0,
-          signal,
-          onProgress: (p) => {
-            const el = Math.max(1, now() - a0);
-            events2.progress({ kind: "archive", bytes: p.bytes, totalBytes: p.totalBytes, percent: p.percent, rate: p.bytes * 1e3 / el, files: p.files, totalFiles: p.totalFiles });
-          }
-        });
-        for (const s2 of archive.skipped) events2.warning(`Build context: skipped ${s2.path}: ${s2.reason}`);
-        result.context = {
-          digest: archive.digest,
-          archiveDigest: archive.archiveDigest,
-          fileCount: archive.fileCount,
-          dirCount: archive.dirCount,
-          symlinkCount: archive.symlinkCount,
-          uncompressedBytes: archive.uncompressedBytes,
-          compressedBytes: archive.compressedBytes,
-          skipped: archive.skipped
-        };
-        events2.status(`Build context archive: ${archive.fileCount} files, ${formatBytes2(archive.uncompressedBytes)} uncompressed, ${formatBytes2(archive.compressedBytes)} compressed (${archive.digest})${archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : ""}`);
-        await exec2({ command: "mkdir", args: ["-p", BUILD_DIR] }, false);
-        const u0 = now();
-        let lastDecile = -1;
-        const total = archive.compressedBytes;
-        const archivePath = archive.path;
-        await proxy.putFile(CONTEXT_ARCHIVE, {
-          open: () => createReadStream(archivePath),
-          length: total,
-          onProgress: (sent) => {
-            const percent = total === 0 ? 100 : Math.floor(sent * 100 / total);
-            const decile = Math.floor(percent / 10);
-            if (decile > lastDecile || sent === total) {
-              if (decile === lastDecile && sent !== total) return;
-              lastDecile = decile;
-              const el = Math.max(1, now() - u0);
-              events2.progress({ kind: "upload", bytes: sent, totalBytes: total, percent, rate: sent * 1e3 / el });
-            }
-          }
-        });
-        await exec2({ command: "mkdir", args: ["-p", CONTEXT_DIR] }, false);
-        events2.status("Untarring build context archive in builder sandbox...");
-        await exec2({ command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] }, true);
-        await proxy.deleteFile(CONTEXT_ARCHIVE);
-        events2.status("Build context extracted; removed remote archive");
-      }
-      let dockerConfigJson;
-      if (req.registryCredentials) {
-        const creds = await loadRegistryCredentials(deps.env, secrets);
-        dockerConfigJson = creds.dockerConfigJson;
-        if (dockerConfigJson) secrets.add(dockerConfigJson);
-        if (creds.registries.length) events2.status(`Forwarding registry credentials for ${creds.registries.join(", ")} to the builder`);
-        for (const h of creds.helpersSkipped) events2.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
-      }
-      const s = buildSpec({ prepared: prep.raw, plan: thePlan, rootfsDiskBytes: sz.rootfsDiskBytes, signedUpload, parentDownload, dockerConfigJson, dockerCompat: req.dockerCompat });
-      await exec2({ command: "mkdir", args: ["-p", BUILD_DIR] }, false);
-      await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(s, null, 2)));
-      return { signedUri: typeof signedUpload?.uri === "string" ? signedUpload.uri : void 0 };
-    });
-    await phase("build", async () => {
-      events2.status("Running offline rootfs builder...");
-      const payload = builderPayload(prep.builder.command);
-      const ctl = new AbortController();
-      const onAbort = () => ctl.abort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        ctl.abort();
-      }, req.buildTimeoutMs);
-      const keepalive = setInterval(() => {
-        proxy.health().catch(() => void 0);
-      }, limits.keepaliveMs);
-      try {
-        const res = await runCommand(proxy, payload, {
-          signal: ctl.signal,
-          sleep: deps.sleep,
-          onOutput: (e) => {
-            if (hasDiskSpaceEvidence(e.line)) sawDiskEvidence = true;
-            events2.buildLog(e.stream, e.line);
-          },
-          onNotice: (m) => events2.status(m)
-        });
-        if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: "builder" });
-      } catch (e) {
-        if (timedOut && !signal?.aborted) {
-          throw new ActionError(`the builder did not finish within ${seconds(req.buildTimeoutMs)} (build-timeout)`, {
-            kind: "timeout",
-            input: "build-timeout",
-            advice: ["Raise the build-timeout input if the build legitimately takes longer."]
-          });
-        }
-        throw e;
-      } finally {
-        clearTimeout(timer);
-        clearInterval(keepalive);
-        signal?.removeEventListener("abort", onAbort);
-      }
-    });
+    proxy = (await phase(
+      "sandbox",
+      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id) => {
+        sandboxId = id;
+        result.builderSandboxId = id;
+        events2.sandboxCreated(id);
+      })
+    )).proxy;
+    const ready = proxy;
+    const upload = await phase("upload", () => uploadBuildInputs(s, ready, plan, prep, sizes, (c) => result.context = c));
+    await phase("build", () => runBuilder(s, ready, prep, evidence));
     const completion = await phase("complete", async () => {
-      const meta = parseMetadata(await proxy.getFile(METADATA_PATH));
-      const body = completeRequestFromMetadata(meta, prep, { signedUri: spec.signedUri, clientRootfsDiskBytes: sz.rootfsDiskBytes });
+      const meta = parseMetadata(await ready.getFile(METADATA_PATH, signal));
+      const body = completeRequestFromMetadata(meta, prep, { signedUri: upload.signedUri, clientRootfsDiskBytes: sizes.rootfsDiskBytes });
       result.snapshotId = body.snapshotId;
       result.imageSizeBytes = body.snapshotSizeBytes;
       result.rootfsFormat = body.rootfsFormat === "cas-streaming" ? "cas-streaming" : "ext4";
-      events2.status(body.rootfsFormat === "cas-streaming" ? "Submitting the image for verification and admission into the streaming CAS..." : "Completing image registration...");
-      const res = await platform2.complete(prep.buildId, body);
-      return { body, res };
+      events2.status(
+        body.rootfsFormat === "cas-streaming" ? "Submitting the image for verification and admission into the streaming CAS..." : "Completing image registration..."
+      );
+      return { body, res: await platform2.complete(prep.buildId, body, signal) };
     });
     let template;
-    const polling = completion.body.rootfsFormat === "cas-streaming" && (completion.res.httpStatus === 202 || completion.res.body.status === "ingesting");
-    if (!polling) {
+    const admitting = completion.body.rootfsFormat === "cas-streaming" && (completion.res.httpStatus === 202 || completion.res.body.status === "ingesting");
+    if (!admitting) {
       template = completion.res.body;
     } else if (!req.wait) {
       events2.status("Admission in progress; not waiting (wait: false).");
       result.status = "ingesting";
     } else {
-      template = await phase("admission", async () => {
-        events2.status("Verifying and admitting the image into the streaming CAS; this may take minutes for large images...");
-        const t0 = now();
-        for (; ; ) {
-          const st = await platform2.getBuild(prep.buildId);
-          result.admissionPolls++;
-          const elapsed = now() - t0;
-          if (st.status === "completed") {
-            if (!st.template) throw new ActionError("build completed but the status payload has no template", { kind: "platform" });
-            events2.status(`Admission: completed after ${seconds(elapsed)} (${result.admissionPolls} polls)`);
-            return st.template;
-          }
-          if (st.status === "failed") {
-            throw new ActionError(`streaming image admission failed: ${st.error ?? "admission failed"}`, {
-              kind: "admission",
-              advice: ["The builder staged an image the platform could not verify; re-run the build. If it fails again, report the build id to Tensorlake."]
-            });
-          }
-          if (st.status !== "ingesting" && st.status !== "prepared") {
-            throw new ActionError(`unexpected build status ${st.status === void 0 ? "None" : `Some(${JSON.stringify(st.status)})`}`, { kind: "platform" });
-          }
-          if (elapsed >= req.admissionTimeoutMs) {
-            throw new ActionError(`timed out waiting for the streaming image admission after ${seconds(req.admissionTimeoutMs)} (admission-timeout)`, {
-              kind: "timeout",
-              input: "admission-timeout",
-              advice: ["Raise the admission-timeout input, or set wait: false to return while admission continues."]
-            });
-          }
-          const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
-          events2.status(`Admission: ${st.status}, ${seconds(elapsed)} elapsed, next poll in ${seconds(next)}`);
-          await sleep(next, signal);
-        }
-      });
+      template = await phase("admission", () => waitForAdmission(s, platform2, prep.buildId, () => result.admissionPolls++));
     }
-    if (template) {
-      result.status = "registered";
-      result.template = template;
-      const id = typeof template.id === "string" ? template.id : typeof template.templateId === "string" ? template.templateId : void 0;
-      result.templateId = id;
-      result.templateName = typeof template.name === "string" ? template.name : plan.name;
-      const manifest = typeof template.manifestUri === "string" ? template.manifestUri : void 0;
-      result.manifestUri = manifest ?? (typeof template.snapshotUri === "string" ? template.snapshotUri : completion.body.snapshotUri);
-      if (typeof template.imageDigest === "string") result.imageDigest = template.imageDigest;
-      if (typeof template.snapshotId === "string") result.snapshotId = template.snapshotId;
-      if (typeof template.snapshotSizeBytes === "number") result.imageSizeBytes = template.snapshotSizeBytes;
-      events2.status(`Image '${result.templateName}' registered (${id ?? "-"})`);
-    }
+    if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events2.status.bind(events2));
   } catch (e) {
-    const err = toActionError(e);
-    if (signal?.aborted) {
-      result.status = "cancelled";
-    }
-    err.annotate({ buildId: result.buildId, sandboxId, phase: current });
-    if (ready && proxy && !signal?.aborted && err.kind !== "cancelled") {
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: sawDiskEvidence, signal: AbortSignal.timeout(3e4) });
+    const err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    if (proxy && !signal?.aborted && err.kind !== "cancelled") {
+      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: AbortSignal.timeout(3e4) });
       err.addAdvice(...diag.advice);
     }
-    if (err.kind === "cancelled") result.status = "cancelled";
-    else if (result.status !== "cancelled") result.status = "failed";
+    result.status = err.kind === "cancelled" || signal?.aborted ? "cancelled" : "failed";
     result.error = err;
   } finally {
-    if (archive) await archive.cleanup().catch(() => void 0);
     if (sandboxId) {
-      await cleanup(sandboxId);
+      const id = sandboxId;
+      result.sandboxDeleted = await phase("cleanup", async () => {
+        const ok = await deleteBuilderSandbox(s, id);
+        if (!ok) throw new Error("delete failed");
+        return ok;
+      }, { evenIfCancelled: true }).catch(() => false);
     }
   }
   return result;
-  async function cleanup(id) {
-    const wasCancelled = signal?.aborted === true;
-    const budget = wasCancelled ? limits.cancelledCleanupMs : limits.cleanupMs;
-    events2.phaseStart("cleanup");
-    const t0 = now();
-    const cleanupTransport = new HttpTransport({
-      token: req.auth.token,
-      userAgent: deps.userAgent,
-      scopeHeaders,
-      secrets,
-      log,
-      retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
-      signal: AbortSignal.timeout(budget),
-      sleep: deps.sleep
-    });
-    try {
-      await new LifecycleApi(cleanupTransport, req.apiUrl, req.namespace).deleteSandbox(id);
-      result.sandboxDeleted = true;
-      events2.sandboxDeleted(id);
-      events2.status(`Deleted builder sandbox ${id}`);
-      const ms = now() - t0;
-      result.timings.push({ phase: "cleanup", ms, outcome: "ok" });
-      events2.phaseEnd("cleanup", "ok", ms);
-    } catch (e) {
-      events2.warning(`Failed to terminate builder sandbox ${id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
-      const ms = now() - t0;
-      result.timings.push({ phase: "cleanup", ms, outcome: "failed" });
-      events2.phaseEnd("cleanup", "failed", ms);
-    }
-  }
+}
+function recordTemplate(result, template, planName, completedUri, status) {
+  const str3 = (v) => typeof v === "string" ? v : void 0;
+  result.status = "registered";
+  result.template = template;
+  result.templateId = str3(template.id) ?? str3(template.templateId);
+  result.templateName = str3(template.name) ?? planName;
+  result.manifestUri = str3(template.manifestUri) ?? str3(template.snapshotUri) ?? completedUri;
+  result.imageDigest = str3(template.imageDigest);
+  result.snapshotId = str3(template.snapshotId) ?? result.snapshotId;
+  if (typeof template.snapshotSizeBytes === "number") result.imageSizeBytes = template.snapshotSizeBytes;
+  status(`Image '${result.templateName}' registered (${result.templateId ?? "-"})`);
 }
 
 // src/build/events.ts
@@ -34163,7 +34211,7 @@ var GitHubReporter = class {
     this.lastProgress.set(key, p.percent);
     const what = p.kind === "archive" ? "Creating build context archive" : "Uploading build context archive";
     const files = p.files !== void 0 && p.totalFiles !== void 0 ? `, ${p.files}/${p.totalFiles} files` : "";
-    this.line(`${what}: ${p.percent}% (${formatBytes2(p.bytes)} / ${formatBytes2(p.totalBytes)}${files}, ${formatBytes2(Math.round(p.rate))}/s)`);
+    this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
   }
   planWarning(w, file) {
     const text = this.opts.redact(w.message);
@@ -34252,15 +34300,15 @@ function renderSummary(r, extraWarnings, redact) {
     ["Mode", r.mode === "import" ? "import" : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ""}` : "Dockerfile"],
     ["Base image", r.baseImage && code(r.baseImage)],
     ["Snapshot id", r.snapshotId && code(r.snapshotId)],
-    ["Image size", r.imageSizeBytes !== void 0 ? `${formatBytes2(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : void 0],
-    ["Target rootfs", r.rootfsDiskBytes !== void 0 ? formatBytes2(r.rootfsDiskBytes) : void 0],
+    ["Image size", r.imageSizeBytes !== void 0 ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : void 0],
+    ["Target rootfs", r.rootfsDiskBytes !== void 0 ? formatBytes(r.rootfsDiskBytes) : void 0],
     ["Admission polls", r.admissionPolls ? String(r.admissionPolls) : void 0]
   ];
   if (r.context) {
     const c = r.context;
     rows.push(
       ["Context digest", code(c.digest)],
-      ["Context", `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes2(c.uncompressedBytes)} \u2192 ${formatBytes2(c.compressedBytes)} compressed`]
+      ["Context", `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} \u2192 ${formatBytes(c.compressedBytes)} compressed`]
     );
   }
   lines.push("| | |", "|---|---|");

@@ -21478,103 +21478,6 @@ function formatError(e, redact = (s) => s) {
   return redact(text);
 }
 
-// src/inputs.ts
-var DEFAULT_API_URL = "https://api.tensorlake.ai";
-function inputError(input, problem) {
-  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
-}
-function normalizeApiUrl(raw) {
-  let url;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
-  }
-  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
-  url.search = "";
-  url.hash = "";
-  return url.toString().replace(/\/+$/, "");
-}
-function isLoopbackHost(host) {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}
-function assertTransportAllowed(apiUrl) {
-  const url = new URL(apiUrl);
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw inputError("api-url", `plain http:// is refused for non-loopback host '${url.hostname}': use https:// (http is allowed only for localhost/127.0.0.1, e.g. the local simulator)`);
-  }
-}
-function pick(src, input, envName) {
-  return src.input(input).trim() || (src.env[envName] ?? "").trim();
-}
-function readConnection(src, secrets = []) {
-  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
-  const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  if (apiKey) secrets.push(apiKey);
-  if (pat) secrets.push(pat);
-  let auth;
-  if (apiKey) {
-    auth = { kind: "api-key", token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
-    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
-    }
-    auth = { kind: "pat", token: pat, organizationId, projectId };
-  } else {
-    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
-  }
-  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
-    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
-  }
-  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
-  assertTransportAllowed(apiUrl);
-  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
-  return { auth, apiUrl, namespace };
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
-  }
-};
-
 // src/platform/http.ts
 import { randomBytes } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
@@ -21822,6 +21725,31 @@ function statusError(res, operation, redact, kind) {
 }
 function isSuccess(status) {
   return status >= 200 && status < 300;
+}
+function isLoopbackHost(hostname) {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (/^::ffff:127\./.test(h)) return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+}
+function assertSecureApiUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: "input", input: "api-url" });
+  }
+  if (u.protocol === "https:") return;
+  if (u.protocol === "http:") {
+    if (isLoopbackHost(u.hostname)) return;
+    throw new ActionError(
+      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
+      { kind: "input", input: "api-url" }
+    );
+  }
+  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: "input", input: "api-url" });
 }
 function newTraceparent() {
   let trace = randomBytes(16).toString("hex");
@@ -22150,6 +22078,93 @@ function destroyQuietly(s) {
     }
   }
 }
+
+// src/inputs.ts
+var DEFAULT_API_URL = "https://api.tensorlake.ai";
+function inputError(input, problem) {
+  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
+}
+function normalizeApiUrl(raw) {
+  let url;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
+  url.search = "";
+  url.hash = "";
+  return url.toString().replace(/\/+$/, "");
+}
+function pick(src, input, envName) {
+  return src.input(input).trim() || (src.env[envName] ?? "").trim();
+}
+function readConnection(src, secrets = []) {
+  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
+  const pat = pick(src, "pat", "TENSORLAKE_PAT");
+  if (apiKey) secrets.push(apiKey);
+  if (pat) secrets.push(pat);
+  let auth;
+  if (apiKey) {
+    auth = { kind: "api-key", token: apiKey };
+  } else if (pat) {
+    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
+    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
+    if (!organizationId || !projectId) {
+      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
+      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+    }
+    auth = { kind: "pat", token: pat, organizationId, projectId };
+  } else {
+    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
+  }
+  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
+    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  }
+  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
+  assertSecureApiUrl(apiUrl);
+  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
+  return { auth, apiUrl, namespace };
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < 4 || this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.mask(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
+      this.secrets.add(enc);
+      this.mask(enc);
+    }
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    let out = text;
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    return out;
+  }
+};
 
 // src/platform/platform-api.ts
 function encodePathSegment(s) {

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { ActionError } from './errors.js';
+import { assertSecureApiUrl } from './platform/http.js';
 
 export type Auth =
   | { kind: 'api-key'; token: string }
@@ -120,19 +121,6 @@ export function normalizeApiUrl(raw: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
-function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-/** Plain http only to loopback (the local simulator); TLS is never disabled. */
-export function assertTransportAllowed(apiUrl: string): void {
-  const url = new URL(apiUrl);
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw inputError('api-url', `plain http:// is refused for non-loopback host '${url.hostname}': use https:// (http is allowed only for localhost/127.0.0.1, e.g. the local simulator)`);
-  }
-}
-
 function pick(src: InputSource, input: string, envName: string): string {
   return src.input(input).trim() || (src.env[envName] ?? '').trim();
 }
@@ -184,7 +172,7 @@ export function readConnection(src: InputSource, secrets: string[] = []): Connec
   }
 
   const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
-  assertTransportAllowed(apiUrl);
+  assertSecureApiUrl(apiUrl);
 
   const namespace = (src.env.INDEXIFY_NAMESPACE ?? '').trim() || 'default';
   return { auth, apiUrl, namespace };

@@ -183,17 +183,17 @@ export function assertSecureApiUrl(url: string): void {
   try {
     u = new URL(url);
   } catch {
-    throw new ActionError(`Input api-url is not a valid URL: '${url}'`, { kind: 'input', input: 'api-url' });
+    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: 'input', input: 'api-url' });
   }
   if (u.protocol === 'https:') return;
   if (u.protocol === 'http:') {
     if (isLoopbackHost(u.hostname)) return;
     throw new ActionError(
-      `Input api-url uses plain http:// for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
+      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
       { kind: 'input', input: 'api-url' },
     );
   }
-  throw new ActionError(`Input api-url must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: 'input', input: 'api-url' });
+  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: 'input', input: 'api-url' });
 }
 
 /** W3C traceparent with fresh random ids. */

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { builderSandboxName, registerSignedUrls, abortableSleep } from '../../../src/build/pipeline.js';
+import { builderSandboxName, abortableSleep } from '../../../src/build/pipeline.js';
+import { registerUrlSecrets } from '../../../src/platform/platform-api.js';
 import { toLocalImage, baseIsEligibleForLookup, STREAMING_BASE_ONLY_MESSAGE } from '../../../src/build/references.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { ActionError } from '../../../src/errors.js';
@@ -14,8 +15,8 @@ test('builder sandbox names are valid and derived from the build id', () => {
 
 test('signed URLs (with a query string) anywhere in an answer become secrets; plain URIs do not', () => {
   const s = new SecretRegistry();
-  registerSignedUrls({ upload: { url: 'https://bucket.s3/x?X-Amz-Signature=abc', partUrls: ['https://b/p1?sig=1', 'https://b/p2?sig=2'] }, snapshotUri: 's3://bucket/x', n: 3 }, s);
-  assert.deepEqual(s.values().sort(), ['https://b/p1?sig=1', 'https://b/p2?sig=2', 'https://bucket.s3/x?X-Amz-Signature=abc']);
+  registerUrlSecrets({ upload: { url: 'https://bucket.s3/x?X-Amz-Signature=abcdef', partUrls: ['https://b/p1?sig=1111', 'https://b/p2?sig=2222'] }, snapshotUri: 's3://bucket/x', n: 3 }, s);
+  assert.equal(s.redact('a https://bucket.s3/x?X-Amz-Signature=abcdef b https://b/p2?sig=2222 c s3://bucket/x'), 'a *** b *** c s3://bucket/x');
 });
 
 test('abortableSleep rejects promptly with a cancelled error', async () => {

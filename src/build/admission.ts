@@ -1,0 +1,43 @@
+/**
+ * The Admission phase (§9.2): poll the build until the platform has verified and admitted the
+ * staged chunks, with a heartbeat line per poll and the admission-timeout as the explicit limit.
+ */
+import { ActionError } from '../errors.js';
+import type { PlatformApi } from '../platform/platform-api.js';
+import type { Template } from '../platform/types.js';
+import { formatDuration, type BuildSession } from './session.js';
+
+export async function waitForAdmission(s: BuildSession, platform: PlatformApi, buildId: string, onPoll: () => void): Promise<Template> {
+  const { events, now, req } = s;
+  events.status('Verifying and admitting the image into the streaming CAS; this may take minutes for large images...');
+  const t0 = now();
+  for (let polls = 1; ; polls++) {
+    const st = await platform.getBuild(buildId, s.signal);
+    onPoll();
+    const elapsed = now() - t0;
+    if (st.status === 'completed') {
+      if (!st.template) throw new ActionError('build completed but the status payload has no template', { kind: 'platform' });
+      events.status(`Admission: completed after ${formatDuration(elapsed)} (${polls} polls)`);
+      return st.template;
+    }
+    if (st.status === 'failed') {
+      throw new ActionError(`streaming image admission failed: ${st.error ?? 'admission failed'}`, {
+        kind: 'admission',
+        advice: ['The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake.'],
+      });
+    }
+    if (st.status !== 'ingesting' && st.status !== 'prepared') {
+      throw new ActionError(`unexpected build status ${st.status === undefined ? 'None' : `Some(${JSON.stringify(st.status)})`}`, { kind: 'platform' });
+    }
+    if (elapsed >= req.admissionTimeoutMs) {
+      throw new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`, {
+        kind: 'timeout',
+        input: 'admission-timeout',
+        advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
+      });
+    }
+    const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
+    events.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);
+    await s.sleep(next, s.signal);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The Build phase (§7.2, §7.3, §5.3): run the builder as root with its log streamed live, a
+ * keepalive while it runs, and the build-timeout. Builder lines are watched for disk-space evidence
+ * (§10.1) so a failure can be explained.
+ */
+import { ActionError } from '../errors.js';
+import type { SandboxProxy } from '../platform/proxy.js';
+import type { PreparedBuild } from '../platform/types.js';
+import { hasDiskSpaceEvidence } from './diagnostics.js';
+import { builderPayload } from './spec.js';
+import { execInSandbox, formatDuration, type BuildSession } from './session.js';
+
+export interface BuilderEvidence {
+  sawDiskSpaceEvidence: boolean;
+}
+
+export async function runBuilder(s: BuildSession, proxy: SandboxProxy, prep: PreparedBuild, evidence: BuilderEvidence): Promise<void> {
+  s.events.status('Running offline rootfs builder...');
+  const payload = builderPayload(prep.builder.command);
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort();
+  s.signal?.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctl.abort();
+  }, s.req.buildTimeoutMs);
+  // §5.3: proxy traffic renews the sandbox's inactivity budget during silent RUN steps.
+  const keepalive = setInterval(() => void proxy.health().catch(() => undefined), s.limits.keepaliveMs);
+  try {
+    await execInSandbox(s, proxy, payload, {
+      forward: true,
+      signal: ctl.signal,
+      onLine: (line) => {
+        if (hasDiskSpaceEvidence(line)) evidence.sawDiskSpaceEvidence = true;
+      },
+    });
+  } catch (e) {
+    if (timedOut && !s.signal?.aborted) {
+      throw new ActionError(`the builder did not finish within ${formatDuration(s.req.buildTimeoutMs)} (build-timeout)`, {
+        kind: 'timeout',
+        input: 'build-timeout',
+        advice: ['Raise the build-timeout input if the build legitimately takes longer.'],
+      });
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(keepalive);
+    s.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,50 @@
+/** The Plan phase: read the Dockerfile (bounded, strictly decoded) and plan it, or plan an import. No network. */
+import { open } from 'node:fs/promises';
+import { ActionError, toActionError } from '../errors.js';
+import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
+import type { BuildEvents } from './events.js';
+import type { BuildRequest } from './session.js';
+
+/** Reads at most MAX_DOCKERFILE_BYTES + 1 bytes, so a huge file is refused without reading it all. */
+export async function readDockerfile(path: string, display: string): Promise<string> {
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: 'input', input: 'dockerfile' });
+  });
+  try {
+    const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buf.length) break;
+    }
+    try {
+      return decodeDockerfile(buf.subarray(0, length));
+    } catch (e) {
+      throw toActionError(e, 'plan').addAdvice(`Check the dockerfile input (${display}).`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function planBuild(req: BuildRequest, events: BuildEvents): Promise<BuildPlan> {
+  let plan: BuildPlan;
+  if (req.source.kind === 'import') {
+    events.status(`Importing registry image ${req.source.image}`);
+    plan = planImport({ reference: req.source.image, name: req.name });
+  } else {
+    events.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
+    const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
+    plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
+    plan.dockerfilePath = req.source.dockerfileInput;
+  }
+  for (const w of plan.warnings) events.planWarning(w, plan.dockerfilePath);
+  if (req.dockerCompat) {
+    events.warning('Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.');
+  }
+  events.status(`Selected image name ${plan.name}`);
+  events.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(', ')}` : ''}`);
+  return plan;
+}

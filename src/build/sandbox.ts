@@ -1,0 +1,128 @@
+/**
+ * The builder sandbox (§5, §6.3): create it under a name derived from the build, wait until it is
+ * running, resolve its proxy and probe it; and delete it, with its own short-lived transport so
+ * that a cancelled build can still clean up.
+ */
+import { ActionError, toActionError } from '../errors.js';
+import { HttpTransport, isTransientError } from '../platform/http.js';
+import { LifecycleApi } from '../platform/lifecycle-api.js';
+import { SandboxProxy, resolveProxyTarget } from '../platform/proxy.js';
+import type { PreparedBuild } from '../platform/types.js';
+import type { BuildSizes } from './sizes.js';
+import { execInSandbox, formatDuration, type BuildSession } from './session.js';
+
+/** A stable, valid sandbox name derived from the build, so an ambiguous create can be found again. */
+export function builderSandboxName(buildId: string): string {
+  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, '');
+}
+
+export interface StartedSandbox {
+  proxy: SandboxProxy;
+}
+
+/**
+ * Creates the builder sandbox and brings it to a probed, ready proxy. `onCreated` runs as soon as
+ * the sandbox id exists, before any wait, so the caller can always delete it.
+ */
+export async function startBuilderSandbox(
+  s: BuildSession,
+  transport: HttpTransport,
+  lifecycle: LifecycleApi,
+  prep: PreparedBuild,
+  sizes: BuildSizes,
+  onCreated: (id: string) => void,
+): Promise<StartedSandbox> {
+  const { events, limits, now } = s;
+  events.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
+  const created = await lifecycle.createSandbox(
+    {
+      image: prep.builder.image,
+      resources: { cpus: sizes.builder.cpus, memory_mb: sizes.builder.memoryMb, disk_mb: sizes.builder.diskMb },
+      timeout_secs: 300,
+      name: builderSandboxName(prep.buildId),
+    },
+    s.signal,
+  );
+  const id = created.sandbox_id;
+  onCreated(id);
+  events.status(`Builder sandbox ${id} created (${created.status})`);
+
+  // §5.2: poll every second until running, within the sandbox-timeout.
+  let sandboxUrl = created.sandbox_url;
+  let routingHint = created.routing_hint;
+  const t0 = now();
+  for (;;) {
+    if (now() - t0 >= limits.sandboxRunningMs) {
+      throw new ActionError(`Sandbox ${id} did not reach 'running' within ${formatDuration(limits.sandboxRunningMs)} (sandbox-timeout)`, {
+        kind: 'timeout',
+        input: 'sandbox-timeout',
+        advice: ['The platform may be out of capacity: re-run the job later, or raise the sandbox-timeout input.'],
+      });
+    }
+    try {
+      const info = await lifecycle.getSandbox(id, s.signal);
+      if (info.status === 'running') {
+        if (!sandboxUrl?.trim()) sandboxUrl = info.sandbox_url;
+        routingHint ??= info.routing_hint;
+        break;
+      }
+      if (info.status === 'terminated') {
+        throw new ActionError(`Sandbox ${id} terminated before reaching 'running'${info.termination_reason ? ` (${info.termination_reason})` : ''}`, { kind: 'sandbox' });
+      }
+    } catch (e) {
+      if (!isTransientError(e)) throw e;
+    }
+    await s.sleep(limits.sandboxPollMs, s.signal);
+  }
+  events.status(`Rootfs builder sandbox ${id} is running`);
+
+  // §1.5 proxy target, §6.3 readiness probe.
+  const target = resolveProxyTarget(sandboxUrl, id, s.deps.env.TENSORLAKE_SANDBOX_PROXY_URL);
+  const proxy = new SandboxProxy(transport, { ...target, sandboxId: id, routingHint });
+  const r0 = now();
+  for (;;) {
+    try {
+      await execInSandbox(s, proxy, { command: '/bin/true', args: [] });
+      return { proxy };
+    } catch (e) {
+      const transient = isTransientError(e);
+      if (!transient || now() - r0 >= limits.readinessMs) {
+        const err = toActionError(e);
+        if (transient) {
+          err.addAdvice(`The sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
+        }
+        throw err;
+      }
+      await s.sleep(1000, s.signal);
+    }
+  }
+}
+
+/**
+ * Deletes the builder sandbox (§5.5) with a transport of its own, bounded by a budget (5 s when the
+ * build was cancelled: GitHub kills the step 7.5 s after SIGINT). Never throws.
+ */
+export async function deleteBuilderSandbox(s: BuildSession, id: string): Promise<boolean> {
+  const { req, deps } = s;
+  const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
+  const transport = new HttpTransport({
+    token: req.auth.token,
+    userAgent: deps.userAgent,
+    scopeHeaders: req.auth.kind === 'pat' ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : undefined,
+    secrets: deps.secrets,
+    log: deps.log,
+    retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
+    signal: AbortSignal.timeout(budget),
+    sleep: deps.sleep,
+  });
+  try {
+    await new LifecycleApi(transport, req.apiUrl, req.namespace).deleteSandbox(id);
+    s.events.sandboxDeleted(id);
+    s.events.status(`Deleted builder sandbox ${id}`);
+    return true;
+  } catch (e) {
+    s.events.warning(`Failed to terminate builder sandbox ${id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    return false;
+  }
+}

@@ -158,3 +158,9 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index:
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/** The action's builder sandbox name for a build (`sbx-image-<build id>`, see README "Departures"); mirrored so the soak does not depend on src internals. */
+export function builderSandboxName(buildId: string): string {
+  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, '');
+}

@@ -34,8 +34,7 @@ import { join } from 'node:path';
 import { startSimulator } from '../simulator/index.js';
 import type { FaultRuleInput, SimState } from '../simulator/types.js';
 import { runAction, visibleText, cleanupRun, SIM_KEY, type ActionRun } from '../tools/action-runner.js';
-import { builderSandboxName } from '../src/build/pipeline.js';
-import { builderLinesOf, flags, pool, rng, signedUrls, table, type Rng } from './lib.js';
+import { builderLinesOf, builderSandboxName, flags, pool, rng, signedUrls, table, type Rng } from './lib.js';
 
 const f = flags(process.argv.slice(2));
 const BUILDS = f.num('builds', 50);

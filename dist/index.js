@@ -32748,6 +32748,13 @@ async function execInSandbox(s, proxy, payload, opts = {}) {
   if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: "builder" });
   return res;
 }
+function transportFor(auth, opts) {
+  return new HttpTransport({
+    ...opts,
+    token: auth.token,
+    scopeHeaders: auth.kind === "pat" ? { organizationId: auth.organizationId, projectId: auth.projectId } : void 0
+  });
+}
 
 // src/build/sandbox.ts
 function builderSandboxName(buildId) {
@@ -32819,10 +32826,8 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
 async function deleteBuilderSandbox(s, id) {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
-  const transport = new HttpTransport({
-    token: req.auth.token,
+  const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
-    scopeHeaders: req.auth.kind === "pat" ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : void 0,
     secrets: deps.secrets,
     log: deps.log,
     retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
@@ -34023,10 +34028,8 @@ async function runBuild(req, deps) {
       events2.phaseEnd(p, outcome, ms);
     }
   }
-  const transport = new HttpTransport({
-    token: req.auth.token,
+  const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
-    scopeHeaders: req.auth.kind === "pat" ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : void 0,
     secrets: deps.secrets,
     log: deps.log,
     retry: deps.retry,

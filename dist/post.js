@@ -22166,6 +22166,15 @@ var SecretRegistry = class {
   }
 };
 
+// src/build/session.ts
+function transportFor(auth, opts) {
+  return new HttpTransport({
+    ...opts,
+    token: auth.token,
+    scopeHeaders: auth.kind === "pat" ? { organizationId: auth.organizationId, projectId: auth.projectId } : void 0
+  });
+}
+
 // src/platform/platform-api.ts
 function encodePathSegment(s) {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -22380,10 +22389,8 @@ async function runPost(options = {}) {
   const failed = [];
   try {
     const conn = readConnection({ input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() });
-    const transport = new HttpTransport({
-      token: conn.auth.token,
+    const transport = transportFor(conn.auth, {
       userAgent: USER_AGENT,
-      scopeHeaders: conn.auth.kind === "pat" ? { organizationId: conn.auth.organizationId, projectId: conn.auth.projectId } : void 0,
       secrets,
       log: { debug: (m) => core.debug(redact(m)), info: (m) => core.info(redact(m)), warning: (m) => core.warning(redact(m)) },
       retry: { maxElapsedMs: 3e4, ...options.retry },

@@ -157,13 +157,17 @@ function writeEvent(res: ServerResponse, payload: unknown): void {
   res.write(`data: ${JSON.stringify(payload)}\n\n`);
 }
 
+interface StreamOptions {
+  dropAfter?: number;
+  onClose?: () => void;
+}
+
 /**
- * Follow stream: replay every output event from the start, then live events, then close
- * once the process has exited and everything is written. `dropAfter` destroys the socket
- * after that many events (fault injection).
+ * Streams a process's output as SSE: every event from the start, then live ones, until the
+ * process has exited and everything is written; then `last` (if any) and the end of the stream.
+ * `dropAfter` destroys the socket after that many output events (fault injection).
  */
-export function followOutput(res: ServerResponse, proc: SimProcess, opts: { dropAfter?: number; onClose?: () => void } = {}): void {
-  sseHeaders(res);
+function streamOutput(res: ServerResponse, proc: SimProcess, opts: StreamOptions, last?: () => JsonObject): void {
   let sent = 0;
   let done = false;
   const cleanup = (): void => {
@@ -172,66 +176,47 @@ export function followOutput(res: ServerResponse, proc: SimProcess, opts: { drop
     unsubscribe();
     opts.onClose?.();
   };
+  const dropNow = (): boolean => {
+    if (opts.dropAfter === undefined || sent < opts.dropAfter) return false;
+    cleanup();
+    drop(res);
+    return true;
+  };
   const flush = (): void => {
     if (done) return;
     while (sent < proc.output.length) {
-      if (opts.dropAfter !== undefined && sent >= opts.dropAfter) {
-        cleanup();
-        drop(res);
-        return;
-      }
+      if (dropNow()) return;
       writeEvent(res, proc.output[sent]);
       sent++;
     }
-    if (opts.dropAfter !== undefined && sent >= opts.dropAfter && proc.running) {
-      cleanup();
-      drop(res);
+    if (proc.running) {
+      dropNow();
       return;
     }
-    if (!proc.running) {
-      cleanup();
-      res.end();
-    }
+    if (last) writeEvent(res, last());
+    cleanup();
+    res.end();
   };
   const unsubscribe = proc.onChange(flush);
   res.on('close', cleanup);
   flush();
 }
 
-/** `/processes/run` stream: started, output…, exited */
-export function runStream(res: ServerResponse, proc: SimProcess, opts: { dropAfter?: number; onClose?: () => void } = {}): void {
+/** Follow stream (§6.2): replays the full history on every request, then continues live. */
+export function followOutput(res: ServerResponse, proc: SimProcess, opts: StreamOptions = {}): void {
+  sseHeaders(res);
+  streamOutput(res, proc, opts);
+}
+
+/** `/processes/run` stream (§10.1): started, output…, exited */
+export function runStream(res: ServerResponse, proc: SimProcess, opts: StreamOptions = {}): void {
   sseHeaders(res);
   writeEvent(res, { pid: proc.pid, started_at: proc.startedAt });
-  let sent = 0;
-  let done = false;
-  const cleanup = (): void => {
-    if (done) return;
-    done = true;
-    unsubscribe();
-    opts.onClose?.();
-  };
-  const flush = (): void => {
-    if (done) return;
-    while (sent < proc.output.length) {
-      if (opts.dropAfter !== undefined && sent >= opts.dropAfter) {
-        cleanup();
-        drop(res);
-        return;
-      }
-      writeEvent(res, proc.output[sent]);
-      sent++;
-    }
-    if (!proc.running) {
-      const exit: JsonObject = { oom_killed: proc.oomKilled };
-      if (proc.exitCode !== undefined) exit.exit_code = proc.exitCode;
-      if (proc.signal !== undefined) exit.signal = proc.signal;
-      exit.ended_at = proc.endedAt ?? null;
-      writeEvent(res, exit);
-      cleanup();
-      res.end();
-    }
-  };
-  const unsubscribe = proc.onChange(flush);
-  res.on('close', cleanup);
-  flush();
+  streamOutput(res, proc, opts, () => {
+    const exit: JsonObject = { oom_killed: proc.oomKilled };
+    if (proc.exitCode !== undefined) exit.exit_code = proc.exitCode;
+    if (proc.signal !== undefined) exit.signal = proc.signal;
+    exit.ended_at = proc.endedAt ?? null;
+    return exit;
+  });
 }

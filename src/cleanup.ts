@@ -7,7 +7,7 @@ import * as actionsCore from '@actions/core';
 import { readConnection } from './inputs.js';
 import { SecretRegistry } from './secrets.js';
 import { formatError, toActionError } from './errors.js';
-import { HttpTransport } from './platform/http.js';
+import { transportFor } from './build/session.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
 import { USER_AGENT } from './version.js';
@@ -42,10 +42,8 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   const failed: string[] = [];
   try {
     const conn = readConnection({ input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() });
-    const transport = new HttpTransport({
-      token: conn.auth.token,
+    const transport = transportFor(conn.auth, {
       userAgent: USER_AGENT,
-      scopeHeaders: conn.auth.kind === 'pat' ? { organizationId: conn.auth.organizationId, projectId: conn.auth.projectId } : undefined,
       secrets,
       log: { debug: (m) => core.debug(redact(m)), info: (m) => core.info(redact(m)), warning: (m) => core.warning(redact(m)) },
       retry: { maxElapsedMs: 30_000, ...options.retry },

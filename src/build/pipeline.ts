@@ -7,7 +7,6 @@
 import { toActionError } from '../errors.js';
 import { formatBytes } from '../context/format.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
-import { HttpTransport } from '../platform/http.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
@@ -24,7 +23,7 @@ import { startBuilderSandbox, deleteBuilderSandbox } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
-import { CONTRACT_LIMITS, abortableSleep, cancelledError, formatDuration, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
+import { CONTRACT_LIMITS, abortableSleep, cancelledError, formatDuration, transportFor, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
 
 export type { BuildDeps, BuildRequest, BuildLimits } from './session.js';
 export { CONTRACT_LIMITS, abortableSleep } from './session.js';
@@ -71,10 +70,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
   }
 
-  const transport = new HttpTransport({
-    token: req.auth.token,
+  const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
-    scopeHeaders: req.auth.kind === 'pat' ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : undefined,
     secrets: deps.secrets,
     log: deps.log,
     retry: deps.retry,

@@ -4,12 +4,12 @@
  * that a cancelled build can still clean up.
  */
 import { ActionError, toActionError } from '../errors.js';
-import { HttpTransport, isTransientError } from '../platform/http.js';
+import { isTransientError, type HttpTransport } from '../platform/http.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import { SandboxProxy, resolveProxyTarget } from '../platform/proxy.js';
 import type { PreparedBuild } from '../platform/types.js';
 import type { BuildSizes } from './sizes.js';
-import { execInSandbox, formatDuration, type BuildSession } from './session.js';
+import { execInSandbox, formatDuration, transportFor, type BuildSession } from './session.js';
 
 /** A stable, valid sandbox name derived from the build, so an ambiguous create can be found again. */
 export function builderSandboxName(buildId: string): string {
@@ -106,10 +106,8 @@ export async function startBuilderSandbox(
 export async function deleteBuilderSandbox(s: BuildSession, id: string): Promise<boolean> {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
-  const transport = new HttpTransport({
-    token: req.auth.token,
+  const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
-    scopeHeaders: req.auth.kind === 'pat' ? { organizationId: req.auth.organizationId, projectId: req.auth.projectId } : undefined,
     secrets: deps.secrets,
     log: deps.log,
     retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },

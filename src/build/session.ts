@@ -6,7 +6,8 @@
 import { ActionError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
-import type { ActionInputs } from '../inputs.js';
+import type { ActionInputs, Auth } from '../inputs.js';
+import { HttpTransport } from '../platform/http.js';
 import type { RetryPolicy } from '../platform/retry.js';
 import { runCommand, commandFailureMessage } from '../platform/process.js';
 import type { SandboxProxy } from '../platform/proxy.js';
@@ -113,4 +114,15 @@ export async function execInSandbox(
   });
   if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: 'builder' });
   return res;
+}
+
+export type TransportOptions = Omit<ConstructorParameters<typeof HttpTransport>[0], 'token' | 'scopeHeaders'>;
+
+/** A transport authenticated as the inputs say: the token, plus scope headers for a PAT (§1.2). */
+export function transportFor(auth: Auth, opts: TransportOptions): HttpTransport {
+  return new HttpTransport({
+    ...opts,
+    token: auth.token,
+    scopeHeaders: auth.kind === 'pat' ? { organizationId: auth.organizationId, projectId: auth.projectId } : undefined,
+  });
 }

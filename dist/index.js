@@ -29771,7 +29771,7 @@ function isRetryableStatus(status) {
   return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 function isTerminalStatus(status) {
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 422;
+  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
 }
 function resolvePolicy(partial) {
   const p = { ...defaultRetryPolicy, ...partial ?? {} };
@@ -31016,6 +31016,18 @@ var LifecycleApi = class {
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.transport.statusError(res, operation);
   }
+};
+
+// src/build/events.ts
+var PHASE_TITLES = {
+  plan: "Plan",
+  prepare: "Prepare",
+  sandbox: "Builder sandbox",
+  upload: "Upload context",
+  build: "Build",
+  complete: "Complete",
+  admission: "Admission",
+  cleanup: "Cleanup"
 };
 
 // src/build/references.ts
@@ -32647,6 +32659,7 @@ async function runCommand(proxy, payload, opts = {}) {
         break;
       } catch (e) {
         if (isCancelled(e)) throw e;
+        if (e instanceof HttpStatusError && isTerminalStatus(e.httpStatus ?? 0)) throw e;
         failures++;
         if (failures >= MAX_STREAM_FAILURES) throw e;
         await sleep(STEP_MS);
@@ -32779,6 +32792,7 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
   let sandboxUrl = created.sandbox_url;
   let routingHint = created.routing_hint;
   const t0 = now();
+  let polls = 0;
   for (; ; ) {
     if (now() - t0 >= limits.sandboxRunningMs) {
       throw new ActionError(`Sandbox ${id} did not reach 'running' within ${formatDuration(limits.sandboxRunningMs)} (sandbox-timeout)`, {
@@ -32800,7 +32814,7 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
     } catch (e) {
       if (!isTransientError(e)) throw e;
     }
-    await s.sleep(limits.sandboxPollMs, s.signal);
+    await s.sleep(Math.min(limits.sandboxPollMs, 200 * 2 ** polls++), s.signal);
   }
   events2.status(`Rootfs builder sandbox ${id} is running`);
   const target = resolveProxyTarget(sandboxUrl, id, s.deps.env.TENSORLAKE_SANDBOX_PROXY_URL);
@@ -34122,12 +34136,21 @@ async function runBuild(req, deps) {
     }
     if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events2.status.bind(events2));
   } catch (e) {
-    const err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
-    if (proxy && !signal?.aborted && err.kind !== "cancelled") {
+    let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    const cancelled2 = err.kind === "cancelled" || signal?.aborted === true;
+    const terminated = sandboxId && !cancelled2 ? await terminationReason(lifecycle, sandboxId) : void 0;
+    if (terminated !== void 0) {
+      err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`, {
+        kind: "sandbox",
+        cause: err,
+        advice: ["Re-run the job. If it keeps happening, report the build id to Tensorlake."]
+      }).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    }
+    if (proxy && !cancelled2 && terminated === void 0) {
       const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: AbortSignal.timeout(3e4) });
       err.addAdvice(...diag.advice);
     }
-    result.status = err.kind === "cancelled" || signal?.aborted ? "cancelled" : "failed";
+    result.status = cancelled2 ? "cancelled" : "failed";
     result.error = err;
   } finally {
     if (sandboxId) {
@@ -34153,18 +34176,14 @@ function recordTemplate(result, template, planName, completedUri, status) {
   if (typeof template.snapshotSizeBytes === "number") result.imageSizeBytes = template.snapshotSizeBytes;
   status(`Image '${result.templateName}' registered (${result.templateId ?? "-"})`);
 }
-
-// src/build/events.ts
-var PHASE_TITLES = {
-  plan: "Plan",
-  prepare: "Prepare",
-  sandbox: "Builder sandbox",
-  upload: "Upload context",
-  build: "Build",
-  complete: "Complete",
-  admission: "Admission",
-  cleanup: "Cleanup"
-};
+async function terminationReason(lifecycle, id) {
+  try {
+    const info2 = await lifecycle.getSandbox(id, AbortSignal.timeout(1e4));
+    return info2.status === "terminated" ? info2.termination_reason ?? "" : void 0;
+  } catch {
+    return void 0;
+  }
+}
 
 // src/report/reporter.ts
 var MAX_ANNOTATIONS_PER_LEVEL = 10;

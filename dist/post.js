@@ -21513,7 +21513,7 @@ function isRetryableStatus(status) {
   return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 function isTerminalStatus(status) {
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 422;
+  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
 }
 function resolvePolicy(partial) {
   const p = { ...defaultRetryPolicy, ...partial ?? {} };

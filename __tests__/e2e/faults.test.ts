@@ -146,10 +146,12 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     assert.match(r.stdout, /Deleted builder sandbox/);
   });
 
-  it('sandbox terminated mid-build: clean failure with the ids', async () => {
+  it('sandbox terminated mid-build: fails fast, says the platform terminated it and why, with the ids', async () => {
     s.addFaults({ kind: 'terminateSandbox', afterBuilderLines: 3, reason: 'host maintenance' });
+    const t0 = Date.now();
     const r = await go();
-    failedWith(r, /\(builder sandbox: \S+, build: \S+\)/);
+    failedWith(r, /the builder sandbox \S+ was terminated by the platform \(host maintenance\) during the Build phase[\s\S]*\(builder sandbox: \S+, build: \S+\)/);
+    assert.ok(Date.now() - t0 < 6000, `a 410 is final, not retried ten times (${Date.now() - t0} ms)`);
   });
 
   it('builder exits non-zero: the exit code and the ids', async () => {

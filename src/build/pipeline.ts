@@ -4,14 +4,14 @@
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).
  */
-import { toActionError } from '../errors.js';
+import { ActionError, toActionError } from '../errors.js';
 import { formatBytes } from '../context/format.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
 import type { PreparedBuild, Template } from '../platform/types.js';
-import type { Phase } from './events.js';
+import { PHASE_TITLES, type Phase } from './events.js';
 import type { BuildResult } from './result.js';
 import { resolveReferences } from './references.js';
 import { computeSizes, type BuildSizes } from './sizes.js';
@@ -182,13 +182,23 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
     if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events.status.bind(events));
   } catch (e) {
-    const err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
+    // A sandbox the platform terminated under us explains the failure better than the call that noticed.
+    const terminated = sandboxId && !cancelled ? await terminationReason(lifecycle, sandboxId) : undefined;
+    if (terminated !== undefined) {
+      err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`, {
+        kind: 'sandbox',
+        cause: err,
+        advice: ['Re-run the job. If it keeps happening, report the build id to Tensorlake.'],
+      }).annotate({ buildId: result.buildId, sandboxId, phase: current });
+    }
     // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
-    if (proxy && !signal?.aborted && err.kind !== 'cancelled') {
+    if (proxy && !cancelled && terminated === undefined) {
       const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: AbortSignal.timeout(30_000) });
       err.addAdvice(...diag.advice);
     }
-    result.status = err.kind === 'cancelled' || signal?.aborted ? 'cancelled' : 'failed';
+    result.status = cancelled ? 'cancelled' : 'failed';
     result.error = err;
   } finally {
     if (sandboxId) {
@@ -215,4 +225,14 @@ function recordTemplate(result: BuildResult, template: Template, planName: strin
   result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
   if (typeof template.snapshotSizeBytes === 'number') result.imageSizeBytes = template.snapshotSizeBytes;
   status(`Image '${result.templateName}' registered (${result.templateId ?? '-'})`);
+}
+
+/** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
+async function terminationReason(lifecycle: LifecycleApi, id: string): Promise<string | undefined> {
+  try {
+    const info = await lifecycle.getSandbox(id, AbortSignal.timeout(10_000));
+    return info.status === 'terminated' ? (info.termination_reason ?? '') : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { ActionError } from '../errors.js';
 import { HttpStatusError, TransportError } from './http.js';
+import { isTerminalStatus } from './retry.js';
 import type { SandboxProxy } from './proxy.js';
 import type { CommandResult, OutputEvent, ProcessInfo, ProcessStartPayload } from './types.js';
 
@@ -98,6 +99,8 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
         break;
       } catch (e) {
         if (isCancelled(e)) throw e;
+        // A definitive answer (404 unknown process, 410 sandbox gone, ...) will not change: stop now.
+        if (e instanceof HttpStatusError && isTerminalStatus(e.httpStatus ?? 0)) throw e;
         failures++;
         if (failures >= MAX_STREAM_FAILURES) throw e;
         await sleep(STEP_MS);

@@ -61,7 +61,7 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Statuses that are never retried, whatever the mode: the request itself is wrong. */
 export function isTerminalStatus(status: number): boolean {
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 422;
+  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
 }
 
 export function resolvePolicy(partial?: Partial<RetryPolicy>): RetryPolicy {

@@ -94,6 +94,32 @@ describe('action end to end (dist/index.js)', () => {
     }
   });
 
+  it('legacy prepare shape; resource, public, docker-compat and registry-credentials inputs reach the platform', async () => {
+    const legacy = await sim({ prepareShape: 'legacy' });
+    try {
+      const login = await dockerLogin();
+      const r = await run(legacy, await appProject(), {
+        public: 'true', cpus: '3.5', 'memory-mb': '8192', 'disk-mb': '30720', 'builder-disk-mb': '65536', 'docker-compat': 'true', 'registry-credentials': 'false',
+      }, { env: login.env });
+      assert.equal(r.code, 0, r.stdout.slice(-3000));
+      const st = legacy.state();
+      const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;
+      assert.equal((build.prepareRequest as Record<string, unknown>).public, true);
+      const sb = st.sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+      assert.deepEqual(sb.resources, { cpus: 3.5, memory_mb: 8192, disk_mb: 65536 });
+      const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
+      assert.equal(spec.dockerCompat, true);
+      assert.equal(spec.rootfsDiskBytes, 30720 * 1024 * 1024);
+      assert.equal('dockerConfigJson' in spec, false, 'registry-credentials: false forwards nothing');
+      assert.ok(typeof spec.upload === 'object' && spec.upload !== null, 'legacy upload block passed through');
+      assert.equal(st.requests.filter((q) => q.path === '/api/v1/blob/sign').length, 0, 'legacy path signs nothing');
+      assert.ok(r.annotations.some((a) => a.level === 'warning' && /Docker compatibility mode enabled/.test(a.message)), 'docker-compat warning');
+      assertNoSandboxRunning(legacy);
+    } finally {
+      await legacy.stop();
+    }
+  });
+
   it('admission failed: the step fails with the platform error, ids and advice', async () => {
     s.addFaults({ kind: 'admissionFail', message: 'chunk 3 digest mismatch' });
     const r = await run(s, await appProject(), { streaming: 'true' });
@@ -145,6 +171,10 @@ describe('action end to end (dist/index.js)', () => {
     const prep = build.prepareRequest as Record<string, unknown>;
     assert.equal((prep.parentTemplate as Record<string, unknown>).reference, 'tensorlake/base:1');
     assert.match(r.stdout, /Reference tensorlake\/base:1 is registered template/);
+    const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, Record<string, unknown>>;
+    assert.ok(spec.parent && typeof spec.parent.download === 'object', 'parent download signed (new path, diff build)');
+    assert.equal(spec.rootfsDiskBytes as unknown, 10 * 1024 * 1024 * 1024, 'diff target defaults to the parent size');
     assert.match(r.summary, /diff of/);
   });
 

@@ -34187,6 +34187,7 @@ async function terminationReason(lifecycle, id) {
 
 // src/report/reporter.ts
 var MAX_ANNOTATIONS_PER_LEVEL = 10;
+var LOG_TAIL_LINES = 30;
 var GitHubReporter = class {
   constructor(core, opts) {
     this.core = core;
@@ -34201,6 +34202,8 @@ var GitHubReporter = class {
   overflow = [];
   stateSandboxes = [];
   lastProgress = /* @__PURE__ */ new Map();
+  /** the last builder log lines (redacted), shown in the summary when the build fails */
+  logTail = [];
   line(text) {
     const t = this.opts.redact(text);
     this.core.info(this.opts.label ? `[${this.opts.label}] ${t}` : t);
@@ -34224,7 +34227,10 @@ var GitHubReporter = class {
     this.line(message);
   }
   buildLog(stream, line) {
-    this.line(stream === "stderr" ? `[stderr] ${line}` : line);
+    const text = stream === "stderr" ? `[stderr] ${line}` : line;
+    this.line(text);
+    this.logTail.push(this.opts.redact(text));
+    if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
   }
   progress(p) {
     const key = p.kind;
@@ -34305,13 +34311,14 @@ function esc(text) {
 function code(text) {
   return "`" + text.replace(/`/g, "'") + "`";
 }
-function renderSummary(r, extraWarnings, redact) {
+function renderSummary(r, extraWarnings, redact, logTail = []) {
   const icon = r.status === "registered" ? "\u2705" : r.status === "ingesting" ? "\u23F3" : r.status === "cancelled" ? "\u{1F6AB}" : "\u274C";
   const headline = r.status === "registered" ? "registered" : r.status === "ingesting" ? "submitted, admission in progress" : r.status === "cancelled" ? "cancelled" : "failed";
   const lines = [];
   lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + " " : ""}${headline}`, "");
   const rows = [
     ["Result", r.status],
+    ["Failed in", r.error?.phase ? PHASE_TITLES[r.error.phase] ?? r.error.phase : void 0],
     ["Template id", r.templateId && code(r.templateId)],
     ["Template name", r.templateName && code(r.templateName)],
     ["Manifest URI", r.manifestUri && code(r.manifestUri)],
@@ -34338,6 +34345,9 @@ function renderSummary(r, extraWarnings, redact) {
   lines.push("");
   if (r.error) {
     lines.push("### Error", "", "```text", formatError(r.error), "```", "");
+    if (logTail.length) {
+      lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, "", "```text", ...logTail.map((l) => l.replace(/```/g, "'''")), "```", "", "</details>", "");
+    }
   }
   if (r.timings.length) {
     lines.push("### Timings", "", "| Phase | Time | Outcome |", "|---|---:|---|");
@@ -34437,7 +34447,7 @@ ${text}
     }
   }
   if (inputs.summary) {
-    await writeSummary(renderSummary(result, reporter.overflow, redact)).catch((e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
   }
   if (result.error) {
     const prefix = result.status === "cancelled" ? "Cancelled: " : "";

@@ -104,7 +104,7 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     }
   }
   if (inputs.summary) {
-    await writeSummary(renderSummary(result, reporter.overflow, redact)).catch((e: unknown) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e: unknown) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
   }
   if (result.error) {
     const prefix = result.status === 'cancelled' ? 'Cancelled: ' : '';

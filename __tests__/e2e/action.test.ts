@@ -203,6 +203,8 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(oom.code, 1);
     assert.match(oom.stdout, /killed by the kernel OOM killer/);
     assert.match(oom.stdout, /ran out of memory: retry with a larger builder memory \(the memory-mb input\)/);
+    assert.match(oom.summary, /\| Failed in \| Build \|/);
+    assert.match(oom.summary, /Last \d+ builder log lines[\s\S]*RUN apt-get|Last \d+ builder log lines[\s\S]*#\d/);
     s.addFaults({ kind: 'builderEnospc' });
     const disk = await run(s, await appProject(), {});
     assert.equal(disk.code, 1);

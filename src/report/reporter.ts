@@ -10,6 +10,8 @@ import { formatBytes } from '../context/format.js';
 import type { CorePort } from './core-port.js';
 
 export const MAX_ANNOTATIONS_PER_LEVEL = 10;
+/** builder log lines kept for the summary of a failed build */
+export const LOG_TAIL_LINES = 30;
 
 export interface ReporterOptions {
   annotations: boolean;
@@ -26,6 +28,8 @@ export class GitHubReporter implements BuildEvents {
   readonly overflow: string[] = [];
   readonly stateSandboxes: string[] = [];
   private lastProgress = new Map<string, number>();
+  /** the last builder log lines (redacted), shown in the summary when the build fails */
+  readonly logTail: string[] = [];
 
   constructor(
     private readonly core: CorePort,
@@ -60,7 +64,10 @@ export class GitHubReporter implements BuildEvents {
   }
 
   buildLog(stream: 'stdout' | 'stderr', line: string): void {
-    this.line(stream === 'stderr' ? `[stderr] ${line}` : line);
+    const text = stream === 'stderr' ? `[stderr] ${line}` : line;
+    this.line(text);
+    this.logTail.push(this.opts.redact(text));
+    if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
   }
 
   progress(p: TransferProgress): void {

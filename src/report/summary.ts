@@ -15,7 +15,7 @@ function code(text: string): string {
   return '`' + text.replace(/`/g, "'") + '`';
 }
 
-export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string): string {
+export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string, logTail: string[] = []): string {
   const icon = r.status === 'registered' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
   const headline =
     r.status === 'registered' ? 'registered' : r.status === 'ingesting' ? 'submitted, admission in progress' : r.status === 'cancelled' ? 'cancelled' : 'failed';
@@ -23,6 +23,7 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
   lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
   const rows: [string, string | undefined][] = [
     ['Result', r.status],
+    ['Failed in', r.error?.phase ? PHASE_TITLES[r.error.phase as keyof typeof PHASE_TITLES] ?? r.error.phase : undefined],
     ['Template id', r.templateId && code(r.templateId)],
     ['Template name', r.templateName && code(r.templateName)],
     ['Manifest URI', r.manifestUri && code(r.manifestUri)],
@@ -49,6 +50,9 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
   lines.push('');
   if (r.error) {
     lines.push('### Error', '', '```text', formatError(r.error), '```', '');
+    if (logTail.length) {
+      lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, '', '```text', ...logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>', '');
+    }
   }
   if (r.timings.length) {
     lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');

@@ -90,7 +90,10 @@ test('failed summary shows the error with advice and ids, redacted', () => {
   const err = new ActionError('Command failed with token-12345', { kind: 'builder', advice: ['retry with a larger memory-mb'] }).annotate({ buildId: 'b1', sandboxId: 'sbx1' });
   const s = new SecretRegistry();
   s.add('token-12345');
-  const md = renderSummary({ ...base, status: 'failed', error: err, template: undefined, templateId: undefined }, [], (t) => s.redact(t));
+  err.phase = 'build';
+  const md = renderSummary({ ...base, status: 'failed', error: err, template: undefined, templateId: undefined }, [], (t) => s.redact(t), ['#5 RUN make', '[stderr] make: *** Error 2']);
+  assert.match(md, /\| Failed in \| Build \|/);
+  assert.match(md, /Last 2 builder log lines[\s\S]*\[stderr\] make: \*\*\* Error 2/);
   assert.match(md, /❌/);
   assert.match(md, /Command failed with \*\*\*\nretry with a larger memory-mb \(builder sandbox: sbx1, build: b1\)/);
   assert.doesNotMatch(md, /token-12345/);

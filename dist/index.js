@@ -33847,6 +33847,8 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
   const a0 = now();
   const archive = await createContextArchive(contextDir, {
     dockerfilePath: s.req.source.kind === "dockerfile" ? s.req.source.dockerfile : void 0,
+    // the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir
+    tmpDir: s.deps.env.RUNNER_TEMP || void 0,
     signal: s.signal,
     onProgress: (p) => {
       const rate = p.bytes * 1e3 / Math.max(1, now() - a0);

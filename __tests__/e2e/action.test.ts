@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, mkdir, symlink } from 'node:fs/promises';
+import { readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   sim, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, makeProject, lineIndex,
@@ -63,6 +63,8 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(typeof spec.dockerConfigJson, 'string');
     assert.equal(typeof spec.dockerConfigJson, 'string', 'registry credentials forwarded (the simulator redacts them in its state)');
     assertNoSecrets(r, [SIM_KEY, ...login.secrets], s);
+    // the local archive was written to RUNNER_TEMP and removed
+    assert.deepEqual((await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-')), []);
   });
 
   it('cas-streaming: 202, several admission polls with heartbeats, content-addressed identity', async () => {

@@ -42,6 +42,8 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: s
   const a0 = now();
   const archive = await createContextArchive(contextDir, {
     dockerfilePath: s.req.source.kind === 'dockerfile' ? s.req.source.dockerfile : undefined,
+    // the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir
+    tmpDir: s.deps.env.RUNNER_TEMP || undefined,
     signal: s.signal,
     onProgress: (p) => {
       const rate = (p.bytes * 1000) / Math.max(1, now() - a0);

@@ -33680,35 +33680,11 @@ function toArchiveError(e, signal, outPath) {
 // src/build/shell-words.ts
 function shellWords(text) {
   const words = [];
-  let cur = "";
-  let inWord = false;
-  let quote = null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote === "'") {
-      if (c === "'") quote = null;
-      else cur += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = null;
-      else if (c === "\\" && i + 1 < text.length && '"\\$`\n'.includes(text[i + 1])) cur += text[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === "\\") {
-      if (i + 1 < text.length) cur += text[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      cur = "";
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
+  for (const raw of splitRawWords(text, "\\")) {
+    const word = unquoteWord(raw.word, "\\");
+    if (word === null) return void 0;
+    words.push(word);
   }
-  if (quote) return void 0;
-  if (inWord) words.push(cur);
   return words;
 }
 

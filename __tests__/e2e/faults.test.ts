@@ -255,6 +255,7 @@ describe('cancellation: SIGINT at each phase', () => {
         assert.ok(sb.deletedAt, 'deleted by the action, not by the platform');
       }
       assert.deepEqual(JSON.parse(r.state['builder-sandboxes'] ?? '[]'), [], 'nothing left for the post step');
+      if (process.env.SHOW_TIMING) console.log(`${p.name}: exited ${r.exitAfterSignalMs} ms after SIGINT`);
       assert.ok(r.exitAfterSignalMs! < 5000, `exited ${r.exitAfterSignalMs} ms after SIGINT (GitHub sends SIGTERM at 7.5 s)`);
     });
   }

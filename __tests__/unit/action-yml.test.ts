@@ -56,3 +56,9 @@ test('every output is set by the code and documented in the README', () => {
     assert.ok(readme.includes(`| \`${o}\` |`), `output ${o} is in the README table`);
   }
 });
+
+test('the User-Agent version is the package version', async () => {
+  const { ACTION_VERSION } = await import('../../src/version.js');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(ACTION_VERSION, pkg.version);
+});

@@ -29738,6 +29738,8 @@ import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path"
 
 // src/platform/http.ts
 import { randomBytes } from "node:crypto";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -30118,6 +30120,8 @@ var HttpTransport = class {
   clock;
   random;
   idleTimeoutMs;
+  /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
+  keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
     this.token = opts.token;
     this.userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
@@ -30317,9 +30321,11 @@ var HttpTransport = class {
     });
   }
   sendOnce(spec, headers, data, signal, streaming) {
+    const reuse = streaming ? void 0 : this.keepAliveAgent(spec.url);
     const handler = {
       prepareRequest(options) {
         if (signal) options.signal = signal;
+        if (reuse && options.agent instanceof HttpAgent) options.agent = reuse;
       },
       canHandleAuthentication: () => false,
       handleAuthentication: () => Promise.reject(new Error("not supported"))
@@ -30332,6 +30338,27 @@ var HttpTransport = class {
       socketTimeout: streaming ? STREAM_SOCKET_TIMEOUT : this.idleTimeoutMs
     });
     return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
+  }
+  /**
+   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
+   * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
+   * is closing. Idle sockets never keep the process alive.
+   */
+  keepAliveAgent(url) {
+    let protocol;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      return void 0;
+    }
+    let agent = this.keepAliveAgents.get(protocol);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 15e3 };
+      agent = protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+      this.keepAliveAgents.set(protocol, agent);
+    }
+    return agent;
   }
   debug(line) {
     this.log.debug(this.secrets.redact(line));
@@ -32774,6 +32801,8 @@ function builderSandboxName(buildId) {
   const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
   return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, "");
 }
+var FAST_POLL_MS = 250;
+var FAST_POLL_WINDOW_MS = 3e3;
 async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreated) {
   const { events: events2, limits, now } = s;
   events2.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
@@ -32792,7 +32821,6 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
   let sandboxUrl = created.sandbox_url;
   let routingHint = created.routing_hint;
   const t0 = now();
-  let polls = 0;
   for (; ; ) {
     if (now() - t0 >= limits.sandboxRunningMs) {
       throw new ActionError(`Sandbox ${id} did not reach 'running' within ${formatDuration(limits.sandboxRunningMs)} (sandbox-timeout)`, {
@@ -32814,7 +32842,7 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
     } catch (e) {
       if (!isTransientError(e)) throw e;
     }
-    await s.sleep(Math.min(limits.sandboxPollMs, 200 * 2 ** polls++), s.signal);
+    await s.sleep(now() - t0 < FAST_POLL_WINDOW_MS ? Math.min(FAST_POLL_MS, limits.sandboxPollMs) : limits.sandboxPollMs, s.signal);
   }
   events2.status(`Rootfs builder sandbox ${id} is running`);
   const target = resolveProxyTarget(sandboxUrl, id, s.deps.env.TENSORLAKE_SANDBOX_PROXY_URL);

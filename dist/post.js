@@ -21480,6 +21480,8 @@ function formatError(e, redact = (s) => s) {
 
 // src/platform/http.ts
 import { randomBytes } from "node:crypto";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -21850,6 +21852,8 @@ var HttpTransport = class {
   clock;
   random;
   idleTimeoutMs;
+  /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
+  keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
     this.token = opts.token;
     this.userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
@@ -22049,9 +22053,11 @@ var HttpTransport = class {
     });
   }
   sendOnce(spec, headers, data, signal, streaming) {
+    const reuse = streaming ? void 0 : this.keepAliveAgent(spec.url);
     const handler = {
       prepareRequest(options) {
         if (signal) options.signal = signal;
+        if (reuse && options.agent instanceof HttpAgent) options.agent = reuse;
       },
       canHandleAuthentication: () => false,
       handleAuthentication: () => Promise.reject(new Error("not supported"))
@@ -22064,6 +22070,27 @@ var HttpTransport = class {
       socketTimeout: streaming ? STREAM_SOCKET_TIMEOUT : this.idleTimeoutMs
     });
     return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
+  }
+  /**
+   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
+   * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
+   * is closing. Idle sockets never keep the process alive.
+   */
+  keepAliveAgent(url) {
+    let protocol;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      return void 0;
+    }
+    let agent = this.keepAliveAgents.get(protocol);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 15e3 };
+      agent = protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+      this.keepAliveAgents.set(protocol, agent);
+    }
+    return agent;
   }
   debug(line) {
     this.log.debug(this.secrets.redact(line));

@@ -17,6 +17,9 @@ export function builderSandboxName(buildId: string): string {
   return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, '');
 }
 
+const FAST_POLL_MS = 250;
+const FAST_POLL_WINDOW_MS = 3_000;
+
 export interface StartedSandbox {
   proxy: SandboxProxy;
 }
@@ -52,7 +55,6 @@ export async function startBuilderSandbox(
   let sandboxUrl = created.sandbox_url;
   let routingHint = created.routing_hint;
   const t0 = now();
-  let polls = 0;
   for (;;) {
     if (now() - t0 >= limits.sandboxRunningMs) {
       throw new ActionError(`Sandbox ${id} did not reach 'running' within ${formatDuration(limits.sandboxRunningMs)} (sandbox-timeout)`, {
@@ -74,8 +76,9 @@ export async function startBuilderSandbox(
     } catch (e) {
       if (!isTransientError(e)) throw e;
     }
-    // The first polls come sooner than the contract's 1 s (200, 400, 800 ms): most sandboxes start fast.
-    await s.sleep(Math.min(limits.sandboxPollMs, 200 * 2 ** polls++), s.signal);
+    // Poll every 250 ms for the first 3 s, then at the contract's 1 s: most sandboxes start fast,
+    // and a late one is noticed no later than with a plain 1 s schedule.
+    await s.sleep(now() - t0 < FAST_POLL_WINDOW_MS ? Math.min(FAST_POLL_MS, limits.sandboxPollMs) : limits.sandboxPollMs, s.signal);
   }
   events.status(`Rootfs builder sandbox ${id} is running`);
 

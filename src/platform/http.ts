@@ -25,7 +25,8 @@
  * TLS verification is never disabled (ignoreSslError is never set).
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, IncomingHttpHeaders, OutgoingHttpHeaders, RequestOptions } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpClient } from '@actions/http-client';
@@ -317,6 +318,8 @@ export class HttpTransport {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly idleTimeoutMs: number;
+  /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
+  private readonly keepAliveAgents = new Map<string, HttpAgent>();
 
   constructor(opts: HttpTransportOptions) {
     this.token = opts.token;
@@ -548,9 +551,12 @@ export class HttpTransport {
     signal: AbortSignal | undefined,
     streaming: boolean,
   ): Promise<IncomingMessage> {
+    const reuse = streaming ? undefined : this.keepAliveAgent(spec.url);
     const handler: RequestHandler = {
       prepareRequest(options: RequestOptions): void {
         if (signal) options.signal = signal;
+        // Only replace the plain agent: a proxy (tunnel) agent chosen from HTTPS_PROXY stays.
+        if (reuse && options.agent instanceof HttpAgent) options.agent = reuse;
       },
       canHandleAuthentication: () => false,
       handleAuthentication: () => Promise.reject(new Error('not supported')),
@@ -564,6 +570,28 @@ export class HttpTransport {
     });
     // HttpClient's typing says data may not be null, but its implementation accepts it (GET/DELETE).
     return client.request(spec.method, spec.url, data as string | NodeJS.ReadableStream, headers).then((r) => r.message);
+  }
+
+  /**
+   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
+   * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
+   * is closing. Idle sockets never keep the process alive.
+   */
+  private keepAliveAgent(url: string): HttpAgent | undefined {
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      return undefined;
+    }
+    let agent = this.keepAliveAgents.get(protocol);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 15_000 };
+      agent = protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+      this.keepAliveAgents.set(protocol, agent);
+    }
+    return agent;
   }
 
   private debug(line: string): void {

@@ -29792,7 +29792,7 @@ function statusText(status) {
   return reason ? `${status} ${reason}` : String(status);
 }
 function bodyExcerpt(body, redact, max = 300) {
-  let text = typeof body === "string" ? body : body.subarray(0, max * 4).toString("utf8");
+  let text = redact(typeof body === "string" ? body : body.subarray(0, 1024 * 1024).toString("utf8")).slice(0, max * 4);
   if (looksLikeHtml(text)) {
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1];
     const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]*>/g, " ");
@@ -29833,7 +29833,7 @@ function isJsonObject(v) {
 function describe(v) {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}\u2026` : v)})`;
+  if (typeof v === "string") return `a string (${v.length} character${v.length === 1 ? "" : "s"})`;
   if (typeof v === "number") return `a number (${v})`;
   return `a ${typeof v}`;
 }
@@ -29943,6 +29943,52 @@ var Fields = class _Fields {
     return new _Fields(this.ctx, value, this.path(p));
   }
 };
+
+// src/platform/url-secrets.ts
+var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
+function registerUrlSecrets(value, secrets, keyHint = "") {
+  if (typeof value === "string") {
+    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
+    if (m) {
+      const q = value.indexOf("?");
+      if (q >= 0 || m[2].includes("@")) {
+        secrets.add(value);
+        if (q >= 0) secrets.add(value.slice(q + 1));
+      }
+    } else if (SECRET_KEY.test(keyHint)) {
+      secrets.add(value);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
+    return;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
+        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
+        continue;
+      }
+      registerUrlSecrets(v, secrets, k);
+    }
+  }
+}
+var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
+var SCAN_LIMIT = 4 * 1024 * 1024;
+function registerBodySecrets(body, secrets) {
+  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  const text = body.toString("utf8");
+  if (!text.includes("://")) return;
+  try {
+    registerUrlSecrets(JSON.parse(text), secrets);
+  } catch {
+  }
+  for (const m of text.matchAll(URL_WITH_QUERY)) {
+    secrets.add(m[0]);
+    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+  }
+}
 
 // src/platform/http.ts
 var ACTION_VERSION = "0.1.0";
@@ -30269,6 +30315,7 @@ var HttpTransport = class {
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
         continue;
       }
+      registerBodySecrets(body, this.secrets);
       this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
       if (retryable) {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
@@ -30837,35 +30884,6 @@ var PlatformApi = class {
     return st;
   }
 };
-var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
-function registerUrlSecrets(value, secrets, keyHint = "") {
-  if (typeof value === "string") {
-    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
-    if (m) {
-      const q = value.indexOf("?");
-      if (q >= 0 || m[2].includes("@")) {
-        secrets.add(value);
-        if (q >= 0) secrets.add(value.slice(q + 1));
-      }
-    } else if (SECRET_KEY.test(keyHint)) {
-      secrets.add(value);
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
-    return;
-  }
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
-        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
-        continue;
-      }
-      registerUrlSecrets(v, secrets, k);
-    }
-  }
-}
 
 // src/platform/lifecycle-api.ts
 var LOCAL_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);

@@ -207,6 +207,24 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     }
   });
 
+  it('signed URLs inside answers that fail validation or carry an error status never show', async () => {
+    const signed = 'https://bucket.s3.amazonaws.com/x/y.pack?X-Amz-Credential=AKIA123&X-Amz-Signature=0123456789abcdef';
+    const cases: Parameters<SimulatorHandle['addFaults']>[0][] = [
+      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 'b', upload: { url: signed } } },
+      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 500, body: `upstream said: could not presign ${signed} (quota)`, contentType: 'text/plain' },
+      { kind: 'status', method: 'GET', path: `${ORG}/sandbox-template-builds/*`, status: 200, body: { status: 'completed', template: { id: 't', snapshotSizeBytes: -1, download: { url: signed } } }, times: 5 },
+    ];
+    for (const rule of cases) {
+      s.addFaults(rule);
+      const r = await go({ streaming: 'true' });
+      assert.equal(r.code, 1, r.stdout.slice(-2000));
+      assertNoSecrets(r, [signed, signed.slice(signed.indexOf('?') + 1)]);
+      assert.ok(r.stdout.includes(`::add-mask::${signed}`), 'the URL was masked for the runner too');
+      assertNoSandboxRunning(s);
+      s.clearFaults();
+    }
+  });
+
   it('auth failure: 401 names the credential to fix; nothing retried', async () => {
     s.addFaults({ kind: 'rejectAuth', times: -1 });
     const r = await go();

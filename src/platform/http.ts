@@ -36,6 +36,7 @@ import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
 import { bodyExcerpt, statusText, type ResponseContext } from './validate.js';
+import { registerBodySecrets } from './url-secrets.js';
 
 export const ACTION_VERSION = '0.1.0';
 export const DEFAULT_USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
@@ -485,6 +486,8 @@ export class HttpTransport {
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
         continue;
       }
+      // Before anything can quote this body (debug lines, error excerpts), its signed URLs are secrets.
+      registerBodySecrets(body, this.secrets);
       this.debug(`HTTP ${spec.method} ${path} → ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
 
       if (retryable) {

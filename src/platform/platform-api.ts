@@ -7,6 +7,9 @@ import { HttpStatusError, HttpTransport, TransportError, isSuccess, type HttpRes
 import { isTerminalStatus } from './retry.js';
 import type { BuildStatus, CompleteRequest, CompleteResponse, JsonObject, PrepareRequest, PreparedBuild, Template } from './types.js';
 import { Fields, parseJsonBody, statusText, bodyExcerpt, type ResponseContext } from './validate.js';
+import { registerUrlSecrets } from './url-secrets.js';
+
+export { registerUrlSecrets };
 
 /**
  * Percent-encodes every byte except `A–Z a–z 0–9 - . _ ~` (§3): `encodeURIComponent` plus the
@@ -270,42 +273,4 @@ export class PlatformApi {
   }
 }
 
-const SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
 
-/**
- * Registers as secrets, anywhere in a JSON value: every URL that carries a query string (pre-signed
- * URLs: S3 X-Amz-Signature, GCS, Azure SAS all sign in the query) or user info, the query
- * string of each such URL on its own (the signature part), and every string under a key that
- * names a token/credential. Plain storage identifiers such as `s3://bucket/key.tlsnap` are not
- * secrets: users need to see them (the `manifest-uri` output), and registering them would make
- * the runner mask those outputs.
- */
-export function registerUrlSecrets(value: unknown, secrets: { add(v: string | undefined | null): void }, keyHint = ''): void {
-  if (typeof value === 'string') {
-    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
-    if (m) {
-      const q = value.indexOf('?');
-      if (q >= 0 || m[2].includes('@')) {
-        secrets.add(value);
-        if (q >= 0) secrets.add(value.slice(q + 1));
-      }
-    } else if (SECRET_KEY.test(keyHint)) {
-      secrets.add(value);
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
-    return;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (/^headers$/i.test(k) && v !== null && typeof v === 'object') {
-        // Pre-signed request headers (e.g. x-amz-security-token) are secret values.
-        for (const hv of Object.values(v as Record<string, unknown>)) if (typeof hv === 'string') secrets.add(hv);
-        continue;
-      }
-      registerUrlSecrets(v, secrets, k);
-    }
-  }
-}

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ActionError } from '../errors.js';
 import { HttpTransport, TransportError, isLoopbackHost, isSuccess, type HttpResponse, type HttpStream, type RequestSpec } from './http.js';
-import { registerUrlSecrets } from './platform-api.js';
+import { registerUrlSecrets } from './url-secrets.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';
 import { Fields, isJsonObject, parseJsonBody } from './validate.js';
 

@@ -29,7 +29,8 @@ export function statusText(status: number): string {
 
 /** A short single-line redacted excerpt of a body for error messages. */
 export function bodyExcerpt(body: Buffer | string, redact: (s: string) => string, max = 300): string {
-  let text = typeof body === 'string' ? body : body.subarray(0, max * 4).toString('utf8');
+  // Redact the whole body before cutting it, so a secret across the cut cannot survive as a prefix.
+  let text = redact(typeof body === 'string' ? body : body.subarray(0, 1024 * 1024).toString('utf8')).slice(0, max * 4);
   if (looksLikeHtml(text)) {
     // An HTML error page: keep its title / visible text rather than markup.
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1];
@@ -80,7 +81,8 @@ export function isJsonObject(v: unknown): v is JsonObject {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)})`;
+  // a wrong-typed string is described, never quoted: a prefix of a secret would not be masked
+  if (typeof v === 'string') return `a string (${v.length} character${v.length === 1 ? '' : 's'})`;
   if (typeof v === 'number') return `a number (${v})`;
   return `a ${typeof v}`;
 }

@@ -156,7 +156,7 @@ for (const [name, status, body, expect] of [
   ['an empty 2xx', 201, '', /platform returned an invalid prepare response: body is empty \(expected JSON\) \(prepare sandbox image build: HTTP 201 Created\)$/],
   ['a JSON array', 200, '[1,2]', /body must be a JSON object, got an array/],
   ['a missing field', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, command: undefined } }), /platform returned an invalid prepare response: builder.command is missing/],
-  ['a wrong type', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, cpus: '2' } }), /platform returned an invalid prepare response: builder.cpus must be a number, got a string \("2"\)/],
+  ['a wrong type', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, cpus: '2' } }), /platform returned an invalid prepare response: builder.cpus must be a number, got a string \(1 character\)/],
   ['a non-integer memoryMb', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, memoryMb: 1.5 } }), /builder.memoryMb must be an integer/],
   ['a parent without manifest', 200, JSON.stringify({ ...prepared, parent: { rootfsDiskBytes: 5 } }), /parent.parentManifestUri is missing/],
   ['an HTML error page on 502', 502, '<html><body><h1>Bad Gateway</h1></body></html>', /^failed to prepare sandbox image build \(HTTP 502 Bad Gateway\): HTML page: Bad Gateway$/],

@@ -27625,7 +27625,7 @@ var DecodedURL = class extends URL {
 var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -27646,7 +27646,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28254,7 +28254,7 @@ var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase(
 
 // node_modules/@actions/http-client/lib/auth.js
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28275,7 +28275,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28305,7 +28305,7 @@ var BearerCredentialHandler = class {
 
 // node_modules/@actions/core/lib/oidc-utils.js
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28326,7 +28326,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28394,7 +28394,7 @@ var OidcClient = class _OidcClient {
 import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28415,7 +28415,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28716,7 +28716,7 @@ import * as path3 from "path";
 import * as fs2 from "fs";
 import * as path2 from "path";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28737,7 +28737,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28840,7 +28840,7 @@ function isUnixExecutable(stats) {
 
 // node_modules/@actions/io/lib/io.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28861,7 +28861,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28934,7 +28934,7 @@ function findInPath(tool) {
 // node_modules/@actions/exec/lib/toolrunner.js
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -28955,7 +28955,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -29379,7 +29379,7 @@ var ExecState = class _ExecState extends events.EventEmitter {
 
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -29400,7 +29400,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -29452,7 +29452,7 @@ function getExecOutput(commandLine, args, options) {
 
 // node_modules/@actions/core/lib/platform.js
 var __awaiter9 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -29473,7 +29473,7 @@ var __awaiter9 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -29531,7 +29531,7 @@ function getDetails() {
 
 // node_modules/@actions/core/lib/core.js
 var __awaiter10 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve6) {
       resolve6(value);
     });
@@ -29552,7 +29552,7 @@ var __awaiter10 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -30965,11 +30965,18 @@ var LifecycleApi = class {
         const res = await this.transport.request({ method: "POST", url: this.url(""), operation, json: req, retry: "if-unsent", signal });
         const created = this.decodeCreate(res, operation);
         if (created) {
-          if (hadAmbiguity && req.name) await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+          if (hadAmbiguity && req.name) {
+            await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+            return { ...created, reconciled: true };
+          }
           return created;
         }
         const err = this.transport.statusError(res, operation);
-        if (isTerminalStatus(res.status) || res.status < 500) throw err;
+        if (res.status === 409 && hadAmbiguity && req.name) {
+          const adopted = await this.awaitByName(req.name, signal);
+          if (adopted) return adopted;
+        }
+        if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
         if (!(e instanceof TransportError) || e.unsent) throw e;
@@ -30986,11 +30993,8 @@ var LifecycleApi = class {
       }
       if (found) {
         this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
-        const out = { sandbox_id: found.sandbox_id, status: found.status, name: found.name };
-        if (found.sandbox_url !== void 0) out.sandbox_url = found.sandbox_url;
-        if (found.routing_hint !== void 0) out.routing_hint = found.routing_hint;
         await this.deleteDuplicates(req.name, found.sandbox_id, signal);
-        return out;
+        return adopt(found);
       }
       const wait = this.transport.backoff(attempt);
       if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
@@ -31012,6 +31016,31 @@ var LifecycleApi = class {
       }
     }
     return void 0;
+  }
+  /** A 409 after an ambiguous create: the sandbox exists but a list may lag; look a few times. */
+  async awaitByName(name, signal) {
+    for (let i = 1; i <= 5; i++) {
+      const found = await this.findByName(name, signal).catch((e) => {
+        if (e instanceof ActionError && e.kind === "cancelled") throw e;
+        return void 0;
+      });
+      if (found) return adopt(found);
+      await this.transport.sleep(this.transport.backoff(i), signal, "find the builder sandbox by name");
+    }
+    return void 0;
+  }
+  /**
+   * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
+   * from the build): the sweep after a create whose answer never came. Throws if listing fails.
+   */
+  async deleteByName(name, signal) {
+    const deleted = [];
+    for (const s of await this.listSandboxes(signal)) {
+      if (s.name !== name || s.status === "terminated") continue;
+      await this.deleteSandbox(s.sandbox_id, signal);
+      deleted.push(s.sandbox_id);
+    }
+    return deleted;
   }
   async findByName(name, signal) {
     const all = await this.listSandboxes(signal);
@@ -31062,6 +31091,12 @@ var LifecycleApi = class {
     throw this.transport.statusError(res, operation);
   }
 };
+function adopt(found) {
+  const out = { sandbox_id: found.sandbox_id, status: found.status, name: found.name, reconciled: true };
+  if (found.sandbox_url !== void 0) out.sandbox_url = found.sandbox_url;
+  if (found.routing_hint !== void 0) out.routing_hint = found.routing_hint;
+  return out;
+}
 
 // src/build/events.ts
 var PHASE_TITLES = {
@@ -32823,18 +32858,20 @@ var FAST_POLL_MS = 250;
 var FAST_POLL_WINDOW_MS = 3e3;
 async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreated) {
   const { events: events2, limits, now } = s;
+  const name = builderSandboxName(prep.buildId);
+  events2.sandboxNaming(name);
   events2.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
   const created = await lifecycle.createSandbox(
     {
       image: prep.builder.image,
       resources: { cpus: sizes.builder.cpus, memory_mb: sizes.builder.memoryMb, disk_mb: sizes.builder.diskMb },
       timeout_secs: 300,
-      name: builderSandboxName(prep.buildId)
+      name
     },
     s.signal
   );
   const id = created.sandbox_id;
-  onCreated(id);
+  onCreated(id, created.reconciled === true);
   events2.status(`Builder sandbox ${id} created (${created.status})`);
   let sandboxUrl = created.sandbox_url;
   let routingHint = created.routing_hint;
@@ -32883,7 +32920,7 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
     }
   }
 }
-async function deleteBuilderSandbox(s, id) {
+async function cleanupBuilderSandbox(s, target) {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
   const transport = transportFor(req.auth, {
@@ -32894,15 +32931,32 @@ async function deleteBuilderSandbox(s, id) {
     signal: AbortSignal.timeout(budget),
     sleep: deps.sleep
   });
-  try {
-    await new LifecycleApi(transport, req.apiUrl, req.namespace).deleteSandbox(id);
-    s.events.sandboxDeleted(id);
-    s.events.status(`Deleted builder sandbox ${id}`);
-    return true;
-  } catch (e) {
-    s.events.warning(`Failed to terminate builder sandbox ${id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
-    return false;
+  const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
+  let ok = true;
+  if (target.id) {
+    try {
+      await lifecycle.deleteSandbox(target.id);
+      s.events.sandboxDeleted(target.id);
+      s.events.status(`Deleted builder sandbox ${target.id}`);
+    } catch (e) {
+      ok = false;
+      s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    }
   }
+  if (target.sweep) {
+    try {
+      const swept = await lifecycle.deleteByName(target.name);
+      for (const id of swept) {
+        s.events.sandboxDeleted(id);
+        s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+      }
+    } catch (e) {
+      ok = false;
+      s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    }
+  }
+  if (ok) s.events.sandboxNameSettled(target.name);
+  return ok;
 }
 
 // src/build/upload.ts
@@ -34078,6 +34132,7 @@ async function runBuild(req, deps) {
   const platform2 = new PlatformApi(transport, req.apiUrl);
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
   let sandboxId;
+  let sandboxReconciled = false;
   let proxy;
   const evidence = { sawDiskSpaceEvidence: false };
   try {
@@ -34128,8 +34183,9 @@ async function runBuild(req, deps) {
     });
     proxy = (await phase(
       "sandbox",
-      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id) => {
+      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id, reconciled) => {
         sandboxId = id;
+        sandboxReconciled = reconciled;
         result.builderSandboxId = id;
         events2.sandboxCreated(id);
       })
@@ -34177,12 +34233,11 @@ async function runBuild(req, deps) {
     result.status = cancelled2 ? "cancelled" : "failed";
     result.error = err;
   } finally {
-    if (sandboxId) {
-      const id = sandboxId;
+    if (result.buildId && result.timings.some((t) => t.phase === "sandbox")) {
+      const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep: sandboxId === void 0 || sandboxReconciled };
       result.sandboxDeleted = await phase("cleanup", async () => {
-        const ok = await deleteBuilderSandbox(s, id);
-        if (!ok) throw new Error("delete failed");
-        return ok;
+        if (!await cleanupBuilderSandbox(s, target)) throw new Error("cleanup incomplete");
+        return true;
       }, { evenIfCancelled: true }).catch(() => false);
     }
   }
@@ -34294,6 +34349,16 @@ var GitHubReporter = class {
     } else {
       this.overflow.push(text);
     }
+  }
+  stateNames = [];
+  sandboxNaming(name) {
+    if (!this.stateNames.includes(name)) this.stateNames.push(name);
+    this.core.saveState("builder-sandbox-names", JSON.stringify(this.stateNames));
+  }
+  sandboxNameSettled(name) {
+    const i = this.stateNames.indexOf(name);
+    if (i >= 0) this.stateNames.splice(i, 1);
+    this.core.saveState("builder-sandbox-names", JSON.stringify(this.stateNames));
   }
   sandboxCreated(id) {
     this.stateSandboxes.push(id);

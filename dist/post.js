@@ -19374,7 +19374,7 @@ var DecodedURL = class extends URL {
 var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
 var __awaiter = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -19395,7 +19395,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20003,7 +20003,7 @@ var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase(
 
 // node_modules/@actions/http-client/lib/auth.js
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20024,7 +20024,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20054,7 +20054,7 @@ var BearerCredentialHandler = class {
 
 // node_modules/@actions/core/lib/oidc-utils.js
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20075,7 +20075,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20143,7 +20143,7 @@ var OidcClient = class _OidcClient {
 import { EOL as EOL3 } from "os";
 import { constants, promises } from "fs";
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20164,7 +20164,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20465,7 +20465,7 @@ import * as path3 from "path";
 import * as fs2 from "fs";
 import * as path2 from "path";
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20486,7 +20486,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20589,7 +20589,7 @@ function isUnixExecutable(stats) {
 
 // node_modules/@actions/io/lib/io.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20610,7 +20610,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -20683,7 +20683,7 @@ function findInPath(tool) {
 // node_modules/@actions/exec/lib/toolrunner.js
 import { setTimeout as setTimeout2 } from "timers";
 var __awaiter7 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -20704,7 +20704,7 @@ var __awaiter7 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -21128,7 +21128,7 @@ var ExecState = class _ExecState extends events.EventEmitter {
 
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter8 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -21149,7 +21149,7 @@ var __awaiter8 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -21201,7 +21201,7 @@ function getExecOutput(commandLine, args, options) {
 
 // node_modules/@actions/core/lib/platform.js
 var __awaiter9 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -21222,7 +21222,7 @@ var __awaiter9 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -21280,7 +21280,7 @@ function getDetails() {
 
 // node_modules/@actions/core/lib/core.js
 var __awaiter10 = function(thisArg, _arguments, P, generator) {
-  function adopt(value) {
+  function adopt2(value) {
     return value instanceof P ? value : new P(function(resolve2) {
       resolve2(value);
     });
@@ -21301,7 +21301,7 @@ var __awaiter10 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve2(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve2(result.value) : adopt2(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -22337,11 +22337,18 @@ var LifecycleApi = class {
         const res = await this.transport.request({ method: "POST", url: this.url(""), operation, json: req, retry: "if-unsent", signal });
         const created = this.decodeCreate(res, operation);
         if (created) {
-          if (hadAmbiguity && req.name) await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+          if (hadAmbiguity && req.name) {
+            await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+            return { ...created, reconciled: true };
+          }
           return created;
         }
         const err = this.transport.statusError(res, operation);
-        if (isTerminalStatus(res.status) || res.status < 500) throw err;
+        if (res.status === 409 && hadAmbiguity && req.name) {
+          const adopted = await this.awaitByName(req.name, signal);
+          if (adopted) return adopted;
+        }
+        if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
         if (!(e instanceof TransportError) || e.unsent) throw e;
@@ -22358,11 +22365,8 @@ var LifecycleApi = class {
       }
       if (found) {
         this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
-        const out = { sandbox_id: found.sandbox_id, status: found.status, name: found.name };
-        if (found.sandbox_url !== void 0) out.sandbox_url = found.sandbox_url;
-        if (found.routing_hint !== void 0) out.routing_hint = found.routing_hint;
         await this.deleteDuplicates(req.name, found.sandbox_id, signal);
-        return out;
+        return adopt(found);
       }
       const wait = this.transport.backoff(attempt);
       if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
@@ -22384,6 +22388,31 @@ var LifecycleApi = class {
       }
     }
     return void 0;
+  }
+  /** A 409 after an ambiguous create: the sandbox exists but a list may lag; look a few times. */
+  async awaitByName(name, signal) {
+    for (let i = 1; i <= 5; i++) {
+      const found = await this.findByName(name, signal).catch((e) => {
+        if (e instanceof ActionError && e.kind === "cancelled") throw e;
+        return void 0;
+      });
+      if (found) return adopt(found);
+      await this.transport.sleep(this.transport.backoff(i), signal, "find the builder sandbox by name");
+    }
+    return void 0;
+  }
+  /**
+   * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
+   * from the build): the sweep after a create whose answer never came. Throws if listing fails.
+   */
+  async deleteByName(name, signal) {
+    const deleted = [];
+    for (const s of await this.listSandboxes(signal)) {
+      if (s.name !== name || s.status === "terminated") continue;
+      await this.deleteSandbox(s.sandbox_id, signal);
+      deleted.push(s.sandbox_id);
+    }
+    return deleted;
   }
   async findByName(name, signal) {
     const all = await this.listSandboxes(signal);
@@ -22434,6 +22463,12 @@ var LifecycleApi = class {
     throw this.transport.statusError(res, operation);
   }
 };
+function adopt(found) {
+  const out = { sandbox_id: found.sandbox_id, status: found.status, name: found.name, reconciled: true };
+  if (found.sandbox_url !== void 0) out.sandbox_url = found.sandbox_url;
+  if (found.routing_hint !== void 0) out.routing_hint = found.routing_hint;
+  return out;
+}
 
 // src/version.ts
 var ACTION_VERSION2 = "0.1.0";
@@ -22447,45 +22482,63 @@ async function runPost(options = {}) {
   for (const n of ["api-key", "pat"]) secrets.add(core.getInput(n));
   for (const n of ["TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(env[n]);
   const redact = (s) => secrets.redact(s);
-  let ids = [];
-  try {
-    const raw = core.getState("builder-sandboxes");
-    const parsed = raw ? JSON.parse(raw) : [];
-    if (Array.isArray(parsed)) ids = parsed.filter((x) => typeof x === "string" && x !== "");
-  } catch {
-    core.warning("Post step: the saved builder sandbox list is unreadable; nothing to clean up.");
-  }
-  if (ids.length === 0) {
+  const ids = savedList(core, "builder-sandboxes");
+  const names = savedList(core, "builder-sandbox-names");
+  if (ids.length === 0 && names.length === 0) {
     core.info("No builder sandbox left to clean up.");
     return { deleted: [], failed: [] };
   }
   const deleted = [];
   const failed = [];
+  const warn = (what, e) => core.warning(`Post step: ${what}: ${formatError(toActionError(e), redact)}`);
+  let lifecycle;
   try {
     const conn = readConnection({ input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() });
     const transport = transportFor(conn.auth, {
       userAgent: USER_AGENT,
       secrets,
       log: { debug: (m) => core.debug(redact(m)), info: (m) => core.info(redact(m)), warning: (m) => core.warning(redact(m)) },
-      retry: { maxElapsedMs: 3e4, ...options.retry },
-      signal: AbortSignal.timeout(6e4)
+      retry: { maxElapsedMs: 3e4, ...options.retry }
     });
-    const lifecycle = new LifecycleApi(transport, conn.apiUrl, conn.namespace);
-    for (const id of ids) {
-      try {
-        await lifecycle.deleteSandbox(id);
-        deleted.push(id);
-        core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
-      } catch (e) {
-        failed.push(id);
-        core.warning(`Post step: failed to delete builder sandbox ${id}: ${formatError(toActionError(e), redact)}`);
-      }
-    }
+    lifecycle = new LifecycleApi(transport, conn.apiUrl, conn.namespace);
   } catch (e) {
-    failed.push(...ids.filter((i) => !deleted.includes(i)));
-    core.warning(`Post step: cannot clean up builder sandboxes ${ids.join(", ")}: ${formatError(toActionError(e), redact)}`);
+    warn(`cannot clean up builder sandboxes ${[...ids, ...names].join(", ")}`, e);
+    return { deleted, failed: [...ids, ...names] };
+  }
+  for (const id of ids) {
+    try {
+      await lifecycle.deleteSandbox(id, AbortSignal.timeout(PER_SANDBOX_MS));
+      deleted.push(id);
+      core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
+    } catch (e) {
+      failed.push(id);
+      warn(`failed to delete builder sandbox ${id}`, e);
+    }
+  }
+  for (const name of names) {
+    try {
+      const swept = await lifecycle.deleteByName(name, AbortSignal.timeout(PER_SANDBOX_MS));
+      for (const id of swept) {
+        if (!deleted.includes(id)) deleted.push(id);
+        core.info(`Post step: deleted builder sandbox ${id} (named ${name}) left by the main step.`);
+      }
+    } catch (e) {
+      failed.push(name);
+      warn(`could not look for builder sandboxes named ${name}`, e);
+    }
   }
   return { deleted, failed };
+}
+var PER_SANDBOX_MS = 3e4;
+function savedList(core, key) {
+  try {
+    const raw = core.getState(key);
+    const parsed = raw ? JSON.parse(raw) : [];
+    return Array.isArray(parsed) ? parsed.filter((x) => typeof x === "string" && x !== "") : [];
+  } catch {
+    core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
+    return [];
+  }
 }
 
 // src/post.ts

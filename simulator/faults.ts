@@ -63,6 +63,7 @@ export function validateFault(input: unknown): FaultRuleInput {
     case 'delay':
       optInt(input, 'delayMs', 0);
       if (input.delayMs === undefined) bad('delayMs is required');
+      if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");
       break;
     case 'reset':
       if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");

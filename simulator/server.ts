@@ -161,7 +161,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     const fired = world.faults.http(method, rawPath);
     if (fired.length) e.faults = fired.map((f) => f.id);
     for (const f of fired) {
-      if (f.kind === 'delay') await new Promise((r) => setTimeout(r, f.delayMs));
+      if (f.kind === 'delay' && f.when !== 'after') await new Promise((r) => setTimeout(r, f.delayMs));
     }
     if (res.destroyed) return;
     const terminal = fired.find((f) => f.kind === 'status' || f.kind === 'reset' || f.kind === 'rejectAuth');
@@ -188,6 +188,11 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
       req.socket.destroy();
       return;
     }
+    for (const f of fired) {
+      // the work is done; the answer is held (a client cancelled meanwhile never learns the result)
+      if (f.kind === 'delay' && f.when === 'after') await new Promise((r) => setTimeout(r, f.delayMs));
+    }
+    if (res.destroyed) return;
     if ('stream' in reply) reply.stream(res);
     else sendReply(res, reply);
   } catch (err) {

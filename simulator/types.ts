@@ -116,6 +116,8 @@ export interface StatusFault extends FaultBase, HttpMatch {
 export interface DelayFault extends FaultBase, HttpMatch {
   kind: 'delay';
   delayMs: number;
+  /** 'before' (default) = hold the request before doing anything; 'after' = do the work, then hold the answer */
+  when?: 'before' | 'after';
 }
 export interface ResetFault extends FaultBase, HttpMatch {
   kind: 'reset';

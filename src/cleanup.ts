@@ -26,20 +26,16 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   for (const n of ['TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(env[n]);
   const redact = (s: string) => secrets.redact(s);
 
-  let ids: string[] = [];
-  try {
-    const raw = core.getState('builder-sandboxes');
-    const parsed: unknown = raw ? JSON.parse(raw) : [];
-    if (Array.isArray(parsed)) ids = parsed.filter((x): x is string => typeof x === 'string' && x !== '');
-  } catch {
-    core.warning('Post step: the saved builder sandbox list is unreadable; nothing to clean up.');
-  }
-  if (ids.length === 0) {
+  const ids = savedList(core, 'builder-sandboxes');
+  const names = savedList(core, 'builder-sandbox-names');
+  if (ids.length === 0 && names.length === 0) {
     core.info('No builder sandbox left to clean up.');
     return { deleted: [], failed: [] };
   }
   const deleted: string[] = [];
   const failed: string[] = [];
+  const warn = (what: string, e: unknown) => core.warning(`Post step: ${what}: ${formatError(toActionError(e), redact)}`);
+  let lifecycle: LifecycleApi;
   try {
     const conn = readConnection({ input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() });
     const transport = transportFor(conn.auth, {
@@ -47,22 +43,48 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
       secrets,
       log: { debug: (m) => core.debug(redact(m)), info: (m) => core.info(redact(m)), warning: (m) => core.warning(redact(m)) },
       retry: { maxElapsedMs: 30_000, ...options.retry },
-      signal: AbortSignal.timeout(60_000),
     });
-    const lifecycle = new LifecycleApi(transport, conn.apiUrl, conn.namespace);
-    for (const id of ids) {
-      try {
-        await lifecycle.deleteSandbox(id);
-        deleted.push(id);
-        core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
-      } catch (e) {
-        failed.push(id);
-        core.warning(`Post step: failed to delete builder sandbox ${id}: ${formatError(toActionError(e), redact)}`);
-      }
-    }
+    lifecycle = new LifecycleApi(transport, conn.apiUrl, conn.namespace);
   } catch (e) {
-    failed.push(...ids.filter((i) => !deleted.includes(i)));
-    core.warning(`Post step: cannot clean up builder sandboxes ${ids.join(', ')}: ${formatError(toActionError(e), redact)}`);
+    warn(`cannot clean up builder sandboxes ${[...ids, ...names].join(', ')}`, e);
+    return { deleted, failed: [...ids, ...names] };
+  }
+  // Each sandbox gets its own time budget, so one slow delete cannot starve the others.
+  for (const id of ids) {
+    try {
+      await lifecycle.deleteSandbox(id, AbortSignal.timeout(PER_SANDBOX_MS));
+      deleted.push(id);
+      core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
+    } catch (e) {
+      failed.push(id);
+      warn(`failed to delete builder sandbox ${id}`, e);
+    }
+  }
+  // A sandbox whose create answer never reached the main step is found by its name.
+  for (const name of names) {
+    try {
+      const swept = await lifecycle.deleteByName(name, AbortSignal.timeout(PER_SANDBOX_MS));
+      for (const id of swept) {
+        if (!deleted.includes(id)) deleted.push(id);
+        core.info(`Post step: deleted builder sandbox ${id} (named ${name}) left by the main step.`);
+      }
+    } catch (e) {
+      failed.push(name);
+      warn(`could not look for builder sandboxes named ${name}`, e);
+    }
   }
   return { deleted, failed };
+}
+
+const PER_SANDBOX_MS = 30_000;
+
+function savedList(core: Pick<typeof actionsCore, 'getState' | 'warning'>, key: string): string[] {
+  try {
+    const raw = core.getState(key);
+    const parsed: unknown = raw ? JSON.parse(raw) : [];
+    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string' && x !== '') : [];
+  } catch {
+    core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
+    return [];
+  }
 }

@@ -97,7 +97,7 @@ export interface RunActionOptions {
   entry?: 'dist' | 'src';
   post?: boolean;
   /** send this signal once stdout matches */
-  killOn?: { pattern: RegExp; signal: NodeJS.Signals };
+  killOn?: { pattern: RegExp; signal: NodeJS.Signals; delayMs?: number };
   workspace?: string;
   timeoutMs?: number;
   /** copy the action's stdout/stderr to this process as it runs (the demo); a function may rewrite or drop (undefined) stdout lines */
@@ -148,8 +148,13 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     } else if (opts.echo) process.stdout.write(d);
     if (opts.killOn && !killed && opts.killOn.pattern.test(stdout)) {
       killed = true;
-      killedAt = Date.now();
-      child.kill(opts.killOn.signal);
+      const { signal, delayMs } = opts.killOn;
+      const fire = () => {
+        killedAt = Date.now();
+        child.kill(signal);
+      };
+      if (delayMs) setTimeout(fire, delayMs);
+      else fire();
     }
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => {

@@ -233,6 +233,60 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
   });
 });
 
+describe('a sandbox whose create answer never arrived', () => {
+  let s: SimulatorHandle;
+  before(async () => {
+    s = await sim();
+  });
+  after(async () => s.stop());
+  afterEach(() => {
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+  });
+
+  it('SIGINT while the create is in flight: the sandbox is found by its name and deleted', async () => {
+    s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 3000, when: 'after' });
+    const before = s.state().sandboxes.length;
+    const r = await run(s, await appProject(), {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 700 } });
+    noCrash(r);
+    assert.equal(r.code, 1);
+    const created = s.state().sandboxes.slice(before);
+    assert.equal(created.length, 1, 'the server created the sandbox');
+    assert.equal(created[0].status, 'terminated', 'and the action deleted it by name');
+    assert.match(r.stdout, /Deleted builder sandbox \S+ \(found by its name sbx-image-/);
+    assert.deepEqual(JSON.parse(r.state['builder-sandbox-names'] ?? '[]'), [], 'nothing left for the post step');
+  });
+
+  it('main killed while the create is in flight: the post step finds it by name', async () => {
+    s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 3000, when: 'after' });
+    const ws = await appProject();
+    const before = s.state().sandboxes.length;
+    const main = await run(s, ws, {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGKILL', delayMs: 700 } });
+    assert.equal(main.signal, 'SIGKILL');
+    const names = JSON.parse(main.state['builder-sandbox-names']) as string[];
+    assert.equal(names.length, 1);
+    assert.equal(main.state['builder-sandboxes'], undefined, 'no id was ever known');
+    // the server finishes the create after the main step died
+    for (let i = 0; i < 50 && s.state().sandboxes.length === before; i++) await new Promise((r) => setTimeout(r, 100));
+    const post = await run(s, ws, {}, { post: true, state: { 'builder-sandbox-names': main.state['builder-sandbox-names'] } });
+    assert.equal(post.code, 0, post.stdout + post.stderr);
+    assert.match(post.stdout, new RegExp(`deleted builder sandbox \\S+ \\(named ${names[0]}\\)`));
+  });
+
+  it('ambiguous create answered 409 on the retry: the first sandbox is adopted, not leaked', async () => {
+    s.addFaults([
+      { kind: 'reset', method: 'POST', path: '/v1/namespaces/default/sandboxes', when: 'after' },
+      { kind: 'status', method: 'GET', path: '/v1/namespaces/default/sandboxes', status: 200, body: { sandboxes: [] } },
+      { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 409, body: { error: 'a sandbox with this name already exists' } },
+    ]);
+    const before = s.state().sandboxes.length;
+    const r = await run(s, await appProject(), {});
+    noCrash(r);
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.equal(s.state().sandboxes.length, before + 1, 'one sandbox, adopted');
+  });
+});
+
 describe('cancellation: SIGINT at each phase', () => {
   let s: SimulatorHandle;
   before(async () => {

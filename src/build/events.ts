@@ -36,6 +36,11 @@ export interface BuildEvents {
   progress(p: TransferProgress): void;
   planWarning(w: PlanWarning, file?: string): void;
   warning(message: string): void;
+  /** About to create a builder sandbox with this name: record it so that a sandbox whose create
+   * answer never arrived (cancelled, killed) can still be found by name and deleted. */
+  sandboxNaming(name: string): void;
+  /** No sandbox with this name can be left (deleted, or swept by name). */
+  sandboxNameSettled(name: string): void;
   /** The builder sandbox exists: record it so a post step can delete it if this process dies. */
   sandboxCreated(id: string): void;
   sandboxDeleted(id: string): void;
@@ -49,6 +54,8 @@ export const nullEvents: BuildEvents = {
   progress() {},
   planWarning() {},
   warning() {},
+  sandboxNaming() {},
+  sandboxNameSettled() {},
   sandboxCreated() {},
   sandboxDeleted() {},
 };

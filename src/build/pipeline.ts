@@ -19,7 +19,7 @@ import { completeRequestFromMetadata, parseMetadata } from './completion.js';
 import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
 import { planBuild } from './plan-phase.js';
-import { startBuilderSandbox, deleteBuilderSandbox } from './sandbox.js';
+import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
@@ -83,6 +83,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
 
   let sandboxId: string | undefined;
+  let sandboxReconciled = false;
   let proxy: SandboxProxy | undefined;
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
 
@@ -141,8 +142,9 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // Builder sandbox (§5, §6.3).
     proxy = (
       await phase('sandbox', () =>
-        startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id) => {
+        startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id, reconciled) => {
           sandboxId = id;
+          sandboxReconciled = reconciled;
           result.builderSandboxId = id;
           events.sandboxCreated(id);
         }),
@@ -201,12 +203,13 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     result.status = cancelled ? 'cancelled' : 'failed';
     result.error = err;
   } finally {
-    if (sandboxId) {
-      const id = sandboxId;
+    // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
+    // never arrived (cancelled or failed mid-create) or it was only found again by name.
+    if (result.buildId && result.timings.some((t) => t.phase === 'sandbox')) {
+      const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep: sandboxId === undefined || sandboxReconciled };
       result.sandboxDeleted = await phase('cleanup', async () => {
-        const ok = await deleteBuilderSandbox(s, id);
-        if (!ok) throw new Error('delete failed');
-        return ok;
+        if (!(await cleanupBuilderSandbox(s, target))) throw new Error('cleanup incomplete');
+        return true;
       }, { evenIfCancelled: true }).catch(() => false);
     }
   }

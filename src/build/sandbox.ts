@@ -34,21 +34,23 @@ export async function startBuilderSandbox(
   lifecycle: LifecycleApi,
   prep: PreparedBuild,
   sizes: BuildSizes,
-  onCreated: (id: string) => void,
+  onCreated: (id: string, reconciled: boolean) => void,
 ): Promise<StartedSandbox> {
   const { events, limits, now } = s;
+  const name = builderSandboxName(prep.buildId);
+  events.sandboxNaming(name); // recorded before anything else, so even a kill right now leaves a trace
   events.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
   const created = await lifecycle.createSandbox(
     {
       image: prep.builder.image,
       resources: { cpus: sizes.builder.cpus, memory_mb: sizes.builder.memoryMb, disk_mb: sizes.builder.diskMb },
       timeout_secs: 300,
-      name: builderSandboxName(prep.buildId),
+      name,
     },
     s.signal,
   );
   const id = created.sandbox_id;
-  onCreated(id);
+  onCreated(id, created.reconciled === true);
   events.status(`Builder sandbox ${id} created (${created.status})`);
 
   // §5.2: poll every second until running, within the sandbox-timeout.
@@ -106,9 +108,11 @@ export async function startBuilderSandbox(
 
 /**
  * Deletes the builder sandbox (§5.5) with a transport of its own, bounded by a budget (5 s when the
- * build was cancelled: GitHub kills the step 7.5 s after SIGINT). Never throws.
+ * build was cancelled: GitHub kills the step 7.5 s after SIGINT). With `sweep` (the create's answer
+ * never came, or the sandbox was found again by name), every live sandbox carrying the build's name
+ * is deleted too. Never throws; true when nothing can be left running.
  */
-export async function deleteBuilderSandbox(s: BuildSession, id: string): Promise<boolean> {
+export async function cleanupBuilderSandbox(s: BuildSession, target: { id?: string; name: string; sweep: boolean }): Promise<boolean> {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
   const transport = transportFor(req.auth, {
@@ -119,13 +123,30 @@ export async function deleteBuilderSandbox(s: BuildSession, id: string): Promise
     signal: AbortSignal.timeout(budget),
     sleep: deps.sleep,
   });
-  try {
-    await new LifecycleApi(transport, req.apiUrl, req.namespace).deleteSandbox(id);
-    s.events.sandboxDeleted(id);
-    s.events.status(`Deleted builder sandbox ${id}`);
-    return true;
-  } catch (e) {
-    s.events.warning(`Failed to terminate builder sandbox ${id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
-    return false;
+  const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
+  let ok = true;
+  if (target.id) {
+    try {
+      await lifecycle.deleteSandbox(target.id);
+      s.events.sandboxDeleted(target.id);
+      s.events.status(`Deleted builder sandbox ${target.id}`);
+    } catch (e) {
+      ok = false;
+      s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    }
   }
+  if (target.sweep) {
+    try {
+      const swept = await lifecycle.deleteByName(target.name);
+      for (const id of swept) {
+        s.events.sandboxDeleted(id);
+        s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+      }
+    } catch (e) {
+      ok = false;
+      s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+    }
+  }
+  if (ok) s.events.sandboxNameSettled(target.name);
+  return ok;
 }

@@ -106,11 +106,20 @@ export class LifecycleApi {
         const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
         const created = this.decodeCreate(res, operation);
         if (created) {
-          if (hadAmbiguity && req.name) await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+          if (hadAmbiguity && req.name) {
+            await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+            return { ...created, reconciled: true };
+          }
           return created;
         }
         const err = this.transport.statusError(res, operation);
-        if (isTerminalStatus(res.status) || res.status < 500) throw err;
+        // After an ambiguous attempt, a 409 (name taken) means our first create went through.
+        if (res.status === 409 && hadAmbiguity && req.name) {
+          const adopted = await this.awaitByName(req.name, signal);
+          if (adopted) return adopted;
+        }
+        // 408: the server says it did not process the request; anything else terminal is final.
+        if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
         // Not an ambiguity: an error answer, or a request that provably never reached the server
@@ -130,11 +139,8 @@ export class LifecycleApi {
       }
       if (found) {
         this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
-        const out: SandboxCreated = { sandbox_id: found.sandbox_id, status: found.status, name: found.name };
-        if (found.sandbox_url !== undefined) out.sandbox_url = found.sandbox_url;
-        if (found.routing_hint !== undefined) out.routing_hint = found.routing_hint;
         await this.deleteDuplicates(req.name, found.sandbox_id, signal);
-        return out;
+        return adopt(found);
       }
       const wait = this.transport.backoff(attempt);
       if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
@@ -158,6 +164,33 @@ export class LifecycleApi {
       }
     }
     return undefined;
+  }
+
+  /** A 409 after an ambiguous create: the sandbox exists but a list may lag; look a few times. */
+  private async awaitByName(name: string, signal?: AbortSignal): Promise<SandboxCreated | undefined> {
+    for (let i = 1; i <= 5; i++) {
+      const found = await this.findByName(name, signal).catch((e: unknown) => {
+        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+        return undefined;
+      });
+      if (found) return adopt(found);
+      await this.transport.sleep(this.transport.backoff(i), signal, 'find the builder sandbox by name');
+    }
+    return undefined;
+  }
+
+  /**
+   * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
+   * from the build): the sweep after a create whose answer never came. Throws if listing fails.
+   */
+  async deleteByName(name: string, signal?: AbortSignal): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const s of await this.listSandboxes(signal)) {
+      if (s.name !== name || s.status === 'terminated') continue;
+      await this.deleteSandbox(s.sandbox_id, signal);
+      deleted.push(s.sandbox_id);
+    }
+    return deleted;
   }
 
   private async findByName(name: string, signal?: AbortSignal): Promise<SandboxInfo | undefined> {
@@ -214,3 +247,9 @@ export class LifecycleApi {
   }
 }
 
+function adopt(found: SandboxInfo): SandboxCreated {
+  const out: SandboxCreated = { sandbox_id: found.sandbox_id, status: found.status, name: found.name, reconciled: true };
+  if (found.sandbox_url !== undefined) out.sandbox_url = found.sandbox_url;
+  if (found.routing_hint !== undefined) out.routing_hint = found.routing_hint;
+  return out;
+}

@@ -99,6 +99,8 @@ export interface SandboxCreated {
   routing_hint?: string;
   name?: string;
   reason?: string;
+  /** set by the client: the create was ambiguous and this sandbox was found again by name */
+  reconciled?: boolean;
 }
 
 /** §5.2 SandboxInfo (the fields the action reads). */

@@ -114,6 +114,19 @@ export class GitHubReporter implements BuildEvents {
     }
   }
 
+  private readonly stateNames: string[] = [];
+
+  sandboxNaming(name: string): void {
+    if (!this.stateNames.includes(name)) this.stateNames.push(name);
+    this.core.saveState('builder-sandbox-names', JSON.stringify(this.stateNames));
+  }
+
+  sandboxNameSettled(name: string): void {
+    const i = this.stateNames.indexOf(name);
+    if (i >= 0) this.stateNames.splice(i, 1);
+    this.core.saveState('builder-sandbox-names', JSON.stringify(this.stateNames));
+  }
+
   sandboxCreated(id: string): void {
     this.stateSandboxes.push(id);
     this.core.saveState('builder-sandboxes', JSON.stringify(this.stateSandboxes));

@@ -30166,6 +30166,7 @@ var HttpTransport = class {
   clock;
   random;
   idleTimeoutMs;
+  streamHeaderTimeoutMs;
   /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
   keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
@@ -30181,6 +30182,7 @@ var HttpTransport = class {
     this.clock = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 6e4;
+    this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 6e4;
     this.secrets.add(opts.token);
   }
   /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
@@ -30273,9 +30275,11 @@ var HttpTransport = class {
       const headers = this.buildHeaders(spec);
       const { data, source } = this.openBody(spec, headers);
       const t0 = Date.now();
+      const headerWait = streaming ? new AbortController() : void 0;
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
       let msg;
       try {
-        msg = await this.sendOnce(spec, headers, data, signal, streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
         destroyQuietly(source);
         destroyQuietly(data);
@@ -30283,7 +30287,8 @@ var HttpTransport = class {
           this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        const f = classifyNetworkError(e);
+        clearTimeout(headerTimer);
+        const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(`HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
@@ -30291,6 +30296,7 @@ var HttpTransport = class {
         await this.retryWait(spec, attempt, wait, `${f.code ?? "network error"}: ${f.text}`, signal);
         continue;
       }
+      clearTimeout(headerTimer);
       const status = msg.statusCode ?? 0;
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
@@ -30368,7 +30374,7 @@ var HttpTransport = class {
     });
   }
   sendOnce(spec, headers, data, signal, streaming) {
-    const reuse = streaming ? void 0 : this.keepAliveAgent(spec.url);
+    const reuse = streaming || spec.retry !== "always" ? void 0 : this.keepAliveAgent(spec.url);
     const handler = {
       prepareRequest(options) {
         if (signal) options.signal = signal;
@@ -30387,7 +30393,7 @@ var HttpTransport = class {
     return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
   }
   /**
-   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * Repeatable requests reuse connections; SSE streams and unsafe POSTs get their own. Idle
    * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
    * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
    * is closing. Idle sockets never keep the process alive.
@@ -32829,18 +32835,34 @@ function formatDuration(ms) {
   return s ? `${m}m${s}s` : `${m}m`;
 }
 async function execInSandbox(s, proxy, payload, opts = {}) {
-  const res = await runCommand(proxy, payload, {
-    signal: opts.signal ?? s.signal,
-    sleep: s.deps.sleep,
-    onOutput: opts.forward ? (e) => {
-      opts.onLine?.(e.line);
-      s.events.buildLog(e.stream, e.line);
-    } : void 0,
-    onNotice: opts.forward ? (m) => s.events.status(m) : void 0
-  });
+  const outer = opts.signal ?? s.signal;
+  const deadline = opts.timeoutMs !== void 0 ? AbortSignal.timeout(Math.max(1, opts.timeoutMs)) : void 0;
+  const signal = deadline ? outer ? AbortSignal.any([outer, deadline]) : deadline : outer;
+  let res;
+  try {
+    res = await runCommand(proxy, payload, {
+      signal,
+      sleep: s.deps.sleep,
+      onOutput: opts.forward ? (e) => {
+        opts.onLine?.(e.line);
+        s.events.buildLog(e.stream, e.line);
+      } : void 0,
+      onNotice: opts.forward ? (m) => s.events.status(m) : void 0
+    });
+  } catch (e) {
+    if (deadline?.aborted && !outer?.aborted) {
+      throw new ActionError(`'${[payload.command, ...payload.args].join(" ")}' did not finish within ${formatDuration(opts.timeoutMs)}${opts.limitName ? ` (${opts.limitName})` : ""} in the builder sandbox`, {
+        kind: "timeout",
+        cause: e,
+        input: opts.limitName
+      });
+    }
+    throw e;
+  }
   if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: "builder" });
   return res;
 }
+var COMMAND_LIMITS_MS = { housekeeping: 2 * 6e4, untar: 15 * 6e4 };
 function transportFor(auth, opts) {
   return new HttpTransport({
     ...opts,
@@ -32904,19 +32926,23 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
   const proxy = new SandboxProxy(transport, { ...target, sandboxId: id, routingHint });
   const r0 = now();
   for (; ; ) {
+    const remaining = limits.readinessMs - (now() - r0);
     try {
-      await execInSandbox(s, proxy, { command: "/bin/true", args: [] });
+      await execInSandbox(s, proxy, { command: "/bin/true", args: [] }, { timeoutMs: remaining, limitName: "sandbox-timeout" });
       return { proxy };
     } catch (e) {
       const transient = isTransientError(e);
-      if (!transient || now() - r0 >= limits.readinessMs) {
-        const err = toActionError(e);
-        if (transient) {
-          err.addAdvice(`The sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
-        }
-        throw err;
+      const err = toActionError(e);
+      if (err.kind === "timeout" || transient && now() - r0 >= limits.readinessMs) {
+        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout): ${err.message}`, {
+          kind: "timeout",
+          input: "sandbox-timeout",
+          cause: e,
+          advice: ["Raise the sandbox-timeout input if the platform is slow, or re-run the job later."]
+        });
       }
-      await s.sleep(1e3, s.signal);
+      if (!transient) throw err;
+      await s.sleep(Math.min(1e3, Math.max(0, limits.readinessMs - (now() - r0))), s.signal);
     }
   }
 }
@@ -33906,6 +33932,7 @@ async function loadRegistryCredentials(env, secrets) {
 }
 
 // src/build/upload.ts
+var HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 async function signBlobs(proxy, prep, sizes, signal) {
   if (prep.snapshotRelPath === void 0) return {};
   const upload = await proxy.signBlob(
@@ -33947,7 +33974,7 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
     events2.status(
       `Build context archive: ${archive.fileCount} files, ${formatBytes(archive.uncompressedBytes)} uncompressed, ${formatBytes(archive.compressedBytes)} compressed (${archive.digest})` + (archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : "")
     );
-    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] });
+    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] }, HOUSEKEEPING);
     const u0 = now();
     const total = archive.compressedBytes;
     let lastDecile = -1;
@@ -33966,9 +33993,9 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
       },
       s.signal
     );
-    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] });
+    await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] }, HOUSEKEEPING);
     events2.status("Untarring build context archive in builder sandbox...");
-    await execInSandbox(s, proxy, { command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] }, { forward: true });
+    await execInSandbox(s, proxy, { command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] }, { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar });
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events2.status("Build context extracted; removed remote archive");
     return summary2;
@@ -33989,8 +34016,8 @@ async function registryCredentials(s) {
 async function uploadBuildInputs(s, proxy, plan, prep, sizes, onArchived = () => {
 }) {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
-  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR], user: "root" });
-  await execInSandbox(s, proxy, { command: "chmod", args: ["0777", BUILD_DIR], user: "root" });
+  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR], user: "root" }, HOUSEKEEPING);
+  await execInSandbox(s, proxy, { command: "chmod", args: ["0777", BUILD_DIR], user: "root" }, HOUSEKEEPING);
   const context = plan.mode === "dockerfile" && plan.contextDir ? await uploadContext(s, proxy, plan.contextDir, onArchived) : void 0;
   const dockerConfigJson = await registryCredentials(s);
   const spec = buildSpec({
@@ -34002,7 +34029,7 @@ async function uploadBuildInputs(s, proxy, plan, prep, sizes, onArchived = () =>
     dockerConfigJson,
     dockerCompat: s.req.dockerCompat
   });
-  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] });
+  await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] }, HOUSEKEEPING);
   await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(spec, null, 2)), s.signal);
   return { signedUri: typeof signed.upload?.uri === "string" ? signed.upload.uri : void 0, context };
 }

@@ -21898,6 +21898,7 @@ var HttpTransport = class {
   clock;
   random;
   idleTimeoutMs;
+  streamHeaderTimeoutMs;
   /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
   keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
@@ -21913,6 +21914,7 @@ var HttpTransport = class {
     this.clock = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 6e4;
+    this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 6e4;
     this.secrets.add(opts.token);
   }
   /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
@@ -22005,9 +22007,11 @@ var HttpTransport = class {
       const headers = this.buildHeaders(spec);
       const { data, source } = this.openBody(spec, headers);
       const t0 = Date.now();
+      const headerWait = streaming ? new AbortController() : void 0;
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
       let msg;
       try {
-        msg = await this.sendOnce(spec, headers, data, signal, streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
         destroyQuietly(source);
         destroyQuietly(data);
@@ -22015,7 +22019,8 @@ var HttpTransport = class {
           this.debug(`HTTP ${spec.method} ${path6} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        const f = classifyNetworkError(e);
+        clearTimeout(headerTimer);
+        const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(`HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
@@ -22023,6 +22028,7 @@ var HttpTransport = class {
         await this.retryWait(spec, attempt, wait, `${f.code ?? "network error"}: ${f.text}`, signal);
         continue;
       }
+      clearTimeout(headerTimer);
       const status = msg.statusCode ?? 0;
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
@@ -22100,7 +22106,7 @@ var HttpTransport = class {
     });
   }
   sendOnce(spec, headers, data, signal, streaming) {
-    const reuse = streaming ? void 0 : this.keepAliveAgent(spec.url);
+    const reuse = streaming || spec.retry !== "always" ? void 0 : this.keepAliveAgent(spec.url);
     const handler = {
       prepareRequest(options) {
         if (signal) options.signal = signal;
@@ -22119,7 +22125,7 @@ var HttpTransport = class {
     return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
   }
   /**
-   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * Repeatable requests reuse connections; SSE streams and unsafe POSTs get their own. Idle
    * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
    * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
    * is closing. Idle sockets never keep the process alive.
@@ -22241,6 +22247,7 @@ var SecretRegistry = class {
 };
 
 // src/build/session.ts
+var COMMAND_LIMITS_MS = { housekeeping: 2 * 6e4, untar: 15 * 6e4 };
 function transportFor(auth, opts) {
   return new HttpTransport({
     ...opts,

@@ -161,7 +161,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     const fired = world.faults.http(method, rawPath);
     if (fired.length) e.faults = fired.map((f) => f.id);
     for (const f of fired) {
-      if (f.kind === 'delay' && f.when !== 'after') await new Promise((r) => setTimeout(r, f.delayMs));
+      if (f.kind === 'delay' && f.when !== 'after') await holdFor(f.delayMs);
     }
     if (res.destroyed) return;
     const terminal = fired.find((f) => f.kind === 'status' || f.kind === 'reset' || f.kind === 'rejectAuth');
@@ -190,7 +190,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     }
     for (const f of fired) {
       // the work is done; the answer is held (a client cancelled meanwhile never learns the result)
-      if (f.kind === 'delay' && f.when === 'after') await new Promise((r) => setTimeout(r, f.delayMs));
+      if (f.kind === 'delay' && f.when === 'after') await holdFor(f.delayMs);
     }
     if (res.destroyed) return;
     if ('stream' in reply) reply.stream(res);
@@ -200,6 +200,11 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     else res.destroy();
     if (entry && !(err instanceof HttpError)) world.logLine(`internal error on ${method} ${url}: ${String(err)}`);
   }
+}
+
+/** A fault delay; unref'd so that a held request never keeps a stopped simulator's process alive. */
+function holdFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 export function createSimServer(world: World): Server {

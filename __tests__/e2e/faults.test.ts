@@ -146,6 +146,25 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     assert.match(r.stdout, /Deleted builder sandbox/);
   });
 
+  it('proxy answering 502 to every process call: the readiness probe, retries included, ends at the sandbox-timeout', async () => {
+    s.addFaults([
+      { kind: 'status', method: 'POST', path: '/api/v1/processes', status: 502, times: -1 },
+      { kind: 'status', method: 'GET', path: '/api/v1/processes', status: 502, times: -1 },
+    ]);
+    const t0 = Date.now();
+    const r = await go({ 'sandbox-timeout': '3s' });
+    failedWith(r, /builder sandbox proxy did not become ready within 3s \(sandbox-timeout\)/);
+    assert.ok(Date.now() - t0 < 15_000, `bounded by the sandbox-timeout, took ${Date.now() - t0} ms`);
+  });
+
+  it('a follow stream that never answers: the readiness probe ends at the sandbox-timeout instead of hanging', async () => {
+    s.addFaults({ kind: 'delay', method: 'GET', path: '/api/v1/processes/*/output/follow', delayMs: 120_000, times: -1 });
+    const t0 = Date.now();
+    const r = await go({ 'sandbox-timeout': '3s' });
+    failedWith(r, /did not become ready within 3s \(sandbox-timeout\)/);
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+  });
+
   it('sandbox terminated mid-build: fails fast, says the platform terminated it and why, with the ids', async () => {
     s.addFaults({ kind: 'terminateSandbox', afterBuilderLines: 3, reason: 'host maintenance' });
     const t0 = Date.now();

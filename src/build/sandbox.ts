@@ -87,21 +87,26 @@ export async function startBuilderSandbox(
   // §1.5 proxy target, §6.3 readiness probe.
   const target = resolveProxyTarget(sandboxUrl, id, s.deps.env.TENSORLAKE_SANDBOX_PROXY_URL);
   const proxy = new SandboxProxy(transport, { ...target, sandboxId: id, routingHint });
+  // The whole probe, retries included, runs under the sandbox-timeout.
   const r0 = now();
   for (;;) {
+    const remaining = limits.readinessMs - (now() - r0);
     try {
-      await execInSandbox(s, proxy, { command: '/bin/true', args: [] });
+      await execInSandbox(s, proxy, { command: '/bin/true', args: [] }, { timeoutMs: remaining, limitName: 'sandbox-timeout' });
       return { proxy };
     } catch (e) {
       const transient = isTransientError(e);
-      if (!transient || now() - r0 >= limits.readinessMs) {
-        const err = toActionError(e);
-        if (transient) {
-          err.addAdvice(`The sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout); raise the sandbox-timeout input if the platform is slow.`);
-        }
-        throw err;
+      const err = toActionError(e);
+      if (err.kind === 'timeout' || (transient && now() - r0 >= limits.readinessMs)) {
+        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout): ${err.message}`, {
+          kind: 'timeout',
+          input: 'sandbox-timeout',
+          cause: e,
+          advice: ['Raise the sandbox-timeout input if the platform is slow, or re-run the job later.'],
+        });
       }
-      await s.sleep(1000, s.signal);
+      if (!transient) throw err;
+      await s.sleep(Math.min(1000, Math.max(0, limits.readinessMs - (now() - r0))), s.signal);
     }
   }
 }

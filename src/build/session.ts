@@ -99,22 +99,40 @@ export async function execInSandbox(
   s: BuildSession,
   proxy: SandboxProxy,
   payload: ProcessStartPayload,
-  opts: { forward?: boolean; signal?: AbortSignal; onLine?: (line: string) => void } = {},
+  opts: { forward?: boolean; signal?: AbortSignal; onLine?: (line: string) => void; timeoutMs?: number; limitName?: string } = {},
 ): Promise<CommandResult> {
-  const res = await runCommand(proxy, payload, {
-    signal: opts.signal ?? s.signal,
-    sleep: s.deps.sleep,
-    onOutput: opts.forward
-      ? (e) => {
-          opts.onLine?.(e.line);
-          s.events.buildLog(e.stream, e.line);
-        }
-      : undefined,
-    onNotice: opts.forward ? (m) => s.events.status(m) : undefined,
-  });
+  const outer = opts.signal ?? s.signal;
+  const deadline = opts.timeoutMs !== undefined ? AbortSignal.timeout(Math.max(1, opts.timeoutMs)) : undefined;
+  const signal = deadline ? (outer ? AbortSignal.any([outer, deadline]) : deadline) : outer;
+  let res: CommandResult;
+  try {
+    res = await runCommand(proxy, payload, {
+      signal,
+      sleep: s.deps.sleep,
+      onOutput: opts.forward
+        ? (e) => {
+            opts.onLine?.(e.line);
+            s.events.buildLog(e.stream, e.line);
+          }
+        : undefined,
+      onNotice: opts.forward ? (m) => s.events.status(m) : undefined,
+    });
+  } catch (e) {
+    if (deadline?.aborted && !outer?.aborted) {
+      throw new ActionError(`'${[payload.command, ...payload.args].join(' ')}' did not finish within ${formatDuration(opts.timeoutMs!)}${opts.limitName ? ` (${opts.limitName})` : ''} in the builder sandbox`, {
+        kind: 'timeout',
+        cause: e,
+        input: opts.limitName,
+      });
+    }
+    throw e;
+  }
   if (res.exitCode !== 0) throw new ActionError(commandFailureMessage(payload.command, res), { kind: 'builder' });
   return res;
 }
+
+/** Limits for the housekeeping commands (the builder has build-timeout, the probe sandbox-timeout). */
+export const COMMAND_LIMITS_MS = { housekeeping: 2 * 60_000, untar: 15 * 60_000 };
 
 export type TransportOptions = Omit<ConstructorParameters<typeof HttpTransport>[0], 'token' | 'scopeHeaders'>;
 

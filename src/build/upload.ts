@@ -15,7 +15,9 @@ import { multipartHint, type BuildSizes } from './sizes.js';
 import { buildSpec } from './spec.js';
 import { loadRegistryCredentials } from './credentials.js';
 import { BUILD_DIR, CONTEXT_ARCHIVE, CONTEXT_DIR, SPEC_PATH } from './remote-paths.js';
-import { execInSandbox, type BuildSession } from './session.js';
+import { COMMAND_LIMITS_MS, execInSandbox, type BuildSession } from './session.js';
+
+const HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 
 export interface UploadOutcome {
   signedUri?: string;
@@ -67,7 +69,7 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: s
       `Build context archive: ${archive.fileCount} files, ${formatBytes(archive.uncompressedBytes)} uncompressed, ${formatBytes(archive.compressedBytes)} compressed (${archive.digest})` +
         (archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : ''),
     );
-    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] });
+    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
     // §6.5: upload progress at 0 %, every further 10 %, and 100 %.
     const u0 = now();
     const total = archive.compressedBytes;
@@ -87,9 +89,9 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: s
       },
       s.signal,
     );
-    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] });
+    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] }, HOUSEKEEPING);
     events.status('Untarring build context archive in builder sandbox...');
-    await execInSandbox(s, proxy, { command: 'tar', args: ['-xzf', CONTEXT_ARCHIVE, '-C', CONTEXT_DIR] }, { forward: true });
+    await execInSandbox(s, proxy, { command: 'tar', args: ['-xzf', CONTEXT_ARCHIVE, '-C', CONTEXT_DIR] }, { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar });
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events.status('Build context extracted; removed remote archive');
     return summary;
@@ -118,8 +120,8 @@ export async function uploadBuildInputs(
   onArchived: (c: ContextSummary) => void = () => {},
 ): Promise<UploadOutcome> {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
-  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' });
-  await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' });
+  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
+  await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
   const context = plan.mode === 'dockerfile' && plan.contextDir ? await uploadContext(s, proxy, plan.contextDir, onArchived) : undefined;
   const dockerConfigJson = await registryCredentials(s);
   const spec = buildSpec({
@@ -131,7 +133,7 @@ export async function uploadBuildInputs(
     dockerConfigJson,
     dockerCompat: s.req.dockerCompat,
   });
-  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] });
+  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
   await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(spec, null, 2)), s.signal);
   return { signedUri: typeof signed.upload?.uri === 'string' ? signed.upload.uri : undefined, context };
 }

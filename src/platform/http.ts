@@ -102,6 +102,8 @@ export interface HttpTransportOptions {
   random?: () => number;
   /** Idle limit of a non-stream request (no bytes either way for this long → network error). Default 5 min. */
   idleTimeoutMs?: number;
+  /** how long a stream (SSE) may take to answer with its headers (default 60 s) */
+  streamHeaderTimeoutMs?: number;
 }
 
 /** An HTTP error status turned into an ActionError; keeps the (redacted) body text for classification. */
@@ -319,6 +321,7 @@ export class HttpTransport {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly idleTimeoutMs: number;
+  private readonly streamHeaderTimeoutMs: number;
   /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
   private readonly keepAliveAgents = new Map<string, HttpAgent>();
 
@@ -335,6 +338,7 @@ export class HttpTransport {
     this.clock = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 60_000;
+    this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 60_000;
     this.secrets.add(opts.token);
   }
 
@@ -441,9 +445,13 @@ export class HttpTransport {
       const headers = this.buildHeaders(spec);
       const { data, source } = this.openBody(spec, headers);
       const t0 = Date.now();
+      // A stream has no overall timeout, but its response headers must come within a limit: a
+      // server that accepts the request and never answers must not hang the build.
+      const headerWait = streaming ? new AbortController() : undefined;
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
       let msg: IncomingMessage;
       try {
-        msg = await this.sendOnce(spec, headers, data, signal, streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
         destroyQuietly(source);
         destroyQuietly(data);
@@ -451,7 +459,10 @@ export class HttpTransport {
           this.debug(`HTTP ${spec.method} ${path} → cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        const f = classifyNetworkError(e);
+        clearTimeout(headerTimer);
+        const f: NetFailure = headerWait?.signal.aborted
+          ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
+          : classifyNetworkError(e);
         this.debug(`HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
         const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
         const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
@@ -460,6 +471,7 @@ export class HttpTransport {
         continue;
       }
 
+      clearTimeout(headerTimer);
       const status = msg.statusCode ?? 0;
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
@@ -554,7 +566,10 @@ export class HttpTransport {
     signal: AbortSignal | undefined,
     streaming: boolean,
   ): Promise<IncomingMessage> {
-    const reuse = streaming ? undefined : this.keepAliveAgent(spec.url);
+    // Connections are reused only by requests that may be repeated ('always'): a reused socket can
+    // die under a request in a way that looks like "sent, no answer", which an unsafe POST could
+    // not tell from a real ambiguity. Streams keep their own connection too (they last minutes).
+    const reuse = streaming || spec.retry !== 'always' ? undefined : this.keepAliveAgent(spec.url);
     const handler: RequestHandler = {
       prepareRequest(options: RequestOptions): void {
         if (signal) options.signal = signal;
@@ -576,7 +591,7 @@ export class HttpTransport {
   }
 
   /**
-   * Ordinary requests reuse connections; SSE streams get their own (they live for minutes). Idle
+   * Repeatable requests reuse connections; SSE streams and unsafe POSTs get their own. Idle
    * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
    * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
    * is closing. Idle sockets never keep the process alive.

@@ -29990,9 +29990,11 @@ function registerBodySecrets(body, secrets) {
   }
 }
 
-// src/platform/http.ts
+// src/version.ts
 var ACTION_VERSION = "0.1.0";
-var DEFAULT_USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+
+// src/platform/http.ts
 var HttpStatusError = class extends ActionError {
   responseBody;
   operation;
@@ -30024,7 +30026,7 @@ function statusError(res, operation, redact, kind) {
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || "(empty body)"}`, {
     kind: k,
     status: res.status,
-    body: typeof res.body === "string" ? res.body : redact(res.body.toString("utf8")),
+    body: redact(res.body.toString("utf8")),
     operation,
     advice
   });
@@ -30171,7 +30173,7 @@ var HttpTransport = class {
   keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
     this.token = opts.token;
-    this.userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
+    this.userAgent = opts.userAgent?.trim() || USER_AGENT;
     this.scope = opts.scopeHeaders;
     this.secrets = opts.secrets;
     this.log = opts.log;
@@ -30506,11 +30508,9 @@ function isDir(p) {
     return false;
   }
 }
-function readConnection(src, secrets = []) {
+function readConnection(src) {
   const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
   const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  if (apiKey) secrets.push(apiKey);
-  if (pat) secrets.push(pat);
   let auth;
   if (apiKey) {
     auth = { kind: "api-key", token: apiKey };
@@ -30559,7 +30559,8 @@ function readInputs(src) {
   if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
     throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
   }
-  const { auth, apiUrl, namespace } = readConnection(src, secrets);
+  const { auth, apiUrl, namespace } = readConnection(src);
+  secrets.push(auth.token);
   const diskMb = positiveNumber(src, "disk-mb", { integer: true, max: 8 * 1024 * 1024 });
   const builderDiskMb = positiveNumber(src, "builder-disk-mb", { integer: true, max: 8 * 1024 * 1024 });
   const cpus = positiveNumber(src, "cpus", { integer: false, min: 0.25, max: 256 });
@@ -30587,8 +30588,6 @@ function readInputs(src) {
     annotations: boolInput(src, "annotations", true),
     secrets
   };
-  if (inputs.streaming && source.kind === "import") {
-  }
   return inputs;
 }
 
@@ -30834,12 +30833,12 @@ var PlatformApi = class {
         const res = await this.transport.request({ method: "POST", url, operation, json: req, retry: "if-unsent", signal });
         if (isSuccess(res.status)) {
           const ctx = this.transport.context(res, "complete", operation);
-          const body = Fields.root(ctx, parseJsonBody(ctx)).obj;
+          const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
           registerUrlSecrets(body, this.transport.secrets);
           return { httpStatus: res.status, body };
         }
         const err = this.transport.statusError(res, operation);
-        if (res.status !== 409 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
+        if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
         if (!(e instanceof TransportError) || e.unsent) throw e;
@@ -32375,7 +32374,6 @@ function isPotentialField(line, field) {
 }
 
 // src/platform/proxy.ts
-var LOCAL_HOSTS2 = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
 function clientError(message) {
   return new ActionError(message, { kind: "sandbox" });
 }
@@ -32395,7 +32393,7 @@ function resolveProxyTarget(sandboxUrl, sandboxId, envOverride) {
   if (u.protocol === "http:" && !isLoopbackHost(u.hostname)) {
     throw clientError(`refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`);
   }
-  if (LOCAL_HOSTS2.has(u.hostname.toLowerCase())) {
+  if (LOCAL_HOSTS.has(u.hostname.toLowerCase())) {
     const base = `${u.protocol}//${u.host}${u.pathname}`.replace(/\/+$/, "");
     return { baseUrl: base, hostOverride: `${sandboxId}.local` };
   }
@@ -34245,6 +34243,7 @@ async function runBuild(req, deps) {
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled2 = err.kind === "cancelled" || signal?.aborted === true;
+    const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(3e4)]) : AbortSignal.timeout(3e4);
     const terminated = sandboxId && !cancelled2 ? await terminationReason(lifecycle, sandboxId) : void 0;
     if (terminated !== void 0) {
       err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`, {
@@ -34254,10 +34253,10 @@ async function runBuild(req, deps) {
       }).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
     if (proxy && !cancelled2 && terminated === void 0) {
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: AbortSignal.timeout(3e4) });
+      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
-    result.status = cancelled2 ? "cancelled" : "failed";
+    result.status = cancelled2 || signal?.aborted ? "cancelled" : "failed";
     result.error = err;
   } finally {
     if (result.buildId && result.timings.some((t) => t.phase === "sandbox")) {
@@ -34482,10 +34481,6 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
   }
   return redact(lines.join("\n"));
 }
-
-// src/version.ts
-var ACTION_VERSION2 = "0.1.0";
-var USER_AGENT = `sbx-image-action/${ACTION_VERSION2}`;
 
 // src/main.ts
 async function defaultWriteSummary(markdown) {

@@ -21732,9 +21732,11 @@ function registerBodySecrets(body, secrets) {
   }
 }
 
-// src/platform/http.ts
+// src/version.ts
 var ACTION_VERSION = "0.1.0";
-var DEFAULT_USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+
+// src/platform/http.ts
 var HttpStatusError = class extends ActionError {
   responseBody;
   operation;
@@ -21766,7 +21768,7 @@ function statusError(res, operation, redact, kind) {
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || "(empty body)"}`, {
     kind: k,
     status: res.status,
-    body: typeof res.body === "string" ? res.body : redact(res.body.toString("utf8")),
+    body: redact(res.body.toString("utf8")),
     operation,
     advice
   });
@@ -21903,7 +21905,7 @@ var HttpTransport = class {
   keepAliveAgents = /* @__PURE__ */ new Map();
   constructor(opts) {
     this.token = opts.token;
-    this.userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
+    this.userAgent = opts.userAgent?.trim() || USER_AGENT;
     this.scope = opts.scopeHeaders;
     this.secrets = opts.secrets;
     this.log = opts.log;
@@ -22182,11 +22184,9 @@ function normalizeApiUrl(raw) {
 function pick(src, input, envName) {
   return src.input(input).trim() || (src.env[envName] ?? "").trim();
 }
-function readConnection(src, secrets = []) {
+function readConnection(src) {
   const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
   const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  if (apiKey) secrets.push(apiKey);
-  if (pat) secrets.push(pat);
   let auth;
   if (apiKey) {
     auth = { kind: "api-key", token: apiKey };
@@ -22476,10 +22476,6 @@ function adopt(found) {
   if (found.routing_hint !== void 0) out.routing_hint = found.routing_hint;
   return out;
 }
-
-// src/version.ts
-var ACTION_VERSION2 = "0.1.0";
-var USER_AGENT = `sbx-image-action/${ACTION_VERSION2}`;
 
 // src/cleanup.ts
 async function runPost(options = {}) {

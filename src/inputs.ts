@@ -148,11 +148,9 @@ export interface Connection {
 }
 
 /** Credentials and endpoint only: what the post step needs to delete a builder sandbox. */
-export function readConnection(src: InputSource, secrets: string[] = []): Connection {
+export function readConnection(src: InputSource): Connection {
   const apiKey = pick(src, 'api-key', 'TENSORLAKE_API_KEY');
   const pat = pick(src, 'pat', 'TENSORLAKE_PAT');
-  if (apiKey) secrets.push(apiKey);
-  if (pat) secrets.push(pat);
   let auth: Auth;
   if (apiKey) {
     auth = { kind: 'api-key', token: apiKey };
@@ -207,7 +205,8 @@ export function readInputs(src: InputSource): ActionInputs {
     throw inputError('name', `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
   }
 
-  const { auth, apiUrl, namespace } = readConnection(src, secrets);
+  const { auth, apiUrl, namespace } = readConnection(src);
+  secrets.push(auth.token);
 
   const diskMb = positiveNumber(src, 'disk-mb', { integer: true, max: 8 * 1024 * 1024 });
   const builderDiskMb = positiveNumber(src, 'builder-disk-mb', { integer: true, max: 8 * 1024 * 1024 });
@@ -237,8 +236,5 @@ export function readInputs(src: InputSource): ActionInputs {
     annotations: boolInput(src, 'annotations', true),
     secrets,
   };
-  if (inputs.streaming && source.kind === 'import') {
-    // The reference CLI never streams imports; the platform contract leaves it open. Allowed, noted in the README.
-  }
   return inputs;
 }

@@ -186,6 +186,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
+    const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
     // A sandbox the platform terminated under us explains the failure better than the call that noticed.
     const terminated = sandboxId && !cancelled ? await terminationReason(lifecycle, sandboxId) : undefined;
     if (terminated !== undefined) {
@@ -197,10 +198,11 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
     // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
     if (proxy && !cancelled && terminated === undefined) {
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: AbortSignal.timeout(30_000) });
+      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
-    result.status = cancelled ? 'cancelled' : 'failed';
+    // a SIGINT during the diagnostics still makes the run cancelled
+    result.status = cancelled || signal?.aborted ? 'cancelled' : 'failed';
     result.error = err;
   } finally {
     // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id

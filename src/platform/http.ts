@@ -38,8 +38,8 @@ import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, res
 import { bodyExcerpt, statusText, type ResponseContext } from './validate.js';
 import { registerBodySecrets } from './url-secrets.js';
 
-export const ACTION_VERSION = '0.1.0';
-export const DEFAULT_USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+export { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
+import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
 
 export type RetryMode = 'always' | 'if-unsent' | 'never';
 
@@ -145,7 +145,7 @@ export function statusError(res: HttpResponse, operation: string, redact: (s: st
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || '(empty body)'}`, {
     kind: k,
     status: res.status,
-    body: typeof res.body === 'string' ? res.body : redact(res.body.toString('utf8')),
+    body: redact(res.body.toString('utf8')),
     operation,
     advice,
   });

@@ -210,12 +210,14 @@ export class PlatformApi {
         const res = await this.transport.request({ method: 'POST', url, operation, json: req, retry: 'if-unsent', signal });
         if (isSuccess(res.status)) {
           const ctx = this.transport.context(res, 'complete', operation);
-          const body = Fields.root(ctx, parseJsonBody(ctx)).obj;
+          // 200 (durable): the registered template; 202: {"status":"ingesting"}. Both validate as a template.
+          const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
           registerUrlSecrets(body, this.transport.secrets);
           return { httpStatus: res.status, body };
         }
         const err = this.transport.statusError(res, operation);
-        if (res.status !== 409 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
+        // 409 (already completing) and 408 (not processed) are reconciled by reading the build.
+        if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
         ambiguous = err;
       } catch (e) {
         // Not an ambiguity: an error answer, or a request that provably never reached the server

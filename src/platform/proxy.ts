@@ -7,10 +7,10 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ActionError } from '../errors.js';
 import { HttpTransport, TransportError, isLoopbackHost, isSuccess, type HttpResponse, type HttpStream, type RequestSpec } from './http.js';
 import { registerUrlSecrets } from './url-secrets.js';
+import { LOCAL_HOSTS } from './lifecycle-api.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';
 import { Fields, isJsonObject, parseJsonBody } from './validate.js';
 
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
 
 export interface ProxyTarget {
   baseUrl: string;

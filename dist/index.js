@@ -34573,7 +34573,10 @@ ${text}
 run().then(
   () => process.exit(),
   (e) => {
-    console.error(`::error::sbx-image-action crashed: ${e instanceof Error ? e.message : String(e)}`);
+    const secrets = new SecretRegistry();
+    for (const name of ["INPUT_API-KEY", "INPUT_PAT", "TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(process.env[name]);
+    const text = secrets.redact(e instanceof Error ? e.message : String(e));
+    console.error(`::error::sbx-image-action crashed: ${text}. Please report this with the step log.`);
     process.exit(1);
   }
 );

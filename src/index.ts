@@ -1,11 +1,15 @@
 import { run } from './main.js';
+import { SecretRegistry } from './secrets.js';
 
 // Exit explicitly once the run is over: no timer or socket may keep a cancelled step alive.
 run().then(
   () => process.exit(),
   (e: unknown) => {
-    // run() reports every failure itself; this is a last resort for a bug.
-    console.error(`::error::sbx-image-action crashed: ${e instanceof Error ? e.message : String(e)}`);
+    // run() reports every failure itself; this is a last resort for a bug. Even here, no secret.
+    const secrets = new SecretRegistry();
+    for (const name of ['INPUT_API-KEY', 'INPUT_PAT', 'TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(process.env[name]);
+    const text = secrets.redact(e instanceof Error ? e.message : String(e));
+    console.error(`::error::sbx-image-action crashed: ${text}. Please report this with the step log.`);
     process.exit(1);
   },
 );

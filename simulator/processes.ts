@@ -137,6 +137,7 @@ export class SimProcess {
       started_at: this.startedAt,
       ended_at: this.endedAt,
       lines: this.output.length,
+      output: this.output.map((e) => ({ stream: e.stream, line: e.line })),
     };
   }
 }

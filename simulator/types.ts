@@ -253,6 +253,8 @@ export interface ProcessState {
   started_at: string;
   ended_at?: string;
   lines: number;
+  /** every output line, in order (so a client's log can be compared line by line) */
+  output: Array<{ stream: 'stdout' | 'stderr'; line: string }>;
 }
 
 export interface SandboxState {

@@ -135,7 +135,7 @@ function faultRules(r: Rng, fault: string, plan: { inputs: Record<string, string
     case 'reset after':
       return [{ kind: 'reset', when: 'after', ...http([...SAFE_ENDPOINTS, 'complete', 'sbCreate', 'procStart', 'filePut']), times: 1 }];
     case 'drop follow stream':
-      return [{ kind: 'dropStream', method: 'GET', path: '/api/v1/processes/*/output/follow', afterLines: r.int(1, 18), times: r.int(1, 3) }];
+      return [{ kind: 'dropStream', method: 'GET', path: '/api/v1/processes/*/output/follow', command: 'tl-rootfs-build', afterLines: r.int(1, 18), times: r.int(1, 3) }];
     case 'delay':
       return [{ kind: 'delay', ...http(ALL_ENDPOINTS), delayMs: r.int(300, 2000), times: r.int(1, 3) }];
     case 'sandbox pending':

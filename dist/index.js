@@ -32679,6 +32679,7 @@ function collect(body, max) {
 var START_ATTEMPTS = 3;
 var RECOVERY_ATTEMPTS = 10;
 var MAX_STREAM_FAILURES = 10;
+var TAIL_ATTEMPTS = 3;
 var STEP_MS = 1e3;
 function terminalStatus(p) {
   if (p.oom_killed || p.status === "oom_killed" || p.managed_oom_killed === true) {
@@ -32718,8 +32719,7 @@ async function runCommand(proxy, payload, opts = {}) {
   const pid = (await startWithRecovery(proxy, payload, signal, notice2, sleep)).pid;
   let delivered = 0;
   let failures = 0;
-  for (; ; ) {
-    let followError;
+  const followOnce = async () => {
     let skip = delivered;
     try {
       for await (const ev of proxy.followOutput(pid, signal)) {
@@ -32730,12 +32730,16 @@ async function runCommand(proxy, payload, opts = {}) {
         delivered++;
         opts.onOutput?.(ev);
       }
-      failures = 0;
+      return void 0;
     } catch (e) {
       if (isCancelled(e)) throw e;
-      failures++;
-      followError = e;
+      return e;
     }
+  };
+  for (; ; ) {
+    const followError = await followOnce();
+    if (followError === void 0) failures = 0;
+    else failures++;
     let info2;
     for (; ; ) {
       try {
@@ -32750,7 +32754,15 @@ async function runCommand(proxy, payload, opts = {}) {
       }
     }
     const term = terminalStatus(info2);
-    if (term) return { pid, exitCode: term.exitCode, oomKilled: term.oomKilled };
+    if (term) {
+      if (followError !== void 0 && opts.onOutput) {
+        for (let tries = 1; tries <= TAIL_ATTEMPTS && await followOnce() !== void 0; tries++) {
+          if (tries === TAIL_ATTEMPTS) notice2(`could not read the rest of the output of process ${pid}`);
+          else await sleep(STEP_MS);
+        }
+      }
+      return { pid, exitCode: term.exitCode, oomKilled: term.oomKilled };
+    }
     if (followError !== void 0) {
       if (failures >= MAX_STREAM_FAILURES) throw followError;
       notice2(`process stream interrupted; reattaching to process ${pid}`);

@@ -28,6 +28,8 @@ export interface StagedImage {
   snapshotId: string;
   manifest: Manifest;
   stagedAt: string;
+  /** fault injection on this image only (chunks are shared between images by digest) */
+  damage?: Map<number, 'corrupt' | 'missing'>;
 }
 
 export interface AdmitResult {
@@ -73,23 +75,35 @@ export class ChunkStore {
     return staged;
   }
 
-  /** flip a byte of a staged chunk (fault injection); returns false if there is none */
+  /**
+   * Fault injection: this image's copy of a chunk is corrupt (one byte flipped) or missing. Staged
+   * chunks are shared by digest between images (identical base layers), so the damage is recorded
+   * on the image, not applied to the shared bytes: other builds are not affected.
+   */
   corrupt(staged: StagedImage, index: number): boolean {
+    return this.damage(staged, index, 'corrupt');
+  }
+
+  drop(staged: StagedImage, index: number): boolean {
+    return this.damage(staged, index, 'missing');
+  }
+
+  private damage(staged: StagedImage, index: number, kind: 'corrupt' | 'missing'): boolean {
     const c = staged.manifest.chunks[Math.min(index, staged.manifest.chunks.length - 1)];
     if (!c) return false;
-    const hex = c.digest.slice('sha256:'.length);
-    const bytes = this.staging.get(hex);
-    if (!bytes) return false;
-    const copy = Buffer.from(bytes);
-    copy[0] ^= 0xff;
-    this.staging.set(hex, copy);
+    (staged.damage ??= new Map()).set(c.index, kind);
     return true;
   }
 
-  /** remove a staged chunk (fault injection) */
-  drop(staged: StagedImage, index: number): boolean {
-    const c = staged.manifest.chunks[Math.min(index, staged.manifest.chunks.length - 1)];
-    return c ? this.staging.delete(c.digest.slice('sha256:'.length)) : false;
+  /** the bytes of one chunk as this image sees them (shared staging plus its own damage) */
+  private chunkBytes(staged: StagedImage, c: ManifestChunk): Buffer | undefined {
+    const d = staged.damage?.get(c.index);
+    if (d === 'missing') return undefined;
+    const bytes = this.staging.get(c.digest.slice('sha256:'.length));
+    if (!bytes || d !== 'corrupt') return bytes;
+    const copy = Buffer.from(bytes);
+    copy[0] ^= 0xff;
+    return copy;
   }
 
   /**
@@ -103,7 +117,7 @@ export class ChunkStore {
     const verified: Array<[string, Buffer]> = [];
     for (const c of m.chunks) {
       const hex = c.digest.slice('sha256:'.length);
-      const bytes = this.staging.get(hex);
+      const bytes = this.chunkBytes(staged, c);
       if (!bytes) throw new Error(`chunk ${c.index} (${c.digest}) of staged image ${staged.uri} is missing from the staging area`);
       const actual = sha256Hex(bytes);
       if (actual !== hex) throw new Error(`chunk ${c.index} of staged image ${staged.uri} is corrupt: manifest digest ${c.digest}, content hashes to sha256:${actual}`);

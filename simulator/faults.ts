@@ -70,6 +70,7 @@ export function validateFault(input: unknown): FaultRuleInput {
       break;
     case 'dropStream':
       optInt(input, 'afterLines', 0);
+      if (input.command !== undefined && typeof input.command !== 'string') bad('command must be a string');
       break;
     case 'sandboxPending':
       optInt(input, 'pendingMs', 0);

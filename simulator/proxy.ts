@@ -7,7 +7,7 @@ import { authenticate } from './auth.js';
 import { launch } from './commands.js';
 import { json, type Ctx, type Reply } from './http.js';
 import { FsError } from './memfs.js';
-import { followOutput, runStream, type StartPayload } from './processes.js';
+import { followOutput, runStream, type SimProcess, type StartPayload } from './processes.js';
 import type { Sandbox } from './sandbox.js';
 import type { JsonValue } from './types.js';
 import { HttpError, isObject, randomHex } from './util.js';
@@ -97,7 +97,7 @@ async function processes(ctx: Ctx, world: World, sb: Sandbox, seg: string[]): Pr
   if (seg.length === 1 && seg[0] === 'run') {
     if (m !== 'POST') notAllowed(ctx, 'POST');
     const proc = launch(world, sb, parseStart(await ctx.json()));
-    const drop = world.faults.take('dropStream', () => true, { method: m, path: ctx.rawPath });
+    const drop = world.faults.take('dropStream', (r) => canCut(r, proc), { method: m, path: ctx.rawPath });
     return {
       stream: (res) => {
         sb.openStreams.add(res);
@@ -118,7 +118,7 @@ async function processes(ctx: Ctx, world: World, sb: Sandbox, seg: string[]): Pr
   }
   if (seg.length === 3 && seg[1] === 'output' && seg[2] === 'follow') {
     if (m !== 'GET') notAllowed(ctx, 'GET');
-    const drop = world.faults.take('dropStream', () => true, { method: m, path: ctx.rawPath });
+    const drop = world.faults.take('dropStream', (r) => canCut(r, proc), { method: m, path: ctx.rawPath });
     return {
       stream: (res) => {
         sb.openStreams.add(res);
@@ -232,4 +232,14 @@ async function blobSign(ctx: Ctx, world: World, sb: Sandbox): Promise<Reply> {
     return json(200, { kind: 'presigned_get', uri, url: `https://tl-sim-bucket.s3.amazonaws.com/${uri.replace(/^s3:\/\/[^/]+\//, '')}?X-Amz-Signature=sim`, expiresAt: expires });
   }
   return bad(`unknown target.kind '${String(target.kind)}' (expected 'artifact' or 'blob')`);
+}
+
+/**
+ * A dropStream rule fires only on a stream it can actually cut: the process matches the rule's
+ * `command` (a substring of the executable), and it is still running or has more output than
+ * `afterLines`. A short, finished stream (a mkdir's) does not use the rule up.
+ */
+function canCut(rule: { command?: string; afterLines?: number }, proc: SimProcess): boolean {
+  if (rule.command !== undefined && !proc.payload.command.includes(rule.command)) return false;
+  return proc.running || proc.output.length > (rule.afterLines ?? 0);
 }

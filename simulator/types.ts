@@ -131,6 +131,8 @@ export interface DropStreamFault extends FaultBase, HttpMatch {
   kind: 'dropStream';
   /** destroy the SSE connection after this many output events; default 0 */
   afterLines?: number;
+  /** only streams of processes whose command contains this (e.g. 'tl-rootfs-build') */
+  command?: string;
 }
 export interface SandboxPendingFault extends FaultBase {
   kind: 'sandboxPending';

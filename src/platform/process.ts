@@ -18,6 +18,8 @@ export interface RunCommandOptions {
 export const START_ATTEMPTS = 3;
 export const RECOVERY_ATTEMPTS = 10;
 export const MAX_STREAM_FAILURES = 10;
+/** follows tried to read the end of the output of a process that exited while its stream was broken */
+const TAIL_ATTEMPTS = 3;
 const STEP_MS = 1000;
 
 /** §6.2 terminal status rules; undefined while the process is still running. */
@@ -72,8 +74,8 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
 
   let delivered = 0;
   let failures = 0;
-  for (;;) {
-    let followError: unknown;
+  /** One follow: the server replays the whole history, the first `delivered` events are skipped. */
+  const followOnce = async (): Promise<unknown> => {
     let skip = delivered;
     try {
       for await (const ev of proxy.followOutput(pid, signal)) {
@@ -84,12 +86,16 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
         delivered++;
         opts.onOutput?.(ev);
       }
-      failures = 0;
+      return undefined;
     } catch (e) {
       if (isCancelled(e)) throw e;
-      failures++;
-      followError = e;
+      return e;
     }
+  };
+  for (;;) {
+    const followError = await followOnce();
+    if (followError === undefined) failures = 0;
+    else failures++;
 
     // Terminal status (status reads share the consecutive-failure budget).
     let info: ProcessInfo;
@@ -107,7 +113,18 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
       }
     }
     const term = terminalStatus(info);
-    if (term) return { pid, exitCode: term.exitCode, oomKilled: term.oomKilled };
+    if (term) {
+      // Departure from the reference client: when the stream broke and the process ended meanwhile,
+      // it stops here and the tail of the output is lost. Follow once more to deliver it: an exited
+      // process's stream replays its history and closes.
+      if (followError !== undefined && opts.onOutput) {
+        for (let tries = 1; tries <= TAIL_ATTEMPTS && (await followOnce()) !== undefined; tries++) {
+          if (tries === TAIL_ATTEMPTS) notice(`could not read the rest of the output of process ${pid}`);
+          else await sleep(STEP_MS);
+        }
+      }
+      return { pid, exitCode: term.exitCode, oomKilled: term.oomKilled };
+    }
 
     if (followError !== undefined) {
       if (failures >= MAX_STREAM_FAILURES) throw followError;

@@ -31349,7 +31349,9 @@ async function gatherDiagnostics(proxy, opts) {
   const dmesg = await collectStdout(proxy, DMESG_SCRIPT, opts.signal);
   const df = await collectStdout(proxy, DF_SCRIPT, opts.signal);
   const evidence = {
-    oom: dmesg !== void 0 && hasOomEvidence(dmesg),
+    // Departure: the reference client gives memory advice only on dmesg evidence; a builder the
+    // platform reports OOM-killed is evidence enough (dmesg may be unreadable or rotated).
+    oom: dmesg !== void 0 && hasOomEvidence(dmesg) || opts.processOomKilled === true,
     diskPercent: df === void 0 ? void 0 : maxDiskUsePercent(df),
     diskEvidence: opts.sawDiskEvidenceInLog || hasDiskSpaceEvidence(opts.errorText)
   };
@@ -32691,8 +32693,9 @@ function terminalStatus(p) {
   if (p.status !== "running") return { exitCode: 0, oomKilled: false };
   return void 0;
 }
+var OOM_SUFFIX = " (process was killed by the kernel OOM killer)";
 function commandFailureMessage(command, result) {
-  const oom = result.oomKilled ? " (process was killed by the kernel OOM killer)" : "";
+  const oom = result.oomKilled ? OOM_SUFFIX : "";
   return `Command '${command}' failed with exit code ${result.exitCode}${oom}`;
 }
 function isCancelled(e) {
@@ -34066,6 +34069,7 @@ async function runBuilder(s, proxy, prep, evidence) {
       }
     });
   } catch (e) {
+    if (e instanceof ActionError && e.message.endsWith(OOM_SUFFIX)) evidence.processOomKilled = true;
     if (timedOut && !s.signal?.aborted) {
       throw new ActionError(`the builder did not finish within ${formatDuration(s.req.buildTimeoutMs)} (build-timeout)`, {
         kind: "timeout",
@@ -34265,7 +34269,7 @@ async function runBuild(req, deps) {
       }).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
     if (proxy && !cancelled2 && terminated === void 0) {
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: diagnosticsSignal });
+      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
     result.status = cancelled2 || signal?.aborted ? "cancelled" : "failed";

@@ -199,12 +199,19 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
       }
       if (failRule.kind === 'builderEnospc') {
         sb.diskFull = true;
+        if (failRule.logLines === false) {
+          // the disk is full but the log says nothing about it (only df shows it)
+          c.emit(`${step} ERROR: failed to export layer: exit status 1`, 'stderr');
+          c.emit('Error: docker build failed: exit status 1', 'stderr');
+          return { kind: 'exit', code: 1 };
+        }
         c.emit(`${step} 2.417 write /var/lib/docker/overlay2/${sha256Hex(cmd).slice(0, 24)}/diff/usr/lib/libbig.so: no space left on device`, 'stderr');
         c.emit(`${step} ERROR: failed to copy files: copy file range failed: no space left on device`, 'stderr');
         c.emit('Error: docker build failed: No space left on device (os error 28)', 'stderr');
         return { kind: 'exit', code: 1 };
       }
-      sb.oomKills.push({ pid: proc.pid, command: 'python3', at: Date.now() });
+      // OOM: the process is reported oom_killed; dmesg shows the kill unless the rule says not to
+      if (failRule.dmesg !== false) sb.oomKills.push({ pid: proc.pid, command: 'python3', at: Date.now() });
       c.emit(`${step} Killed`, 'stderr');
       return { kind: 'oom' };
     }

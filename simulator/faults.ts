@@ -87,6 +87,8 @@ export function validateFault(input: unknown): FaultRuleInput {
     case 'builderOom':
     case 'builderEnospc':
       optInt(input, 'afterLines', 0);
+      if (input.dmesg !== undefined && typeof input.dmesg !== 'boolean') bad('dmesg must be a boolean');
+      if (input.logLines !== undefined && typeof input.logLines !== 'boolean') bad('logLines must be a boolean');
       break;
     case 'corruptChunk':
     case 'dropChunk':

@@ -157,10 +157,14 @@ export interface BuilderFailFault extends FaultBase {
 export interface BuilderOomFault extends FaultBase {
   kind: 'builderOom';
   afterLines?: number;
+  /** false: dmesg shows nothing (only the process status says oom_killed); default true */
+  dmesg?: boolean;
 }
 export interface BuilderEnospcFault extends FaultBase {
   kind: 'builderEnospc';
   afterLines?: number;
+  /** false: the builder's log says nothing about disk space (only df shows 100%); default true */
+  logLines?: boolean;
 }
 export interface AdmissionFailFault extends FaultBase {
   kind: 'admissionFail';

@@ -191,6 +191,26 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     failedWith(r, /builder-disk-mb/);
   });
 
+  it('disk advice from df alone (a full disk the log does not mention)', async () => {
+    s.addFaults({ kind: 'builderEnospc', logLines: false });
+    const r = await go();
+    failedWith(r, /builder-disk-mb/);
+    assert.doesNotMatch(r.stdout, /no space left/i, 'the evidence came from df, not from the log');
+  });
+
+  it('memory advice from the process status alone (dmesg shows nothing)', async () => {
+    s.addFaults({ kind: 'builderOom', dmesg: false });
+    const r = await go();
+    failedWith(r, /killed by the kernel OOM killer[\s\S]*memory-mb/);
+  });
+
+  it('no advice for an ordinary builder failure', async () => {
+    s.addFaults({ kind: 'builderFail', exitCode: 3 });
+    const r = await go();
+    failedWith(r, /exit code 3/);
+    assert.doesNotMatch(r.annotations.find((a) => a.level === 'error')!.message, /memory-mb|builder-disk-mb/);
+  });
+
   it('admission failed / corrupt chunk / missing chunk: precise admission errors', async () => {
     s.addFaults({ kind: 'corruptChunk', chunkIndex: 0 });
     const corrupt = await go({ streaming: 'true' });

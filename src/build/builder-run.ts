@@ -9,9 +9,12 @@ import type { PreparedBuild } from '../platform/types.js';
 import { hasDiskSpaceEvidence } from './diagnostics.js';
 import { builderPayload } from './spec.js';
 import { execInSandbox, formatDuration, type BuildSession } from './session.js';
+import { OOM_SUFFIX } from '../platform/process.js';
 
 export interface BuilderEvidence {
   sawDiskSpaceEvidence: boolean;
+  /** the builder process itself was reported killed by the kernel OOM killer */
+  processOomKilled?: boolean;
 }
 
 export async function runBuilder(s: BuildSession, proxy: SandboxProxy, prep: PreparedBuild, evidence: BuilderEvidence): Promise<void> {
@@ -36,6 +39,7 @@ export async function runBuilder(s: BuildSession, proxy: SandboxProxy, prep: Pre
       },
     });
   } catch (e) {
+    if (e instanceof ActionError && e.message.endsWith(OOM_SUFFIX)) evidence.processOomKilled = true;
     if (timedOut && !s.signal?.aborted) {
       throw new ActionError(`the builder did not finish within ${formatDuration(s.req.buildTimeoutMs)} (build-timeout)`, {
         kind: 'timeout',

@@ -56,12 +56,14 @@ async function collectStdout(proxy: SandboxProxy, script: string, signal?: Abort
 
 export async function gatherDiagnostics(
   proxy: SandboxProxy,
-  opts: { errorText: string; sawDiskEvidenceInLog: boolean; signal?: AbortSignal },
+  opts: { errorText: string; sawDiskEvidenceInLog: boolean; processOomKilled?: boolean; signal?: AbortSignal },
 ): Promise<{ evidence: DiagnosticEvidence; advice: string[] }> {
   const dmesg = await collectStdout(proxy, DMESG_SCRIPT, opts.signal);
   const df = await collectStdout(proxy, DF_SCRIPT, opts.signal);
   const evidence: DiagnosticEvidence = {
-    oom: dmesg !== undefined && hasOomEvidence(dmesg),
+    // Departure: the reference client gives memory advice only on dmesg evidence; a builder the
+    // platform reports OOM-killed is evidence enough (dmesg may be unreadable or rotated).
+    oom: (dmesg !== undefined && hasOomEvidence(dmesg)) || opts.processOomKilled === true,
     diskPercent: df === undefined ? undefined : maxDiskUsePercent(df),
     diskEvidence: opts.sawDiskEvidenceInLog || hasDiskSpaceEvidence(opts.errorText),
   };

@@ -198,7 +198,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
     // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
     if (proxy && !cancelled && terminated === undefined) {
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, signal: diagnosticsSignal });
+      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
     // a SIGINT during the diagnostics still makes the run cancelled

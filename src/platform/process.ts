@@ -34,9 +34,11 @@ export function terminalStatus(p: ProcessInfo): { exitCode: number; oomKilled: b
   return undefined;
 }
 
+export const OOM_SUFFIX = ' (process was killed by the kernel OOM killer)';
+
 /** `Command '<cmd>' failed with exit code <code>[ (process was killed by the kernel OOM killer)]`. */
 export function commandFailureMessage(command: string, result: CommandResult): string {
-  const oom = result.oomKilled ? ' (process was killed by the kernel OOM killer)' : '';
+  const oom = result.oomKilled ? OOM_SUFFIX : '';
   return `Command '${command}' failed with exit code ${result.exitCode}${oom}`;
 }
 

@@ -60,8 +60,8 @@ describe('action end to end (dist/index.js)', () => {
     const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
     assert.equal(spec.baseImage, 'python:3.12-slim');
     assert.equal(spec.rootfsDiskBytes, 10 * 1024 * 1024 * 1024);
-    assert.equal(typeof spec.dockerConfigJson, 'string');
-    assert.equal(typeof spec.dockerConfigJson, 'string', 'registry credentials forwarded (the simulator redacts them in its state)');
+    // forwarded for the registry the runner logged into (the simulator redacts the value in its state)
+    assert.deepEqual(JSON.parse(spec.dockerConfigJson as string), { auths: { 'ghcr.io': { auth: '[REDACTED]' } } });
     assertNoSecrets(r, [SIM_KEY, ...login.secrets], s);
     // the local archive was written to RUNNER_TEMP and removed
     assert.deepEqual((await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-')), []);
@@ -140,6 +140,9 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /timed out waiting for the streaming image admission after 1s \(admission-timeout\)/);
     assert.match(r.stdout, /Raise the admission-timeout input/);
+    assert.equal(r.outputs.status, 'failed');
+    assert.ok(r.groups.includes('Admission') && r.groups.at(-1) === 'Cleanup', r.groups.join(','));
+    assert.match(r.summary, /\| Failed in \| Admission \|/);
   });
 
   it('wait: false returns once the build is accepted (status ingesting)', async () => {
@@ -157,11 +160,17 @@ describe('action end to end (dist/index.js)', () => {
     const r = await run(s, ws, { image: 'ghcr.io/acme/runtime:2.4' });
     assert.equal(r.code, 0, r.stdout);
     assert.equal(r.outputs['template-name'], 'runtime');
+    assert.equal(r.outputs.status, 'registered');
     const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
     assert.equal(sb.contextArchives.length, 0);
+    const puts = s.state().requests.filter((q) => q.sandboxId === sb.id && q.method === 'PUT').map((q) => decodeURIComponent(q.path));
+    assert.deepEqual(puts, ['/api/v1/files?path=/var/lib/tensorlake/rootfs-builder/build/spec.json'], 'only the spec is uploaded');
     const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
     assert.equal(spec.importImageReference, 'ghcr.io/acme/runtime:2.4');
     assert.equal(spec.dockerfile, 'FROM ghcr.io/acme/runtime:2.4\n');
+    assert.ok(!r.stdout.includes('Creating build context archive'), 'no archive in import mode');
+    assert.match(r.summary, /Mode \| import/);
+    assert.equal(r.outputs['context-digest'], undefined);
   });
 
   it('diff build from a registered template', async () => {
@@ -188,6 +197,8 @@ describe('action end to end (dist/index.js)', () => {
     assert.match(r.stdout, /--streaming builds support only base images: the Dockerfile FROM \(and any COPY --from references\) must be unregistered OCI images, not registered Tensorlake templates/);
     assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
     assert.equal(r.outputs.status, 'failed');
+    assert.deepEqual(r.groups, ['Plan', 'Prepare'], 'stopped in Prepare, nothing to clean up');
+    assert.match(r.summary, /\| Failed in \| Prepare \|[\s\S]*--streaming builds support only base images/);
   });
 
   it('PAT auth sends scope headers and needs no introspection', async () => {
@@ -196,6 +207,10 @@ describe('action end to end (dist/index.js)', () => {
     const reqs = s.state().requests.filter((q) => q.path.includes(r.outputs['build-id']) || q.sandboxId === r.outputs['builder-sandbox-id']);
     assert.ok(reqs.length > 5, 'requests of this build were logged');
     for (const q of reqs) assert.equal(q.headers['x-forwarded-organization-id'], 'org_sim', `${q.method} ${q.path}`);
+    assert.equal(r.outputs.status, 'registered');
+    assert.deepEqual(r.groups, PHASES_EXT4);
+    assert.match(r.stdout, /Using a personal access token for organization org_sim, project proj_sim/);
+    assert.match(r.summary, /registered/);
     assertNoSecrets(r, [SIM_PAT]);
   });
 

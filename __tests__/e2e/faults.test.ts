@@ -231,9 +231,9 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
   it('malformed responses: HTML page, empty 2xx, wrong types, invalid JSON — clear errors', async () => {
     const cases: { rule: Parameters<SimulatorHandle['addFaults']>[0]; re: RegExp }[] = [
       { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', times: 10 }, re: /prepare.*502/i },
-      { rule: { kind: 'status', method: 'POST', path: '/platform/v1/keys/introspect', status: 200, body: '' }, re: /introspect/i },
-      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 42, snapshotId: [] } }, re: /buildId/ },
-      { rule: { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 200, body: '{"sandbox_id": "x",', contentType: 'application/json' }, re: /sandbox/i },
+      { rule: { kind: 'status', method: 'POST', path: '/platform/v1/keys/introspect', status: 200, body: '' }, re: /invalid API key introspection response: body is empty \(expected JSON\)/ },
+      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 42, snapshotId: [] } }, re: /invalid prepare response: .*(buildId|snapshotId|builder)/ },
+      { rule: { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 200, body: '{"sandbox_id": "x",', contentType: 'application/json' }, re: /invalid sandbox create response: body is not valid JSON/ },
     ];
     for (const c of cases) {
       s.addFaults(c.rule);
@@ -287,6 +287,7 @@ describe('a sandbox whose create answer never arrived', () => {
     const before = s.state().sandboxes.length;
     const r = await run(s, await appProject(), {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 700 } });
     noCrash(r);
+    assertNoSecrets(r, [SIM_KEY], s);
     assert.equal(r.code, 1);
     const created = s.state().sandboxes.slice(before);
     assert.equal(created.length, 1, 'the server created the sandbox');
@@ -353,6 +354,7 @@ describe('cancellation: SIGINT at each phase', () => {
         killOn: { pattern: p.at, signal: 'SIGINT' },
       });
       noCrash(r);
+      assertNoSecrets(r, [SIM_KEY], s);
       assert.equal(r.code, 1, r.stdout.slice(-2000));
       assert.match(r.stdout, /Received SIGINT: cancelling the build/);
       assert.match(r.stdout, /::error::Cancelled: /);

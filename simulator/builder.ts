@@ -224,7 +224,7 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
   const image = syntheticImage({ baseImage: spec.baseImage as string, dockerfile: spec.dockerfile as string, files: imgFiles }, world.opts.chunkSizeBytes);
   let metadata: JsonObject;
   if (cas) {
-    const staged = world.chunks.stage(spec.snapshotUri as string, image, world.opts.chunkSizeBytes, { snapshotId: spec.snapshotId as string, buildId: spec.buildId as string });
+    const staged = world.chunks.stage(spec.snapshotUri as string, image, world.opts.chunkSizeBytes, { snapshotId: spec.snapshotId as string, buildId: spec.buildId as string, rootfsDiskBytes: spec.rootfsDiskBytes as number });
     c.emit(`staging content-addressed image: ${formatBytes(image.length)} in ${staged.manifest.chunks.length} chunks of ${formatBytes(world.opts.chunkSizeBytes)}`);
     count();
     await c.sleep(world.opts.builderLineDelayMs);
@@ -237,7 +237,7 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     await c.sleep(world.opts.builderLineDelayMs);
     c.emit(`uploading snapshot (${formatBytes(image.length)}) to ${String(spec.snapshotUri)}`);
     count();
-    world.snapshots.set(spec.snapshotUri as string, { sizeBytes: image.length, buildId: spec.buildId as string });
+    world.snapshots.set(spec.snapshotUri as string, { sizeBytes: image.length, buildId: spec.buildId as string, rootfsDiskBytes: spec.rootfsDiskBytes as number });
     metadata = {
       snapshot_id: spec.snapshotId as string,
       snapshot_uri: spec.snapshotUri as string,

@@ -28,6 +28,8 @@ export interface StagedImage {
   snapshotId: string;
   manifest: Manifest;
   stagedAt: string;
+  /** the target size the builder built for (spec.rootfsDiskBytes) */
+  rootfsDiskBytes?: number;
   /** fault injection on this image only (chunks are shared between images by digest) */
   damage?: Map<number, 'corrupt' | 'missing'>;
 }
@@ -55,7 +57,7 @@ export class ChunkStore {
   reusedBytes = 0;
 
   /** cut an image into fixed-size chunks and stage them with a manifest */
-  stage(uri: string, image: Buffer, chunkSize: number, meta: { snapshotId: string; buildId?: string }): StagedImage {
+  stage(uri: string, image: Buffer, chunkSize: number, meta: { snapshotId: string; buildId?: string; rootfsDiskBytes?: number }): StagedImage {
     const chunks: ManifestChunk[] = [];
     for (let off = 0, i = 0; off < image.length; off += chunkSize, i++) {
       const bytes = Buffer.from(image.subarray(off, Math.min(off + chunkSize, image.length)));
@@ -70,7 +72,7 @@ export class ChunkStore {
       imageDigest: `sha256:${sha256Hex(image)}`,
       chunks,
     };
-    const staged: StagedImage = { uri, manifest, snapshotId: meta.snapshotId, buildId: meta.buildId, stagedAt: new Date().toISOString() };
+    const staged: StagedImage = { uri, manifest, snapshotId: meta.snapshotId, buildId: meta.buildId, rootfsDiskBytes: meta.rootfsDiskBytes, stagedAt: new Date().toISOString() };
     this.staged.set(uri, staged);
     return staged;
   }

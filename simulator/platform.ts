@@ -227,7 +227,8 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
   if (!('parentTemplate' in body)) throw new HttpError(400, "missing required field 'parentTemplate' (send null for base builds)", 'INVALID_ARGUMENT');
   const fmt = str(body, 'rootfsFormat', { optional: true });
   if (fmt !== undefined && fmt !== 'cas-streaming') throw new HttpError(400, `unsupported rootfsFormat '${fmt}' (supported: cas-streaming)`, 'INVALID_ARGUMENT');
-  const extra = body.additionalLocalImages ?? [];
+  if (!('additionalLocalImages' in body)) throw new HttpError(400, "missing required field 'additionalLocalImages' (send [] when there are none)", 'INVALID_ARGUMENT');
+  const extra = body.additionalLocalImages;
   if (!Array.isArray(extra)) throw new HttpError(400, "field 'additionalLocalImages' must be an array", 'INVALID_ARGUMENT');
   const extras = extra.map((e, i) => localImage(e, `additionalLocalImages[${i}]`));
   let parent: StoredTemplate | undefined;
@@ -359,6 +360,13 @@ async function complete(ctx: Ctx, s: Scope, buildId: string, build: Build | unde
     if (pmu !== build.parentManifestUri) throw new HttpError(400, `parentManifestUri '${pmu}' does not match the parent template's manifest '${build.parentManifestUri ?? ''}'`, 'INVALID_ARGUMENT');
   }
   if (disk === 0) throw new HttpError(400, 'rootfsDiskBytes must be positive', 'INVALID_ARGUMENT');
+
+  // §8.2/§8.3: rootfsDiskBytes is the target the builder built for (metadata for ext4, the client's
+  // own target for cas-streaming); both equal spec.rootfsDiskBytes, which the builder recorded.
+  const builtFor = cas ? world.chunks.staged.get(snapshotUri)?.rootfsDiskBytes : world.snapshots.get(snapshotUri)?.rootfsDiskBytes;
+  if (builtFor !== undefined && disk !== builtFor) {
+    throw new HttpError(400, `rootfsDiskBytes ${disk} does not match the target the builder built for (${builtFor} bytes)`, 'INVALID_ARGUMENT');
+  }
 
   if (cas) {
     world.setBuildStatus(build, 'ingesting', 'complete accepted; verifying and admitting staged chunks');

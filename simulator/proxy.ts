@@ -96,6 +96,7 @@ async function processes(ctx: Ctx, world: World, sb: Sandbox, seg: string[]): Pr
   }
   if (seg.length === 1 && seg[0] === 'run') {
     if (m !== 'POST') notAllowed(ctx, 'POST');
+    requireEventStream(ctx);
     const proc = launch(world, sb, parseStart(await ctx.json()));
     const drop = world.faults.take('dropStream', (r) => canCut(r, proc), { method: m, path: ctx.rawPath });
     return {
@@ -118,6 +119,7 @@ async function processes(ctx: Ctx, world: World, sb: Sandbox, seg: string[]): Pr
   }
   if (seg.length === 3 && seg[1] === 'output' && seg[2] === 'follow') {
     if (m !== 'GET') notAllowed(ctx, 'GET');
+    requireEventStream(ctx);
     const drop = world.faults.take('dropStream', (r) => canCut(r, proc), { method: m, path: ctx.rawPath });
     return {
       stream: (res) => {
@@ -242,4 +244,12 @@ async function blobSign(ctx: Ctx, world: World, sb: Sandbox): Promise<Reply> {
 function canCut(rule: { command?: string; afterLines?: number }, proc: SimProcess): boolean {
   if (rule.command !== undefined && !proc.payload.command.includes(rule.command)) return false;
   return proc.running || proc.output.length > (rule.afterLines ?? 0);
+}
+
+/** §1.4: the two SSE endpoints are requested with `Accept: text/event-stream`. */
+function requireEventStream(ctx: Ctx): void {
+  const accept = String(ctx.req.headers.accept ?? '');
+  if (!accept.includes('text/event-stream')) {
+    throw new HttpError(406, `this endpoint streams server-sent events: send Accept: text/event-stream (got '${accept || '(none)'}')`, 'NOT_ACCEPTABLE');
+  }
 }

@@ -114,7 +114,15 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     segments: [],
     query,
     body: () => (bodyP ??= readBody(req, world.opts.maxBodyBytes)),
-    json: async () => parseJsonBody(await ctx.body()),
+    json: async () => {
+      const body = await ctx.body();
+      // §1.4: the platform's JSON bodies come with Content-Type: application/json (the control plane is lenient)
+      const ct = String(req.headers['content-type'] ?? '');
+      if (body.length > 0 && !rawPath.startsWith('/_sim/') && !/^application\/json\b/i.test(ct)) {
+        throw new HttpError(415, `expected Content-Type: application/json, got '${ct || '(none)'}'`, 'UNSUPPORTED_MEDIA_TYPE');
+      }
+      return parseJsonBody(body);
+    },
   };
   let entry: RequestLogEntry | undefined;
   try {

@@ -118,7 +118,7 @@ export class World {
   builds = new Map<string, Build>();
   sandboxes = new Map<string, Sandbox>();
   /** durable snapshots written by the builder: uri → info */
-  snapshots = new Map<string, { sizeBytes: number; buildId?: string }>();
+  snapshots = new Map<string, { sizeBytes: number; buildId?: string; rootfsDiskBytes?: number }>();
   requests: RequestLogEntry[] = [];
   requestSeq = 0;
   private timers = new Set<NodeJS.Timeout>();

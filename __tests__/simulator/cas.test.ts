@@ -124,3 +124,15 @@ test('completing a cas build twice is a 409; completing it as durable is a 400',
   assert.equal(d.complete!.status, 400);
   assert.match(obj(d.complete!).error, /prepared with rootfsFormat 'cas-streaming'/);
 });
+
+test('a completion whose rootfsDiskBytes is not the target the builder built for is a 400 (e.g. MiB sent as bytes)', async () => {
+  const r = await buildFlow(sim, {
+    name: 'cas-disk-units',
+    dockerfile: 'FROM python:3.12-slim\nRUN echo units\n',
+    mutateComplete: (b) => {
+      b.rootfsDiskBytes = 10240;
+    },
+  });
+  assert.equal(r.complete!.status, 400);
+  assert.match(obj(r.complete!).error, /rootfsDiskBytes 10240 does not match the target the builder built for \(\d+ bytes\)/);
+});

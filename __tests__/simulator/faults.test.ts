@@ -225,7 +225,7 @@ test('a handler exception becomes a 500 JSON and the server stays up', async () 
   const r = await run(sim, id, '/bin/sh', ['-lc', 'frobnicate --all']);
   assert.deepEqual([r.info.exit_code, r.lines[0].line], [127, 'sh: 1: frobnicate: not found']);
   // a process start payload with a non-object body
-  const s = await req(sim, 'POST', '/api/v1/processes', { sandbox: id, raw: '"just a string"' });
+  const s = await req(sim, 'POST', '/api/v1/processes', { sandbox: id, raw: '"just a string"', headers: { 'content-type': 'application/json' } });
   assert.equal(s.status, 400);
   assert.equal((await req(sim, 'GET', BY_NAME)).status, 200);
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);

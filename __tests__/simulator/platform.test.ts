@@ -243,7 +243,9 @@ test('bad requests: unknown paths 404, wrong methods 405, malformed JSON 400, ba
   }
   const empty = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { raw: '' });
   assert.deepEqual([empty.status, obj(empty).error], [400, 'request body is empty; expected a JSON object']);
-  const junk = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { raw: '{"image": "x",,}' });
+  const junk = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { raw: '{"image": "x",,}', headers: { 'content-type': 'application/json' } });
+  const plain = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { raw: '{"image": "x"}', headers: { 'content-type': 'text/plain' } });
+  assert.equal(plain.status, 415, 'JSON bodies must say so (§1.4)');
   assert.equal(junk.status, 400);
   assert.match(obj(junk).error, /^request body is not valid JSON/);
   const noImage = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { resources: { cpus: 'two' } } });

@@ -328,3 +328,15 @@ test('builder: import builds need no context; docker credentials are accepted as
   const spec = sim.state().sandboxes.find((s) => s.id === r.sb)!.specs[0].spec as { dockerConfigJson: string };
   assert.ok(!spec.dockerConfigJson.includes(Buffer.from('u:p').toString('base64')), 'docker auth redacted in state');
 });
+
+test('the SSE endpoints require Accept: text/event-stream (406 otherwise)', async () => {
+  const id = await sandbox(sim);
+  const started = await req(sim, 'POST', '/api/v1/processes', { sandbox: id, json: { command: '/bin/true', args: [] } });
+  assert.equal(started.status, 200);
+  const pid = obj(started).pid as number;
+  const follow = await req(sim, 'GET', `/api/v1/processes/${pid}/output/follow`, { sandbox: id });
+  assert.equal(follow.status, 406);
+  assert.match(obj(follow).error, /Accept: text\/event-stream/);
+  const ok = await sse(sim, 'GET', `/api/v1/processes/${pid}/output/follow`, { sandbox: id });
+  assert.equal(ok.status, 200);
+});

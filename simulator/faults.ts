@@ -30,11 +30,18 @@ function bad(msg: string): never {
   throw new HttpError(400, `invalid fault rule: ${msg}`, 'INVALID_FAULT');
 }
 
-function optInt(r: Record<string, unknown>, key: string, min: number): void {
+/** Node timers hold at most 2^31-1 ms; a longer delay would silently become 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function optInt(r: Record<string, unknown>, key: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   const v = r[key];
   if (v === undefined) return;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${key} must be an integer >= ${min}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`${key} must be an integer from ${min} to ${max}`);
 }
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 export function validateFault(input: unknown): FaultRuleInput {
   if (!isObject(input)) bad('a rule must be a JSON object');
@@ -56,12 +63,16 @@ export function validateFault(input: unknown): FaultRuleInput {
   }
   switch (kind) {
     case 'status':
-      if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 100 || input.status > 599) bad('status must be an HTTP status code');
+      if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 200 || input.status > 599) bad('status must be an HTTP status code from 200 to 599');
       if (input.headers !== undefined && (!isObject(input.headers) || Object.values(input.headers).some((v) => typeof v !== 'string'))) bad('headers must map names to strings');
+      for (const [k, v] of Object.entries((input.headers ?? {}) as Record<string, string>)) {
+        if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v)) bad(`header '${k}' is not a valid HTTP header name/value`);
+      }
+      if ((input.status === 204 || input.status === 304) && input.body !== undefined && input.body !== '') bad(`a ${input.status} answer has no body`);
       if (input.contentType !== undefined && typeof input.contentType !== 'string') bad('contentType must be a string');
       break;
     case 'delay':
-      optInt(input, 'delayMs', 0);
+      optInt(input, 'delayMs', 0, MAX_TIMER_MS);
       if (input.delayMs === undefined) bad('delayMs is required');
       if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");
       break;
@@ -73,7 +84,7 @@ export function validateFault(input: unknown): FaultRuleInput {
       if (input.command !== undefined && typeof input.command !== 'string') bad('command must be a string');
       break;
     case 'sandboxPending':
-      optInt(input, 'pendingMs', 0);
+      optInt(input, 'pendingMs', 0, MAX_TIMER_MS);
       if (input.pendingMs === undefined) bad('pendingMs is required');
       break;
     case 'terminateSandbox':

@@ -36,11 +36,15 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const parts: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return; // drained and dropped: the 413 answer goes out, the connection then closes
       size += c.length;
       if (size > limit) {
+        over = true;
+        parts.length = 0;
+        req.socket.once('drain', () => undefined);
         reject(new HttpError(413, `request body exceeds the limit of ${limit} bytes`, 'PAYLOAD_TOO_LARGE'));
-        req.destroy();
         return;
       }
       parts.push(c);

@@ -183,7 +183,18 @@ test('control plane: invalid rules are 400, list/delete rules, request log redac
   assert.equal(bad.status, 400);
   assert.match(obj(bad).error, /^invalid fault rule: kind must be one of status, delay/);
   const bad2 = await req(sim, 'POST', '/_sim/faults', { token: null, json: [{ kind: 'status' }] });
-  assert.deepEqual([bad2.status, obj(bad2).error], [400, 'invalid fault rule: status must be an HTTP status code']);
+  assert.deepEqual([bad2.status, obj(bad2).error], [400, 'invalid fault rule: status must be an HTTP status code from 200 to 599']);
+  for (const rule of [
+    { kind: 'status', status: 101 },
+    { kind: 'status', status: 502, headers: { 'bad header': 'x' } },
+    { kind: 'status', status: 502, headers: { 'retry-after': 'a\nb' } },
+    { kind: 'status', status: 204, body: 'not empty' },
+    { kind: 'delay', delayMs: 3e9 },
+    { kind: 'sandboxPending', pendingMs: 3e9 },
+  ]) {
+    const r = await req(sim, 'POST', '/_sim/faults', { token: null, json: rule });
+    assert.equal(r.status, 400, `${JSON.stringify(rule)} is refused`);
+  }
   const bad3 = await req(sim, 'POST', '/_sim/faults', { token: null, json: { kind: 'delay', delayMs: 5, times: 1.5 } });
   assert.equal(bad3.status, 400);
   const bad4 = await req(sim, 'POST', '/_sim/faults', { token: null, raw: 'not json' });

@@ -49,3 +49,24 @@ test('run payload timeout kills the process; follow of a running process goes li
     await sim.stop();
   }
 });
+
+test('a chunked body over the limit gets a 413 answer (not a reset), and the server stays up', async () => {
+  const small = await startSimulator({ quiet: true, maxBodyBytes: 1024 });
+  try {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const r = request(`${small.url}/v1/namespaces/default/sandboxes`, { method: 'POST', headers: { authorization: 'Bearer tl_sim_key_0123456789', 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      r.on('error', reject);
+      r.write(Buffer.alloc(4096, 0x20));
+      r.end();
+    });
+    assert.equal(status, 413);
+    const health = await fetch(`${small.url}/_sim/state`);
+    assert.equal(health.status, 200);
+  } finally {
+    await small.stop();
+  }
+});

@@ -15,47 +15,12 @@
  * build, the same phases for both clients (see `phasesOf`) plus request counts, the uploaded archive
  * size (the PUT's content-length) and whether each request asked to close its connection.
  */
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { startSimulator } from '../simulator/index.js';
 import type { RequestLogEntry, SimulatorHandle, SimState } from '../simulator/types.js';
 import { cleanupRun, ROOT, runAction, SIM_KEY } from '../tools/action-runner.js';
 import { builderLinesOf, median, table } from './lib.js';
-
-// ------------------------------------------------------------------------------------------
-// the native binding (same shape as in the conformance test)
-
-interface NativeEvent {
-  eventType: string;
-  message: string;
-  stream?: string;
-}
-interface NativeOptions {
-  apiUrl: string;
-  bearerToken: string;
-  dockerfilePath: string;
-  registeredName?: string;
-  isPublic?: boolean;
-  organizationId?: string;
-  projectId?: string;
-  namespace?: string;
-  useScopeHeaders?: boolean;
-  dockerCompat?: boolean;
-}
-interface NativeBinding {
-  buildSandboxImage(opts: NativeOptions, onEvent: (e: NativeEvent) => void): Promise<string>;
-}
-
-function loadNative(): { native: NativeBinding; version: string; path: string } {
-  const require = createRequire(import.meta.url);
-  // the package's exports map hides dist/native and package.json; resolve both from the CJS entry (dist/index.cjs)
-  const dist = dirname(require.resolve('tensorlake'));
-  const path = join(dist, 'native', `${process.platform}-${process.arch}`, 'tensorlake-node.node');
-  const native = require(path) as NativeBinding;
-  const version = (JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  return { native, version, path };
-}
+import { loadNative, type NativeBinding, type NativeEvent } from '../tools/tensorlake-sdk.js';
 
 // ------------------------------------------------------------------------------------------
 // phases from the request log

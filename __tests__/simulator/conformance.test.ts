@@ -5,37 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { startSimulator, type SimulatorOptions } from '../../simulator/index.js';
 import { KEY, ORG, PAT, PROJ } from './client.js';
+import { loadNative, type NativeEvent } from '../../tools/tensorlake-sdk.js';
 
-interface NativeEvent {
-  eventType: string;
-  message: string;
-  stream?: string;
-}
-interface NativeOptions {
-  apiUrl: string;
-  bearerToken: string;
-  dockerfilePath: string;
-  registeredName?: string;
-  isPublic?: boolean;
-  organizationId?: string;
-  projectId?: string;
-  namespace?: string;
-  useScopeHeaders?: boolean;
-  dockerCompat?: boolean;
-}
-interface NativeBinding {
-  buildSandboxImage(opts: NativeOptions, onEvent: (e: NativeEvent) => void): Promise<string>;
-}
-
-const require = createRequire(import.meta.url);
-// the package's exports map hides dist/native; resolve it from the CJS entry (dist/index.cjs)
-const native = require(join(dirname(require.resolve('tensorlake')), 'native', 'linux-x64', 'tensorlake-node.node')) as NativeBinding;
+const { native } = loadNative();
 
 async function context(dockerfile: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tl-sim-conf-'));

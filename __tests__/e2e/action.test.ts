@@ -3,12 +3,12 @@
  * loopback. Each test checks outputs, log groups, annotations, the summary and the simulator state,
  * and that no builder sandbox is left running and no secret is visible.
  */
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  sim, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, makeProject, lineIndex,
+  sim, simulatorForSuite, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, makeProject, lineIndex,
   SIM_KEY, SIM_PAT, type SimulatorHandle,
 } from './support.js';
 
@@ -16,14 +16,7 @@ const PHASES_EXT4 = ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Bu
 
 describe('action end to end (dist/index.js)', () => {
   let s: SimulatorHandle;
-  before(async () => {
-    s = await sim();
-  });
-  after(async () => s.stop());
-  afterEach(() => {
-    assertNoSandboxRunning(s);
-    s.clearFaults();
-  });
+  simulatorForSuite((h) => (s = h));
 
   it('ext4 build: registers a template, streams the builder log, annotates, summarises', async () => {
     const ws = await appProject({ 'notes.log': 'top-level log is ignored\n', 'nested/trace.log': 'kept: *.log is anchored at the root\n', '.dockerignore': '*.log\n**/__pycache__\n' , 'src/__pycache__/x.pyc': 'junk' });

@@ -3,10 +3,10 @@
  * asserts the outcome (success, or failure with the expected message), that no builder sandbox is
  * left running, that no secret is visible anywhere, and that nothing crashed with a stack trace.
  */
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  sim, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, SIM_KEY, type SimulatorHandle, type ActionRun,
+  appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, simulatorForSuite, SIM_KEY, type SimulatorHandle, type ActionRun,
 } from './support.js';
 
 const ORG = '/platform/v1/organizations/org_sim/projects/proj_sim';
@@ -41,16 +41,11 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
   let s: SimulatorHandle;
   let secrets: string[];
   let env: Record<string, string>;
+  simulatorForSuite((h) => (s = h));
   before(async () => {
-    s = await sim();
     const login = await dockerLogin();
     env = login.env;
     secrets = [SIM_KEY, ...login.secrets];
-  });
-  after(async () => s.stop());
-  afterEach(() => {
-    assertNoSandboxRunning(s);
-    s.clearFaults();
   });
 
   const go = async (inputs: Record<string, string> = {}, dockerfile?: string) => {
@@ -273,14 +268,7 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
 
 describe('a sandbox whose create answer never arrived', () => {
   let s: SimulatorHandle;
-  before(async () => {
-    s = await sim();
-  });
-  after(async () => s.stop());
-  afterEach(() => {
-    assertNoSandboxRunning(s);
-    s.clearFaults();
-  });
+  simulatorForSuite((h) => (s = h));
 
   it('SIGINT while the create is in flight: the sandbox is found by its name and deleted', async () => {
     s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 3000, when: 'after' });
@@ -328,14 +316,7 @@ describe('a sandbox whose create answer never arrived', () => {
 
 describe('cancellation: SIGINT at each phase', () => {
   let s: SimulatorHandle;
-  before(async () => {
-    s = await sim({ builderLineDelayMs: 200 });
-  });
-  after(async () => s.stop());
-  afterEach(() => {
-    assertNoSandboxRunning(s);
-    s.clearFaults();
-  });
+  simulatorForSuite((h) => (s = h), { builderLineDelayMs: 200 });
 
   const phases: { name: string; at: RegExp; faults?: Parameters<SimulatorHandle['addFaults']>[0]; inputs?: Record<string, string>; sandbox: boolean }[] = [
     { name: 'prepare', at: /Preparing rootfs build/, faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds`, delayMs: 5000 }, sandbox: false },

@@ -1,5 +1,6 @@
 /** Shared setup for end-to-end tests: a simulator per test file, projects, credentials, leak checks. */
 import assert from 'node:assert/strict';
+import { before, after, afterEach } from 'node:test';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,4 +89,22 @@ export function assertNoSecrets(r: ActionRun, secrets: string[], s?: SimulatorHa
 
 export function lineIndex(r: ActionRun, re: RegExp): number {
   return r.lines.findIndex((l) => re.test(l));
+}
+
+/**
+ * One simulator for a test suite: started before it, stopped after it; after every test no builder
+ * sandbox may be left running, and the test's fault rules are cleared.
+ */
+export function simulatorForSuite(set: (s: SimulatorHandle) => void, opts: SimulatorOptions = {}): void {
+  let s: SimulatorHandle | undefined;
+  before(async () => {
+    s = await sim(opts);
+    set(s);
+  });
+  after(async () => s?.stop());
+  afterEach(() => {
+    if (!s) return;
+    assertNoSandboxRunning(s);
+    s.clearFaults();
+  });
 }

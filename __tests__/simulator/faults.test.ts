@@ -48,9 +48,8 @@ test('status faults: Retry-After, HTML page, malformed JSON, empty 2xx, wrong ty
 
 test('delay faults hold the request; method filters apply', async () => {
   sim.addFaults({ kind: 'delay', method: 'GET', path: BY_NAME, delayMs: 150 });
-  const t0 = Date.now();
   assert.equal((await req(sim, 'POST', BY_NAME)).status, 405, 'POST does not match a GET rule');
-  assert.ok(Date.now() - t0 < 120);
+  assert.equal(sim.state().faults.at(-1)!.hits, 0, 'the POST did not consume the GET rule');
   const t1 = Date.now();
   assert.equal((await req(sim, 'GET', BY_NAME)).status, 200);
   assert.ok(Date.now() - t1 >= 140);
@@ -105,13 +104,13 @@ test('dropStream: the follow is cut after K lines; a re-follow replays the whole
 });
 
 test('sandboxPending keeps the next sandbox pending for T ms', async () => {
-  sim.addFaults({ kind: 'sandboxPending', pendingMs: 120 });
+  sim.addFaults({ kind: 'sandboxPending', pendingMs: 400 });
   const t0 = Date.now();
   const id = await sandbox(sim);
-  assert.ok(Date.now() - t0 >= 110);
+  assert.ok(Date.now() - t0 >= 390, 'the first sandbox waited its pending time');
   const t1 = Date.now();
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${await sandbox(sim)}`);
-  assert.ok(Date.now() - t1 < 100, 'only the next one');
+  assert.ok(Date.now() - t1 < 300, 'only the next one (the default pending is a few ms)');
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);
 });
 

@@ -29946,13 +29946,13 @@ var Fields = class _Fields {
 
 // src/platform/url-secrets.ts
 var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
-function registerUrlSecrets(value, secrets, keyHint = "") {
+function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
   if (typeof value === "string") {
     const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
     if (m) {
-      const q = value.indexOf("?");
-      if (q >= 0 || m[2].includes("@")) {
+      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
         secrets.add(value);
+        const q = value.indexOf("?");
         if (q >= 0) secrets.add(value.slice(q + 1));
       }
     } else if (SECRET_KEY.test(keyHint)) {
@@ -29961,7 +29961,7 @@ function registerUrlSecrets(value, secrets, keyHint = "") {
     return;
   }
   if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
     return;
   }
   if (value !== null && typeof value === "object") {
@@ -29970,9 +29970,19 @@ function registerUrlSecrets(value, secrets, keyHint = "") {
         for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
         continue;
       }
-      registerUrlSecrets(v, secrets, k);
+      registerUrlSecrets(v, secrets, k, presigned);
     }
   }
+}
+var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+function isSignedUrl(url) {
+  const q = url.indexOf("?");
+  if (q < 0) return false;
+  for (const part of url.slice(q + 1).split(/[&;]/)) {
+    const key = part.split("=", 1)[0];
+    if (key && SENSITIVE_QUERY.test(key)) return true;
+  }
+  return false;
 }
 var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
 var SCAN_LIMIT = 4 * 1024 * 1024;
@@ -29980,14 +29990,18 @@ function registerBodySecrets(body, secrets) {
   if (body.length === 0 || body.length > SCAN_LIMIT) return;
   const text = body.toString("utf8");
   if (!text.includes("://")) return;
+  let parsed;
   try {
-    registerUrlSecrets(JSON.parse(text), secrets);
+    parsed = JSON.parse(text);
   } catch {
+    for (const m of text.matchAll(URL_WITH_QUERY)) {
+      if (!isSignedUrl(m[0])) continue;
+      secrets.add(m[0]);
+      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+    }
+    return;
   }
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-  }
+  registerUrlSecrets(parsed, secrets);
 }
 
 // src/version.ts
@@ -30076,7 +30090,6 @@ function newTraceparent() {
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
 }
-var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
 function loggablePath(url) {
   try {
     const u = new URL(url);
@@ -30278,18 +30291,18 @@ var HttpTransport = class {
       const { data, source } = this.openBody(spec, headers);
       const t0 = Date.now();
       const headerWait = streaming ? new AbortController() : void 0;
-      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg;
       try {
         msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
+        clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
           this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        clearTimeout(headerTimer);
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(`HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
@@ -30814,7 +30827,7 @@ var PlatformApi = class {
   }
   /** Pre-signed URLs in a legacy prepare answer (`upload`, `download` blocks) are secrets. */
   registerPreparedSecrets(raw) {
-    registerUrlSecrets(raw, this.transport.secrets);
+    registerUrlSecrets(raw, this.transport.secrets, "", true);
   }
   /**
    * §9.1 POST complete. An ambiguous failure (reset/timeout after sending, 5xx, 409) is reconciled
@@ -31038,13 +31051,20 @@ var LifecycleApi = class {
    * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
    * from the build): the sweep after a create whose answer never came. Throws if listing fails.
    */
-  async deleteByName(name, signal) {
+  async deleteByName(name, signal, alreadyDeleted = /* @__PURE__ */ new Set()) {
     const deleted = [];
+    let failure;
     for (const s of await this.listSandboxes(signal)) {
-      if (s.name !== name || s.status === "terminated") continue;
-      await this.deleteSandbox(s.sandbox_id, signal);
-      deleted.push(s.sandbox_id);
+      if (s.name !== name || s.status === "terminated" || alreadyDeleted.has(s.sandbox_id)) continue;
+      try {
+        await this.deleteSandbox(s.sandbox_id, signal);
+        deleted.push(s.sandbox_id);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === "cancelled") throw e;
+        failure ??= e;
+      }
     }
+    if (failure !== void 0) throw failure;
     return deleted;
   }
   async findByName(name, signal) {
@@ -32565,6 +32585,7 @@ var SandboxProxy = class {
     if (!isSuccess(s.status)) {
       const body = await collect(s.body, 64 * 1024).catch(() => Buffer.alloc(0));
       s.close();
+      registerBodySecrets(body, this.transport.secrets);
       throw this.fail({ status: s.status, headers: s.headers, body }, spec.operation);
     }
     const ctRaw = s.headers["content-type"];
@@ -32631,7 +32652,7 @@ var SandboxProxy = class {
     const res = await this.req({ method: "POST", path: "/api/v1/blob/sign", operation, json: req, retry: "always", signal });
     if (!isSuccess(res.status)) {
       try {
-        registerUrlSecrets(JSON.parse(res.body.toString("utf8")), this.transport.secrets);
+        registerUrlSecrets(JSON.parse(res.body.toString("utf8")), this.transport.secrets, "", true);
       } catch {
       }
       throw this.fail(res, operation);
@@ -32644,7 +32665,7 @@ var SandboxProxy = class {
       const text = res.body.toString("utf8");
       for (const m of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*\?[^\s"'<>]*/gi)) this.transport.secrets.add(m[0]);
     }
-    registerUrlSecrets(parsed, this.transport.secrets);
+    registerUrlSecrets(parsed, this.transport.secrets, "", true);
     const f = Fields.root(ctx, parsed);
     return f.obj;
   }
@@ -32750,7 +32771,7 @@ async function runCommand(proxy, payload, opts = {}) {
         break;
       } catch (e) {
         if (isCancelled(e)) throw e;
-        if (e instanceof HttpStatusError && isTerminalStatus(e.httpStatus ?? 0)) throw e;
+        if (e instanceof HttpStatusError && (e.httpStatus === 404 || e.httpStatus === 410)) throw e;
         failures++;
         if (failures >= MAX_STREAM_FAILURES) throw e;
         await sleep(STEP_MS);
@@ -32891,10 +32912,11 @@ function builderSandboxName(buildId) {
 }
 var FAST_POLL_MS = 250;
 var FAST_POLL_WINDOW_MS = 3e3;
-async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreated) {
+async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreating, onCreated) {
   const { events: events2, limits, now } = s;
   const name = builderSandboxName(prep.buildId);
   events2.sandboxNaming(name);
+  onCreating();
   events2.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
   const created = await lifecycle.createSandbox(
     {
@@ -32947,7 +32969,8 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
       const transient = isTransientError(e);
       const err = toActionError(e);
       if (err.kind === "timeout" || transient && now() - r0 >= limits.readinessMs) {
-        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout): ${err.message}`, {
+        const last = err.kind === "timeout" ? "" : `: ${err.message}`;
+        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`, {
           kind: "timeout",
           input: "sandbox-timeout",
           cause: e,
@@ -32962,6 +32985,7 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
 async function cleanupBuilderSandbox(s, target) {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
+  const t0 = s.now();
   const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
     secrets: deps.secrets,
@@ -32982,20 +33006,40 @@ async function cleanupBuilderSandbox(s, target) {
       s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
     }
   }
-  if (target.sweep) {
+  let settled = target.sweep === "none";
+  if (target.sweep !== "none") {
     try {
-      const swept = await lifecycle.deleteByName(target.name);
-      for (const id of swept) {
-        s.events.sandboxDeleted(id);
-        s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+      const gone = new Set(target.id ? [target.id] : []);
+      for (let look = 1; ; look++) {
+        const swept = await lifecycle.deleteByName(target.name, void 0, gone);
+        for (const id of swept) gone.add(id);
+        for (const id of swept) {
+          s.events.sandboxDeleted(id);
+          s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+        }
+        if (swept.length > 0 || target.sweep === "reconciled") {
+          settled = true;
+          break;
+        }
+        if (look >= LOST_CREATE_LOOKS || s.now() - t0 + 1e3 > budget - 500) break;
+        await new Promise((r) => setTimeout(r, 1e3));
       }
+      if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {
       ok = false;
       s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
     }
   }
-  if (ok) s.events.sandboxNameSettled(target.name);
+  if (ok && settled) s.events.sandboxNameSettled(target.name);
   return ok;
+}
+var LOST_CREATE_LOOKS = 3;
+function createMayHaveHappened(e) {
+  const err = toActionError(e);
+  if (err.kind === "cancelled" || err.kind === "transport") return true;
+  const st = err.httpStatus;
+  if (st === void 0) return false;
+  return st >= 500 || st === 408 || st === 409;
 }
 
 // src/build/upload.ts
@@ -34174,6 +34218,7 @@ async function runBuild(req, deps) {
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
   let sandboxId;
   let sandboxReconciled = false;
+  let createSent = false;
   let proxy;
   const evidence = { sawDiskSpaceEvidence: false };
   try {
@@ -34224,7 +34269,7 @@ async function runBuild(req, deps) {
     });
     proxy = (await phase(
       "sandbox",
-      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id, reconciled) => {
+      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, () => createSent = true, (id, reconciled) => {
         sandboxId = id;
         sandboxReconciled = reconciled;
         result.builderSandboxId = id;
@@ -34259,7 +34304,6 @@ async function runBuild(req, deps) {
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled2 = err.kind === "cancelled" || signal?.aborted === true;
-    const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(3e4)]) : AbortSignal.timeout(3e4);
     const terminated = sandboxId && !cancelled2 ? await terminationReason(lifecycle, sandboxId) : void 0;
     if (terminated !== void 0) {
       err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`, {
@@ -34269,14 +34313,16 @@ async function runBuild(req, deps) {
       }).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
     if (proxy && !cancelled2 && terminated === void 0) {
+      const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(3e4)]) : AbortSignal.timeout(3e4);
       const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
     result.status = cancelled2 || signal?.aborted ? "cancelled" : "failed";
     result.error = err;
   } finally {
-    if (result.buildId && result.timings.some((t) => t.phase === "sandbox")) {
-      const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep: sandboxId === void 0 || sandboxReconciled };
+    if (result.buildId && createSent) {
+      const sweep = sandboxId !== void 0 ? sandboxReconciled ? "reconciled" : "none" : createMayHaveHappened(result.error ?? cancelledError()) ? "lost" : "none";
+      const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
       result.sandboxDeleted = await phase("cleanup", async () => {
         if (!await cleanupBuilderSandbox(s, target)) throw new Error("cleanup incomplete");
         return true;

@@ -21688,13 +21688,13 @@ var Fields = class _Fields {
 
 // src/platform/url-secrets.ts
 var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
-function registerUrlSecrets(value, secrets, keyHint = "") {
+function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
   if (typeof value === "string") {
     const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
     if (m) {
-      const q = value.indexOf("?");
-      if (q >= 0 || m[2].includes("@")) {
+      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
         secrets.add(value);
+        const q = value.indexOf("?");
         if (q >= 0) secrets.add(value.slice(q + 1));
       }
     } else if (SECRET_KEY.test(keyHint)) {
@@ -21703,7 +21703,7 @@ function registerUrlSecrets(value, secrets, keyHint = "") {
     return;
   }
   if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
     return;
   }
   if (value !== null && typeof value === "object") {
@@ -21712,9 +21712,19 @@ function registerUrlSecrets(value, secrets, keyHint = "") {
         for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
         continue;
       }
-      registerUrlSecrets(v, secrets, k);
+      registerUrlSecrets(v, secrets, k, presigned);
     }
   }
+}
+var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+function isSignedUrl(url) {
+  const q = url.indexOf("?");
+  if (q < 0) return false;
+  for (const part of url.slice(q + 1).split(/[&;]/)) {
+    const key = part.split("=", 1)[0];
+    if (key && SENSITIVE_QUERY.test(key)) return true;
+  }
+  return false;
 }
 var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
 var SCAN_LIMIT = 4 * 1024 * 1024;
@@ -21722,14 +21732,18 @@ function registerBodySecrets(body, secrets) {
   if (body.length === 0 || body.length > SCAN_LIMIT) return;
   const text = body.toString("utf8");
   if (!text.includes("://")) return;
+  let parsed;
   try {
-    registerUrlSecrets(JSON.parse(text), secrets);
+    parsed = JSON.parse(text);
   } catch {
+    for (const m of text.matchAll(URL_WITH_QUERY)) {
+      if (!isSignedUrl(m[0])) continue;
+      secrets.add(m[0]);
+      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+    }
+    return;
   }
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-  }
+  registerUrlSecrets(parsed, secrets);
 }
 
 // src/version.ts
@@ -21808,7 +21822,6 @@ function newTraceparent() {
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
 }
-var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
 function loggablePath(url) {
   try {
     const u = new URL(url);
@@ -22010,18 +22023,18 @@ var HttpTransport = class {
       const { data, source } = this.openBody(spec, headers);
       const t0 = Date.now();
       const headerWait = streaming ? new AbortController() : void 0;
-      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg;
       try {
         msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
+        clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
           this.debug(`HTTP ${spec.method} ${path6} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        clearTimeout(headerTimer);
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(`HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
@@ -22412,13 +22425,20 @@ var LifecycleApi = class {
    * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
    * from the build): the sweep after a create whose answer never came. Throws if listing fails.
    */
-  async deleteByName(name, signal) {
+  async deleteByName(name, signal, alreadyDeleted = /* @__PURE__ */ new Set()) {
     const deleted = [];
+    let failure;
     for (const s of await this.listSandboxes(signal)) {
-      if (s.name !== name || s.status === "terminated") continue;
-      await this.deleteSandbox(s.sandbox_id, signal);
-      deleted.push(s.sandbox_id);
+      if (s.name !== name || s.status === "terminated" || alreadyDeleted.has(s.sandbox_id)) continue;
+      try {
+        await this.deleteSandbox(s.sandbox_id, signal);
+        deleted.push(s.sandbox_id);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === "cancelled") throw e;
+        failure ??= e;
+      }
     }
+    if (failure !== void 0) throw failure;
     return deleted;
   }
   async findByName(name, signal) {
@@ -22510,7 +22530,7 @@ async function runPost(options = {}) {
   }
   for (const id of ids) {
     try {
-      await lifecycle.deleteSandbox(id, AbortSignal.timeout(PER_SANDBOX_MS));
+      await withinBudget((signal) => lifecycle.deleteSandbox(id, signal));
       deleted.push(id);
       core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
     } catch (e) {
@@ -22520,7 +22540,12 @@ async function runPost(options = {}) {
   }
   for (const name of names) {
     try {
-      const swept = await lifecycle.deleteByName(name, AbortSignal.timeout(PER_SANDBOX_MS));
+      let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
+      if (swept.length === 0) {
+        await new Promise((r) => setTimeout(r, LATE_CREATE_WAIT_MS));
+        swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
+      }
+      if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);
       for (const id of swept) {
         if (!deleted.includes(id)) deleted.push(id);
         core.info(`Post step: deleted builder sandbox ${id} (named ${name}) left by the main step.`);
@@ -22533,6 +22558,7 @@ async function runPost(options = {}) {
   return { deleted, failed };
 }
 var PER_SANDBOX_MS = 3e4;
+var LATE_CREATE_WAIT_MS = 3e3;
 function savedList(core, key) {
   try {
     const raw = core.getState(key);
@@ -22541,6 +22567,15 @@ function savedList(core, key) {
   } catch {
     core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
     return [];
+  }
+}
+async function withinBudget(call) {
+  const signal = AbortSignal.timeout(PER_SANDBOX_MS);
+  try {
+    return await call(signal);
+  } catch (e) {
+    if (signal.aborted) throw new ActionError(`no answer within ${PER_SANDBOX_MS / 1e3}s`, { kind: "timeout", cause: e });
+    throw e;
   }
 }
 

@@ -75,6 +75,7 @@ export function validateFault(input: unknown): FaultRuleInput {
       optInt(input, 'delayMs', 0, MAX_TIMER_MS);
       if (input.delayMs === undefined) bad('delayMs is required');
       if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");
+      if (input.detached !== undefined && typeof input.detached !== 'boolean') bad('detached must be a boolean');
       break;
     case 'reset':
       if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");

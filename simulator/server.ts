@@ -168,10 +168,13 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
 
     const fired = world.faults.http(method, rawPath);
     if (fired.length) e.faults = fired.map((f) => f.id);
+    // a detached delay: the server goes on with the work even if the client gave up meanwhile
+    const detached = fired.some((f) => f.kind === 'delay' && f.detached === true);
+    if (detached) await ctx.body().catch(() => undefined);
     for (const f of fired) {
       if (f.kind === 'delay' && f.when !== 'after') await holdFor(f.delayMs);
     }
-    if (res.destroyed) return;
+    if (res.destroyed && !detached) return;
     const terminal = fired.find((f) => f.kind === 'status' || f.kind === 'reset' || f.kind === 'rejectAuth');
     if (terminal?.kind === 'reset' && terminal.when !== 'after') {
       req.socket.destroy();
@@ -196,6 +199,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
       req.socket.destroy();
       return;
     }
+    if (res.destroyed) return; // the client is gone (a detached delay): the work is done, nobody to answer
     for (const f of fired) {
       // the work is done; the answer is held (a client cancelled meanwhile never learns the result)
       if (f.kind === 'delay' && f.when === 'after') await holdFor(f.delayMs);

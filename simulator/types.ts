@@ -118,6 +118,8 @@ export interface DelayFault extends FaultBase, HttpMatch {
   delayMs: number;
   /** 'before' (default) = hold the request before doing anything; 'after' = do the work, then hold the answer */
   when?: 'before' | 'after';
+  /** with 'before': do the work after the delay even if the client disconnected meanwhile (a request the server got, acted on late) */
+  detached?: boolean;
 }
 export interface ResetFault extends FaultBase, HttpMatch {
   kind: 'reset';

@@ -6,7 +6,7 @@
 import * as actionsCore from '@actions/core';
 import { readConnection } from './inputs.js';
 import { SecretRegistry } from './secrets.js';
-import { formatError, toActionError } from './errors.js';
+import { ActionError, formatError, toActionError } from './errors.js';
 import { transportFor } from './build/session.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
@@ -52,7 +52,7 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   // Each sandbox gets its own time budget, so one slow delete cannot starve the others.
   for (const id of ids) {
     try {
-      await lifecycle.deleteSandbox(id, AbortSignal.timeout(PER_SANDBOX_MS));
+      await withinBudget((signal) => lifecycle.deleteSandbox(id, signal));
       deleted.push(id);
       core.info(`Post step: deleted builder sandbox ${id} left by the main step.`);
     } catch (e) {
@@ -63,7 +63,13 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   // A sandbox whose create answer never reached the main step is found by its name.
   for (const name of names) {
     try {
-      const swept = await lifecycle.deleteByName(name, AbortSignal.timeout(PER_SANDBOX_MS));
+      let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
+      if (swept.length === 0) {
+        // a create whose answer was lost may land a moment later: look once more
+        await new Promise((r) => setTimeout(r, LATE_CREATE_WAIT_MS));
+        swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
+      }
+      if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);
       for (const id of swept) {
         if (!deleted.includes(id)) deleted.push(id);
         core.info(`Post step: deleted builder sandbox ${id} (named ${name}) left by the main step.`);
@@ -77,6 +83,7 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
 }
 
 const PER_SANDBOX_MS = 30_000;
+const LATE_CREATE_WAIT_MS = 3_000;
 
 function savedList(core: Pick<typeof actionsCore, 'getState' | 'warning'>, key: string): string[] {
   try {
@@ -86,5 +93,16 @@ function savedList(core: Pick<typeof actionsCore, 'getState' | 'warning'>, key: 
   } catch {
     core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
     return [];
+  }
+}
+
+/** Runs one cleanup call under its own time budget; running out is reported as such, not as "cancelled". */
+async function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(PER_SANDBOX_MS);
+  try {
+    return await call(signal);
+  } catch (e) {
+    if (signal.aborted) throw new ActionError(`no answer within ${PER_SANDBOX_MS / 1000}s`, { kind: 'timeout', cause: e });
+    throw e;
   }
 }

@@ -284,6 +284,19 @@ describe('a sandbox whose create answer never arrived', () => {
     assert.deepEqual(JSON.parse(r.state['builder-sandbox-names'] ?? '[]'), [], 'nothing left for the post step');
   });
 
+  it('SIGINT before the server acts on the create, which lands later: cleanup keeps looking and deletes it', async () => {
+    s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 1500, detached: true });
+    const before = s.state().sandboxes.length;
+    const r = await run(s, await appProject(), {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 300 } });
+    noCrash(r);
+    assert.equal(r.code, 1);
+    const created = s.state().sandboxes.slice(before);
+    assert.equal(created.length, 1, 'the create landed after the client gave up');
+    assert.equal(created[0].status, 'terminated', 'and cleanup, looking again, deleted it');
+    assert.ok(r.exitAfterSignalMs! < 5000, `within the 5 s budget (${r.exitAfterSignalMs} ms)`);
+    assert.deepEqual(JSON.parse(r.state['builder-sandbox-names'] ?? '[]'), []);
+  });
+
   it('main killed while the create is in flight: the post step finds it by name', async () => {
     s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 3000, when: 'after' });
     const ws = await appProject();

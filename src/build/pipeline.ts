@@ -19,7 +19,7 @@ import { completeRequestFromMetadata, parseMetadata } from './completion.js';
 import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
 import { planBuild } from './plan-phase.js';
-import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName } from './sandbox.js';
+import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
@@ -84,6 +84,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
 
   let sandboxId: string | undefined;
   let sandboxReconciled = false;
+  let createSent = false;
   let proxy: SandboxProxy | undefined;
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
 
@@ -142,7 +143,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // Builder sandbox (§5, §6.3).
     proxy = (
       await phase('sandbox', () =>
-        startBuilderSandbox(s, transport, lifecycle, prep, sizes, (id, reconciled) => {
+        startBuilderSandbox(s, transport, lifecycle, prep, sizes, () => (createSent = true), (id, reconciled) => {
           sandboxId = id;
           sandboxReconciled = reconciled;
           result.builderSandboxId = id;
@@ -186,7 +187,6 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
-    const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
     // A sandbox the platform terminated under us explains the failure better than the call that noticed.
     const terminated = sandboxId && !cancelled ? await terminationReason(lifecycle, sandboxId) : undefined;
     if (terminated !== undefined) {
@@ -198,6 +198,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
     // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
     if (proxy && !cancelled && terminated === undefined) {
+      const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
       const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
       err.addAdvice(...diag.advice);
     }
@@ -207,8 +208,9 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   } finally {
     // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
     // never arrived (cancelled or failed mid-create) or it was only found again by name.
-    if (result.buildId && result.timings.some((t) => t.phase === 'sandbox')) {
-      const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep: sandboxId === undefined || sandboxReconciled };
+    if (result.buildId && createSent) {
+      const sweep = sandboxId !== undefined ? (sandboxReconciled ? 'reconciled' : 'none') : createMayHaveHappened(result.error ?? cancelledError()) ? 'lost' : 'none';
+      const target: CleanupTarget = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
       result.sandboxDeleted = await phase('cleanup', async () => {
         if (!(await cleanupBuilderSandbox(s, target))) throw new Error('cleanup incomplete');
         return true;

@@ -34,11 +34,13 @@ export async function startBuilderSandbox(
   lifecycle: LifecycleApi,
   prep: PreparedBuild,
   sizes: BuildSizes,
+  onCreating: () => void,
   onCreated: (id: string, reconciled: boolean) => void,
 ): Promise<StartedSandbox> {
   const { events, limits, now } = s;
   const name = builderSandboxName(prep.buildId);
   events.sandboxNaming(name); // recorded before anything else, so even a kill right now leaves a trace
+  onCreating();
   events.status(`Creating rootfs builder sandbox from ${prep.builder.image}...`);
   const created = await lifecycle.createSandbox(
     {
@@ -98,7 +100,8 @@ export async function startBuilderSandbox(
       const transient = isTransientError(e);
       const err = toActionError(e);
       if (err.kind === 'timeout' || (transient && now() - r0 >= limits.readinessMs)) {
-        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout): ${err.message}`, {
+        const last = err.kind === 'timeout' ? '' : `: ${err.message}`;
+        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`, {
           kind: 'timeout',
           input: 'sandbox-timeout',
           cause: e,
@@ -111,15 +114,31 @@ export async function startBuilderSandbox(
   }
 }
 
+/** What cleanup must do about the builder sandbox. */
+export interface CleanupTarget {
+  /** the id, when the create answered */
+  id?: string;
+  /** the name it was created under (`sbx-image-<build id>`) */
+  name: string;
+  /**
+   * 'none': the create was answered (or refused outright): the id is all there is.
+   * 'reconciled': the create was ambiguous and the sandbox was found by name: sweep for duplicates.
+   * 'lost': the create was sent but its answer never arrived (cancelled, reset, 5xx): a sandbox may
+   * exist, or appear a moment later; look for it by name, and if none shows up, leave the name for
+   * the post step instead of declaring it settled.
+   */
+  sweep: 'none' | 'reconciled' | 'lost';
+}
+
 /**
  * Deletes the builder sandbox (§5.5) with a transport of its own, bounded by a budget (5 s when the
- * build was cancelled: GitHub kills the step 7.5 s after SIGINT). With `sweep` (the create's answer
- * never came, or the sandbox was found again by name), every live sandbox carrying the build's name
- * is deleted too. Never throws; true when nothing can be left running.
+ * build was cancelled: GitHub kills the step 7.5 s after SIGINT). Never throws; true when no
+ * sandbox of this build can be left running.
  */
-export async function cleanupBuilderSandbox(s: BuildSession, target: { id?: string; name: string; sweep: boolean }): Promise<boolean> {
+export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarget): Promise<boolean> {
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
+  const t0 = s.now();
   const transport = transportFor(req.auth, {
     userAgent: deps.userAgent,
     secrets: deps.secrets,
@@ -140,18 +159,46 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: { id?: stri
       s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
     }
   }
-  if (target.sweep) {
+  let settled = target.sweep === 'none';
+  if (target.sweep !== 'none') {
     try {
-      const swept = await lifecycle.deleteByName(target.name);
-      for (const id of swept) {
-        s.events.sandboxDeleted(id);
-        s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+      // A lost create may still be on its way: look again, once a second, while the budget lasts.
+      const gone = new Set(target.id ? [target.id] : []);
+      for (let look = 1; ; look++) {
+        const swept = await lifecycle.deleteByName(target.name, undefined, gone);
+        for (const id of swept) gone.add(id);
+        for (const id of swept) {
+          s.events.sandboxDeleted(id);
+          s.events.status(`Deleted builder sandbox ${id} (found by its name ${target.name})`);
+        }
+        if (swept.length > 0 || target.sweep === 'reconciled') {
+          settled = true;
+          break;
+        }
+        if (look >= LOST_CREATE_LOOKS || s.now() - t0 + 1000 > budget - 500) break;
+        await new Promise((r) => setTimeout(r, 1000));
       }
+      if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {
       ok = false;
       s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
     }
   }
-  if (ok) s.events.sandboxNameSettled(target.name);
+  if (ok && settled) s.events.sandboxNameSettled(target.name);
   return ok;
+}
+
+/** How many times cleanup lists sandboxes for one whose create answer was lost. */
+const LOST_CREATE_LOOKS = 3;
+
+/**
+ * Whether a create that failed may still have made a sandbox: anything but an outright refusal
+ * (a 4xx other than 408/409) — cancelled in flight, reset after sending, timed out, 5xx.
+ */
+export function createMayHaveHappened(e: unknown): boolean {
+  const err = toActionError(e);
+  if (err.kind === 'cancelled' || err.kind === 'transport') return true;
+  const st = err.httpStatus;
+  if (st === undefined) return false;
+  return st >= 500 || st === 408 || st === 409;
 }

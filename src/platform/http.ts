@@ -36,7 +36,7 @@ import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
 import { bodyExcerpt, statusText, type ResponseContext } from './validate.js';
-import { registerBodySecrets } from './url-secrets.js';
+import { registerBodySecrets, SENSITIVE_QUERY } from './url-secrets.js';
 
 export { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
@@ -210,7 +210,6 @@ export function newTraceparent(): string {
   return `00-${trace}-${span}-01`;
 }
 
-const SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
 
 /** Path and query of a URL for logs, with signature-like query values masked. */
 export function loggablePath(url: string): string {
@@ -448,18 +447,18 @@ export class HttpTransport {
       // A stream has no overall timeout, but its response headers must come within a limit: a
       // server that accepts the request and never answers must not hang the build.
       const headerWait = streaming ? new AbortController() : undefined;
-      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs);
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg: IncomingMessage;
       try {
         msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
       } catch (e) {
+        clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
           this.debug(`HTTP ${spec.method} ${path} → cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        clearTimeout(headerTimer);
         const f: NetFailure = headerWait?.signal.aborted
           ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
           : classifyNetworkError(e);

@@ -184,13 +184,20 @@ export class LifecycleApi {
    * Deletes every live sandbox with this name (the action's builder sandboxes carry a name derived
    * from the build): the sweep after a create whose answer never came. Throws if listing fails.
    */
-  async deleteByName(name: string, signal?: AbortSignal): Promise<string[]> {
+  async deleteByName(name: string, signal?: AbortSignal, alreadyDeleted: ReadonlySet<string> = new Set()): Promise<string[]> {
     const deleted: string[] = [];
+    let failure: unknown;
     for (const s of await this.listSandboxes(signal)) {
-      if (s.name !== name || s.status === 'terminated') continue;
-      await this.deleteSandbox(s.sandbox_id, signal);
-      deleted.push(s.sandbox_id);
+      if (s.name !== name || s.status === 'terminated' || alreadyDeleted.has(s.sandbox_id)) continue;
+      try {
+        await this.deleteSandbox(s.sandbox_id, signal);
+        deleted.push(s.sandbox_id);
+      } catch (e) {
+        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
+        failure ??= e; // carry on with the others, report the first failure
+      }
     }
+    if (failure !== undefined) throw failure;
     return deleted;
   }
 

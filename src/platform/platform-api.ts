@@ -190,7 +190,7 @@ export class PlatformApi {
 
   /** Pre-signed URLs in a legacy prepare answer (`upload`, `download` blocks) are secrets. */
   private registerPreparedSecrets(raw: JsonObject): void {
-    registerUrlSecrets(raw, this.transport.secrets);
+    registerUrlSecrets(raw, this.transport.secrets, '', true); // prepare carries pre-signed upload/download blocks
   }
 
   /**

@@ -4,7 +4,6 @@
  */
 import { ActionError } from '../errors.js';
 import { HttpStatusError, TransportError } from './http.js';
-import { isTerminalStatus } from './retry.js';
 import type { SandboxProxy } from './proxy.js';
 import type { CommandResult, OutputEvent, ProcessInfo, ProcessStartPayload } from './types.js';
 
@@ -107,8 +106,9 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
         break;
       } catch (e) {
         if (isCancelled(e)) throw e;
-        // A definitive answer (404 unknown process, 410 sandbox gone, ...) will not change: stop now.
-        if (e instanceof HttpStatusError && isTerminalStatus(e.httpStatus ?? 0)) throw e;
+        // A definitive answer (404 unknown process, 410 sandbox gone) will not change: stop now.
+        // Others (a 400 "not running", a proxy error) may be passing (§5.4): keep the retry budget.
+        if (e instanceof HttpStatusError && (e.httpStatus === 404 || e.httpStatus === 410)) throw e;
         failures++;
         if (failures >= MAX_STREAM_FAILURES) throw e;
         await sleep(STEP_MS);

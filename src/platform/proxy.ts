@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ActionError } from '../errors.js';
 import { HttpTransport, TransportError, isLoopbackHost, isSuccess, type HttpResponse, type HttpStream, type RequestSpec } from './http.js';
-import { registerUrlSecrets } from './url-secrets.js';
+import { registerBodySecrets, registerUrlSecrets } from './url-secrets.js';
 import { LOCAL_HOSTS } from './lifecycle-api.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';
 import { Fields, isJsonObject, parseJsonBody } from './validate.js';
@@ -248,6 +248,7 @@ export class SandboxProxy {
     if (!isSuccess(s.status)) {
       const body = await collect(s.body, 64 * 1024).catch(() => Buffer.alloc(0));
       s.close();
+      registerBodySecrets(body, this.transport.secrets);
       throw this.fail({ status: s.status, headers: s.headers, body }, spec.operation);
     }
     const ctRaw = s.headers['content-type'];
@@ -321,7 +322,7 @@ export class SandboxProxy {
     if (!isSuccess(res.status)) {
       // An error body may echo a signed URL: register URLs before anything formats it.
       try {
-        registerUrlSecrets(JSON.parse(res.body.toString('utf8')), this.transport.secrets);
+        registerUrlSecrets(JSON.parse(res.body.toString('utf8')), this.transport.secrets, '', true);
       } catch {
         /* not JSON */
       }
@@ -336,7 +337,7 @@ export class SandboxProxy {
       const text = res.body.toString('utf8');
       for (const m of text.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*\?[^\s"'<>]*/gi)) this.transport.secrets.add(m[0]);
     }
-    registerUrlSecrets(parsed, this.transport.secrets);
+    registerUrlSecrets(parsed, this.transport.secrets, '', true); // a signing answer: its URLs are pre-signed
     const f = Fields.root(ctx, parsed);
     return f.obj;
   }

@@ -13,13 +13,19 @@ const SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
  * secrets: users need to see them (the `manifest-uri` output), and registering them would make
  * the runner mask those outputs.
  */
-export function registerUrlSecrets(value: unknown, secrets: { add(v: string | undefined | null): void }, keyHint = ''): void {
+export function registerUrlSecrets(
+  value: unknown,
+  secrets: { add(v: string | undefined | null): void },
+  keyHint = '',
+  /** the answer is a pre-signing answer (blob/sign, prepare): every URL with a query is signed */
+  presigned = false,
+): void {
   if (typeof value === 'string') {
     const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
     if (m) {
-      const q = value.indexOf('?');
-      if (q >= 0 || m[2].includes('@')) {
+      if ((presigned ? value.includes('?') : isSignedUrl(value)) || m[2].includes('@')) {
         secrets.add(value);
+        const q = value.indexOf('?');
         if (q >= 0) secrets.add(value.slice(q + 1));
       }
     } else if (SECRET_KEY.test(keyHint)) {
@@ -28,7 +34,7 @@ export function registerUrlSecrets(value: unknown, secrets: { add(v: string | un
     return;
   }
   if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint);
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
     return;
   }
   if (value !== null && typeof value === 'object') {
@@ -38,9 +44,26 @@ export function registerUrlSecrets(value: unknown, secrets: { add(v: string | un
         for (const hv of Object.values(v as Record<string, unknown>)) if (typeof hv === 'string') secrets.add(hv);
         continue;
       }
-      registerUrlSecrets(v, secrets, k);
+      registerUrlSecrets(v, secrets, k, presigned);
     }
   }
+}
+
+/** Query keys that carry a signature or a credential (S3 X-Amz-Signature, GCS, Azure SAS `sig`, tokens). */
+export const SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+
+/**
+ * A URL whose query carries a signature or credential. A plain query (`?version=1.2.3` in a
+ * Dockerfile the platform echoes back) is not a secret: masking it would mangle outputs and logs.
+ */
+export function isSignedUrl(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  for (const part of url.slice(q + 1).split(/[&;]/)) {
+    const key = part.split('=', 1)[0];
+    if (key && SENSITIVE_QUERY.test(key)) return true;
+  }
+  return false;
 }
 
 /** Any http(s) URL with a query string inside free text (HTML error pages, plain-text bodies). */
@@ -54,13 +77,17 @@ export function registerBodySecrets(body: Buffer, secrets: { add(v: string | und
   if (body.length === 0 || body.length > SCAN_LIMIT) return;
   const text = body.toString('utf8');
   if (!text.includes('://')) return;
+  let parsed: unknown;
   try {
-    registerUrlSecrets(JSON.parse(text), secrets);
+    parsed = JSON.parse(text);
   } catch {
-    /* not JSON: the pattern scan below covers it */
+    // not JSON (an HTML error page, plain text): signed URLs anywhere in the text
+    for (const m of text.matchAll(URL_WITH_QUERY)) {
+      if (!isSignedUrl(m[0])) continue;
+      secrets.add(m[0]);
+      secrets.add(m[0].slice(m[0].indexOf('?') + 1));
+    }
+    return;
   }
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf('?') + 1));
-  }
+  registerUrlSecrets(parsed, secrets);
 }

@@ -84,7 +84,7 @@ export function groupLines(stdout: string): Array<{ group: string; lines: string
 
 /**
  * Lines of the action's own making inside the Build group (everything else there is the builder's
- * output, stderr lines prefixed `[stderr] `). Keep in sync with src/build/pipeline.ts,
+ * output, stderr lines prefixed `[stderr] `). Keep in sync with src/pipeline/pipeline.ts,
  * src/platform/process.ts and the retry notice of the transport.
  */
 const ACTION_BUILD_LINES: RegExp[] = [

@@ -7,7 +7,7 @@ import * as actionsCore from '@actions/core';
 import { readConnection } from './inputs.js';
 import { SecretRegistry } from './secrets.js';
 import { ActionError, formatError, toActionError } from './errors.js';
-import { transportFor } from './build/session.js';
+import { transportFor } from './pipeline/session.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
 import { USER_AGENT } from './version.js';

@@ -1,5 +1,5 @@
 /** Step outputs from a build result (never a secret: every value passes through the redactor). */
-import type { BuildResult } from '../build/result.js';
+import type { BuildResult } from '../pipeline/result.js';
 
 export function resultOutputs(r: BuildResult): Record<string, string> {
   const out: Record<string, string> = {

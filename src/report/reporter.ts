@@ -3,8 +3,8 @@
  * live (stderr lines marked), progress lines, and annotations for Dockerfile warnings (capped; the
  * rest go to the summary). Every line passes through the secret redactor.
  */
-import type { BuildEvents, Phase, TransferProgress } from '../build/events.js';
-import { PHASE_TITLES } from '../build/events.js';
+import type { BuildEvents, Phase, TransferProgress } from '../pipeline/events.js';
+import { PHASE_TITLES } from '../pipeline/events.js';
 import type { PlanWarning } from '../dockerfile/plan.js';
 import { formatBytes } from '../context/format.js';
 import type { CorePort } from './core-port.js';

@@ -2,8 +2,8 @@
  * The job summary as Markdown: result, identity of the image, sizes, context, timings, warnings and
  * the error with its advice. Written on success, failure and cancellation; redacted as a whole.
  */
-import type { BuildResult } from '../build/result.js';
-import { PHASE_TITLES } from '../build/events.js';
+import type { BuildResult } from '../pipeline/result.js';
+import { PHASE_TITLES } from '../pipeline/events.js';
 import { formatBytes } from '../context/format.js';
 import { formatError } from '../errors.js';
 

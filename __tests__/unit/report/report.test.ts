@@ -4,7 +4,7 @@ import { GitHubReporter, MAX_ANNOTATIONS_PER_LEVEL } from '../../../src/report/r
 import { renderSummary } from '../../../src/report/summary.js';
 import { resultOutputs } from '../../../src/report/outputs.js';
 import type { CorePort, AnnotationProps } from '../../../src/report/core-port.js';
-import type { BuildResult } from '../../../src/build/result.js';
+import type { BuildResult } from '../../../src/pipeline/result.js';
 import { ActionError } from '../../../src/errors.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 

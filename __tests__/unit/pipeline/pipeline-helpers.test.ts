@@ -1,8 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { builderSandboxName, abortableSleep } from '../../../src/build/pipeline.js';
+import { builderSandboxName, abortableSleep } from '../../../src/pipeline/pipeline.js';
 import { registerUrlSecrets } from '../../../src/platform/platform-api.js';
-import { toLocalImage, baseIsEligibleForLookup, STREAMING_BASE_ONLY_MESSAGE } from '../../../src/build/references.js';
+import { toLocalImage, baseIsEligibleForLookup, STREAMING_BASE_ONLY_MESSAGE } from '../../../src/pipeline/references.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { ActionError } from '../../../src/errors.js';
 import type { BuildPlan } from '../../../src/dockerfile/plan.js';

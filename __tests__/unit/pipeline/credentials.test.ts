@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRegistryCredentials } from '../../../src/build/credentials.js';
+import { loadRegistryCredentials } from '../../../src/pipeline/credentials.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 
 function cfg(content: string): string {

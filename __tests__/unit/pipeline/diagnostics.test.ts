@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { hasOomEvidence, hasDiskSpaceEvidence, maxDiskUsePercent } from '../../../src/build/diagnostics.js';
+import { hasOomEvidence, hasDiskSpaceEvidence, maxDiskUsePercent } from '../../../src/pipeline/diagnostics.js';
 
 test('OOM evidence from dmesg', () => {
   assert.equal(hasOomEvidence('[  12.3] Out of memory: Killed process 123 (dockerd)'), true);

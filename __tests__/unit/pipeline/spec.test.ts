@@ -1,8 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSpec, builderPayload } from '../../../src/build/spec.js';
-import { shellWords } from '../../../src/build/shell-words.js';
-import { computeSizes, multipartHint, MiB } from '../../../src/build/sizes.js';
+import { buildSpec, builderPayload } from '../../../src/pipeline/spec.js';
+import { shellWords } from '../../../src/pipeline/shell-words.js';
+import { computeSizes, multipartHint, MiB } from '../../../src/pipeline/sizes.js';
 import type { BuildPlan } from '../../../src/dockerfile/plan.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
 

@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { runBuilder, type BuilderEvidence } from '../../../src/build/builder-run.js';
-import { CONTRACT_LIMITS, type BuildSession } from '../../../src/build/session.js';
-import { nullEvents } from '../../../src/build/events.js';
+import { runBuilder, type BuilderEvidence } from '../../../src/pipeline/builder-run.js';
+import { CONTRACT_LIMITS, type BuildSession } from '../../../src/pipeline/session.js';
+import { nullEvents } from '../../../src/pipeline/events.js';
 import type { SandboxProxy } from '../../../src/platform/proxy.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
 import { silentLog } from '../../../src/log.js';

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { completeRequestFromMetadata, parseUnsigned, parseMetadata } from '../../../src/build/completion.js';
+import { completeRequestFromMetadata, parseUnsigned, parseMetadata } from '../../../src/pipeline/completion.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
 
 const prepared = (over: Partial<PreparedBuild> = {}): PreparedBuild => ({

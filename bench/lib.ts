@@ -43,7 +43,11 @@ export function rng(seed: number): Rng {
 }
 
 /** `--name value` / `--name=value` / `--flag` parsing with typed defaults. */
-export function flags(argv: string[]): { num(name: string, def: number): number; str(name: string, def: string): string; bool(name: string): boolean } {
+export function flags(argv: string[]): {
+  num(name: string, def: number): number;
+  str(name: string, def: string): string;
+  bool(name: string): boolean;
+} {
   const get = (name: string): string | undefined => {
     for (let i = 0; i < argv.length; i++) {
       if (argv[i] === `--${name}`) return argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[i + 1] : 'true';
@@ -141,7 +145,11 @@ export function median(xs: number[]): number {
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [fmt(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(fmt)].join('\n');
 }
 
@@ -161,6 +169,9 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index:
 
 /** The action's builder sandbox name for a build (`sbx-image-<build id>`, see README "Departures"); mirrored so the soak does not depend on src internals. */
 export function builderSandboxName(buildId: string): string {
-  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = buildId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, '');
 }

@@ -35,7 +35,12 @@ import { benchSdk, type SdkReport } from './sdk.js';
 
 const f = flags(process.argv.slice(2));
 const QUICK = f.bool('quick');
-const ONLY = new Set(f.str('only', 'context,e2e,admission,upload,sdk').split(',').map((s) => s.trim()));
+const ONLY = new Set(
+  f
+    .str('only', 'context,e2e,admission,upload,sdk')
+    .split(',')
+    .map((s) => s.trim()),
+);
 const REPS = f.num('reps', QUICK ? 3 : 5);
 const OUT = f.str('out', join(ROOT, 'bench', 'results.json'));
 const MiB = 1024 * 1024;
@@ -53,7 +58,9 @@ const results: Result[] = [];
 function record(r: Result): void {
   results.push(r);
   const verdict = r.pass === undefined ? '' : r.pass ? '  PASS' : '  FAIL';
-  console.log(`  ${r.group} / ${r.name}: ${fmt(r.value)} ${r.unit}${r.target ? ` (target ${r.target})` : ''}${verdict}${r.note ? ` — ${r.note}` : ''}`);
+  console.log(
+    `  ${r.group} / ${r.name}: ${fmt(r.value)} ${r.unit}${r.target ? ` (target ${r.target})` : ''}${verdict}${r.note ? ` — ${r.note}` : ''}`,
+  );
 }
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -167,7 +174,15 @@ async function benchContext(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'sbx-bench-ctx-'));
   try {
     const child = join(root, 'archive-child.cjs');
-    await esbuild({ entryPoints: [join(ROOT, 'bench', 'archive-child.ts')], outfile: child, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+    await esbuild({
+      entryPoints: [join(ROOT, 'bench', 'archive-child.ts')],
+      outfile: child,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'warning',
+    });
     const trees = await makeTrees(join(root, 'trees'));
     const reps = Math.max(2, Math.min(REPS, 3));
     for (const t of trees) {
@@ -175,13 +190,37 @@ async function benchContext(): Promise<void> {
       for (let i = 0; i < reps; i++) {
         const r = await timed(process.execPath, [child, t.dir]);
         if (r.code !== 0) throw new Error(`archive child failed on ${t.name}: ${r.stderr.slice(-2000)}`);
-        const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; digest: string; archiveDigest: string; compressedBytes: number; maxRssKiB: number };
-        runs.push({ ms: j.ms, wallMs: r.wallMs, rss: r.maxRssKiB ?? j.maxRssKiB, digest: j.digest, archiveDigest: j.archiveDigest, compressed: j.compressedBytes });
+        const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+          ms: number;
+          digest: string;
+          archiveDigest: string;
+          compressedBytes: number;
+          maxRssKiB: number;
+        };
+        runs.push({
+          ms: j.ms,
+          wallMs: r.wallMs,
+          rss: r.maxRssKiB ?? j.maxRssKiB,
+          digest: j.digest,
+          archiveDigest: j.archiveDigest,
+          compressed: j.compressedBytes,
+        });
       }
       const tarRuns: Array<{ wallMs: number; rss?: number; size: number }> = [];
       for (let i = 0; i < reps; i++) {
         const out = join(root, 'gnu.tar.gz');
-        const r = await timed('tar', ['-czf', out, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', t.dir, '.']);
+        const r = await timed('tar', [
+          '-czf',
+          out,
+          '--sort=name',
+          '--owner=0',
+          '--group=0',
+          '--numeric-owner',
+          '--mtime=@0',
+          '-C',
+          t.dir,
+          '.',
+        ]);
         if (r.code !== 0) throw new Error(`tar failed: ${r.stderr.slice(-1000)}`);
         tarRuns.push({ wallMs: r.wallMs, rss: r.maxRssKiB, size: (await stat(out)).size });
         await rm(out, { force: true });
@@ -194,13 +233,58 @@ async function benchContext(): Promise<void> {
       const g = `context: ${t.name}`;
       const isSmall = t.files === 10_000;
       const isBig = t.files === 1;
-      record({ group: g, name: 'action archive time (in process)', value: ms / 1000, unit: 's', ...(isSmall ? { target: '< 3 s', pass: ms < 3000 } : {}), note: `median of ${reps}; process wall ${fmt(wall / 1000)} s` });
-      record({ group: g, name: 'action throughput', value: t.bytes / MiB / (ms / 1000), unit: 'MiB/s', note: `${fmt(t.bytes / MiB)} MiB of file data` });
-      record({ group: g, name: 'action peak RSS', value: rss, unit: 'MiB', ...(isBig ? { target: '< 200 MiB', pass: rss < 200 } : {}), note: HAVE_TIME ? '/usr/bin/time -v, whole node process' : 'process.resourceUsage().maxRSS' });
-      record({ group: g, name: 'action compressed size', value: runs[0].compressed / MiB, unit: 'MiB', note: `gzip level 6; ${runs[0].digest.slice(0, 19)}…` });
-      record({ group: g, name: 'action archive deterministic', value: deterministic ? 1 : 0, unit: deterministic ? '(same digest every run)' : '(DIGESTS DIFFER)', target: 'same digest', pass: deterministic });
-      record({ group: g, name: 'GNU tar -czf time (process)', value: tarWall / 1000, unit: 's', note: `${fmt(t.bytes / MiB / (tarWall / 1000))} MiB/s; action/tar = ${fmt(wall / tarWall)}x (process wall)` });
-      record({ group: g, name: 'GNU tar peak RSS', value: Math.max(...tarRuns.map((r) => r.rss ?? 0)) / 1024, unit: 'MiB', note: 'largest of tar and its gzip child' });
+      record({
+        group: g,
+        name: 'action archive time (in process)',
+        value: ms / 1000,
+        unit: 's',
+        ...(isSmall ? { target: '< 3 s', pass: ms < 3000 } : {}),
+        note: `median of ${reps}; process wall ${fmt(wall / 1000)} s`,
+      });
+      record({
+        group: g,
+        name: 'action throughput',
+        value: t.bytes / MiB / (ms / 1000),
+        unit: 'MiB/s',
+        note: `${fmt(t.bytes / MiB)} MiB of file data`,
+      });
+      record({
+        group: g,
+        name: 'action peak RSS',
+        value: rss,
+        unit: 'MiB',
+        ...(isBig ? { target: '< 200 MiB', pass: rss < 200 } : {}),
+        note: HAVE_TIME ? '/usr/bin/time -v, whole node process' : 'process.resourceUsage().maxRSS',
+      });
+      record({
+        group: g,
+        name: 'action compressed size',
+        value: runs[0].compressed / MiB,
+        unit: 'MiB',
+        note: `gzip level 6; ${runs[0].digest.slice(0, 19)}…`,
+      });
+      record({
+        group: g,
+        name: 'action archive deterministic',
+        value: deterministic ? 1 : 0,
+        unit: deterministic ? '(same digest every run)' : '(DIGESTS DIFFER)',
+        target: 'same digest',
+        pass: deterministic,
+      });
+      record({
+        group: g,
+        name: 'GNU tar -czf time (process)',
+        value: tarWall / 1000,
+        unit: 's',
+        note: `${fmt(t.bytes / MiB / (tarWall / 1000))} MiB/s; action/tar = ${fmt(wall / tarWall)}x (process wall)`,
+      });
+      record({
+        group: g,
+        name: 'GNU tar peak RSS',
+        value: Math.max(...tarRuns.map((r) => r.rss ?? 0)) / 1024,
+        unit: 'MiB',
+        note: 'largest of tar and its gzip child',
+      });
       record({ group: g, name: 'GNU tar compressed size', value: tarRuns[0].size / MiB, unit: 'MiB' });
     }
   } finally {
@@ -222,14 +306,25 @@ async function withSim<T>(opts: SimulatorOptions, fn: (s: SimulatorHandle) => Pr
   }
 }
 
-async function action(s: SimulatorHandle, workspace: string, inputs: Record<string, string>, timeoutMs = 180_000): Promise<{ run: ActionRun; ms: number; endedAt: number }> {
+async function action(
+  s: SimulatorHandle,
+  workspace: string,
+  inputs: Record<string, string>,
+  timeoutMs = 180_000,
+): Promise<{ run: ActionRun; ms: number; endedAt: number }> {
   const t0 = performance.now();
   const run = await runAction({ workspace, inputs: { 'api-key': SIM_KEY, 'api-url': s.url, ...inputs }, timeoutMs });
   const endedAt = Date.now();
   const ms = performance.now() - t0;
   if (run.code !== 0) {
     await cleanupRun(run);
-    throw new Error(`action failed (${run.code}): ${run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).slice(-20).join('\n')}\n${run.stderr}`);
+    throw new Error(
+      `action failed (${run.code}): ${run.stdout
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+        .slice(-20)
+        .join('\n')}\n${run.stderr}`,
+    );
   }
   return { run, ms, endedAt };
 }
@@ -261,7 +356,13 @@ async function benchE2E(): Promise<void> {
         await cleanupRun(run);
       }
       const breakdown = [...phases].map(([p, v]) => `${p} ${fmt(median(v))}`).join(', ');
-      record({ group: 'e2e', name: `${label} (wall, median of ${REPS})`, value: median(times) / 1000, unit: 's', note: `phases (s): ${breakdown}` });
+      record({
+        group: 'e2e',
+        name: `${label} (wall, median of ${REPS})`,
+        value: median(times) / 1000,
+        unit: 's',
+        note: `phases (s): ${breakdown}`,
+      });
     }
 
     // cold start: spawn → first stdout line; an invalid input makes it exit before any request
@@ -276,7 +377,15 @@ async function benchE2E(): Promise<void> {
     const bare: number[] = [];
     for (let i = 0; i < n; i++) bare.push((await coldStartBare()).firstLineMs);
     const cs = median(firsts);
-    record({ group: 'e2e', name: `cold start: node dist/index.js → first output line (median of ${n})`, value: cs, unit: 'ms', target: '< 500 ms', pass: cs < 500, note: `bare node → first line ${fmt(median(bare))} ms; to exit (input error, no network) ${fmt(median(exits))} ms` });
+    record({
+      group: 'e2e',
+      name: `cold start: node dist/index.js → first output line (median of ${n})`,
+      value: cs,
+      unit: 'ms',
+      target: '< 500 ms',
+      pass: cs < 500,
+      note: `bare node → first line ${fmt(median(bare))} ms; to exit (input error, no network) ${fmt(median(exits))} ms`,
+    });
   });
 }
 
@@ -318,7 +427,10 @@ function detection(st: SimState, buildId: string, endedAt: number): { pollMs: nu
   if (!b || !done) throw new Error(`build ${buildId} not completed in the simulator`);
   const completedAt = Date.parse(done.at);
   const polls = st.requests.filter((q) => q.method === 'GET' && q.path.endsWith(`/sandbox-template-builds/${buildId}`) && q.status === 200);
-  const seen = polls.map((q) => Date.parse(q.at) + q.durationMs).filter((t) => t >= completedAt).sort((x, y) => x - y)[0];
+  const seen = polls
+    .map((q) => Date.parse(q.at) + q.durationMs)
+    .filter((t) => t >= completedAt)
+    .sort((x, y) => x - y)[0];
   if (seen === undefined) throw new Error(`no status poll after completion of ${buildId}`);
   return { pollMs: seen - completedAt, exitMs: endedAt - completedAt, polls: polls.length };
 }
@@ -371,7 +483,13 @@ async function benchUpload(): Promise<void> {
       const rate = [...run.stdout.matchAll(/Uploading build context archive: 100% \(([^)]*)\)/g)].pop()?.[1];
       const archived = /Build context archive: .*?, ([\d.]+ \w+) compressed/.exec(run.stdout)?.[1];
       if (upload === undefined) throw new Error('no Upload context timing in the summary');
-      record({ group: 'upload', name: `Upload context phase, ${mib} MiB context`, value: upload, unit: 's', note: `${fmt(mib / upload)} MiB/s of context; archive ${archived ?? '?'} compressed; action's upload progress: ${rate ?? '?'}; whole build ${fmt(ms / 1000)} s` });
+      record({
+        group: 'upload',
+        name: `Upload context phase, ${mib} MiB context`,
+        value: upload,
+        unit: 's',
+        note: `${fmt(mib / upload)} MiB/s of context; archive ${archived ?? '?'} compressed; action's upload progress: ${rate ?? '?'}; whole build ${fmt(ms / 1000)} s`,
+      });
       await cleanupRun(run);
     });
   } finally {
@@ -384,7 +502,9 @@ async function benchUpload(): Promise<void> {
 async function main(): Promise<number> {
   HAVE_TIME = (await stat('/usr/bin/time').catch(() => undefined)) !== undefined;
   const t0 = performance.now();
-  console.log(`bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 1024 ** 3)} GiB RAM${QUICK ? ', --quick' : ''}; reps ${REPS}`);
+  console.log(
+    `bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 1024 ** 3)} GiB RAM${QUICK ? ', --quick' : ''}; reps ${REPS}`,
+  );
   if (ONLY.has('context')) await benchContext();
   if (ONLY.has('e2e')) await benchE2E();
   if (ONLY.has('admission')) await benchAdmission();
@@ -393,28 +513,63 @@ async function main(): Promise<number> {
   const pending = f.num('sdk-sandbox-pending-ms', NaN); // f.num throws on a non-number
   const pendingFlag = Number.isNaN(pending) ? '' : String(pending);
   if (ONLY.has('sdk')) sdk = await benchSdk({ reps: REPS, record, ...(pendingFlag ? { sandboxPendingMs: pending } : {}) });
-  console.log('\n' + table(
-    ['benchmark', 'measurement', 'value', 'target', ''],
-    results.map((r) => [r.group, r.name, `${fmt(r.value)} ${r.unit}`, r.target ?? '', r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL']),
-  ));
+  console.log(
+    '\n' +
+      table(
+        ['benchmark', 'measurement', 'value', 'target', ''],
+        results.map((r) => [
+          r.group,
+          r.name,
+          `${fmt(r.value)} ${r.unit}`,
+          r.target ?? '',
+          r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL',
+        ]),
+      ),
+  );
   const failed = results.filter((r) => r.pass === false);
   // merge: keep what other runs wrote (e.g. `--only sdk` keeps `results`, `--only e2e` keeps `sdk`)
-  const previous = await readFile(OUT, 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({}));
+  const previous = await readFile(OUT, 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => ({}));
   const own = results.filter((r) => !r.group.startsWith('sdk'));
-  await writeFile(OUT, JSON.stringify({
-    ...previous,
-    ...(own.length ? {
-      date: new Date().toISOString(),
-      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 1024 ** 3) },
-      quick: QUICK,
-      reps: REPS,
-      seconds: Math.round((performance.now() - t0) / 100) / 10,
-      results: own,
-    } : {}),
-    // a run with --sdk-sandbox-pending-ms is an experiment: written under its own key
-    ...(sdk ? { [pendingFlag ? `sdk-pending-${pendingFlag}ms` : 'sdk']: { ...sdk, quick: QUICK, machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model } } } : {}),
-  }, null, 2) + '\n');
-  console.log(`\n${results.length} measurements, ${failed.length} targets missed; written to ${OUT} (${fmt((performance.now() - t0) / 1000)} s)`);
+  await writeFile(
+    OUT,
+    JSON.stringify(
+      {
+        ...previous,
+        ...(own.length
+          ? {
+              date: new Date().toISOString(),
+              machine: {
+                node: process.version,
+                cpus: cpus().length,
+                cpuModel: cpus()[0]?.model,
+                memGiB: Math.round(totalmem() / 1024 ** 3),
+              },
+              quick: QUICK,
+              reps: REPS,
+              seconds: Math.round((performance.now() - t0) / 100) / 10,
+              results: own,
+            }
+          : {}),
+        // a run with --sdk-sandbox-pending-ms is an experiment: written under its own key
+        ...(sdk
+          ? {
+              [pendingFlag ? `sdk-pending-${pendingFlag}ms` : 'sdk']: {
+                ...sdk,
+                quick: QUICK,
+                machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model },
+              },
+            }
+          : {}),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(
+    `\n${results.length} measurements, ${failed.length} targets missed; written to ${OUT} (${fmt((performance.now() - t0) / 1000)} s)`,
+  );
   return failed.length ? 1 : 0;
 }
 

@@ -94,14 +94,35 @@ function must<T>(v: T | undefined, what: string): T {
 
 export function phasesOf(reqs: RequestLogEntry[]): Phases {
   const first = must(reqs[0], 'request');
-  const create = must(reqs.find((q) => q.method === 'POST' && q.role === 'lifecycle' && /\/sandboxes$/.test(bare(q))), 'sandbox create');
-  const firstProxy = must(reqs.find((q) => q.role === 'proxy'), 'proxy request');
-  const put = must(reqs.find((q) => q.method === 'PUT' && q.path.includes('context.tar.gz')), 'PUT context.tar.gz');
+  const create = must(
+    reqs.find((q) => q.method === 'POST' && q.role === 'lifecycle' && /\/sandboxes$/.test(bare(q))),
+    'sandbox create',
+  );
+  const firstProxy = must(
+    reqs.find((q) => q.role === 'proxy'),
+    'proxy request',
+  );
+  const put = must(
+    reqs.find((q) => q.method === 'PUT' && q.path.includes('context.tar.gz')),
+    'PUT context.tar.gz',
+  );
   const metaIdx = reqs.findIndex((q) => q.method === 'GET' && q.path.includes('metadata.json'));
   const meta = must(reqs[metaIdx], 'metadata GET');
-  const builder = must(reqs.slice(0, metaIdx).reverse().find((q) => q.method === 'POST' && bare(q) === '/api/v1/processes'), 'builder process start');
-  const complete = must(reqs.find((q) => q.method === 'POST' && bare(q).endsWith('/complete')), 'complete');
-  const del = must(reqs.find((q) => q.method === 'DELETE' && q.role === 'lifecycle'), 'sandbox DELETE');
+  const builder = must(
+    reqs
+      .slice(0, metaIdx)
+      .reverse()
+      .find((q) => q.method === 'POST' && bare(q) === '/api/v1/processes'),
+    'builder process start',
+  );
+  const complete = must(
+    reqs.find((q) => q.method === 'POST' && bare(q).endsWith('/complete')),
+    'complete',
+  );
+  const del = must(
+    reqs.find((q) => q.method === 'DELETE' && q.role === 'lifecycle'),
+    'sandbox DELETE',
+  );
   return {
     toCreate: t(create) - t(first),
     sandboxWait: t(firstProxy) - t(create),
@@ -161,7 +182,10 @@ function uploadOf(reqs: RequestLogEntry[], st: SimState, sandboxId: string): Upl
     archiveBytes: num(put?.headers['content-length']),
     transferEncoding: put?.headers['transfer-encoding'],
     entries,
-    files: files.filter((f) => f.type === 'file').map((f) => f.path).sort(),
+    files: files
+      .filter((f) => f.type === 'file')
+      .map((f) => f.path)
+      .sort(),
     fileBytes: files.reduce((s, f) => s + (f.type === 'file' ? f.size : 0), 0),
     specBytes: num(spec?.headers['content-length']),
     createBodyBytes: num(create?.headers['content-length']),
@@ -244,7 +268,13 @@ async function actionBuild(s: SimulatorHandle, name: string, rep: number): Promi
   const wallMs = performance.now() - t0;
   try {
     if (run.code !== 0 || run.outputs.status !== 'registered') {
-      throw new Error(`action failed (${run.code}): ${run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).slice(-20).join('\n')}\n${run.stderr}`);
+      throw new Error(
+        `action failed (${run.code}): ${run.stdout
+          .split('\n')
+          .filter((l) => !l.startsWith('::add-mask::'))
+          .slice(-20)
+          .join('\n')}\n${run.stderr}`,
+      );
     }
     // the builder's lines in the Build log group, minus the action's own (the soak's helper)
     return finish(s, 'action', rep, before, wallMs, run.outputs['template-id'] ?? '', builderLinesOf(run.stdout).length);
@@ -253,11 +283,22 @@ async function actionBuild(s: SimulatorHandle, name: string, rep: number): Promi
   }
 }
 
-function finish(s: SimulatorHandle, client: Client, rep: number, before: number, wallMs: number, templateId: string, streamedLines: number): Run {
+function finish(
+  s: SimulatorHandle,
+  client: Client,
+  rep: number,
+  before: number,
+  wallMs: number,
+  templateId: string,
+  streamedLines: number,
+): Run {
   const st = s.state();
   const reqs = slice(st, before);
   const sandboxId = must(reqs.find((q) => q.sandboxId)?.sandboxId, 'sandbox id');
-  const sb = must(st.sandboxes.find((x) => x.id === sandboxId), `sandbox ${sandboxId}`);
+  const sb = must(
+    st.sandboxes.find((x) => x.id === sandboxId),
+    `sandbox ${sandboxId}`,
+  );
   if (sb.status !== 'terminated') throw new Error(`${client}: builder sandbox ${sandboxId} left ${sb.status}`);
   const builder = sb.processes.find((p) => p.command === '/usr/local/bin/tl-rootfs-build');
   const phases = phasesOf(reqs);
@@ -283,7 +324,12 @@ export interface Stat {
   max: number;
   values: number[];
 }
-const stat = (xs: number[]): Stat => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), values: xs.map((x) => Math.round(x * 10) / 10) });
+const stat = (xs: number[]): Stat => ({
+  median: median(xs),
+  min: Math.min(...xs),
+  max: Math.max(...xs),
+  values: xs.map((x) => Math.round(x * 10) / 10),
+});
 
 export interface SdkReport {
   date: string;
@@ -319,7 +365,9 @@ const cnt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(
 export async function benchSdk(opts: { reps: number; sandboxPendingMs?: number; record?: (r: SdkRow) => void }): Promise<SdkReport> {
   const reps = Math.max(1, Math.floor(opts.reps));
   const pending = opts.sandboxPendingMs;
-  console.log(`\n# The real Tensorlake SDK beside the action: ext4 build of examples/app, ${reps} each, alternating${pending === undefined ? '' : `; sandbox pending ${pending} ms`}`);
+  console.log(
+    `\n# The real Tensorlake SDK beside the action: ext4 build of examples/app, ${reps} each, alternating${pending === undefined ? '' : `; sandbox pending ${pending} ms`}`,
+  );
   const base = {
     date: new Date().toISOString(),
     node: process.version,
@@ -332,10 +380,22 @@ export async function benchSdk(opts: { reps: number; sandboxPendingMs?: number; 
   } catch (e) {
     const skipped = `native binding not loadable here: ${(e as Error).message.split('\n')[0]}`;
     console.log(`  skipped: ${skipped}`);
-    return { ...base, sdk: 'tensorlake (not loaded)', skipped, metrics: {}, warmup: { sdk: NaN, action: NaN }, upload: {} as Record<Client, Upload>, order: [] };
+    return {
+      ...base,
+      sdk: 'tensorlake (not loaded)',
+      skipped,
+      metrics: {},
+      warmup: { sdk: NaN, action: NaN },
+      upload: {} as Record<Client, Upload>,
+      order: [],
+    };
   }
   const sdkName = `tensorlake@${loaded.version} (native binding ${process.platform}-${process.arch})`;
-  const s = await startSimulator({ quiet: true, requestLogLimit: 100_000, ...(pending === undefined ? {} : { sandboxPendingMs: pending }) });
+  const s = await startSimulator({
+    quiet: true,
+    requestLogLimit: 100_000,
+    ...(pending === undefined ? {} : { sandboxPendingMs: pending }),
+  });
   const runs: Run[] = [];
   const warmup = { sdk: NaN, action: NaN };
   const tag = Date.now().toString(36);
@@ -347,15 +407,19 @@ export async function benchSdk(opts: { reps: number; sandboxPendingMs?: number; 
       // alternate which client goes first so that drift (GC, page cache) does not favour one
       const order: Client[] = i % 2 ? ['action', 'sdk'] : ['sdk', 'action'];
       for (const c of order) {
-        const r = c === 'sdk' ? await sdkBuild(loaded.native, s, `bench-sdk-${tag}-${i}`, i) : await actionBuild(s, `bench-action-${tag}-${i}`, i);
+        const r =
+          c === 'sdk' ? await sdkBuild(loaded.native, s, `bench-sdk-${tag}-${i}`, i) : await actionBuild(s, `bench-action-${tag}-${i}`, i);
         runs.push(r);
-        console.log(`  ${c.padEnd(6)} #${i + 1}: ${ms(r.wallMs)} (sandbox wait ${ms(r.phases.sandboxWait)}, ${r.counts.requests} requests, ${r.counts.sandboxPolls} sandbox polls)`);
+        console.log(
+          `  ${c.padEnd(6)} #${i + 1}: ${ms(r.wallMs)} (sandbox wait ${ms(r.phases.sandboxWait)}, ${r.counts.requests} requests, ${r.counts.sandboxPolls} sandbox polls)`,
+        );
       }
     }
     const st = s.state();
     const names = new Set(st.templates.map((x) => String(x.name)));
     for (let i = 0; i < reps; i++) {
-      for (const n of [`bench-sdk-${tag}-${i}`, `bench-action-${tag}-${i}`]) if (!names.has(n)) throw new Error(`template ${n} was not registered`);
+      for (const n of [`bench-sdk-${tag}-${i}`, `bench-action-${tag}-${i}`])
+        if (!names.has(n)) throw new Error(`template ${n} was not registered`);
     }
   } finally {
     await s.stop();
@@ -401,14 +465,30 @@ export async function benchSdk(opts: { reps: number; sandboxPendingMs?: number; 
     const m = metrics[`count.${k}`];
     rows.push([label, cell(m.sdk, cnt), cell(m.action, cnt), cnt(m.sdk.median - m.action.median)]);
   }
-  const arch = (u: Upload): string => `${u.archiveBytes ?? `? (${u.transferEncoding ?? 'no content-length'})`} B; ${u.entries.file} files + ${u.entries.directory} dirs`;
+  const arch = (u: Upload): string =>
+    `${u.archiveBytes ?? `? (${u.transferEncoding ?? 'no content-length'})`} B; ${u.entries.file} files + ${u.entries.directory} dirs`;
   rows.push(['context.tar.gz uploaded (PUT content-length)', arch(upload.sdk), arch(upload.action), '']);
   rows.push(['spec.json uploaded (PUT content-length)', `${upload.sdk.specBytes ?? '?'} B`, `${upload.action.specBytes ?? '?'} B`, '']);
   const sameFiles = JSON.stringify(upload.sdk.files) === JSON.stringify(upload.action.files);
-  rows.push(['same files in the context', sameFiles ? 'yes' : upload.sdk.files.join(' '), sameFiles ? 'yes' : upload.action.files.join(' '), '']);
+  rows.push([
+    'same files in the context',
+    sameFiles ? 'yes' : upload.sdk.files.join(' '),
+    sameFiles ? 'yes' : upload.action.files.join(' '),
+    '',
+  ]);
   const sbName = (n: string | undefined): string => (n === undefined ? '(none)' : n.startsWith('sbx-image-') ? 'sbx-image-<build id>' : n);
-  rows.push(['sandbox create body; sandbox name', `${upload.sdk.createBodyBytes ?? '?'} B; ${sbName(upload.sdk.sandboxName)}`, `${upload.action.createBodyBytes ?? '?'} B; ${sbName(upload.action.sandboxName)}`, '']);
-  rows.push(['builder lines emitted / streamed to the client', `${cnt(metrics.builderLines.sdk.median)} / ${cnt(metrics.streamedLines.sdk.median)}`, `${cnt(metrics.builderLines.action.median)} / ${cnt(metrics.streamedLines.action.median)}`, '']);
+  rows.push([
+    'sandbox create body; sandbox name',
+    `${upload.sdk.createBodyBytes ?? '?'} B; ${sbName(upload.sdk.sandboxName)}`,
+    `${upload.action.createBodyBytes ?? '?'} B; ${sbName(upload.action.sandboxName)}`,
+    '',
+  ]);
+  rows.push([
+    'builder lines emitted / streamed to the client',
+    `${cnt(metrics.builderLines.sdk.median)} / ${cnt(metrics.streamedLines.sdk.median)}`,
+    `${cnt(metrics.builderLines.action.median)} / ${cnt(metrics.streamedLines.action.median)}`,
+    '',
+  ]);
   rows.push(['warm-up build (not counted)', ms(warmup.sdk), ms(warmup.action), '']);
   console.log(`\n${sdkName} vs the action (dist/index.js), median [min–max] of ${reps}; ms from the simulator's request log\n`);
   console.log(table(['measurement', 'SDK', 'action', 'SDK − action'], rows));

@@ -93,7 +93,8 @@ const FAULTS: Array<readonly [string, number]> = [
 ];
 
 function dockerfile(r: Rng, mode: Mode, files: string[]): string {
-  const from = mode === 'ext4-diff' ? 'tensorlake/base:1' : r.pick(['python:3.12-slim', 'node:20-bookworm', 'debian:12', 'ghcr.io/acme/runtime:2.4']);
+  const from =
+    mode === 'ext4-diff' ? 'tensorlake/base:1' : r.pick(['python:3.12-slim', 'node:20-bookworm', 'debian:12', 'ghcr.io/acme/runtime:2.4']);
   const lines = [r.chance(0.5) ? '# syntax=docker/dockerfile:1' : '# a soak build', `FROM ${from}`, 'WORKDIR /app'];
   const steps = r.int(1, 5);
   for (let i = 0; i < steps; i++) {
@@ -119,7 +120,11 @@ function project(r: Rng, mode: Mode): Record<string, string> {
     files[name] = body.slice(0, size);
   }
   if (r.chance(0.4)) files['.dockerignore'] = '*.bin\n!keep.bin\n**/tmp\n';
-  files.Dockerfile = dockerfile(r, mode, Object.keys(files).filter((p) => !p.startsWith('.') && !p.endsWith('.bin')));
+  files.Dockerfile = dockerfile(
+    r,
+    mode,
+    Object.keys(files).filter((p) => !p.startsWith('.') && !p.endsWith('.bin')),
+  );
   return files;
 }
 
@@ -129,13 +134,30 @@ function faultRules(r: Rng, fault: string, plan: { inputs: Record<string, string
     case '429 Retry-After':
       return [{ kind: 'status', status: 429, headers: { 'retry-after': String(r.int(1, 2)) }, ...http(ALL_ENDPOINTS), times: r.int(1, 2) }];
     case '5xx burst':
-      return [{ kind: 'status', status: r.pick([502, 503]), ...http(ALL_ENDPOINTS), times: r.int(2, 4), body: r.chance(0.5) ? '<html><body>Bad Gateway</body></html>' : { error: 'upstream unavailable' } }];
+      return [
+        {
+          kind: 'status',
+          status: r.pick([502, 503]),
+          ...http(ALL_ENDPOINTS),
+          times: r.int(2, 4),
+          body: r.chance(0.5) ? '<html><body>Bad Gateway</body></html>' : { error: 'upstream unavailable' },
+        },
+      ];
     case 'reset before':
       return [{ kind: 'reset', when: 'before', ...http(ALL_ENDPOINTS), times: r.int(1, 2) }];
     case 'reset after':
       return [{ kind: 'reset', when: 'after', ...http([...SAFE_ENDPOINTS, 'complete', 'sbCreate', 'procStart', 'filePut']), times: 1 }];
     case 'drop follow stream':
-      return [{ kind: 'dropStream', method: 'GET', path: '/api/v1/processes/*/output/follow', command: 'tl-rootfs-build', afterLines: r.int(1, 18), times: r.int(1, 3) }];
+      return [
+        {
+          kind: 'dropStream',
+          method: 'GET',
+          path: '/api/v1/processes/*/output/follow',
+          command: 'tl-rootfs-build',
+          afterLines: r.int(1, 18),
+          times: r.int(1, 3),
+        },
+      ];
     case 'delay':
       return [{ kind: 'delay', ...http(ALL_ENDPOINTS), delayMs: r.int(300, 2000), times: r.int(1, 3) }];
     case 'sandbox pending':
@@ -168,7 +190,13 @@ function makePlans(): Plan[] {
   for (let i = 0; i < BUILDS; i++) {
     const fault = r.weighted(FAULTS);
     const needsStreaming = ['admission fail', 'corrupt chunk', 'admission hang'].includes(fault);
-    const mode: Mode = needsStreaming ? 'streaming' : r.weighted<Mode>([['ext4', 4], ['ext4-diff', 1], ['streaming', 4]]);
+    const mode: Mode = needsStreaming
+      ? 'streaming'
+      : r.weighted<Mode>([
+          ['ext4', 4],
+          ['ext4-diff', 1],
+          ['streaming', 4],
+        ]);
     const inputs: Record<string, string> = {
       name: `soak-${i}`,
       // bounded even when another build's admissionHang lands on this one
@@ -283,8 +311,19 @@ async function main(): Promise<number> {
       }
       done++;
       if (VERBOSE || kind === 'crash' || kind === 'hang') {
-        console.log(`  [${done}/${BUILDS}] #${plan.index} ${plan.mode} ${plan.fault}: ${kind}${cause ? ` (${cause})` : ''} in ${(ms / 1000).toFixed(1)} s`);
-        if (kind === 'crash') console.log(run.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && !l.startsWith('::debug::')).slice(-25).join('\n') + '\n' + run.stderr.slice(-2000));
+        console.log(
+          `  [${done}/${BUILDS}] #${plan.index} ${plan.mode} ${plan.fault}: ${kind}${cause ? ` (${cause})` : ''} in ${(ms / 1000).toFixed(1)} s`,
+        );
+        if (kind === 'crash')
+          console.log(
+            run.stdout
+              .split('\n')
+              .filter((l) => !l.startsWith('::add-mask::') && !l.startsWith('::debug::'))
+              .slice(-25)
+              .join('\n') +
+              '\n' +
+              run.stderr.slice(-2000),
+          );
       } else if (done % 10 === 0) console.log(`  ${done}/${BUILDS} done`);
       await rm(ws, { recursive: true, force: true });
       await rm(dockerDir, { recursive: true, force: true });
@@ -308,7 +347,13 @@ async function main(): Promise<number> {
 
     // GitHub runs the post step (post-if: always) after a killed main step: do the same for hangs.
     for (const o of outcomes.filter((x) => x.kind === 'hang')) {
-      const post = await runAction({ workspace: root, inputs: { 'api-key': SIM_KEY, 'api-url': s.url }, post: true, state: o.run.state, timeoutMs: 60_000 });
+      const post = await runAction({
+        workspace: root,
+        inputs: { 'api-key': SIM_KEY, 'api-url': s.url },
+        post: true,
+        state: o.run.state,
+        timeoutMs: 60_000,
+      });
       console.log(`  post step for hung build #${o.plan.index}: exit ${post.code}`);
       await cleanupRun(post);
     }
@@ -332,7 +377,9 @@ async function report(outcomes: Outcome[], st: SimState, wallMs: number): Promis
   const consumedBy = new Map<string, Set<number>>();
   for (const q of st.requests) {
     for (const id of q.faults ?? []) {
-      const o = (q.sandboxId && bySandbox.get(q.sandboxId)) || [...byBuild.entries()].find(([b]) => q.path.includes(b) || q.path.includes(builderSandboxName(b)))?.[1];
+      const o =
+        (q.sandboxId && bySandbox.get(q.sandboxId)) ||
+        [...byBuild.entries()].find(([b]) => q.path.includes(b) || q.path.includes(builderSandboxName(b)))?.[1];
       let set = consumedBy.get(id);
       if (!set) consumedBy.set(id, (set = new Set()));
       set.add(o ? o.plan.index : -1);
@@ -381,7 +428,9 @@ async function report(outcomes: Outcome[], st: SimState, wallMs: number): Promis
     lost += missing;
     duplicated += extra + (reordered ? 1 : 0);
     if (missing || extra || reordered) {
-      logProblems.push(`#${o.plan.index} (${o.plan.fault}): simulator emitted ${expected.length} builder lines, Build group has ${got.length} (${missing} missing, ${extra} extra${reordered ? ', out of order' : ''})`);
+      logProblems.push(
+        `#${o.plan.index} (${o.plan.fault}): simulator emitted ${expected.length} builder lines, Build group has ${got.length} (${missing} missing, ${extra} extra${reordered ? ', out of order' : ''})`,
+      );
     }
   }
 
@@ -451,27 +500,54 @@ async function report(outcomes: Outcome[], st: SimState, wallMs: number): Promis
     medianBuildSeconds: Math.round([...outcomes.map((o) => o.ms)].sort((a, b) => a - b)[outcomes.length >> 1] / 100) / 10,
   };
   console.log('\nTotals');
-  console.log(table(['metric', 'value'], [
-    ['builds', `${totals.builds} (${[...modes].map(([m, n]) => `${n} ${m}`).join(', ')}), ${CONCURRENCY} at a time, seed ${SEED}`],
-    ['successes', totals.successes],
-    ['clean failures', `${totals.cleanFailures}${causes.size ? ` (${[...causes].map(([c, n]) => `${c}: ${n}`).join(', ')})` : ''}`],
-    ['crashes', totals.crashes],
-    ['hangs', totals.hangs],
-    ['leaked sandboxes (must be 0)', `${leaked.length} of ${st.sandboxes.length} created${leftByMain.length ? `; ${leftByMain.length} left running by a main step` : ''}`],
-    ['lost log lines (must be 0)', `${lost} (exact line-by-line comparison for ${checked} successful builds)`],
-    ['duplicated log lines (must be 0)', duplicated],
-    ['secrets seen (must be 0)', `${secretsSeen} (searched: API key, ${everyDocker.length} registry secrets, ${allUrls.size} signed URLs)`],
-    ['fault rules not fired', `${unfired.length} of ${st.faults.length}${unfired.length ? ` (${unfired.map((r) => r.kind).join(', ')})` : ''}`],
-    ['wall time', `${totals.wallSeconds} s (${totals.buildsPerMinute} builds/minute; median build ${totals.medianBuildSeconds} s)`],
-  ]));
+  console.log(
+    table(
+      ['metric', 'value'],
+      [
+        ['builds', `${totals.builds} (${[...modes].map(([m, n]) => `${n} ${m}`).join(', ')}), ${CONCURRENCY} at a time, seed ${SEED}`],
+        ['successes', totals.successes],
+        ['clean failures', `${totals.cleanFailures}${causes.size ? ` (${[...causes].map(([c, n]) => `${c}: ${n}`).join(', ')})` : ''}`],
+        ['crashes', totals.crashes],
+        ['hangs', totals.hangs],
+        [
+          'leaked sandboxes (must be 0)',
+          `${leaked.length} of ${st.sandboxes.length} created${leftByMain.length ? `; ${leftByMain.length} left running by a main step` : ''}`,
+        ],
+        ['lost log lines (must be 0)', `${lost} (exact line-by-line comparison for ${checked} successful builds)`],
+        ['duplicated log lines (must be 0)', duplicated],
+        [
+          'secrets seen (must be 0)',
+          `${secretsSeen} (searched: API key, ${everyDocker.length} registry secrets, ${allUrls.size} signed URLs)`,
+        ],
+        [
+          'fault rules not fired',
+          `${unfired.length} of ${st.faults.length}${unfired.length ? ` (${unfired.map((r) => r.kind).join(', ')})` : ''}`,
+        ],
+        ['wall time', `${totals.wallSeconds} s (${totals.buildsPerMinute} builds/minute; median build ${totals.medianBuildSeconds} s)`],
+      ],
+    ),
+  );
   for (const p of [...logProblems, ...secretProblems]) console.log('  ! ' + p);
   for (const x of leaked) console.log(`  ! leaked sandbox ${x.id} (${x.name ?? 'no name'}): ${x.status}`);
   if (JSON_OUT) {
-    const rowsJson = outcomes.map((o) => ({ index: o.plan.index, mode: o.plan.mode, fault: o.plan.fault, fired: firedText(o), outcome: o.kind, cause: o.cause, seconds: Math.round(o.ms / 100) / 10, error: o.error }));
+    const rowsJson = outcomes.map((o) => ({
+      index: o.plan.index,
+      mode: o.plan.mode,
+      fault: o.plan.fault,
+      fired: firedText(o),
+      outcome: o.kind,
+      cause: o.cause,
+      seconds: Math.round(o.ms / 100) / 10,
+      error: o.error,
+    }));
     await writeFile(JSON_OUT, JSON.stringify({ totals, builds: rowsJson }, null, 2) + '\n');
   }
   const bad = leaked.length + lost + duplicated + secretsSeen;
-  console.log(bad ? '\nSOAK FAILED: a must-be-0 count is not 0' : `\nSOAK OK: 0 leaked sandboxes, 0 lost/duplicated log lines, 0 secrets seen${totals.crashes + totals.hangs ? ` (but ${totals.crashes} crashes, ${totals.hangs} hangs)` : ''}`);
+  console.log(
+    bad
+      ? '\nSOAK FAILED: a must-be-0 count is not 0'
+      : `\nSOAK OK: 0 leaked sandboxes, 0 lost/duplicated log lines, 0 secrets seen${totals.crashes + totals.hangs ? ` (but ${totals.crashes} crashes, ${totals.hangs} hangs)` : ''}`,
+  );
   return bad ? 1 : totals.crashes + totals.hangs ? 2 : 0;
 }
 

@@ -36,12 +36,15 @@ try {
     },
   });
   console.log(`${'─'.repeat(72)}\nexit code: ${run.code}\n\noutputs:`);
-  for (const [k, v] of Object.entries(run.outputs)) console.log(`  ${k} = ${k === 'template' ? v.slice(0, 120) + (v.length > 120 ? '…' : '') : v}`);
+  for (const [k, v] of Object.entries(run.outputs))
+    console.log(`  ${k} = ${k === 'template' ? v.slice(0, 120) + (v.length > 120 ? '…' : '') : v}`);
   console.log(`\nlog groups: ${run.groups.join(' → ')}`);
   console.log(`\njob summary (${run.summary.length} chars):\n${run.summary}`);
   const state = sim.state();
   const running = state.sandboxes.filter((s) => s.status !== 'terminated' && !s.deletedAt);
-  console.log(`simulator: ${state.sandboxes.length} sandbox(es) created, ${running.length} still running; ${state.templates.length} template(s) registered`);
+  console.log(
+    `simulator: ${state.sandboxes.length} sandbox(es) created, ${running.length} still running; ${state.templates.length} template(s) registered`,
+  );
   ok = run.code === 0 && run.outputs.status === 'registered' && running.length === 0;
   await cleanupRun(run);
 } finally {

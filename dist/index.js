@@ -29738,7 +29738,9 @@ import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path"
 
 // src/platform/http.ts
 import { randomBytes } from "node:crypto";
-import { Agent as HttpAgent } from "node:http";
+import {
+  Agent as HttpAgent
+} from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
@@ -30034,7 +30036,8 @@ function statusError(res, operation, redact, kind) {
   const excerpt = bodyExcerpt(res.body, redact);
   const advice = [];
   if (res.status === 401) advice.push("The token was rejected: check the api-key (or pat) input and that the secret it comes from is set.");
-  if (res.status === 403) advice.push("The token is not allowed to do this: check that it belongs to the organization/project being built into.");
+  if (res.status === 403)
+    advice.push("The token is not allowed to do this: check that it belongs to the organization/project being built into.");
   if (res.status === 429) advice.push("The platform is rate limiting requests; retry the workflow later.");
   const k = kind ?? (res.status === 401 || res.status === 403 ? "auth" : "platform");
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || "(empty body)"}`, {
@@ -30156,7 +30159,8 @@ function readBody(msg, idleMs) {
     msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
     msg.on("error", (e) => finish(e));
     msg.on("close", () => {
-      if (!done && !msg.complete) finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+      if (!done && !msg.complete)
+        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
     });
   });
 }
@@ -30304,7 +30308,9 @@ var HttpTransport = class {
           throw cancelled(spec.operation, e);
         }
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
+        );
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
         if (wait === void 0) throw this.transportError(spec, f, attempt, started, e);
@@ -30342,7 +30348,13 @@ var HttpTransport = class {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
         if (wait !== void 0) {
-          await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`, signal);
+          await this.retryWait(
+            spec,
+            attempt,
+            wait,
+            `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`,
+            signal
+          );
           continue;
         }
       }
@@ -30532,14 +30544,24 @@ function readConnection(src) {
     const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
     if (!organizationId || !projectId) {
       const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+      throw inputError(
+        missing.split(" ")[0],
+        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
+      );
     }
     auth = { kind: "pat", token: pat, organizationId, projectId };
   } else {
-    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
+    throw inputError(
+      "api-key",
+      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
+    );
   }
-  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
-    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  for (const [input, value] of [
+    ["api-key", apiKey],
+    ["pat", pat]
+  ]) {
+    if (value && /[\s\x00-\x1f]/.test(value))
+      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
   }
   const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
   assertSecureApiUrl(apiUrl);
@@ -30554,7 +30576,10 @@ function readInputs(src) {
   let source;
   if (image) {
     if (dockerfileRaw || contextRaw) {
-      throw inputError("image", `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`);
+      throw inputError(
+        "image",
+        `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`
+      );
     }
     if (/\s/.test(image)) throw inputError("image", `'${image}' is not an image reference (contains whitespace)`);
     source = { kind: "import", image };
@@ -30562,10 +30587,14 @@ function readInputs(src) {
     const dockerfileInput = dockerfileRaw || "Dockerfile";
     const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve2(src.workspace, dockerfileInput);
     if (!isFile(dockerfile)) {
-      throw inputError("dockerfile", `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`);
+      throw inputError(
+        "dockerfile",
+        `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`
+      );
     }
     const context = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
-    if (!isDir(context)) throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    if (!isDir(context))
+      throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
     source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
   }
   const name = src.input("name").trim() || void 0;
@@ -30692,7 +30721,18 @@ function validateTemplate(f) {
   f.optString("rootfsNodeKind");
   f.optBool("public");
   const out = { ...f.obj };
-  for (const k of ["id", "name", "snapshotId", "snapshotSandboxId", "snapshotUri", "snapshotFormatVersion", "snapshotSizeBytes", "rootfsDiskBytes", "rootfsNodeKind", "public"]) {
+  for (const k of [
+    "id",
+    "name",
+    "snapshotId",
+    "snapshotSandboxId",
+    "snapshotUri",
+    "snapshotFormatVersion",
+    "snapshotSizeBytes",
+    "rootfsDiskBytes",
+    "rootfsNodeKind",
+    "public"
+  ]) {
     if (out[k] === null) delete out[k];
   }
   return out;
@@ -30862,9 +30902,13 @@ var PlatformApi = class {
         state = await this.getBuild(buildId, signal);
       } catch (e) {
         if (e instanceof ActionError && e.kind === "cancelled") throw e;
-        throw ambiguous.addAdvice(`Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw ambiguous.addAdvice(
+          `Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`
+        );
       }
-      this.transport.log.debug(`complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? "unknown"}'`);
+      this.transport.log.debug(
+        `complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? "unknown"}'`
+      );
       if (state.status === "ingesting") return { httpStatus: 202, body: { status: "ingesting" } };
       if (state.status === "completed") {
         if (!state.template) throw new ActionError("build completed but the status payload has no template", { kind: "platform", buildId });
@@ -31087,14 +31131,22 @@ var LifecycleApi = class {
         await this.deleteSandbox(s.sandbox_id, signal);
       } catch (e) {
         if (e instanceof ActionError && e.kind === "cancelled") throw e;
-        this.transport.log.warning(`Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`);
+        this.transport.log.warning(
+          `Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`
+        );
       }
     }
   }
   /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
   async getSandbox(id, signal) {
     const operation = `read builder sandbox ${id}`;
-    const res = await this.transport.request({ method: "GET", url: this.url(`/${encodePathSegment(id)}`), operation, retry: "always", signal });
+    const res = await this.transport.request({
+      method: "GET",
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: "always",
+      signal
+    });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
     const ctx = this.transport.context(res, "sandbox", operation);
     return validateSandboxInfo(Fields.root(ctx, parseJsonBody(ctx)));
@@ -31111,7 +31163,13 @@ var LifecycleApi = class {
   /** §5.5 DELETE; 2xx, and 404 (already gone) are fine. Retried. */
   async deleteSandbox(id, signal) {
     const operation = `delete builder sandbox ${id}`;
-    const res = await this.transport.request({ method: "DELETE", url: this.url(`/${encodePathSegment(id)}`), operation, retry: "always", signal });
+    const res = await this.transport.request({
+      method: "DELETE",
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: "always",
+      signal
+    });
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.transport.statusError(res, operation);
   }
@@ -31123,7 +31181,7 @@ function adopt(found) {
   return out;
 }
 
-// src/build/events.ts
+// src/pipeline/events.ts
 var PHASE_TITLES = {
   plan: "Plan",
   prepare: "Prepare",
@@ -31135,7 +31193,7 @@ var PHASE_TITLES = {
   cleanup: "Cleanup"
 };
 
-// src/build/references.ts
+// src/pipeline/references.ts
 var STREAMING_BASE_ONLY_MESSAGE = "--streaming builds support only base images: the Dockerfile FROM (and any COPY --from references) must be unregistered OCI images, not registered Tensorlake templates";
 function baseIsEligibleForLookup(plan) {
   return plan.mode === "dockerfile" && !plan.baseImageIsInternalStage && !plan.baseImage.includes("$") && !plan.baseImage.includes("@");
@@ -31181,13 +31239,15 @@ async function resolveReferences(platform2, plan, streaming) {
     throw new ActionError(STREAMING_BASE_ONLY_MESSAGE, {
       kind: "usage",
       input: "streaming",
-      advice: [`Registered templates referenced: ${registered.join(", ")}. Build with streaming: false, or base the Dockerfile on an OCI image.`]
+      advice: [
+        `Registered templates referenced: ${registered.join(", ")}. Build with streaming: false, or base the Dockerfile on an OCI image.`
+      ]
     });
   }
   return { rootfsNodeKind: parentTemplate ? "diff" : "base", parentTemplate, additionalLocalImages, lookups };
 }
 
-// src/build/sizes.ts
+// src/pipeline/sizes.ts
 var MiB = 1024 * 1024;
 var DEFAULT_TARGET_MIB = 10240;
 function computeSizes(prepared, opts) {
@@ -31224,7 +31284,7 @@ function multipartHint(targetMiB) {
   return { max_parts: parts, part_size_bytes: 64 * MiB };
 }
 
-// src/build/completion.ts
+// src/pipeline/completion.ts
 function lookup(meta, snake, camel) {
   if (Object.prototype.hasOwnProperty.call(meta, snake)) return { present: true, value: meta[snake] };
   if (Object.prototype.hasOwnProperty.call(meta, camel)) return { present: true, value: meta[camel] };
@@ -31269,7 +31329,9 @@ function reconcileSnapshotUri(meta, prepared, signedUri) {
   const metaUri = str(metaString(meta, "snapshot_uri", "snapshotUri"));
   if (signedUri !== void 0) {
     if (metaUri !== void 0 && metaUri !== signedUri) {
-      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, { kind: "builder" });
+      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, {
+        kind: "builder"
+      });
     }
     return signedUri;
   }
@@ -31319,7 +31381,7 @@ function completeRequestFromMetadata(meta, prepared, opts) {
   return req;
 }
 
-// src/build/remote-paths.ts
+// src/pipeline/remote-paths.ts
 var BUILD_DIR = "/var/lib/tensorlake/rootfs-builder/build";
 var CONTEXT_DIR = `${BUILD_DIR}/context`;
 var CONTEXT_ARCHIVE = `${BUILD_DIR}/context.tar.gz`;
@@ -31328,7 +31390,7 @@ var METADATA_PATH = `${BUILD_DIR}/metadata.json`;
 var BUILDER_BIN_DIR = "/usr/local/bin";
 var BUILDER_PATH_ENV = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// src/build/diagnostics.ts
+// src/pipeline/diagnostics.ts
 var DISK_ADVICE_THRESHOLD = 95;
 var OOM_ADVICE = "The builder ran out of memory: retry with a larger builder memory (the memory-mb input).";
 var DISK_ADVICE = "The builder ran out of disk space: retry with a larger builder disk (the builder-disk-mb input).";
@@ -31381,7 +31443,7 @@ async function gatherDiagnostics(proxy, opts) {
   return { evidence, advice };
 }
 
-// src/build/plan-phase.ts
+// src/pipeline/plan-phase.ts
 import { open as open2 } from "node:fs/promises";
 
 // src/dockerfile/plan.ts
@@ -31690,7 +31752,8 @@ function parseDockerfile(text) {
     const line = trimNewline(prepared.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : prepared.length));
     let end = line.length;
     while (end > 0 && (line[end - 1] === " " || line[end - 1] === "	")) end--;
-    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape) escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: "_" });
+    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape)
+      escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: "_" });
   }
   if (escEdits.length) prepared = replaceAt(prepared, escEdits);
   let df = import_dockerfile_ast.DockerfileParser.parse(prepared);
@@ -31704,7 +31767,9 @@ function parseDockerfile(text) {
     df = import_dockerfile_ast.DockerfileParser.parse(prepared);
   }
   if (df.getEscapeCharacter() !== escape) {
-    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, { kind: "internal" });
+    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, {
+      kind: "internal"
+    });
   }
   for (let pass = 0; ; pass++) {
     const edits = heredocFixes(df, prepared, starts, escape);
@@ -31776,9 +31841,11 @@ var lineAt = (text, index) => {
   return line;
 };
 function tooLarge(bytes) {
-  return planError2(void 0, `Dockerfile is too large: ${formatBytes2(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [
-    NOT_A_DOCKERFILE_ADVICE
-  ]);
+  return planError2(
+    void 0,
+    `Dockerfile is too large: ${formatBytes2(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
+    [NOT_A_DOCKERFILE_ADVICE]
+  );
 }
 function binary(line) {
   return planError2(line, "Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile", [NOT_A_DOCKERFILE_ADVICE]);
@@ -31862,7 +31929,8 @@ function planDockerfile(opts) {
   checkText(text);
   const parsed = parseDockerfile(text);
   const instructions = parsed.instructions;
-  if (instructions.length === 0) throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
+  if (instructions.length === 0)
+    throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
   const hasFrom = instructions.some((i) => i.keyword === "FROM");
   const noFrom = () => planError2(void 0, "Dockerfile must contain a FROM instruction");
   const warnings = [];
@@ -31999,7 +32067,7 @@ function planImport(opts) {
   };
 }
 
-// src/build/plan-phase.ts
+// src/pipeline/plan-phase.ts
 async function readDockerfile(path11, display) {
   const fh = await open2(path11, "r").catch((e) => {
     throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: "input", input: "dockerfile" });
@@ -32035,7 +32103,9 @@ async function planBuild(req, events2) {
   }
   for (const w of plan.warnings) events2.planWarning(w, plan.dockerfilePath);
   if (req.dockerCompat) {
-    events2.warning("Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.");
+    events2.warning(
+      "Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk."
+    );
   }
   events2.status(`Selected image name ${plan.name}`);
   events2.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(", ")}` : ""}`);
@@ -32413,7 +32483,9 @@ function resolveProxyTarget(sandboxUrl, sandboxId, envOverride) {
   if (!u.hostname) throw clientError(`proxy url ${chosen} is missing a host`);
   if (u.protocol !== "https:" && u.protocol !== "http:") throw clientError(`invalid proxy url ${chosen}: unsupported scheme ${u.protocol}`);
   if (u.protocol === "http:" && !isLoopbackHost(u.hostname)) {
-    throw clientError(`refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`);
+    throw clientError(
+      `refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`
+    );
   }
   if (LOCAL_HOSTS.has(u.hostname.toLowerCase())) {
     const base = `${u.protocol}//${u.host}${u.pathname}`.replace(/\/+$/, "");
@@ -32581,7 +32653,11 @@ var SandboxProxy = class {
   }
   async openSse(spec) {
     const { path: path11, ...rest } = spec;
-    const s = await this.transport.stream({ ...rest, url: `${this.baseUrl}${path11}`, headers: this.headers({ accept: "text/event-stream" }) });
+    const s = await this.transport.stream({
+      ...rest,
+      url: `${this.baseUrl}${path11}`,
+      headers: this.headers({ accept: "text/event-stream" })
+    });
     if (!isSuccess(s.status)) {
       const body = await collect(s.body, 64 * 1024).catch(() => Buffer.alloc(0));
       s.close();
@@ -32592,7 +32668,10 @@ var SandboxProxy = class {
     const ct = Array.isArray(ctRaw) ? ctRaw.join(", ") : ctRaw ?? "";
     if (!ct.toLowerCase().includes("text/event-stream")) {
       s.close();
-      throw new ActionError(`expected text/event-stream response from ${path11}, got content-type: ${ct || "(none)"}`, { kind: "sandbox", httpStatus: s.status });
+      throw new ActionError(`expected text/event-stream response from ${path11}, got content-type: ${ct || "(none)"}`, {
+        kind: "sandbox",
+        httpStatus: s.status
+      });
     }
     return s;
   }
@@ -32614,26 +32693,51 @@ var SandboxProxy = class {
   /** PUT /api/v1/files?path=… with an explicit Content-Length, streamed, no Content-Type. Retried (idempotent). */
   async putFile(path11, body, signal) {
     const operation = `upload ${path11} to the builder sandbox`;
-    const res = await this.req({ method: "PUT", path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`, operation, body: body ?? "", retry: "always", signal });
+    const res = await this.req({
+      method: "PUT",
+      path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`,
+      operation,
+      body: body ?? "",
+      retry: "always",
+      signal
+    });
     if (!isSuccess(res.status)) throw this.fail(res, operation);
   }
   async getFile(path11, signal) {
     const operation = `download ${path11} from the builder sandbox`;
-    const res = await this.req({ method: "GET", path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`, operation, retry: "always", signal });
+    const res = await this.req({
+      method: "GET",
+      path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`,
+      operation,
+      retry: "always",
+      signal
+    });
     if (!isSuccess(res.status)) throw this.fail(res, operation);
     return res.body;
   }
   /** DELETE /api/v1/files?path=…; a 404 (already gone, e.g. after a retried delete) is fine. */
   async deleteFile(path11, signal) {
     const operation = `delete ${path11} in the builder sandbox`;
-    const res = await this.req({ method: "DELETE", path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`, operation, retry: "always", signal });
+    const res = await this.req({
+      method: "DELETE",
+      path: `/api/v1/files?${new URLSearchParams({ path: path11 }).toString()}`,
+      operation,
+      retry: "always",
+      signal
+    });
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.fail(res, operation);
   }
   /** GET /api/v1/health → healthy flag. Never throws except on cancellation (keepalive ignores errors). */
   async health(signal) {
     try {
-      const res = await this.req({ method: "GET", path: "/api/v1/health", operation: "check builder sandbox health", retry: "never", signal });
+      const res = await this.req({
+        method: "GET",
+        path: "/api/v1/health",
+        operation: "check builder sandbox health",
+        retry: "never",
+        signal
+      });
       if (!isSuccess(res.status)) return false;
       const v = JSON.parse(res.body.toString("utf8"));
       return isJsonObject(v) && v.healthy === true;
@@ -32831,11 +32935,12 @@ async function startWithRecovery(proxy, payload, signal, notice2, sleep) {
       operation: startError.operation
     });
   }
-  if (startError instanceof TransportError) throw new TransportError(message, { code: startError.code, unsent: startError.unsent, cause: startError });
+  if (startError instanceof TransportError)
+    throw new TransportError(message, { code: startError.code, unsent: startError.unsent, cause: startError });
   throw new ActionError(message, { kind: startError instanceof ActionError ? startError.kind : "sandbox", cause: startError });
 }
 
-// src/build/session.ts
+// src/pipeline/session.ts
 var CONTRACT_LIMITS = {
   sandboxRunningMs: 12e4,
   sandboxPollMs: 1e3,
@@ -32885,11 +32990,14 @@ async function execInSandbox(s, proxy, payload, opts = {}) {
     });
   } catch (e) {
     if (deadline?.aborted && !outer?.aborted) {
-      throw new ActionError(`'${[payload.command, ...payload.args].join(" ")}' did not finish within ${formatDuration(opts.timeoutMs)}${opts.limitName ? ` (${opts.limitName})` : ""} in the builder sandbox`, {
-        kind: "timeout",
-        cause: e,
-        input: opts.limitName
-      });
+      throw new ActionError(
+        `'${[payload.command, ...payload.args].join(" ")}' did not finish within ${formatDuration(opts.timeoutMs)}${opts.limitName ? ` (${opts.limitName})` : ""} in the builder sandbox`,
+        {
+          kind: "timeout",
+          cause: e,
+          input: opts.limitName
+        }
+      );
     }
     throw e;
   }
@@ -32905,7 +33013,7 @@ function transportFor(auth, opts) {
   });
 }
 
-// src/build/sandbox.ts
+// src/pipeline/sandbox.ts
 function builderSandboxName(buildId) {
   const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "");
   return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, "");
@@ -32949,7 +33057,10 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
         break;
       }
       if (info2.status === "terminated") {
-        throw new ActionError(`Sandbox ${id} terminated before reaching 'running'${info2.termination_reason ? ` (${info2.termination_reason})` : ""}`, { kind: "sandbox" });
+        throw new ActionError(
+          `Sandbox ${id} terminated before reaching 'running'${info2.termination_reason ? ` (${info2.termination_reason})` : ""}`,
+          { kind: "sandbox" }
+        );
       }
     } catch (e) {
       if (!isTransientError(e)) throw e;
@@ -32970,12 +33081,15 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
       const err = toActionError(e);
       if (err.kind === "timeout" || transient && now() - r0 >= limits.readinessMs) {
         const last = err.kind === "timeout" ? "" : `: ${err.message}`;
-        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`, {
-          kind: "timeout",
-          input: "sandbox-timeout",
-          cause: e,
-          advice: ["Raise the sandbox-timeout input if the platform is slow, or re-run the job later."]
-        });
+        throw new ActionError(
+          `The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`,
+          {
+            kind: "timeout",
+            input: "sandbox-timeout",
+            cause: e,
+            advice: ["Raise the sandbox-timeout input if the platform is slow, or re-run the job later."]
+          }
+        );
       }
       if (!transient) throw err;
       await s.sleep(Math.min(1e3, Math.max(0, limits.readinessMs - (now() - r0))), s.signal);
@@ -33003,7 +33117,9 @@ async function cleanupBuilderSandbox(s, target) {
       s.events.status(`Deleted builder sandbox ${target.id}`);
     } catch (e) {
       ok = false;
-      s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+      s.events.warning(
+        `Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`
+      );
     }
   }
   let settled = target.sweep === "none";
@@ -33027,7 +33143,9 @@ async function cleanupBuilderSandbox(s, target) {
       if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {
       ok = false;
-      s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+      s.events.warning(
+        `Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`
+      );
     }
   }
   if (ok && settled) s.events.sandboxNameSettled(target.name);
@@ -33042,7 +33160,7 @@ function createMayHaveHappened(e) {
   return st >= 500 || st === 408 || st === 409;
 }
 
-// src/build/upload.ts
+// src/pipeline/upload.ts
 import { createReadStream } from "node:fs";
 
 // src/context/archive.ts
@@ -33363,14 +33481,18 @@ async function resolveContextRoot(contextDir) {
     if (e instanceof ActionError) throw e;
     throw new ActionError(`Local build context not found: ${contextDir}`, {
       kind: "context",
-      advice: [`${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`],
+      advice: [
+        `${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`
+      ],
       cause: e
     });
   }
   if (path9.parse(real).root === real) {
     throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
       kind: "context",
-      advice: ["Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."]
+      advice: [
+        "Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."
+      ]
     });
   }
   return { root, real };
@@ -33581,7 +33703,9 @@ function noLongerFile(rel, cause) {
 function changed(rel, expected, read) {
   return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
     kind: "context",
-    advice: ["Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."]
+    advice: [
+      "Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."
+    ]
   });
 }
 async function createContextArchive(contextDir, opts = {}) {
@@ -33860,7 +33984,7 @@ function toArchiveError(e, signal, outPath) {
   return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: "context", cause: e });
 }
 
-// src/build/shell-words.ts
+// src/pipeline/shell-words.ts
 function shellWords(text) {
   const words = [];
   for (const raw of splitRawWords(text, "\\")) {
@@ -33871,7 +33995,7 @@ function shellWords(text) {
   return words;
 }
 
-// src/build/spec.ts
+// src/pipeline/spec.ts
 function buildSpec(i) {
   if (typeof i.prepared !== "object" || i.prepared === null || Array.isArray(i.prepared)) {
     throw new ActionError("platform API returned a non-object rootfs build spec", { kind: "platform" });
@@ -33913,7 +34037,7 @@ function builderPayload(command) {
   };
 }
 
-// src/build/credentials.ts
+// src/pipeline/credentials.ts
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join as join5 } from "node:path";
@@ -33947,7 +34071,10 @@ async function loadRegistryCredentials(env, secrets) {
     });
   }
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new ActionError(`Failed to load Docker config: ${configPath} is not a JSON object`, { kind: "input", input: "registry-credentials" });
+    throw new ActionError(`Failed to load Docker config: ${configPath} is not a JSON object`, {
+      kind: "input",
+      input: "registry-credentials"
+    });
   }
   const cfg = config;
   const auths = typeof cfg.auths === "object" && cfg.auths !== null ? cfg.auths : {};
@@ -33981,19 +34108,23 @@ async function loadRegistryCredentials(env, secrets) {
   const helpersSkipped = [];
   if (str2(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
   if (typeof cfg.credHelpers === "object" && cfg.credHelpers !== null) {
-    for (const [reg, helper] of Object.entries(cfg.credHelpers)) helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
+    for (const [reg, helper] of Object.entries(cfg.credHelpers))
+      helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
   }
   const registries = Object.keys(out).sort();
   if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, configPath };
   return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, configPath };
 }
 
-// src/build/upload.ts
+// src/pipeline/upload.ts
 var HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 async function signBlobs(proxy, prep, sizes, signal) {
   if (prep.snapshotRelPath === void 0) return {};
   const upload = await proxy.signBlob(
-    { target: { kind: "artifact", rel_path: prep.snapshotRelPath }, op: { kind: "put_artifact", multipart_hint: multipartHint(sizes.targetMiB) } },
+    {
+      target: { kind: "artifact", rel_path: prep.snapshotRelPath },
+      op: { kind: "put_artifact", multipart_hint: multipartHint(sizes.targetMiB) }
+    },
     signal
   );
   if (typeof upload.uri !== "string") throw new ActionError("dataplane signed upload response is missing uri", { kind: "platform" });
@@ -34012,7 +34143,15 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
     signal: s.signal,
     onProgress: (p) => {
       const rate = p.bytes * 1e3 / Math.max(1, now() - a0);
-      events2.progress({ kind: "archive", bytes: p.bytes, totalBytes: p.totalBytes, percent: p.percent, rate, files: p.files, totalFiles: p.totalFiles });
+      events2.progress({
+        kind: "archive",
+        bytes: p.bytes,
+        totalBytes: p.totalBytes,
+        percent: p.percent,
+        rate,
+        files: p.files,
+        totalFiles: p.totalFiles
+      });
     }
   });
   const summary2 = {
@@ -34052,7 +34191,12 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
     );
     await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] }, HOUSEKEEPING);
     events2.status("Untarring build context archive in builder sandbox...");
-    await execInSandbox(s, proxy, { command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] }, { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar });
+    await execInSandbox(
+      s,
+      proxy,
+      { command: "tar", args: ["-xzf", CONTEXT_ARCHIVE, "-C", CONTEXT_DIR] },
+      { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar }
+    );
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events2.status("Build context extracted; removed remote archive");
     return summary2;
@@ -34091,7 +34235,7 @@ async function uploadBuildInputs(s, proxy, plan, prep, sizes, onArchived = () =>
   return { signedUri: typeof signed.upload?.uri === "string" ? signed.upload.uri : void 0, context };
 }
 
-// src/build/builder-run.ts
+// src/pipeline/builder-run.ts
 async function runBuilder(s, proxy, prep, evidence) {
   s.events.status("Running offline rootfs builder...");
   const payload = builderPayload(prep.builder.command);
@@ -34129,7 +34273,7 @@ async function runBuilder(s, proxy, prep, evidence) {
   }
 }
 
-// src/build/admission.ts
+// src/pipeline/admission.ts
 async function waitForAdmission(s, platform2, buildId, onPoll) {
   const { events: events2, now, req } = s;
   events2.status("Verifying and admitting the image into the streaming CAS; this may take minutes for large images...");
@@ -34146,18 +34290,25 @@ async function waitForAdmission(s, platform2, buildId, onPoll) {
     if (st.status === "failed") {
       throw new ActionError(`streaming image admission failed: ${st.error ?? "admission failed"}`, {
         kind: "admission",
-        advice: ["The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake."]
+        advice: [
+          "The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake."
+        ]
       });
     }
     if (st.status !== "ingesting" && st.status !== "prepared") {
-      throw new ActionError(`unexpected build status ${st.status === void 0 ? "None" : `Some(${JSON.stringify(st.status)})`}`, { kind: "platform" });
+      throw new ActionError(`unexpected build status ${st.status === void 0 ? "None" : `Some(${JSON.stringify(st.status)})`}`, {
+        kind: "platform"
+      });
     }
     if (elapsed >= req.admissionTimeoutMs) {
-      throw new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`, {
-        kind: "timeout",
-        input: "admission-timeout",
-        advice: ["Raise the admission-timeout input, or set wait: false to return while admission continues."]
-      });
+      throw new ActionError(
+        `timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`,
+        {
+          kind: "timeout",
+          input: "admission-timeout",
+          advice: ["Raise the admission-timeout input, or set wait: false to return while admission continues."]
+        }
+      );
     }
     const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
     events2.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);
@@ -34165,7 +34316,7 @@ async function waitForAdmission(s, platform2, buildId, onPoll) {
   }
 }
 
-// src/build/pipeline.ts
+// src/pipeline/pipeline.ts
 async function runBuild(req, deps) {
   const s = {
     req,
@@ -34237,7 +34388,9 @@ async function runBuild(req, deps) {
       }
       const refs = await resolveReferences(platform2, plan, req.streaming);
       for (const l of refs.lookups) {
-        events2.status(l.templateId ? `Reference ${l.reference} is registered template ${l.templateId}` : `Reference ${l.reference} is not a registered template (pulled from its registry)`);
+        events2.status(
+          l.templateId ? `Reference ${l.reference} is registered template ${l.templateId}` : `Reference ${l.reference} is not a registered template (pulled from its registry)`
+        );
       }
       result.rootfsNodeKind = refs.rootfsNodeKind;
       result.parentTemplate = refs.parentTemplate?.templateId;
@@ -34269,12 +34422,20 @@ async function runBuild(req, deps) {
     });
     proxy = (await phase(
       "sandbox",
-      () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, () => createSent = true, (id, reconciled) => {
-        sandboxId = id;
-        sandboxReconciled = reconciled;
-        result.builderSandboxId = id;
-        events2.sandboxCreated(id);
-      })
+      () => startBuilderSandbox(
+        s,
+        transport,
+        lifecycle,
+        prep,
+        sizes,
+        () => createSent = true,
+        (id, reconciled) => {
+          sandboxId = id;
+          sandboxReconciled = reconciled;
+          result.builderSandboxId = id;
+          events2.sandboxCreated(id);
+        }
+      )
     )).proxy;
     const ready = proxy;
     const upload = await phase("upload", () => uploadBuildInputs(s, ready, plan, prep, sizes, (c) => result.context = c));
@@ -34306,15 +34467,23 @@ async function runBuild(req, deps) {
     const cancelled2 = err.kind === "cancelled" || signal?.aborted === true;
     const terminated = sandboxId && !cancelled2 ? await terminationReason(lifecycle, sandboxId) : void 0;
     if (terminated !== void 0) {
-      err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`, {
-        kind: "sandbox",
-        cause: err,
-        advice: ["Re-run the job. If it keeps happening, report the build id to Tensorlake."]
-      }).annotate({ buildId: result.buildId, sandboxId, phase: current });
+      err = new ActionError(
+        `the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`,
+        {
+          kind: "sandbox",
+          cause: err,
+          advice: ["Re-run the job. If it keeps happening, report the build id to Tensorlake."]
+        }
+      ).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
     if (proxy && !cancelled2 && terminated === void 0) {
       const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(3e4)]) : AbortSignal.timeout(3e4);
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
+      const diag = await gatherDiagnostics(proxy, {
+        errorText: err.message,
+        sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence,
+        processOomKilled: evidence.processOomKilled,
+        signal: diagnosticsSignal
+      });
       err.addAdvice(...diag.advice);
     }
     result.status = cancelled2 || signal?.aborted ? "cancelled" : "failed";
@@ -34323,10 +34492,14 @@ async function runBuild(req, deps) {
     if (result.buildId && createSent) {
       const sweep = sandboxId !== void 0 ? sandboxReconciled ? "reconciled" : "none" : createMayHaveHappened(result.error ?? cancelledError()) ? "lost" : "none";
       const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
-      result.sandboxDeleted = await phase("cleanup", async () => {
-        if (!await cleanupBuilderSandbox(s, target)) throw new Error("cleanup incomplete");
-        return true;
-      }, { evenIfCancelled: true }).catch(() => false);
+      result.sandboxDeleted = await phase(
+        "cleanup",
+        async () => {
+          if (!await cleanupBuilderSandbox(s, target)) throw new Error("cleanup incomplete");
+          return true;
+        },
+        { evenIfCancelled: true }
+      ).catch(() => false);
     }
   }
   return result;
@@ -34406,7 +34579,9 @@ var GitHubReporter = class {
     this.lastProgress.set(key, p.percent);
     const what = p.kind === "archive" ? "Creating build context archive" : "Uploading build context archive";
     const files = p.files !== void 0 && p.totalFiles !== void 0 ? `, ${p.files}/${p.totalFiles} files` : "";
-    this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
+    this.line(
+      `${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`
+    );
   }
   planWarning(w, file) {
     const text = this.opts.redact(w.message);
@@ -34501,9 +34676,15 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
     ["Manifest URI", r.manifestUri && code(r.manifestUri)],
     ["Image digest", r.imageDigest && code(r.imageDigest)],
     ["Build id", r.buildId && code(r.buildId)],
-    ["Builder sandbox", r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? " (deleted)" : " (NOT deleted: the post step retries)"}`],
+    [
+      "Builder sandbox",
+      r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? " (deleted)" : " (NOT deleted: the post step retries)"}`
+    ],
     ["Format", r.rootfsFormat === "cas-streaming" ? "cas-streaming (content-addressed streaming)" : "ext4"],
-    ["Mode", r.mode === "import" ? "import" : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ""}` : "Dockerfile"],
+    [
+      "Mode",
+      r.mode === "import" ? "import" : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ""}` : "Dockerfile"
+    ],
     ["Base image", r.baseImage && code(r.baseImage)],
     ["Snapshot id", r.snapshotId && code(r.snapshotId)],
     ["Image size", r.imageSizeBytes !== void 0 ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : void 0],
@@ -34514,7 +34695,10 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
     const c = r.context;
     rows.push(
       ["Context digest", code(c.digest)],
-      ["Context", `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} \u2192 ${formatBytes(c.compressedBytes)} compressed`]
+      [
+        "Context",
+        `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} \u2192 ${formatBytes(c.compressedBytes)} compressed`
+      ]
     );
   }
   lines.push("| | |", "|---|---|");
@@ -34523,7 +34707,16 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
   if (r.error) {
     lines.push("### Error", "", "```text", formatError(r.error), "```", "");
     if (logTail.length) {
-      lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, "", "```text", ...logTail.map((l) => l.replace(/```/g, "'''")), "```", "", "</details>", "");
+      lines.push(
+        `<details><summary>Last ${logTail.length} builder log lines</summary>`,
+        "",
+        "```text",
+        ...logTail.map((l) => l.replace(/```/g, "'''")),
+        "```",
+        "",
+        "</details>",
+        ""
+      );
     }
   }
   if (r.timings.length) {
@@ -34616,11 +34809,17 @@ ${text}
     const err = result.error;
     if (err.kind === "plan") {
       const m = /^line (\d+):/.exec(err.message);
-      reporter.errorAnnotation(err.message, { file: result.mode === "dockerfile" && inputs.source.kind === "dockerfile" ? inputs.source.dockerfileInput : void 0, line: m ? Number(m[1]) : void 0, title: "Dockerfile error" });
+      reporter.errorAnnotation(err.message, {
+        file: result.mode === "dockerfile" && inputs.source.kind === "dockerfile" ? inputs.source.dockerfileInput : void 0,
+        line: m ? Number(m[1]) : void 0,
+        title: "Dockerfile error"
+      });
     }
   }
   if (inputs.summary) {
-    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch(
+      (e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`)
+    );
   }
   if (result.error) {
     const prefix = result.status === "cancelled" ? "Cancelled: " : "";

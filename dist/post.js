@@ -21480,7 +21480,9 @@ function formatError(e, redact = (s) => s) {
 
 // src/platform/http.ts
 import { randomBytes } from "node:crypto";
-import { Agent as HttpAgent } from "node:http";
+import {
+  Agent as HttpAgent
+} from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
@@ -21776,7 +21778,8 @@ function statusError(res, operation, redact, kind) {
   const excerpt = bodyExcerpt(res.body, redact);
   const advice = [];
   if (res.status === 401) advice.push("The token was rejected: check the api-key (or pat) input and that the secret it comes from is set.");
-  if (res.status === 403) advice.push("The token is not allowed to do this: check that it belongs to the organization/project being built into.");
+  if (res.status === 403)
+    advice.push("The token is not allowed to do this: check that it belongs to the organization/project being built into.");
   if (res.status === 429) advice.push("The platform is rate limiting requests; retry the workflow later.");
   const k = kind ?? (res.status === 401 || res.status === 403 ? "auth" : "platform");
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || "(empty body)"}`, {
@@ -21888,7 +21891,8 @@ function readBody(msg, idleMs) {
     msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
     msg.on("error", (e) => finish(e));
     msg.on("close", () => {
-      if (!done && !msg.complete) finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+      if (!done && !msg.complete)
+        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
     });
   });
 }
@@ -22036,7 +22040,9 @@ var HttpTransport = class {
           throw cancelled(spec.operation, e);
         }
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
+        );
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
         if (wait === void 0) throw this.transportError(spec, f, attempt, started, e);
@@ -22074,7 +22080,13 @@ var HttpTransport = class {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
         if (wait !== void 0) {
-          await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`, signal);
+          await this.retryWait(
+            spec,
+            attempt,
+            wait,
+            `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`,
+            signal
+          );
           continue;
         }
       }
@@ -22208,14 +22220,24 @@ function readConnection(src) {
     const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
     if (!organizationId || !projectId) {
       const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(missing.split(" ")[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+      throw inputError(
+        missing.split(" ")[0],
+        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
+      );
     }
     auth = { kind: "pat", token: pat, organizationId, projectId };
   } else {
-    throw inputError("api-key", "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets");
+    throw inputError(
+      "api-key",
+      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
+    );
   }
-  for (const [input, value] of [["api-key", apiKey], ["pat", pat]]) {
-    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  for (const [input, value] of [
+    ["api-key", apiKey],
+    ["pat", pat]
+  ]) {
+    if (value && /[\s\x00-\x1f]/.test(value))
+      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
   }
   const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
   assertSecureApiUrl(apiUrl);
@@ -22259,7 +22281,7 @@ var SecretRegistry = class {
   }
 };
 
-// src/build/session.ts
+// src/pipeline/session.ts
 var COMMAND_LIMITS_MS = { housekeeping: 2 * 6e4, untar: 15 * 6e4 };
 function transportFor(auth, opts) {
   return new HttpTransport({
@@ -22461,14 +22483,22 @@ var LifecycleApi = class {
         await this.deleteSandbox(s.sandbox_id, signal);
       } catch (e) {
         if (e instanceof ActionError && e.kind === "cancelled") throw e;
-        this.transport.log.warning(`Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`);
+        this.transport.log.warning(
+          `Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`
+        );
       }
     }
   }
   /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
   async getSandbox(id, signal) {
     const operation = `read builder sandbox ${id}`;
-    const res = await this.transport.request({ method: "GET", url: this.url(`/${encodePathSegment(id)}`), operation, retry: "always", signal });
+    const res = await this.transport.request({
+      method: "GET",
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: "always",
+      signal
+    });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
     const ctx = this.transport.context(res, "sandbox", operation);
     return validateSandboxInfo(Fields.root(ctx, parseJsonBody(ctx)));
@@ -22485,7 +22515,13 @@ var LifecycleApi = class {
   /** §5.5 DELETE; 2xx, and 404 (already gone) are fine. Retried. */
   async deleteSandbox(id, signal) {
     const operation = `delete builder sandbox ${id}`;
-    const res = await this.transport.request({ method: "DELETE", url: this.url(`/${encodePathSegment(id)}`), operation, retry: "always", signal });
+    const res = await this.transport.request({
+      method: "DELETE",
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: "always",
+      signal
+    });
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.transport.statusError(res, operation);
   }

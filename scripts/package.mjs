@@ -20,6 +20,8 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
   // Bundled CommonJS dependencies call require() for Node built-ins; give ESM output a require.
-  banner: { js: "import { createRequire as __sbxCreateRequire } from 'node:module';\nconst require = __sbxCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __sbxCreateRequire } from 'node:module';\nconst require = __sbxCreateRequire(import.meta.url);",
+  },
 });
 writeFileSync(`${outdir}/package.json`, '{ "type": "module" }\n');

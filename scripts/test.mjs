@@ -11,7 +11,11 @@ const dirs = (suites.length ? suites : ['unit', 'simulator', 'e2e']).map((s) => 
 
 function collect(dir, out) {
   let names;
-  try { names = readdirSync(dir).sort(); } catch { return out; }
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return out;
+  }
   for (const name of names) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) collect(p, out);
@@ -24,9 +28,13 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', '--test-timeout=300000', ...files], {
-  stdio: 'inherit',
-  cwd: root,
-  env: { ...process.env, NODE_NO_WARNINGS: '1' },
-});
+const res = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  },
+);
 process.exit(res.status ?? 1);

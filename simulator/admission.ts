@@ -7,7 +7,11 @@ import type { JsonObject } from './types.js';
 import { nowIso, randomHex } from './util.js';
 import type { Build, StoredTemplate, World } from './world.js';
 
-export function startAdmission(world: World, build: Build, req: { snapshotUri: string; snapshotSizeBytes: number; rootfsDiskBytes: number }): void {
+export function startAdmission(
+  world: World,
+  build: Build,
+  req: { snapshotUri: string; snapshotSizeBytes: number; rootfsDiskBytes: number },
+): void {
   const staged = world.chunks.staged.get(req.snapshotUri);
   const sizeForTiming = staged?.manifest.imageSizeBytes ?? req.snapshotSizeBytes;
   build.admission = { startedAt: nowIso(), imageSizeBytes: staged?.manifest.imageSizeBytes };
@@ -72,6 +76,10 @@ export function startAdmission(world: World, build: Build, req: { snapshotUri: s
       reusedBytes: result.reusedBytes,
       manifestUri: result.manifestUri,
     };
-    world.setBuildStatus(build, 'completed', `admitted ${result.chunkCount} chunks (${result.novelBytes} novel, ${result.reusedBytes} reused bytes); template ${tpl.id}`);
+    world.setBuildStatus(
+      build,
+      'completed',
+      `admitted ${result.chunkCount} chunks (${result.novelBytes} novel, ${result.reusedBytes} reused bytes); template ${tpl.id}`,
+    );
   }, ms);
 }

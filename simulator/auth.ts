@@ -23,7 +23,12 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 export function bearer(req: IncomingMessage): string {
   const auth = header(req, 'authorization');
-  if (!auth) throw new HttpError(401, 'Missing Authorization header: send "Authorization: Bearer <API key or personal access token>"', 'UNAUTHORIZED');
+  if (!auth)
+    throw new HttpError(
+      401,
+      'Missing Authorization header: send "Authorization: Bearer <API key or personal access token>"',
+      'UNAUTHORIZED',
+    );
   const m = /^Bearer\s+(\S+)$/i.exec(auth);
   if (!m) throw new HttpError(401, 'Malformed Authorization header: expected "Bearer <token>"', 'UNAUTHORIZED');
   return m[1];
@@ -52,7 +57,11 @@ export function authenticate(world: World, req: IncomingMessage): Principal {
   const project = header(req, 'x-forwarded-project-id');
   if (!org || !project) {
     const missing = [!org ? 'X-Forwarded-Organization-Id' : '', !project ? 'X-Forwarded-Project-Id' : ''].filter(Boolean).join(' and ');
-    throw new HttpError(403, `Forbidden: requests authenticated with a personal access token must send the X-Forwarded-Organization-Id and X-Forwarded-Project-Id headers (missing: ${missing})`, 'MISSING_SCOPE_HEADERS');
+    throw new HttpError(
+      403,
+      `Forbidden: requests authenticated with a personal access token must send the X-Forwarded-Organization-Id and X-Forwarded-Project-Id headers (missing: ${missing})`,
+      'MISSING_SCOPE_HEADERS',
+    );
   }
   if (!pat.scopes.some((s) => s.organizationId === org && s.projectId === project)) {
     throw new HttpError(403, `Forbidden: personal access token has no access to organization '${org}' project '${project}'`, 'FORBIDDEN');

@@ -25,7 +25,8 @@ function validateSpec(c: CmdCtx, spec: unknown): JsonObject {
     if (typeof s[k] !== 'string' || (s[k] as string).trim() === '') fail(`missing required field '${k}' (string)`);
   }
   if (!isNonNegInt(s.rootfsDiskBytes) || s.rootfsDiskBytes === 0) fail("missing required field 'rootfsDiskBytes' (positive integer)");
-  if (s.rootfsNodeKind !== 'base' && s.rootfsNodeKind !== 'diff') fail(`rootfsNodeKind must be 'base' or 'diff', got '${String(s.rootfsNodeKind)}'`);
+  if (s.rootfsNodeKind !== 'base' && s.rootfsNodeKind !== 'diff')
+    fail(`rootfsNodeKind must be 'base' or 'diff', got '${String(s.rootfsNodeKind)}'`);
   if (!isObject(s.builder)) fail("missing 'builder' object (the prepare response must be passed through verbatim)");
   if (s.rootfsFormat !== undefined && s.rootfsFormat !== 'cas-streaming') fail(`unsupported rootfsFormat '${String(s.rootfsFormat)}'`);
   if (s.dockerCompat !== undefined && s.dockerCompat !== true) fail('dockerCompat must be true when present');
@@ -40,7 +41,8 @@ function validateSpec(c: CmdCtx, spec: unknown): JsonObject {
     if (!isObject(parsed) || !isObject(parsed.auths)) fail('dockerConfigJson must be a JSON object with an "auths" object');
   }
   if (s.importImageReference !== undefined) {
-    if (typeof s.importImageReference !== 'string' || s.importImageReference.trim() === '') fail('importImageReference must be a non-empty string');
+    if (typeof s.importImageReference !== 'string' || s.importImageReference.trim() === '')
+      fail('importImageReference must be a non-empty string');
   } else {
     const dir = s.contextDir as string;
     const st = c.sb.fs.stat(dir);
@@ -60,11 +62,14 @@ function validateSpec(c: CmdCtx, spec: unknown): JsonObject {
     fail(`snapshotUri '${String(s.snapshotUri)}' does not match the signed upload uri '${String(upload.uri)}'`);
   }
   const build = c.world.builds.get(s.buildId as string);
-  if (!build || build.organizationId !== c.sb.organizationId || build.projectId !== c.sb.projectId) fail(`build '${String(s.buildId)}' is not known to the platform`);
+  if (!build || build.organizationId !== c.sb.organizationId || build.projectId !== c.sb.projectId)
+    fail(`build '${String(s.buildId)}' is not known to the platform`);
   if (build!.status !== 'prepared') fail(`build '${build!.buildId}' is '${build!.status}', not 'prepared'`);
   if (build!.expectedSnapshotUri === undefined) fail(`the upload of build '${build!.buildId}' was never signed (POST /api/v1/blob/sign)`);
-  if (build!.expectedSnapshotUri !== s.snapshotUri) fail(`snapshotUri '${String(s.snapshotUri)}' is not the upload target of build '${build!.buildId}' (${build!.expectedSnapshotUri})`);
-  if ((s.rootfsFormat === 'cas-streaming') !== (build!.rootfsFormat === 'cas-streaming')) fail(`rootfsFormat '${String(s.rootfsFormat ?? 'ext4')}' differs from the prepared build`);
+  if (build!.expectedSnapshotUri !== s.snapshotUri)
+    fail(`snapshotUri '${String(s.snapshotUri)}' is not the upload target of build '${build!.buildId}' (${build!.expectedSnapshotUri})`);
+  if ((s.rootfsFormat === 'cas-streaming') !== (build!.rootfsFormat === 'cas-streaming'))
+    fail(`rootfsFormat '${String(s.rootfsFormat ?? 'ext4')}' differs from the prepared build`);
   if (s.rootfsNodeKind === 'diff') {
     if (!isObject(s.parent) || typeof s.parent.parentManifestUri !== 'string') fail('diff build without parent.parentManifestUri');
     if (typeof s.snapshotRelPath === 'string' && !isObject((s.parent as JsonObject).download)) {
@@ -105,7 +110,7 @@ function planLines(spec: JsonObject, ctxFiles: number, ctxBytes: number): Line[]
     const kw = ins.text.split(/\s+/, 1)[0].toUpperCase();
     const short = ins.text.length > 100 ? ins.text.slice(0, 97) + '...' : ins.text;
     err(`#${n} [${i + 1}/${instrs.length}] ${short}`, { step: short, run: kw === 'RUN' });
-    if (kw === 'RUN') err(`#${n} 0.${(i * 137) % 900 + 100} ${ins.text.slice(4, 84).trim()}`);
+    if (kw === 'RUN') err(`#${n} 0.${((i * 137) % 900) + 100} ${ins.text.slice(4, 84).trim()}`);
     if (kw === 'FROM') err(`#${n} resolve ${base} done`);
     err(`#${n} DONE 0.${(i * 53) % 9}s`);
   });
@@ -153,7 +158,9 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     return { kind: 'exit', code: 1 };
   }
   const cas = spec.rootfsFormat === 'cas-streaming';
-  c.emit(`build ${String(spec.buildId)}: ${String(spec.rootfsNodeKind)} rootfs, ${cas ? 'cas-streaming (chunked ext4)' : 'ext4 durable snapshot'}, target ${formatBytes(spec.rootfsDiskBytes as number)}`);
+  c.emit(
+    `build ${String(spec.buildId)}: ${String(spec.rootfsNodeKind)} rootfs, ${cas ? 'cas-streaming (chunked ext4)' : 'ext4 durable snapshot'}, target ${formatBytes(spec.rootfsDiskBytes as number)}`,
+  );
 
   // context files
   const imgFiles: ImageFile[] = [];
@@ -171,13 +178,17 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
 
   // faults
   const failRule = world.faults.take('builderFail') ?? world.faults.take('builderOom') ?? world.faults.take('builderEnospc');
-  const term = world.faults.take('terminateSandbox', (f) => f.afterBuilderLines !== undefined && (f.sandboxId === undefined || f.sandboxId === sb.id));
+  const term = world.faults.take(
+    'terminateSandbox',
+    (f) => f.afterBuilderLines !== undefined && (f.sandboxId === undefined || f.sandboxId === sb.id),
+  );
   const firstRun = lines.findIndex((l) => l.run);
   const failAt = failRule ? Math.min(failRule.afterLines ?? (firstRun >= 0 ? firstRun + 1 : lines.length), lines.length) : -1;
   let emitted = 2; // the two lines written above
   const count = (): void => {
     emitted++;
-    if (term && emitted >= (term.afterBuilderLines ?? 0)) sb.terminate(term.reason ?? `terminated by the platform after ${emitted} builder lines (injected fault)`);
+    if (term && emitted >= (term.afterBuilderLines ?? 0))
+      sb.terminate(term.reason ?? `terminated by the platform after ${emitted} builder lines (injected fault)`);
   };
   if (term && emitted >= (term.afterBuilderLines ?? 0)) sb.terminate(term.reason ?? 'terminated by the platform (injected fault)');
   await c.sleep(world.opts.builderLineDelayMs);
@@ -189,7 +200,10 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
   for (let i = 0; i <= lines.length; i++) {
     if (i === failAt && failRule) {
       const step = stepOf(i - 1);
-      const runLine = lines.slice(0, i).reverse().find((l) => l.run);
+      const runLine = lines
+        .slice(0, i)
+        .reverse()
+        .find((l) => l.run);
       const cmd = runLine ? runLine.text.replace(/^#\d+ \[\d+\/\d+\] RUN\s*/, '') : 'docker build';
       if (failRule.kind === 'builderFail') {
         const code = failRule.exitCode ?? 1;
@@ -205,7 +219,10 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
           c.emit('Error: docker build failed: exit status 1', 'stderr');
           return { kind: 'exit', code: 1 };
         }
-        c.emit(`${step} 2.417 write /var/lib/docker/overlay2/${sha256Hex(cmd).slice(0, 24)}/diff/usr/lib/libbig.so: no space left on device`, 'stderr');
+        c.emit(
+          `${step} 2.417 write /var/lib/docker/overlay2/${sha256Hex(cmd).slice(0, 24)}/diff/usr/lib/libbig.so: no space left on device`,
+          'stderr',
+        );
         c.emit(`${step} ERROR: failed to copy files: copy file range failed: no space left on device`, 'stderr');
         c.emit('Error: docker build failed: No space left on device (os error 28)', 'stderr');
         return { kind: 'exit', code: 1 };
@@ -221,23 +238,41 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     await c.sleep(world.opts.builderLineDelayMs);
   }
 
-  const image = syntheticImage({ baseImage: spec.baseImage as string, dockerfile: spec.dockerfile as string, files: imgFiles }, world.opts.chunkSizeBytes);
+  const image = syntheticImage(
+    { baseImage: spec.baseImage as string, dockerfile: spec.dockerfile as string, files: imgFiles },
+    world.opts.chunkSizeBytes,
+  );
   let metadata: JsonObject;
   if (cas) {
-    const staged = world.chunks.stage(spec.snapshotUri as string, image, world.opts.chunkSizeBytes, { snapshotId: spec.snapshotId as string, buildId: spec.buildId as string, rootfsDiskBytes: spec.rootfsDiskBytes as number });
-    c.emit(`staging content-addressed image: ${formatBytes(image.length)} in ${staged.manifest.chunks.length} chunks of ${formatBytes(world.opts.chunkSizeBytes)}`);
+    const staged = world.chunks.stage(spec.snapshotUri as string, image, world.opts.chunkSizeBytes, {
+      snapshotId: spec.snapshotId as string,
+      buildId: spec.buildId as string,
+      rootfsDiskBytes: spec.rootfsDiskBytes as number,
+    });
+    c.emit(
+      `staging content-addressed image: ${formatBytes(image.length)} in ${staged.manifest.chunks.length} chunks of ${formatBytes(world.opts.chunkSizeBytes)}`,
+    );
     count();
     await c.sleep(world.opts.builderLineDelayMs);
     c.emit(`staged manifest for ${String(spec.snapshotUri)} (image ${staged.manifest.imageDigest})`);
     count();
-    metadata = { rootfsFormat: 'cas-streaming', stagedArtifact: 'chunked-ext4', snapshotId: spec.snapshotId as string, imageSizeBytes: image.length };
+    metadata = {
+      rootfsFormat: 'cas-streaming',
+      stagedArtifact: 'chunked-ext4',
+      snapshotId: spec.snapshotId as string,
+      imageSizeBytes: image.length,
+    };
   } else {
     c.emit(`exporting rootfs to ext4 (${formatBytes(spec.rootfsDiskBytes as number)})`);
     count();
     await c.sleep(world.opts.builderLineDelayMs);
     c.emit(`uploading snapshot (${formatBytes(image.length)}) to ${String(spec.snapshotUri)}`);
     count();
-    world.snapshots.set(spec.snapshotUri as string, { sizeBytes: image.length, buildId: spec.buildId as string, rootfsDiskBytes: spec.rootfsDiskBytes as number });
+    world.snapshots.set(spec.snapshotUri as string, {
+      sizeBytes: image.length,
+      buildId: spec.buildId as string,
+      rootfsDiskBytes: spec.rootfsDiskBytes as number,
+    });
     metadata = {
       snapshot_id: spec.snapshotId as string,
       snapshot_uri: spec.snapshotUri as string,
@@ -246,7 +281,8 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
       rootfs_disk_bytes: spec.rootfsDiskBytes as number,
       rootfs_node_kind: spec.rootfsNodeKind as string,
     };
-    if (isObject(spec.parent) && typeof spec.parent.parentManifestUri === 'string') metadata.parent_manifest_uri = spec.parent.parentManifestUri;
+    if (isObject(spec.parent) && typeof spec.parent.parentManifestUri === 'string')
+      metadata.parent_manifest_uri = spec.parent.parentManifestUri;
   }
   try {
     sb.fs.writeFile(metaPath, Buffer.from(JSON.stringify(metadata, null, 2) + '\n'), { user: 'root' });

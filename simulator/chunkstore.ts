@@ -57,7 +57,12 @@ export class ChunkStore {
   reusedBytes = 0;
 
   /** cut an image into fixed-size chunks and stage them with a manifest */
-  stage(uri: string, image: Buffer, chunkSize: number, meta: { snapshotId: string; buildId?: string; rootfsDiskBytes?: number }): StagedImage {
+  stage(
+    uri: string,
+    image: Buffer,
+    chunkSize: number,
+    meta: { snapshotId: string; buildId?: string; rootfsDiskBytes?: number },
+  ): StagedImage {
     const chunks: ManifestChunk[] = [];
     for (let off = 0, i = 0; off < image.length; off += chunkSize, i++) {
       const bytes = Buffer.from(image.subarray(off, Math.min(off + chunkSize, image.length)));
@@ -72,7 +77,14 @@ export class ChunkStore {
       imageDigest: `sha256:${sha256Hex(image)}`,
       chunks,
     };
-    const staged: StagedImage = { uri, manifest, snapshotId: meta.snapshotId, buildId: meta.buildId, rootfsDiskBytes: meta.rootfsDiskBytes, stagedAt: new Date().toISOString() };
+    const staged: StagedImage = {
+      uri,
+      manifest,
+      snapshotId: meta.snapshotId,
+      buildId: meta.buildId,
+      rootfsDiskBytes: meta.rootfsDiskBytes,
+      stagedAt: new Date().toISOString(),
+    };
     this.staged.set(uri, staged);
     return staged;
   }
@@ -122,15 +134,21 @@ export class ChunkStore {
       const bytes = this.chunkBytes(staged, c);
       if (!bytes) throw new Error(`chunk ${c.index} (${c.digest}) of staged image ${staged.uri} is missing from the staging area`);
       const actual = sha256Hex(bytes);
-      if (actual !== hex) throw new Error(`chunk ${c.index} of staged image ${staged.uri} is corrupt: manifest digest ${c.digest}, content hashes to sha256:${actual}`);
-      if (bytes.length !== c.size) throw new Error(`chunk ${c.index} of staged image ${staged.uri} has ${bytes.length} bytes, manifest says ${c.size}`);
+      if (actual !== hex)
+        throw new Error(
+          `chunk ${c.index} of staged image ${staged.uri} is corrupt: manifest digest ${c.digest}, content hashes to sha256:${actual}`,
+        );
+      if (bytes.length !== c.size)
+        throw new Error(`chunk ${c.index} of staged image ${staged.uri} has ${bytes.length} bytes, manifest says ${c.size}`);
       imageHash.update(bytes);
       total += bytes.length;
       verified.push([hex, bytes]);
     }
-    if (total !== m.imageSizeBytes) throw new Error(`staged image ${staged.uri} holds ${total} bytes but its manifest declares ${m.imageSizeBytes}`);
+    if (total !== m.imageSizeBytes)
+      throw new Error(`staged image ${staged.uri} holds ${total} bytes but its manifest declares ${m.imageSizeBytes}`);
     const imageDigest = `sha256:${imageHash.digest('hex')}`;
-    if (imageDigest !== m.imageDigest) throw new Error(`staged image ${staged.uri} digest ${imageDigest} does not match manifest imageDigest ${m.imageDigest}`);
+    if (imageDigest !== m.imageDigest)
+      throw new Error(`staged image ${staged.uri} digest ${imageDigest} does not match manifest imageDigest ${m.imageDigest}`);
     if (declaredSizeBytes !== m.imageSizeBytes)
       throw new Error(`declared snapshotSizeBytes ${declaredSizeBytes} does not match the staged image size ${m.imageSizeBytes} bytes`);
     let novel = 0;

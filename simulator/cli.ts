@@ -110,7 +110,9 @@ async function main(): Promise<void> {
     fail((e as Error).message);
   }
   process.stdout.write(`listening on ${sim.url}\n`);
-  process.stderr.write(`tl-sim: API key ${DEFAULT_API_KEY}, PAT ${DEFAULT_PAT} (${DEFAULT_ORG}/${DEFAULT_PROJECT}); state at ${sim.url}/_sim/state\n`);
+  process.stderr.write(
+    `tl-sim: API key ${DEFAULT_API_KEY}, PAT ${DEFAULT_PAT} (${DEFAULT_ORG}/${DEFAULT_PROJECT}); state at ${sim.url}/_sim/state\n`,
+  );
   const shutdown = (sig: string): void => {
     process.stderr.write(`tl-sim: ${sig}, stopping\n`);
     void sim.stop().then(() => process.exit(0));

@@ -169,7 +169,9 @@ async function shCmd(c: CmdCtx): Promise<ExitResult> {
     c.emit('[    2.881007] docker0: port 1(veth3a1f2c4) entered forwarding state');
     for (const k of c.sb.oomKills) {
       c.emit(`[  812.345678] dockerd invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=-500`);
-      c.emit(`[  812.345901] Memory cgroup out of memory: Killed process ${4000 + k.pid} (${k.command}) total-vm:8123456kB, anon-rss:${c.sb.resources.memory_mb * 1000}kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:8123kB oom_score_adj:0`);
+      c.emit(
+        `[  812.345901] Memory cgroup out of memory: Killed process ${4000 + k.pid} (${k.command}) total-vm:8123456kB, anon-rss:${c.sb.resources.memory_mb * 1000}kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:8123kB oom_score_adj:0`,
+      );
       c.emit(`[  812.346002] Out of memory: Killed process ${4000 + k.pid} (${k.command})`);
     }
     if (c.sb.diskFull) c.emit('[  640.118250] EXT4-fs warning (device vda): ext4_dx_add_entry:2589: Directory index full!');
@@ -235,9 +237,18 @@ export function resolveCommand(command: string): CommandFn | undefined {
 /** start a process in a sandbox; throws HttpError for spawn failures */
 export function launch(world: World, sb: Sandbox, payload: StartPayload): SimProcess {
   const fn = resolveCommand(payload.command);
-  if (!fn) throw new HttpError(500, `Failed to start process: failed to spawn '${payload.command}': No such file or directory (os error 2)`, 'PROCESS_START_FAILED');
+  if (!fn)
+    throw new HttpError(
+      500,
+      `Failed to start process: failed to spawn '${payload.command}': No such file or directory (os error 2)`,
+      'PROCESS_START_FAILED',
+    );
   if (payload.working_dir !== undefined && sb.fs.stat(payload.working_dir)?.type !== 'dir') {
-    throw new HttpError(500, `Failed to start process: working directory '${payload.working_dir}': No such file or directory (os error 2)`, 'PROCESS_START_FAILED');
+    throw new HttpError(
+      500,
+      `Failed to start process: working directory '${payload.working_dir}': No such file or directory (os error 2)`,
+      'PROCESS_START_FAILED',
+    );
   }
   const proc = sb.spawn(payload);
   const ctx: CmdCtx = {

@@ -63,12 +63,15 @@ export function validateFault(input: unknown): FaultRuleInput {
   }
   switch (kind) {
     case 'status':
-      if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 200 || input.status > 599) bad('status must be an HTTP status code from 200 to 599');
-      if (input.headers !== undefined && (!isObject(input.headers) || Object.values(input.headers).some((v) => typeof v !== 'string'))) bad('headers must map names to strings');
+      if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 200 || input.status > 599)
+        bad('status must be an HTTP status code from 200 to 599');
+      if (input.headers !== undefined && (!isObject(input.headers) || Object.values(input.headers).some((v) => typeof v !== 'string')))
+        bad('headers must map names to strings');
       for (const [k, v] of Object.entries((input.headers ?? {}) as Record<string, string>)) {
         if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v)) bad(`header '${k}' is not a valid HTTP header name/value`);
       }
-      if ((input.status === 204 || input.status === 304) && input.body !== undefined && input.body !== '') bad(`a ${input.status} answer has no body`);
+      if ((input.status === 204 || input.status === 304) && input.body !== undefined && input.body !== '')
+        bad(`a ${input.status} answer has no body`);
       if (input.contentType !== undefined && typeof input.contentType !== 'string') bad('contentType must be a string');
       break;
     case 'delay':
@@ -193,7 +196,11 @@ export class Faults {
   }
 
   /** the first rule of a kind that matches the predicate and fires */
-  take<K extends FaultKind>(kind: K, pred: (r: Extract<FaultRuleState, { kind: K }>) => boolean = () => true, http?: { method: string; path: string }): Extract<FaultRuleState, { kind: K }> | undefined {
+  take<K extends FaultKind>(
+    kind: K,
+    pred: (r: Extract<FaultRuleState, { kind: K }>) => boolean = () => true,
+    http?: { method: string; path: string },
+  ): Extract<FaultRuleState, { kind: K }> | undefined {
     for (const r of this.rules) {
       if (r.kind !== kind || r.remaining === 0) continue;
       if (http && !this.matchesHttp(r, http.method, http.path)) continue;

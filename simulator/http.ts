@@ -5,8 +5,7 @@ import type { World } from './world.js';
 import { HttpError } from './util.js';
 
 export type Reply =
-  | { status: number; headers?: Record<string, string>; json?: unknown; raw?: Buffer | string }
-  | { stream: (res: ServerResponse) => void };
+  { status: number; headers?: Record<string, string>; json?: unknown; raw?: Buffer | string } | { stream: (res: ServerResponse) => void };
 
 export interface Ctx {
   world: World;

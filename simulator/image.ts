@@ -27,7 +27,10 @@ export function expand(seed: string, n: number): Buffer {
 
 export function syntheticImage(input: { baseImage: string; dockerfile: string; files: ImageFile[] }, chunkSize: number): Buffer {
   const base = expand(`tl-sim-base-layer:${input.baseImage}`, 4 * chunkSize);
-  const parts: Buffer[] = [Buffer.from(`TLSIM-LAYER v1\nbase ${input.baseImage}\ndockerfile ${Buffer.byteLength(input.dockerfile)}\n`), Buffer.from(input.dockerfile)];
+  const parts: Buffer[] = [
+    Buffer.from(`TLSIM-LAYER v1\nbase ${input.baseImage}\ndockerfile ${Buffer.byteLength(input.dockerfile)}\n`),
+    Buffer.from(input.dockerfile),
+  ];
   for (const f of [...input.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     if (f.type === 'file') {
       const data = f.data ?? Buffer.alloc(0);

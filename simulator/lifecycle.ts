@@ -14,28 +14,43 @@ export async function handleLifecycle(ctx: Ctx, namespace: string, rest: string[
   const world = ctx.world;
   const principal = authenticate(world, ctx.req);
   ctx.principal = principal;
-  const inScope = (s: Sandbox): boolean => s.organizationId === principal.organizationId && s.projectId === principal.projectId && s.namespace === namespace;
+  const inScope = (s: Sandbox): boolean =>
+    s.organizationId === principal.organizationId && s.projectId === principal.projectId && s.namespace === namespace;
   if (rest.length === 0) {
     if (ctx.method === 'GET') {
       const name = ctx.query.get('name');
       const status = ctx.query.get('status');
-      const list = [...world.sandboxes.values()].filter((s) => inScope(s) && (name === null || s.name === name) && (status === null || s.status === status));
+      const list = [...world.sandboxes.values()].filter(
+        (s) => inScope(s) && (name === null || s.name === name) && (status === null || s.status === status),
+      );
       return json(200, { sandboxes: list.map((s) => s.info(world.url)) });
     }
-    if (ctx.method !== 'POST') throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: GET, POST)`, 'METHOD_NOT_ALLOWED', { allow: 'GET, POST' });
+    if (ctx.method !== 'POST')
+      throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: GET, POST)`, 'METHOD_NOT_ALLOWED', {
+        allow: 'GET, POST',
+      });
     const body = await ctx.json();
     if (!isObject(body)) throw new HttpError(400, 'request body must be a JSON object', 'INVALID_ARGUMENT');
-    if (typeof body.image !== 'string' || body.image.trim() === '') throw new HttpError(400, "field 'image' is required and must be a non-empty string", 'INVALID_ARGUMENT');
+    if (typeof body.image !== 'string' || body.image.trim() === '')
+      throw new HttpError(400, "field 'image' is required and must be a non-empty string", 'INVALID_ARGUMENT');
     const r = body.resources ?? {};
     if (!isObject(r)) throw new HttpError(400, "field 'resources' must be an object", 'INVALID_ARGUMENT');
-    if (r.cpus !== undefined && (typeof r.cpus !== 'number' || !(r.cpus > 0))) throw new HttpError(400, 'resources.cpus must be a positive number', 'INVALID_ARGUMENT');
+    if (r.cpus !== undefined && (typeof r.cpus !== 'number' || !(r.cpus > 0)))
+      throw new HttpError(400, 'resources.cpus must be a positive number', 'INVALID_ARGUMENT');
     for (const k of ['memory_mb', 'disk_mb'] as const) {
-      if (r[k] !== undefined && (!isNonNegInt(r[k]) || r[k] === 0)) throw new HttpError(400, `resources.${k} must be a positive integer`, 'INVALID_ARGUMENT');
+      if (r[k] !== undefined && (!isNonNegInt(r[k]) || r[k] === 0))
+        throw new HttpError(400, `resources.${k} must be a positive integer`, 'INVALID_ARGUMENT');
     }
-    if (body.timeout_secs !== undefined && !isNonNegInt(body.timeout_secs)) throw new HttpError(400, 'timeout_secs must be a non-negative integer', 'INVALID_ARGUMENT');
+    if (body.timeout_secs !== undefined && !isNonNegInt(body.timeout_secs))
+      throw new HttpError(400, 'timeout_secs must be a non-negative integer', 'INVALID_ARGUMENT');
     let name: string | undefined;
     if (body.name !== undefined && body.name !== null) {
-      if (typeof body.name !== 'string' || !NAME_RE.test(body.name)) throw new HttpError(400, `invalid sandbox name ${JSON.stringify(body.name)}: 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit`, 'INVALID_ARGUMENT');
+      if (typeof body.name !== 'string' || !NAME_RE.test(body.name))
+        throw new HttpError(
+          400,
+          `invalid sandbox name ${JSON.stringify(body.name)}: 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit`,
+          'INVALID_ARGUMENT',
+        );
       name = body.name;
       const clash = [...world.sandboxes.values()].find((s) => inScope(s) && s.name === name && s.status !== 'terminated');
       if (clash) throw new HttpError(409, `a sandbox named '${name}' already exists (${clash.id})`, 'ALREADY_EXISTS');
@@ -47,7 +62,11 @@ export async function handleLifecycle(ctx: Ctx, namespace: string, rest: string[
       principal.organizationId,
       principal.projectId,
       body.image,
-      { cpus: typeof r.cpus === 'number' ? r.cpus : 1, memory_mb: typeof r.memory_mb === 'number' ? r.memory_mb : 1024, disk_mb: typeof r.disk_mb === 'number' ? r.disk_mb : 10240 },
+      {
+        cpus: typeof r.cpus === 'number' ? r.cpus : 1,
+        memory_mb: typeof r.memory_mb === 'number' ? r.memory_mb : 1024,
+        disk_mb: typeof r.disk_mb === 'number' ? r.disk_mb : 10240,
+      },
       typeof body.timeout_secs === 'number' ? body.timeout_secs : undefined,
       name,
       `sim-node-${1 + (world.sandboxes.size % 3)}`,
@@ -73,7 +92,9 @@ export async function handleLifecycle(ctx: Ctx, namespace: string, rest: string[
       sb.deletedAt = new Date().toISOString();
       return json(200, { sandbox_id: sb.id, status: 'terminated' });
     }
-    throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: GET, DELETE)`, 'METHOD_NOT_ALLOWED', { allow: 'GET, DELETE' });
+    throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: GET, DELETE)`, 'METHOD_NOT_ALLOWED', {
+      allow: 'GET, DELETE',
+    });
   }
   throw new HttpError(404, `no route for ${ctx.method} ${ctx.rawPath}`, 'NOT_FOUND');
 }

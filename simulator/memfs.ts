@@ -43,7 +43,20 @@ export class MemFs {
 
   constructor() {
     const now = Date.now();
-    for (const d of ['/', '/bin', '/etc', '/tmp', '/usr', '/usr/bin', '/usr/local', '/usr/local/bin', '/var', '/var/lib', '/var/lib/docker', '/var/lib/tensorlake']) {
+    for (const d of [
+      '/',
+      '/bin',
+      '/etc',
+      '/tmp',
+      '/usr',
+      '/usr/bin',
+      '/usr/local',
+      '/usr/local/bin',
+      '/var',
+      '/var/lib',
+      '/var/lib/docker',
+      '/var/lib/tensorlake',
+    ]) {
       this.nodes.set(d, { type: 'dir', mode: d === '/tmp' ? 0o1777 : 0o755, owner: 'root', mtime: now });
     }
     for (const f of ['/bin/true', '/bin/sh', '/bin/mkdir', '/bin/chmod', '/bin/tar', '/usr/local/bin/tl-rootfs-build']) {

@@ -13,7 +13,9 @@ const DURABLE = 'durable_archive_v1';
 const CAS_FORMAT = 'content_addressed_streaming_v1';
 
 function methodNotAllowed(ctx: Ctx, allow: string[]): never {
-  throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: ${allow.join(', ')})`, 'METHOD_NOT_ALLOWED', { allow: allow.join(', ') });
+  throw new HttpError(405, `method ${ctx.method} not allowed on ${ctx.rawPath} (allowed: ${allow.join(', ')})`, 'METHOD_NOT_ALLOWED', {
+    allow: allow.join(', '),
+  });
 }
 
 function notFoundRoute(ctx: Ctx): never {
@@ -70,7 +72,10 @@ export async function handlePlatform(ctx: Ctx): Promise<Reply> {
   if (rest[0] === 'sandbox-template-builds') {
     if (rest.length === 1) {
       if (m === 'POST') return prepare(ctx, scope);
-      if (m === 'GET') return json(200, { items: [...ctx.world.builds.values()].filter((b) => b.organizationId === org && b.projectId === project).map(buildStatusBody) });
+      if (m === 'GET')
+        return json(200, {
+          items: [...ctx.world.builds.values()].filter((b) => b.organizationId === org && b.projectId === project).map(buildStatusBody),
+        });
       methodNotAllowed(ctx, ['GET', 'POST']);
     }
     const build = ctx.world.builds.get(rest[1]);
@@ -99,7 +104,11 @@ function introspect(ctx: Ctx): Reply {
   const key = findKey(ctx.world, token);
   if (key) return json(200, { id: keyId(key), organizationId: key.organizationId, projectId: key.projectId });
   if (findPat(ctx.world, token)) {
-    throw new HttpError(401, 'Personal access tokens cannot be introspected: only API keys can (send X-Forwarded-Organization-Id / X-Forwarded-Project-Id instead)', 'UNAUTHORIZED');
+    throw new HttpError(
+      401,
+      'Personal access tokens cannot be introspected: only API keys can (send X-Forwarded-Organization-Id / X-Forwarded-Project-Id instead)',
+      'UNAUTHORIZED',
+    );
   }
   throw new HttpError(401, 'Invalid API key', 'UNAUTHORIZED');
 }
@@ -107,7 +116,8 @@ function introspect(ctx: Ctx): Reply {
 function listTemplates(ctx: Ctx, s: Scope): Reply {
   const ps = ctx.query.get('pageSize');
   const pageSize = ps === null ? 100 : Number(ps);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new HttpError(400, `pageSize must be an integer between 1 and 1000, got '${ps}'`, 'INVALID_ARGUMENT');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
+    throw new HttpError(400, `pageSize must be an integer between 1 and 1000, got '${ps}'`, 'INVALID_ARGUMENT');
   const cursor = ctx.query.get('cursor');
   let offset = 0;
   if (cursor !== null) {
@@ -130,7 +140,8 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
     if (opts.optional) return undefined;
     throw new HttpError(400, `missing required field '${key}'`, 'INVALID_ARGUMENT');
   }
-  if (typeof v !== 'string') throw new HttpError(400, `field '${key}' must be a string, got ${v === null ? 'null' : typeof v}`, 'INVALID_ARGUMENT');
+  if (typeof v !== 'string')
+    throw new HttpError(400, `field '${key}' must be a string, got ${v === null ? 'null' : typeof v}`, 'INVALID_ARGUMENT');
   if (opts.nonEmpty && v.trim() === '') throw new HttpError(400, `field '${key}' must not be empty`, 'INVALID_ARGUMENT');
   return v;
 }
@@ -139,14 +150,20 @@ function uint(body: Record<string, unknown>, key: string, opts: { optional?: boo
   const v = body[key];
   if (v === undefined && opts.optional) return undefined;
   if (v === undefined) throw new HttpError(400, `missing required field '${key}'`, 'INVALID_ARGUMENT');
-  if (!isNonNegInt(v)) throw new HttpError(400, `field '${key}' must be a non-negative integer, got ${JSON.stringify(v)}`, 'INVALID_ARGUMENT');
+  if (!isNonNegInt(v))
+    throw new HttpError(400, `field '${key}' must be a non-negative integer, got ${JSON.stringify(v)}`, 'INVALID_ARGUMENT');
   return v;
 }
 
 function bool(body: Record<string, unknown>, key: string, opts: { optional?: boolean } = {}): boolean | undefined {
   const v = body[key];
   if (v === undefined && opts.optional) return undefined;
-  if (typeof v !== 'boolean') throw new HttpError(400, v === undefined ? `missing required field '${key}'` : `field '${key}' must be a boolean, got ${JSON.stringify(v)}`, 'INVALID_ARGUMENT');
+  if (typeof v !== 'boolean')
+    throw new HttpError(
+      400,
+      v === undefined ? `missing required field '${key}'` : `field '${key}' must be a boolean, got ${JSON.stringify(v)}`,
+      'INVALID_ARGUMENT',
+    );
   return v;
 }
 
@@ -167,14 +184,22 @@ async function registerTemplate(ctx: Ctx, s: Scope): Promise<Reply> {
   str(body, 'dockerfile', { optional: true });
   str(body, 'snapshotSandboxId', { optional: true });
   const fmt = str(body, 'snapshotFormatVersion', { optional: true });
-  if (fmt !== undefined && fmt !== DURABLE && fmt !== CAS_FORMAT) throw new HttpError(400, `unsupported snapshotFormatVersion '${fmt}'`, 'INVALID_ARGUMENT');
+  if (fmt !== undefined && fmt !== DURABLE && fmt !== CAS_FORMAT)
+    throw new HttpError(400, `unsupported snapshotFormatVersion '${fmt}'`, 'INVALID_ARGUMENT');
   const kind = str(body, 'rootfsNodeKind', { optional: true });
-  if (kind !== undefined && kind !== 'base' && kind !== 'diff') throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
+  if (kind !== undefined && kind !== 'base' && kind !== 'diff')
+    throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
   const existing = ctx.world.findTemplate(s.org, s.project, name);
   if (existing && existing.organizationId === s.org && existing.projectId === s.project) {
     throw new HttpError(409, `sandbox template '${name}' already exists in project '${s.project}'`, 'ALREADY_EXISTS');
   }
-  const tpl = { ...toJsonObject(body), id: `sandbox_template_${randomHex(10)}`, name, public: body.public === true, createdAt: nowIso() } as StoredTemplate['tpl'];
+  const tpl = {
+    ...toJsonObject(body),
+    id: `sandbox_template_${randomHex(10)}`,
+    name,
+    public: body.public === true,
+    createdAt: nowIso(),
+  } as StoredTemplate['tpl'];
   ctx.world.registerTemplate(s.org, s.project, tpl);
   return json(201, tpl);
 }
@@ -183,7 +208,11 @@ function deleteTemplate(ctx: Ctx, s: Scope, nameOrId: string): Reply {
   const t = ctx.world.findTemplate(s.org, s.project, nameOrId, { byId: true });
   if (!t) throw new HttpError(404, `sandbox template '${nameOrId}' not found`, 'TEMPLATE_NOT_FOUND');
   if (t.organizationId !== s.org || t.projectId !== s.project) {
-    throw new HttpError(403, `Forbidden: sandbox template '${nameOrId}' does not belong to project '${s.project}' and cannot be deleted`, 'FORBIDDEN');
+    throw new HttpError(
+      403,
+      `Forbidden: sandbox template '${nameOrId}' does not belong to project '${s.project}' and cannot be deleted`,
+      'FORBIDDEN',
+    );
   }
   ctx.world.templates.delete(t.tpl.id);
   return { status: 204 };
@@ -200,9 +229,11 @@ interface LocalImage {
 function localImage(v: unknown, where: string): LocalImage {
   if (!isObject(v)) throw new HttpError(400, `${where} must be an object`, 'INVALID_ARGUMENT');
   for (const k of ['templateId', 'name', 'reference', 'snapshotId']) {
-    if (typeof v[k] !== 'string' || (v[k] as string) === '') throw new HttpError(400, `${where}.${k} must be a non-empty string`, 'INVALID_ARGUMENT');
+    if (typeof v[k] !== 'string' || (v[k] as string) === '')
+      throw new HttpError(400, `${where}.${k} must be a non-empty string`, 'INVALID_ARGUMENT');
   }
-  if (v.public !== undefined && typeof v.public !== 'boolean') throw new HttpError(400, `${where}.public must be a boolean`, 'INVALID_ARGUMENT');
+  if (v.public !== undefined && typeof v.public !== 'boolean')
+    throw new HttpError(400, `${where}.public must be a boolean`, 'INVALID_ARGUMENT');
   return v as unknown as LocalImage;
 }
 
@@ -210,7 +241,11 @@ function resolveLocalImage(world: World, s: Scope, e: LocalImage, where: string)
   const t = world.visibleTemplates(s.org, s.project).find((x) => x.tpl.id === e.templateId);
   if (!t) throw new HttpError(404, `${where}: sandbox template '${e.templateId}' (${e.reference}) not found`, 'TEMPLATE_NOT_FOUND');
   if (t.tpl.snapshotId !== e.snapshotId) {
-    throw new HttpError(400, `${where}: snapshotId '${e.snapshotId}' does not match template '${e.templateId}' (current snapshot '${String(t.tpl.snapshotId)}')`, 'INVALID_ARGUMENT');
+    throw new HttpError(
+      400,
+      `${where}: snapshotId '${e.snapshotId}' does not match template '${e.templateId}' (current snapshot '${String(t.tpl.snapshotId)}')`,
+      'INVALID_ARGUMENT',
+    );
   }
   return t;
 }
@@ -223,11 +258,15 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
   const baseImage = str(body, 'baseImage', { nonEmpty: true })!;
   const isPublic = bool(body, 'public')!;
   const kind = str(body, 'rootfsNodeKind')!;
-  if (kind !== 'base' && kind !== 'diff') throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
-  if (!('parentTemplate' in body)) throw new HttpError(400, "missing required field 'parentTemplate' (send null for base builds)", 'INVALID_ARGUMENT');
+  if (kind !== 'base' && kind !== 'diff')
+    throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
+  if (!('parentTemplate' in body))
+    throw new HttpError(400, "missing required field 'parentTemplate' (send null for base builds)", 'INVALID_ARGUMENT');
   const fmt = str(body, 'rootfsFormat', { optional: true });
-  if (fmt !== undefined && fmt !== 'cas-streaming') throw new HttpError(400, `unsupported rootfsFormat '${fmt}' (supported: cas-streaming)`, 'INVALID_ARGUMENT');
-  if (!('additionalLocalImages' in body)) throw new HttpError(400, "missing required field 'additionalLocalImages' (send [] when there are none)", 'INVALID_ARGUMENT');
+  if (fmt !== undefined && fmt !== 'cas-streaming')
+    throw new HttpError(400, `unsupported rootfsFormat '${fmt}' (supported: cas-streaming)`, 'INVALID_ARGUMENT');
+  if (!('additionalLocalImages' in body))
+    throw new HttpError(400, "missing required field 'additionalLocalImages' (send [] when there are none)", 'INVALID_ARGUMENT');
   const extra = body.additionalLocalImages;
   if (!Array.isArray(extra)) throw new HttpError(400, "field 'additionalLocalImages' must be an array", 'INVALID_ARGUMENT');
   const extras = extra.map((e, i) => localImage(e, `additionalLocalImages[${i}]`));
@@ -236,10 +275,18 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
     if (body.parentTemplate === null) throw new HttpError(400, "rootfsNodeKind 'diff' requires a parentTemplate", 'INVALID_ARGUMENT');
     parent = resolveLocalImage(world, s, localImage(body.parentTemplate, 'parentTemplate'), 'parentTemplate');
     if (parent.tpl.rootfsNodeKind !== undefined && parent.tpl.rootfsNodeKind !== 'base') {
-      throw new HttpError(400, `parent template '${parent.tpl.name}' has rootfsNodeKind '${String(parent.tpl.rootfsNodeKind)}'; only base templates can be parents`, 'INVALID_ARGUMENT');
+      throw new HttpError(
+        400,
+        `parent template '${parent.tpl.name}' has rootfsNodeKind '${String(parent.tpl.rootfsNodeKind)}'; only base templates can be parents`,
+        'INVALID_ARGUMENT',
+      );
     }
     if (parent.tpl.snapshotFormatVersion !== undefined && parent.tpl.snapshotFormatVersion !== DURABLE) {
-      throw new HttpError(400, `parent template '${parent.tpl.name}' uses snapshot format '${String(parent.tpl.snapshotFormatVersion)}', which the rootfs builder cannot materialize`, 'INVALID_ARGUMENT');
+      throw new HttpError(
+        400,
+        `parent template '${parent.tpl.name}' uses snapshot format '${String(parent.tpl.snapshotFormatVersion)}', which the rootfs builder cannot materialize`,
+        'INVALID_ARGUMENT',
+      );
     }
   } else if (body.parentTemplate !== null) {
     throw new HttpError(400, "rootfsNodeKind 'base' must not have a parentTemplate", 'INVALID_ARGUMENT');
@@ -247,7 +294,11 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
   const extraTemplates = extras.map((e, i) => resolveLocalImage(world, s, e, `additionalLocalImages[${i}]`));
   const cas = fmt === 'cas-streaming';
   if (cas && (parent || extraTemplates.length)) {
-    throw new HttpError(400, 'cas-streaming builds support only base images: parentTemplate must be null and additionalLocalImages empty', 'INVALID_ARGUMENT');
+    throw new HttpError(
+      400,
+      'cas-streaming builds support only base images: parentTemplate must be null and additionalLocalImages empty',
+      'INVALID_ARGUMENT',
+    );
   }
 
   const buildId = `sandbox_template_build_${randomHex(10)}`;
@@ -262,7 +313,13 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
     rootfsNodeKind: kind,
     baseImage,
     public: isPublic,
-    builder: { image: o.builder.image, command: 'tl-rootfs-build', cpus: o.builder.cpus, memoryMb: o.builder.memoryMb, diskMb: o.builder.diskMb },
+    builder: {
+      image: o.builder.image,
+      command: 'tl-rootfs-build',
+      cpus: o.builder.cpus,
+      memoryMb: o.builder.memoryMb,
+      diskMb: o.builder.diskMb,
+    },
     runtimeContract: { guestRuntimeLayout: 'embedded', guestRuntimeDriveFormat: 'none', guestBootContract: 'supervisor-init-wrapper-v1' },
     parent: parent
       ? {
@@ -317,7 +374,14 @@ async function prepare(ctx: Ctx, s: Scope): Promise<Reply> {
 }
 
 export function buildStatusBody(b: Build): JsonObject {
-  const o: JsonObject = { buildId: b.buildId, name: b.name, status: b.status, rootfsNodeKind: b.rootfsNodeKind, createdAt: b.history[0]?.at ?? null, updatedAt: b.history[b.history.length - 1]?.at ?? null };
+  const o: JsonObject = {
+    buildId: b.buildId,
+    name: b.name,
+    status: b.status,
+    rootfsNodeKind: b.rootfsNodeKind,
+    createdAt: b.history[0]?.at ?? null,
+    updatedAt: b.history[b.history.length - 1]?.at ?? null,
+  };
   if (b.rootfsFormat) o.rootfsFormat = b.rootfsFormat;
   if (b.status === 'completed' && b.template) o.template = b.template;
   if (b.error) o.error = b.error;
@@ -330,7 +394,11 @@ async function complete(ctx: Ctx, s: Scope, buildId: string, build: Build | unde
   const body = await objectBody(ctx);
   build.completeRequests.push(toJsonObject(body));
   if (build.status !== 'prepared') {
-    throw new HttpError(409, `sandbox template build '${buildId}' is '${build.status}', expected 'prepared': it cannot be completed again`, 'CONFLICT');
+    throw new HttpError(
+      409,
+      `sandbox template build '${buildId}' is '${build.status}', expected 'prepared': it cannot be completed again`,
+      'CONFLICT',
+    );
   }
   const snapshotId = str(body, 'snapshotId', { nonEmpty: true })!;
   const snapshotUri = str(body, 'snapshotUri', { nonEmpty: true })!;
@@ -341,23 +409,55 @@ async function complete(ctx: Ctx, s: Scope, buildId: string, build: Build | unde
   const pmu = str(body, 'parentManifestUri', { optional: true });
   const rf = str(body, 'rootfsFormat', { optional: true });
   if (fmt !== DURABLE && fmt !== CAS_FORMAT) throw new HttpError(400, `unsupported snapshotFormatVersion '${fmt}'`, 'INVALID_ARGUMENT');
-  if (kind !== 'base' && kind !== 'diff') throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
+  if (kind !== 'base' && kind !== 'diff')
+    throw new HttpError(400, `rootfsNodeKind must be 'base' or 'diff', got '${kind}'`, 'INVALID_ARGUMENT');
   if (rf !== undefined && rf !== 'cas-streaming') throw new HttpError(400, `unsupported rootfsFormat '${rf}'`, 'INVALID_ARGUMENT');
   const cas = build.rootfsFormat === 'cas-streaming';
-  if (cas && rf !== 'cas-streaming') throw new HttpError(400, `build '${buildId}' was prepared with rootfsFormat 'cas-streaming'; the completion must send rootfsFormat 'cas-streaming'`, 'INVALID_ARGUMENT');
-  if (!cas && rf !== undefined) throw new HttpError(400, `build '${buildId}' was prepared as a durable build; rootfsFormat '${rf}' is not allowed in its completion`, 'INVALID_ARGUMENT');
+  if (cas && rf !== 'cas-streaming')
+    throw new HttpError(
+      400,
+      `build '${buildId}' was prepared with rootfsFormat 'cas-streaming'; the completion must send rootfsFormat 'cas-streaming'`,
+      'INVALID_ARGUMENT',
+    );
+  if (!cas && rf !== undefined)
+    throw new HttpError(
+      400,
+      `build '${buildId}' was prepared as a durable build; rootfsFormat '${rf}' is not allowed in its completion`,
+      'INVALID_ARGUMENT',
+    );
   const wantFmt = cas ? CAS_FORMAT : DURABLE;
-  if (fmt !== wantFmt) throw new HttpError(400, `snapshotFormatVersion '${fmt}' does not match the build's format (expected '${wantFmt}')`, 'INVALID_ARGUMENT');
-  if (snapshotId !== build.snapshotId) throw new HttpError(400, `snapshotId '${snapshotId}' does not match the prepared snapshot '${build.snapshotId}'`, 'INVALID_ARGUMENT');
-  if (kind !== build.rootfsNodeKind) throw new HttpError(400, `rootfsNodeKind '${kind}' does not match the prepared build ('${build.rootfsNodeKind}')`, 'INVALID_ARGUMENT');
+  if (fmt !== wantFmt)
+    throw new HttpError(
+      400,
+      `snapshotFormatVersion '${fmt}' does not match the build's format (expected '${wantFmt}')`,
+      'INVALID_ARGUMENT',
+    );
+  if (snapshotId !== build.snapshotId)
+    throw new HttpError(400, `snapshotId '${snapshotId}' does not match the prepared snapshot '${build.snapshotId}'`, 'INVALID_ARGUMENT');
+  if (kind !== build.rootfsNodeKind)
+    throw new HttpError(400, `rootfsNodeKind '${kind}' does not match the prepared build ('${build.rootfsNodeKind}')`, 'INVALID_ARGUMENT');
   const expected = build.expectedSnapshotUri;
   if (expected === undefined) {
-    throw new HttpError(400, `snapshotUri '${snapshotUri}' was not issued for build '${buildId}': the upload was never signed (call POST /api/v1/blob/sign with snapshotRelPath '${build.snapshotRelPath ?? ''}')`, 'INVALID_ARGUMENT');
+    throw new HttpError(
+      400,
+      `snapshotUri '${snapshotUri}' was not issued for build '${buildId}': the upload was never signed (call POST /api/v1/blob/sign with snapshotRelPath '${build.snapshotRelPath ?? ''}')`,
+      'INVALID_ARGUMENT',
+    );
   }
-  if (snapshotUri !== expected) throw new HttpError(400, `snapshotUri '${snapshotUri}' does not match the ${build.signedSnapshotUri ? 'signed' : 'prepared'} snapshot URI '${expected}' of build '${buildId}'`, 'INVALID_ARGUMENT');
+  if (snapshotUri !== expected)
+    throw new HttpError(
+      400,
+      `snapshotUri '${snapshotUri}' does not match the ${build.signedSnapshotUri ? 'signed' : 'prepared'} snapshot URI '${expected}' of build '${buildId}'`,
+      'INVALID_ARGUMENT',
+    );
   if (kind === 'diff') {
     if (pmu === undefined) throw new HttpError(400, 'diff builds must send parentManifestUri', 'INVALID_ARGUMENT');
-    if (pmu !== build.parentManifestUri) throw new HttpError(400, `parentManifestUri '${pmu}' does not match the parent template's manifest '${build.parentManifestUri ?? ''}'`, 'INVALID_ARGUMENT');
+    if (pmu !== build.parentManifestUri)
+      throw new HttpError(
+        400,
+        `parentManifestUri '${pmu}' does not match the parent template's manifest '${build.parentManifestUri ?? ''}'`,
+        'INVALID_ARGUMENT',
+      );
   }
   if (disk === 0) throw new HttpError(400, 'rootfsDiskBytes must be positive', 'INVALID_ARGUMENT');
 
@@ -365,7 +465,11 @@ async function complete(ctx: Ctx, s: Scope, buildId: string, build: Build | unde
   // own target for cas-streaming); both equal spec.rootfsDiskBytes, which the builder recorded.
   const builtFor = cas ? world.chunks.staged.get(snapshotUri)?.rootfsDiskBytes : world.snapshots.get(snapshotUri)?.rootfsDiskBytes;
   if (builtFor !== undefined && disk !== builtFor) {
-    throw new HttpError(400, `rootfsDiskBytes ${disk} does not match the target the builder built for (${builtFor} bytes)`, 'INVALID_ARGUMENT');
+    throw new HttpError(
+      400,
+      `rootfsDiskBytes ${disk} does not match the target the builder built for (${builtFor} bytes)`,
+      'INVALID_ARGUMENT',
+    );
   }
 
   if (cas) {
@@ -375,7 +479,12 @@ async function complete(ctx: Ctx, s: Scope, buildId: string, build: Build | unde
   }
   const snap = world.snapshots.get(snapshotUri);
   if (!snap) throw new HttpError(400, `snapshot '${snapshotUri}' does not exist: nothing was uploaded to it`, 'SNAPSHOT_NOT_FOUND');
-  if (snap.sizeBytes !== size) throw new HttpError(400, `snapshotSizeBytes ${size} does not match the uploaded snapshot '${snapshotUri}' (${snap.sizeBytes} bytes)`, 'INVALID_ARGUMENT');
+  if (snap.sizeBytes !== size)
+    throw new HttpError(
+      400,
+      `snapshotSizeBytes ${size} does not match the uploaded snapshot '${snapshotUri}' (${snap.sizeBytes} bytes)`,
+      'INVALID_ARGUMENT',
+    );
   const tpl = {
     id: `sandbox_template_${randomHex(10)}`,
     name: build.name,

@@ -31,16 +31,25 @@ function notAllowed(ctx: Ctx, allow: string): never {
 export async function handleProxy(ctx: Ctx): Promise<Reply> {
   const world = ctx.world;
   const id = sandboxIdOf(ctx);
-  if (!id) throw new HttpError(400, 'missing sandbox routing: send X-Tensorlake-Sandbox-Id or Host: <sandbox-id>.local', 'SANDBOX_ID_REQUIRED');
+  if (!id)
+    throw new HttpError(400, 'missing sandbox routing: send X-Tensorlake-Sandbox-Id or Host: <sandbox-id>.local', 'SANDBOX_ID_REQUIRED');
   const principal = authenticate(world, ctx.req);
   ctx.principal = principal;
   const sb = world.sandboxes.get(id);
   if (!sb) throw new HttpError(404, `sandbox '${id}' not found`, 'SANDBOX_NOT_FOUND');
   if (principal.organizationId !== sb.organizationId || principal.projectId !== sb.projectId) {
-    throw new HttpError(403, `Forbidden: sandbox '${id}' does not belong to organization '${principal.organizationId}' project '${principal.projectId}'`, 'FORBIDDEN');
+    throw new HttpError(
+      403,
+      `Forbidden: sandbox '${id}' does not belong to organization '${principal.organizationId}' project '${principal.projectId}'`,
+      'FORBIDDEN',
+    );
   }
   if (sb.status === 'terminated') {
-    throw new HttpError(410, `sandbox '${id}' is terminated${sb.terminationReason ? ` (${sb.terminationReason})` : ''}; it can no longer be reached`, 'SANDBOX_TERMINATED');
+    throw new HttpError(
+      410,
+      `sandbox '${id}' is terminated${sb.terminationReason ? ` (${sb.terminationReason})` : ''}; it can no longer be reached`,
+      'SANDBOX_TERMINATED',
+    );
   }
   if (sb.status !== 'running') throw new HttpError(400, `sandbox '${id}' is not running (status: ${sb.status})`, 'SANDBOX_NOT_RUNNING');
 
@@ -66,16 +75,22 @@ export async function handleProxy(ctx: Ctx): Promise<Reply> {
 
 function parseStart(body: unknown): StartPayload {
   if (!isObject(body)) throw new HttpError(400, 'process start payload must be a JSON object', 'INVALID_ARGUMENT');
-  if (typeof body.command !== 'string' || body.command.trim() === '') throw new HttpError(400, "field 'command' is required and must be a non-empty string", 'INVALID_ARGUMENT');
+  if (typeof body.command !== 'string' || body.command.trim() === '')
+    throw new HttpError(400, "field 'command' is required and must be a non-empty string", 'INVALID_ARGUMENT');
   const args = body.args ?? [];
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new HttpError(400, "field 'args' must be an array of strings", 'INVALID_ARGUMENT');
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+    throw new HttpError(400, "field 'args' must be an array of strings", 'INVALID_ARGUMENT');
   if (body.env !== undefined && (!isObject(body.env) || Object.values(body.env).some((v) => typeof v !== 'string'))) {
     throw new HttpError(400, "field 'env' must map names to strings", 'INVALID_ARGUMENT');
   }
-  if (body.working_dir !== undefined && typeof body.working_dir !== 'string') throw new HttpError(400, "field 'working_dir' must be a string", 'INVALID_ARGUMENT');
-  if (body.user !== undefined && typeof body.user !== 'string') throw new HttpError(400, "field 'user' must be a string", 'INVALID_ARGUMENT');
-  if (body.user !== undefined && body.user !== 'root' && body.user !== 'sandbox') throw new HttpError(400, `unknown user '${String(body.user)}'`, 'INVALID_ARGUMENT');
-  if (body.timeout !== undefined && (typeof body.timeout !== 'number' || body.timeout < 0)) throw new HttpError(400, "field 'timeout' must be a non-negative number", 'INVALID_ARGUMENT');
+  if (body.working_dir !== undefined && typeof body.working_dir !== 'string')
+    throw new HttpError(400, "field 'working_dir' must be a string", 'INVALID_ARGUMENT');
+  if (body.user !== undefined && typeof body.user !== 'string')
+    throw new HttpError(400, "field 'user' must be a string", 'INVALID_ARGUMENT');
+  if (body.user !== undefined && body.user !== 'root' && body.user !== 'sandbox')
+    throw new HttpError(400, `unknown user '${String(body.user)}'`, 'INVALID_ARGUMENT');
+  if (body.timeout !== undefined && (typeof body.timeout !== 'number' || body.timeout < 0))
+    throw new HttpError(400, "field 'timeout' must be a non-negative number", 'INVALID_ARGUMENT');
   return {
     command: body.command,
     args: args as string[],
@@ -156,7 +171,8 @@ async function files(ctx: Ctx, sb: Sandbox): Promise<Reply> {
         let spec: JsonValue;
         try {
           spec = JSON.parse(data.toString('utf8')) as JsonValue;
-          if (isObject(spec) && typeof spec.dockerConfigJson === 'string') spec = { ...spec, dockerConfigJson: redactDockerConfig(spec.dockerConfigJson) };
+          if (isObject(spec) && typeof spec.dockerConfigJson === 'string')
+            spec = { ...spec, dockerConfigJson: redactDockerConfig(spec.dockerConfigJson) };
         } catch {
           spec = data.toString('utf8');
         }
@@ -201,7 +217,7 @@ async function blobSign(ctx: Ctx, world: World, sb: Sandbox): Promise<Reply> {
   const op = b.op as Record<string, unknown>;
   const expires = new Date(Date.now() + 3600_000).toISOString();
   if (target.kind === 'artifact') {
-    if (typeof target.rel_path !== 'string' || target.rel_path === '') bad("target.rel_path must be a non-empty string");
+    if (typeof target.rel_path !== 'string' || target.rel_path === '') bad('target.rel_path must be a non-empty string');
     if (op.kind !== 'put_artifact') bad(`op.kind '${String(op.kind)}' is not valid for target kind 'artifact' (expected 'put_artifact')`);
     let maxParts = 1;
     let partSize = 64 * 1024 * 1024;
@@ -209,20 +225,28 @@ async function blobSign(ctx: Ctx, world: World, sb: Sandbox): Promise<Reply> {
       const h = op.multipart_hint;
       if (!isObject(h)) bad('op.multipart_hint must be an object');
       const hint = h as Record<string, unknown>;
-      if (typeof hint.max_parts !== 'number' || !Number.isInteger(hint.max_parts) || hint.max_parts < 1 || hint.max_parts > 10000) bad('op.multipart_hint.max_parts must be an integer in [1, 10000]');
-      if (typeof hint.part_size_bytes !== 'number' || !Number.isInteger(hint.part_size_bytes) || hint.part_size_bytes < 5 * 1024 * 1024) bad('op.multipart_hint.part_size_bytes must be an integer >= 5 MiB');
+      if (typeof hint.max_parts !== 'number' || !Number.isInteger(hint.max_parts) || hint.max_parts < 1 || hint.max_parts > 10000)
+        bad('op.multipart_hint.max_parts must be an integer in [1, 10000]');
+      if (typeof hint.part_size_bytes !== 'number' || !Number.isInteger(hint.part_size_bytes) || hint.part_size_bytes < 5 * 1024 * 1024)
+        bad('op.multipart_hint.part_size_bytes must be an integer >= 5 MiB');
       maxParts = hint.max_parts as number;
       partSize = hint.part_size_bytes as number;
     }
     const rel = target.rel_path as string;
-    const build = [...world.builds.values()].find((x) => x.snapshotRelPath === rel && x.organizationId === sb.organizationId && x.projectId === sb.projectId);
+    const build = [...world.builds.values()].find(
+      (x) => x.snapshotRelPath === rel && x.organizationId === sb.organizationId && x.projectId === sb.projectId,
+    );
     if (!build) throw new HttpError(404, `no prepared build owns artifact path '${rel}'`, 'ARTIFACT_NOT_FOUND');
-    if (build.status !== 'prepared') throw new HttpError(409, `build '${build.buildId}' is '${build.status}'; its artifact can no longer be written`, 'CONFLICT');
+    if (build.status !== 'prepared')
+      throw new HttpError(409, `build '${build.buildId}' is '${build.status}'; its artifact can no longer be written`, 'CONFLICT');
     const uri = `${BUCKET}/dataplane/${sb.organizationId}/${sb.projectId}/${rel}`;
     build.signedSnapshotUri = uri;
     build.expectedSnapshotUri = uri;
     const uploadId = randomHex(12);
-    const partUrls = Array.from({ length: maxParts }, (_, i) => `https://tl-sim-bucket.s3.amazonaws.com/dataplane/${rel}?partNumber=${i + 1}&uploadId=${uploadId}&X-Amz-Signature=sim`);
+    const partUrls = Array.from(
+      { length: maxParts },
+      (_, i) => `https://tl-sim-bucket.s3.amazonaws.com/dataplane/${rel}?partNumber=${i + 1}&uploadId=${uploadId}&X-Amz-Signature=sim`,
+    );
     return json(200, { kind: 's3_multipart', uri, uploadId, partSizeBytes: partSize, partUrls, expiresAt: expires });
   }
   if (target.kind === 'blob') {
@@ -231,7 +255,12 @@ async function blobSign(ctx: Ctx, world: World, sb: Sandbox): Promise<Reply> {
     const uri = target.uri as string;
     const known = world.snapshots.has(uri) || [...world.templates.values()].some((t) => t.tpl.snapshotUri === uri);
     if (!known) throw new HttpError(404, `blob '${uri}' not found`, 'BLOB_NOT_FOUND');
-    return json(200, { kind: 'presigned_get', uri, url: `https://tl-sim-bucket.s3.amazonaws.com/${uri.replace(/^s3:\/\/[^/]+\//, '')}?X-Amz-Signature=sim`, expiresAt: expires });
+    return json(200, {
+      kind: 'presigned_get',
+      uri,
+      url: `https://tl-sim-bucket.s3.amazonaws.com/${uri.replace(/^s3:\/\/[^/]+\//, '')}?X-Amz-Signature=sim`,
+      expiresAt: expires,
+    });
   }
   return bad(`unknown target.kind '${String(target.kind)}' (expected 'artifact' or 'blob')`);
 }
@@ -250,6 +279,10 @@ function canCut(rule: { command?: string; afterLines?: number }, proc: SimProces
 function requireEventStream(ctx: Ctx): void {
   const accept = String(ctx.req.headers.accept ?? '');
   if (!accept.includes('text/event-stream')) {
-    throw new HttpError(406, `this endpoint streams server-sent events: send Accept: text/event-stream (got '${accept || '(none)'}')`, 'NOT_ACCEPTABLE');
+    throw new HttpError(
+      406,
+      `this endpoint streams server-sent events: send Accept: text/event-stream (got '${accept || '(none)'}')`,
+      'NOT_ACCEPTABLE',
+    );
   }
 }

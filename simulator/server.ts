@@ -50,7 +50,8 @@ export function addFaults(world: World, rules: FaultRuleInput | FaultRuleInput[]
     if (r.kind !== 'terminateSandbox' || r.afterBuilderLines !== undefined || r.sandboxId === undefined) continue;
     const sb = world.sandboxes.get(r.sandboxId);
     if (!sb) continue;
-    if (world.faults.take('terminateSandbox', (f) => f.id === r.id)) sb.terminate(r.reason ?? 'terminated by the platform (injected fault)');
+    if (world.faults.take('terminateSandbox', (f) => f.id === r.id))
+      sb.terminate(r.reason ?? 'terminated by the platform (injected fault)');
   }
   return added.map((a) => world.faults.list().find((f) => f.id === a.id) ?? a);
 }
@@ -88,9 +89,11 @@ async function control(world: World, ctx: Ctx): Promise<Reply> {
 function faultReply(f: StatusFault): Exclude<Reply, { stream: unknown }> {
   const headers: Record<string, string> = { ...(f.headers ?? {}) };
   const hasCt = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
-  if (f.body === undefined) return { status: f.status, headers, json: { error: `injected fault: HTTP ${f.status}`, code: 'INJECTED_FAULT' } };
+  if (f.body === undefined)
+    return { status: f.status, headers, json: { error: `injected fault: HTTP ${f.status}`, code: 'INJECTED_FAULT' } };
   if (typeof f.body === 'string') {
-    if (!hasCt) headers['content-type'] = f.contentType ?? (f.body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'application/json');
+    if (!hasCt)
+      headers['content-type'] = f.contentType ?? (f.body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'application/json');
     return { status: f.status, headers, raw: f.body };
   }
   if (!hasCt) headers['content-type'] = f.contentType ?? 'application/json';
@@ -127,7 +130,10 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
   let entry: RequestLogEntry | undefined;
   try {
     try {
-      ctx.segments = rawPath.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+      ctx.segments = rawPath
+        .split('/')
+        .filter(Boolean)
+        .map((p) => decodeURIComponent(p));
     } catch {
       throw new HttpError(400, `malformed percent-encoding in path '${rawPath}'`, 'INVALID_PATH');
     }
@@ -231,7 +237,10 @@ export function createSimServer(world: World): Server {
     });
   });
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}',
+      );
     else socket.destroy();
   });
   return server;

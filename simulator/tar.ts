@@ -29,7 +29,12 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
     raw = fs.readFile(archive);
   } catch (e) {
     const text = e instanceof FsError ? e.text : String(e);
-    return fatal(`tar (child): ${archive}: Cannot open: ${text}`, 'tar (child): Error is not recoverable: exiting now', 'tar: Child returned status 2', 'tar: Error is not recoverable: exiting now');
+    return fatal(
+      `tar (child): ${archive}: Cannot open: ${text}`,
+      'tar (child): Error is not recoverable: exiting now',
+      'tar: Child returned status 2',
+      'tar: Error is not recoverable: exiting now',
+    );
   }
   let dest: string;
   try {
@@ -48,7 +53,9 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
     tarBytes = gunzipSync(raw);
   } catch (e) {
     const msg = (e as Error).message;
-    const gz = /unexpected end/i.test(msg) ? 'gzip: stdin: unexpected end of file' : 'gzip: stdin: invalid compressed data--format violated';
+    const gz = /unexpected end/i.test(msg)
+      ? 'gzip: stdin: unexpected end of file'
+      : 'gzip: stdin: invalid compressed data--format violated';
     return fatal(gz, 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now');
   }
 
@@ -116,7 +123,10 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
           return;
         }
         case 'link': {
-          const lparts = (h.linkname ?? '').replace(/^\/+/, '').split('/').filter((p: string) => p !== '' && p !== '.');
+          const lparts = (h.linkname ?? '')
+            .replace(/^\/+/, '')
+            .split('/')
+            .filter((p: string) => p !== '' && p !== '.');
           const src = `${dest === '/' ? '' : dest}/${lparts.join('/')}`;
           let content: Buffer;
           try {
@@ -156,8 +166,13 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
     await consume;
   } catch (e) {
     const msg = (e as Error).message;
-    if (/unexpected end/i.test(msg)) return fatal('tar: Unexpected EOF in archive', 'tar: Unexpected EOF in archive', 'tar: Error is not recoverable: exiting now');
-    return fatal('tar: This does not look like a tar archive', 'tar: Skipping to next header', 'tar: Exiting with failure status due to previous errors');
+    if (/unexpected end/i.test(msg))
+      return fatal('tar: Unexpected EOF in archive', 'tar: Unexpected EOF in archive', 'tar: Error is not recoverable: exiting now');
+    return fatal(
+      'tar: This does not look like a tar archive',
+      'tar: Skipping to next header',
+      'tar: Exiting with failure status due to previous errors',
+    );
   }
   for (const d of delayed) {
     try {

@@ -63,7 +63,8 @@ export interface ResolvedOptions {
 
 export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
   const host = o.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1' && host !== 'localhost') throw new Error(`simulator listens on loopback only (127.0.0.1 or localhost), got ${host}`);
+  if (host !== '127.0.0.1' && host !== 'localhost')
+    throw new Error(`simulator listens on loopback only (127.0.0.1 or localhost), got ${host}`);
   return {
     port: o.port ?? 0,
     host: '127.0.0.1',

@@ -8,13 +8,10 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { ActionError } from './errors.js';
 import { assertSecureApiUrl } from './platform/http.js';
 
-export type Auth =
-  | { kind: 'api-key'; token: string }
-  | { kind: 'pat'; token: string; organizationId: string; projectId: string };
+export type Auth = { kind: 'api-key'; token: string } | { kind: 'pat'; token: string; organizationId: string; projectId: string };
 
 export type Source =
-  | { kind: 'dockerfile'; dockerfile: string; dockerfileInput: string; context: string }
-  | { kind: 'import'; image: string };
+  { kind: 'dockerfile'; dockerfile: string; dockerfileInput: string; context: string } | { kind: 'import'; image: string };
 
 export interface ActionInputs {
   source: Source;
@@ -159,14 +156,24 @@ export function readConnection(src: InputSource): Connection {
     const projectId = pick(src, 'project-id', 'TENSORLAKE_PROJECT_ID');
     if (!organizationId || !projectId) {
       const missing = [!organizationId && 'organization-id', !projectId && 'project-id'].filter(Boolean).join(' and ');
-      throw inputError(missing.split(' ')[0], `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`);
+      throw inputError(
+        missing.split(' ')[0],
+        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`,
+      );
     }
     auth = { kind: 'pat', token: pat, organizationId, projectId };
   } else {
-    throw inputError('api-key', 'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets');
+    throw inputError(
+      'api-key',
+      'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets',
+    );
   }
-  for (const [input, value] of [['api-key', apiKey], ['pat', pat]] as const) {
-    if (value && /[\s\x00-\x1f]/.test(value)) throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
+  for (const [input, value] of [
+    ['api-key', apiKey],
+    ['pat', pat],
+  ] as const) {
+    if (value && /[\s\x00-\x1f]/.test(value))
+      throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
   }
 
   const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
@@ -185,7 +192,10 @@ export function readInputs(src: InputSource): ActionInputs {
   let source: Source;
   if (image) {
     if (dockerfileRaw || contextRaw) {
-      throw inputError('image', `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? 'dockerfile' : 'context'}; set either image, or dockerfile/context`);
+      throw inputError(
+        'image',
+        `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? 'dockerfile' : 'context'}; set either image, or dockerfile/context`,
+      );
     }
     if (/\s/.test(image)) throw inputError('image', `'${image}' is not an image reference (contains whitespace)`);
     source = { kind: 'import', image };
@@ -193,10 +203,14 @@ export function readInputs(src: InputSource): ActionInputs {
     const dockerfileInput = dockerfileRaw || 'Dockerfile';
     const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve(src.workspace, dockerfileInput);
     if (!isFile(dockerfile)) {
-      throw inputError('dockerfile', `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? '' : ', and the default is Dockerfile'})`);
+      throw inputError(
+        'dockerfile',
+        `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? '' : ', and the default is Dockerfile'})`,
+      );
     }
     const context = contextRaw ? (isAbsolute(contextRaw) ? contextRaw : resolve(src.workspace, contextRaw)) : dirname(dockerfile);
-    if (!isDir(context)) throw inputError('context', `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    if (!isDir(context))
+      throw inputError('context', `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
     source = { kind: 'dockerfile', dockerfile, dockerfileInput, context };
   }
 

@@ -31,7 +31,11 @@ async function defaultWriteSummary(markdown: string): Promise<void> {
 }
 
 /** Secret-looking inputs are masked before anything else runs, even before validation. */
-function maskRawSecrets(core: { getInput(name: string): string; setSecret(v: string): void }, env: Record<string, string | undefined>, secrets: SecretRegistry): void {
+function maskRawSecrets(
+  core: { getInput(name: string): string; setSecret(v: string): void },
+  env: Record<string, string | undefined>,
+  secrets: SecretRegistry,
+): void {
   for (const name of ['api-key', 'pat']) secrets.add(core.getInput(name));
   for (const name of ['TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(env[name]);
 }
@@ -100,11 +104,17 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     const err = result.error;
     if (err.kind === 'plan') {
       const m = /^line (\d+):/.exec(err.message);
-      reporter.errorAnnotation(err.message, { file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined, line: m ? Number(m[1]) : undefined, title: 'Dockerfile error' });
+      reporter.errorAnnotation(err.message, {
+        file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined,
+        line: m ? Number(m[1]) : undefined,
+        title: 'Dockerfile error',
+      });
     }
   }
   if (inputs.summary) {
-    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e: unknown) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+    await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e: unknown) =>
+      core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`),
+    );
   }
   if (result.error) {
     const prefix = result.status === 'cancelled' ? 'Cancelled: ' : '';

@@ -162,7 +162,9 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
     if (opts.echo) process.stderr.write(d);
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (c, s) => resolve([c, s])),
+  );
   clearTimeout(timeout);
   const exitedAt = Date.now();
   const { groups, annotations, lines } = parseCommands(stdout);

@@ -8,8 +8,18 @@ import assert from 'node:assert/strict';
 import { readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  sim, simulatorForSuite, appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, makeProject, lineIndex,
-  SIM_KEY, SIM_PAT, type SimulatorHandle,
+  sim,
+  simulatorForSuite,
+  appProject,
+  dockerLogin,
+  run,
+  assertNoSandboxRunning,
+  assertNoSecrets,
+  makeProject,
+  lineIndex,
+  SIM_KEY,
+  SIM_PAT,
+  type SimulatorHandle,
 } from './support.js';
 
 const PHASES_EXT4 = ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'];
@@ -19,7 +29,12 @@ describe('action end to end (dist/index.js)', () => {
   simulatorForSuite((h) => (s = h));
 
   it('ext4 build: registers a template, streams the builder log, annotates, summarises', async () => {
-    const ws = await appProject({ 'notes.log': 'top-level log is ignored\n', 'nested/trace.log': 'kept: *.log is anchored at the root\n', '.dockerignore': '*.log\n**/__pycache__\n' , 'src/__pycache__/x.pyc': 'junk' });
+    const ws = await appProject({
+      'notes.log': 'top-level log is ignored\n',
+      'nested/trace.log': 'kept: *.log is anchored at the root\n',
+      '.dockerignore': '*.log\n**/__pycache__\n',
+      'src/__pycache__/x.pyc': 'junk',
+    });
     const login = await dockerLogin();
     const r = await run(s, ws, { name: 'e2e-ext4' }, { env: login.env });
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -48,7 +63,10 @@ describe('action end to end (dist/index.js)', () => {
     const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;
     assert.equal(build.status, 'completed');
     const sb = st.sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
-    const files = sb.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path).sort();
+    const files = sb.contextArchives[0].files
+      .filter((f) => f.type === 'file')
+      .map((f) => f.path)
+      .sort();
     assert.deepEqual(files, ['.dockerignore', 'Dockerfile', 'nested/trace.log', 'requirements.txt', 'src/main.py', 'src/util/helpers.py']);
     const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
     assert.equal(spec.baseImage, 'python:3.12-slim');
@@ -57,7 +75,10 @@ describe('action end to end (dist/index.js)', () => {
     assert.deepEqual(JSON.parse(spec.dockerConfigJson as string), { auths: { 'ghcr.io': { auth: '[REDACTED]' } } });
     assertNoSecrets(r, [SIM_KEY, ...login.secrets], s);
     // the local archive was written to RUNNER_TEMP and removed
-    assert.deepEqual((await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-')), []);
+    assert.deepEqual(
+      (await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-')),
+      [],
+    );
   });
 
   it('cas-streaming: 202, several admission polls with heartbeats, content-addressed identity', async () => {
@@ -78,7 +99,10 @@ describe('action end to end (dist/index.js)', () => {
       const beats = r.lines.filter((l) => /^Admission: ingesting, .* elapsed, next poll in/.test(l));
       assert.ok(beats.length >= 2, `expected several heartbeat polls, got ${beats.length}`);
       const build = slow.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
-      assert.deepEqual(build.history.map((h) => h.status), ['prepared', 'ingesting', 'completed']);
+      assert.deepEqual(
+        build.history.map((h) => h.status),
+        ['prepared', 'ingesting', 'completed'],
+      );
       const complete = build.completeRequests[0] as Record<string, unknown>;
       assert.equal(complete.rootfsFormat, 'cas-streaming');
       assert.equal(complete.snapshotFormatVersion, 'content_addressed_streaming_v1');
@@ -93,9 +117,20 @@ describe('action end to end (dist/index.js)', () => {
     const legacy = await sim({ prepareShape: 'legacy' });
     try {
       const login = await dockerLogin();
-      const r = await run(legacy, await appProject(), {
-        public: 'true', cpus: '3.5', 'memory-mb': '8192', 'disk-mb': '30720', 'builder-disk-mb': '65536', 'docker-compat': 'true', 'registry-credentials': 'false',
-      }, { env: login.env });
+      const r = await run(
+        legacy,
+        await appProject(),
+        {
+          public: 'true',
+          cpus: '3.5',
+          'memory-mb': '8192',
+          'disk-mb': '30720',
+          'builder-disk-mb': '65536',
+          'docker-compat': 'true',
+          'registry-credentials': 'false',
+        },
+        { env: login.env },
+      );
       assert.equal(r.code, 0, r.stdout.slice(-3000));
       const st = legacy.state();
       const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;
@@ -108,7 +143,10 @@ describe('action end to end (dist/index.js)', () => {
       assert.equal('dockerConfigJson' in spec, false, 'registry-credentials: false forwards nothing');
       assert.ok(typeof spec.upload === 'object' && spec.upload !== null, 'legacy upload block passed through');
       assert.equal(st.requests.filter((q) => q.path === '/api/v1/blob/sign').length, 0, 'legacy path signs nothing');
-      assert.ok(r.annotations.some((a) => a.level === 'warning' && /Docker compatibility mode enabled/.test(a.message)), 'docker-compat warning');
+      assert.ok(
+        r.annotations.some((a) => a.level === 'warning' && /Docker compatibility mode enabled/.test(a.message)),
+        'docker-compat warning',
+      );
       assertNoSandboxRunning(legacy);
     } finally {
       await legacy.stop();
@@ -156,7 +194,10 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(r.outputs.status, 'registered');
     const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
     assert.equal(sb.contextArchives.length, 0);
-    const puts = s.state().requests.filter((q) => q.sandboxId === sb.id && q.method === 'PUT').map((q) => decodeURIComponent(q.path));
+    const puts = s
+      .state()
+      .requests.filter((q) => q.sandboxId === sb.id && q.method === 'PUT')
+      .map((q) => decodeURIComponent(q.path));
     assert.deepEqual(puts, ['/api/v1/files?path=/var/lib/tensorlake/rootfs-builder/build/spec.json'], 'only the spec is uploaded');
     const spec = sb.specs.find((x) => x.path.endsWith('spec.json'))!.spec as Record<string, unknown>;
     assert.equal(spec.importImageReference, 'ghcr.io/acme/runtime:2.4');
@@ -187,7 +228,10 @@ describe('action end to end (dist/index.js)', () => {
     const ws = await appProject({}, 'FROM tensorlake/base:1\nRUN echo x\n');
     const r = await run(s, ws, { streaming: 'true' });
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /--streaming builds support only base images: the Dockerfile FROM \(and any COPY --from references\) must be unregistered OCI images, not registered Tensorlake templates/);
+    assert.match(
+      r.stdout,
+      /--streaming builds support only base images: the Dockerfile FROM \(and any COPY --from references\) must be unregistered OCI images, not registered Tensorlake templates/,
+    );
     assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
     assert.equal(r.outputs.status, 'failed');
     assert.deepEqual(r.groups, ['Plan', 'Prepare'], 'stopped in Prepare, nothing to clean up');
@@ -197,7 +241,9 @@ describe('action end to end (dist/index.js)', () => {
   it('PAT auth sends scope headers and needs no introspection', async () => {
     const r = await run(s, await appProject(), { 'api-key': '', pat: SIM_PAT, 'organization-id': 'org_sim', 'project-id': 'proj_sim' });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const reqs = s.state().requests.filter((q) => q.path.includes(r.outputs['build-id']) || q.sandboxId === r.outputs['builder-sandbox-id']);
+    const reqs = s
+      .state()
+      .requests.filter((q) => q.path.includes(r.outputs['build-id']) || q.sandboxId === r.outputs['builder-sandbox-id']);
     assert.ok(reqs.length > 5, 'requests of this build were logged');
     for (const q of reqs) assert.equal(q.headers['x-forwarded-organization-id'], 'org_sim', `${q.method} ${q.path}`);
     assert.equal(r.outputs.status, 'registered');
@@ -226,16 +272,32 @@ describe('action end to end (dist/index.js)', () => {
   it('.dockerignore: Docker semantics, re-inclusion, Dockerfile-specific ignore file, symlinks kept as links', async () => {
     const ws = await appProject({
       '.dockerignore': '*.md\n!README*.md\nREADME-secret.md\nbuild/\n!build/keep.txt\n',
-      'README.md': 'r', 'README-secret.md': 's', 'CHANGES.md': 'c', 'docs/guide.md': 'kept: not at the root',
-      'build/out.bin': 'x', 'build/keep.txt': 'k',
+      'README.md': 'r',
+      'README-secret.md': 's',
+      'CHANGES.md': 'c',
+      'docs/guide.md': 'kept: not at the root',
+      'build/out.bin': 'x',
+      'build/keep.txt': 'k',
     });
     await symlink('src/main.py', join(ws, 'link-to-main'));
     const r = await run(s, ws, {});
     assert.equal(r.code, 0, r.stdout);
     const sb = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
     const entries = sb.contextArchives[0].files;
-    const files = entries.filter((f) => f.type === 'file').map((f) => f.path).sort();
-    assert.deepEqual(files, ['.dockerignore', 'Dockerfile', 'README.md', 'build/keep.txt', 'docs/guide.md', 'requirements.txt', 'src/main.py', 'src/util/helpers.py']);
+    const files = entries
+      .filter((f) => f.type === 'file')
+      .map((f) => f.path)
+      .sort();
+    assert.deepEqual(files, [
+      '.dockerignore',
+      'Dockerfile',
+      'README.md',
+      'build/keep.txt',
+      'docs/guide.md',
+      'requirements.txt',
+      'src/main.py',
+      'src/util/helpers.py',
+    ]);
     const link = entries.find((f) => f.path === 'link-to-main')!;
     assert.equal(link.type, 'symlink');
     assert.equal(link.target, 'src/main.py');
@@ -243,7 +305,11 @@ describe('action end to end (dist/index.js)', () => {
     const ws2 = await appProject({ '.dockerignore': '*.txt\n', 'Dockerfile.dockerignore': 'src/util\n' });
     const r2 = await run(s, ws2, {});
     assert.equal(r2.code, 0);
-    const files2 = s.state().sandboxes.find((x) => x.id === r2.outputs['builder-sandbox-id'])!.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path);
+    const files2 = s
+      .state()
+      .sandboxes.find((x) => x.id === r2.outputs['builder-sandbox-id'])!
+      .contextArchives[0].files.filter((f) => f.type === 'file')
+      .map((f) => f.path);
     assert.ok(files2.includes('requirements.txt'), 'Dockerfile.dockerignore replaces .dockerignore');
     assert.ok(!files2.includes('src/util/helpers.py'), 'excluded by Dockerfile.dockerignore');
   });

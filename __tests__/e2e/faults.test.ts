@@ -6,7 +6,15 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  appProject, dockerLogin, run, assertNoSandboxRunning, assertNoSecrets, simulatorForSuite, SIM_KEY, type SimulatorHandle, type ActionRun,
+  appProject,
+  dockerLogin,
+  run,
+  assertNoSandboxRunning,
+  assertNoSecrets,
+  simulatorForSuite,
+  SIM_KEY,
+  type SimulatorHandle,
+  type ActionRun,
 } from './support.js';
 
 const ORG = '/platform/v1/organizations/org_sim/projects/proj_sim';
@@ -73,15 +81,31 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
       ['GET', `${ORG}/sandbox-template-builds/*`],
       ['DELETE', '/v1/namespaces/default/sandboxes/*'],
     ];
-    const rules = s.addFaults(endpoints.map(([method, path]) => ({ kind: 'status' as const, method, path, status: 429, headers: { 'Retry-After': '1' }, body: { error: 'rate limited' } })));
+    const rules = s.addFaults(
+      endpoints.map(([method, path]) => ({
+        kind: 'status' as const,
+        method,
+        path,
+        status: 429,
+        headers: { 'Retry-After': '1' },
+        body: { error: 'rate limited' },
+      })),
+    );
     const t0 = Date.now();
     const r = await go({ streaming: 'true' });
     assert.equal(r.code, 0, r.stdout.slice(-3000));
     assert.equal(r.outputs.status, 'registered');
     const hits = s.state().faults.filter((f) => rules.some((x) => x.id === f.id));
-    assert.deepEqual(hits.filter((f) => f.hits !== 1).map((f) => `${f.id}: ${f.hits}`), [], 'every endpoint got its 429 once');
+    assert.deepEqual(
+      hits.filter((f) => f.hits !== 1).map((f) => `${f.id}: ${f.hits}`),
+      [],
+      'every endpoint got its 429 once',
+    );
     assert.ok(Date.now() - t0 >= endpoints.length * 1000, 'each Retry-After was honoured');
-    assert.ok(r.lines.filter((l) => /HTTP 429.*Retry-After 1s\); retrying in 1s/.test(l)).length >= endpoints.length - 1, 'retries are announced');
+    assert.ok(
+      r.lines.filter((l) => /HTTP 429.*Retry-After 1s\); retrying in 1s/.test(l)).length >= endpoints.length - 1,
+      'retries are announced',
+    );
   });
 
   it('502/503 bursts on reads and on prepare are retried', async () => {
@@ -93,11 +117,20 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     ]);
     const r = await go();
     assert.equal(r.code, 0, r.stdout.slice(-3000));
-    assert.ok(s.state().faults.every((f) => f.hits === f.times), 'every burst was fully consumed');
+    assert.ok(
+      s.state().faults.every((f) => f.hits === f.times),
+      'every burst was fully consumed',
+    );
   });
 
   it('a 500 on prepare (ambiguous POST) is not retried and says what to do', async () => {
-    s.addFaults({ kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 500, body: { error: 'database unavailable' } });
+    s.addFaults({
+      kind: 'status',
+      method: 'POST',
+      path: `${ORG}/sandbox-template-builds`,
+      status: 500,
+      body: { error: 'database unavailable' },
+    });
     const r = await go();
     failedWith(r, /failed to prepare sandbox image build \(HTTP 500.*database unavailable/);
     assert.equal(s.state().faults[0].hits, 1);
@@ -163,7 +196,10 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     s.addFaults({ kind: 'terminateSandbox', afterBuilderLines: 3, reason: 'host maintenance' });
     const t0 = Date.now();
     const r = await go();
-    failedWith(r, /the builder sandbox \S+ was terminated by the platform \(host maintenance\) during the Build phase[\s\S]*\(builder sandbox: \S+, build: \S+\)/);
+    failedWith(
+      r,
+      /the builder sandbox \S+ was terminated by the platform \(host maintenance\) during the Build phase[\s\S]*\(builder sandbox: \S+, build: \S+\)/,
+    );
     assert.ok(Date.now() - t0 < 6000, `a 410 is final, not retried ten times (${Date.now() - t0} ms)`);
   });
 
@@ -225,10 +261,42 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
 
   it('malformed responses: HTML page, empty 2xx, wrong types, invalid JSON — clear errors', async () => {
     const cases: { rule: Parameters<SimulatorHandle['addFaults']>[0]; re: RegExp }[] = [
-      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>', times: 10 }, re: /prepare.*502/i },
-      { rule: { kind: 'status', method: 'POST', path: '/platform/v1/keys/introspect', status: 200, body: '' }, re: /invalid API key introspection response: body is empty \(expected JSON\)/ },
-      { rule: { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 42, snapshotId: [] } }, re: /invalid prepare response: .*(buildId|snapshotId|builder)/ },
-      { rule: { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 200, body: '{"sandbox_id": "x",', contentType: 'application/json' }, re: /invalid sandbox create response: body is not valid JSON/ },
+      {
+        rule: {
+          kind: 'status',
+          method: 'POST',
+          path: `${ORG}/sandbox-template-builds`,
+          status: 502,
+          body: '<html><body><h1>502 Bad Gateway</h1></body></html>',
+          times: 10,
+        },
+        re: /prepare.*502/i,
+      },
+      {
+        rule: { kind: 'status', method: 'POST', path: '/platform/v1/keys/introspect', status: 200, body: '' },
+        re: /invalid API key introspection response: body is empty \(expected JSON\)/,
+      },
+      {
+        rule: {
+          kind: 'status',
+          method: 'POST',
+          path: `${ORG}/sandbox-template-builds`,
+          status: 200,
+          body: { buildId: 42, snapshotId: [] },
+        },
+        re: /invalid prepare response: .*(buildId|snapshotId|builder)/,
+      },
+      {
+        rule: {
+          kind: 'status',
+          method: 'POST',
+          path: '/v1/namespaces/default/sandboxes',
+          status: 200,
+          body: '{"sandbox_id": "x",',
+          contentType: 'application/json',
+        },
+        re: /invalid sandbox create response: body is not valid JSON/,
+      },
     ];
     for (const c of cases) {
       s.addFaults(c.rule);
@@ -243,9 +311,29 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
   it('signed URLs inside answers that fail validation or carry an error status never show', async () => {
     const signed = 'https://bucket.s3.amazonaws.com/x/y.pack?X-Amz-Credential=AKIA123&X-Amz-Signature=0123456789abcdef';
     const cases: Parameters<SimulatorHandle['addFaults']>[0][] = [
-      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 200, body: { buildId: 'b', upload: { url: signed } } },
-      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 500, body: `upstream said: could not presign ${signed} (quota)`, contentType: 'text/plain' },
-      { kind: 'status', method: 'GET', path: `${ORG}/sandbox-template-builds/*`, status: 200, body: { status: 'completed', template: { id: 't', snapshotSizeBytes: -1, download: { url: signed } } }, times: 5 },
+      {
+        kind: 'status',
+        method: 'POST',
+        path: `${ORG}/sandbox-template-builds`,
+        status: 200,
+        body: { buildId: 'b', upload: { url: signed } },
+      },
+      {
+        kind: 'status',
+        method: 'POST',
+        path: `${ORG}/sandbox-template-builds`,
+        status: 500,
+        body: `upstream said: could not presign ${signed} (quota)`,
+        contentType: 'text/plain',
+      },
+      {
+        kind: 'status',
+        method: 'GET',
+        path: `${ORG}/sandbox-template-builds/*`,
+        status: 200,
+        body: { status: 'completed', template: { id: 't', snapshotSizeBytes: -1, download: { url: signed } } },
+        times: 5,
+      },
     ];
     for (const rule of cases) {
       s.addFaults(rule);
@@ -273,7 +361,12 @@ describe('a sandbox whose create answer never arrived', () => {
   it('SIGINT while the create is in flight: the sandbox is found by its name and deleted', async () => {
     s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 3000, when: 'after' });
     const before = s.state().sandboxes.length;
-    const r = await run(s, await appProject(), {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 700 } });
+    const r = await run(
+      s,
+      await appProject(),
+      {},
+      { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 700 } },
+    );
     noCrash(r);
     assertNoSecrets(r, [SIM_KEY], s);
     assert.equal(r.code, 1);
@@ -287,7 +380,12 @@ describe('a sandbox whose create answer never arrived', () => {
   it('SIGINT before the server acts on the create, which lands later: cleanup keeps looking and deletes it', async () => {
     s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 1500, detached: true });
     const before = s.state().sandboxes.length;
-    const r = await run(s, await appProject(), {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 300 } });
+    const r = await run(
+      s,
+      await appProject(),
+      {},
+      { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 300 } },
+    );
     noCrash(r);
     assert.equal(r.code, 1);
     const created = s.state().sandboxes.slice(before);
@@ -317,7 +415,13 @@ describe('a sandbox whose create answer never arrived', () => {
     s.addFaults([
       { kind: 'reset', method: 'POST', path: '/v1/namespaces/default/sandboxes', when: 'after' },
       { kind: 'status', method: 'GET', path: '/v1/namespaces/default/sandboxes', status: 200, body: { sandboxes: [] } },
-      { kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 409, body: { error: 'a sandbox with this name already exists' } },
+      {
+        kind: 'status',
+        method: 'POST',
+        path: '/v1/namespaces/default/sandboxes',
+        status: 409,
+        body: { error: 'a sandbox with this name already exists' },
+      },
     ]);
     const before = s.state().sandboxes.length;
     const r = await run(s, await appProject(), {});
@@ -331,12 +435,34 @@ describe('cancellation: SIGINT at each phase', () => {
   let s: SimulatorHandle;
   simulatorForSuite((h) => (s = h), { builderLineDelayMs: 200 });
 
-  const phases: { name: string; at: RegExp; faults?: Parameters<SimulatorHandle['addFaults']>[0]; inputs?: Record<string, string>; sandbox: boolean }[] = [
-    { name: 'prepare', at: /Preparing rootfs build/, faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds`, delayMs: 5000 }, sandbox: false },
+  const phases: {
+    name: string;
+    at: RegExp;
+    faults?: Parameters<SimulatorHandle['addFaults']>[0];
+    inputs?: Record<string, string>;
+    sandbox: boolean;
+  }[] = [
+    {
+      name: 'prepare',
+      at: /Preparing rootfs build/,
+      faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds`, delayMs: 5000 },
+      sandbox: false,
+    },
     { name: 'builder sandbox', at: /Builder sandbox \S+ created/, faults: { kind: 'sandboxPending', pendingMs: 30_000 }, sandbox: true },
-    { name: 'upload', at: /Uploading build context\.\.\./, faults: { kind: 'delay', method: 'PUT', path: '/api/v1/files', delayMs: 5000 }, sandbox: true },
+    {
+      name: 'upload',
+      at: /Uploading build context\.\.\./,
+      faults: { kind: 'delay', method: 'PUT', path: '/api/v1/files', delayMs: 5000 },
+      sandbox: true,
+    },
     { name: 'build', at: /::group::Build\n[\s\S]*#\d/, sandbox: true },
-    { name: 'complete', at: /Submitting the image for verification/, faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds/*/complete`, delayMs: 5000 }, inputs: { streaming: 'true' }, sandbox: true },
+    {
+      name: 'complete',
+      at: /Submitting the image for verification/,
+      faults: { kind: 'delay', method: 'POST', path: `${ORG}/sandbox-template-builds/*/complete`, delayMs: 5000 },
+      inputs: { streaming: 'true' },
+      sandbox: true,
+    },
     { name: 'admission', at: /Admission: ingesting/, faults: { kind: 'admissionHang' }, inputs: { streaming: 'true' }, sandbox: true },
   ];
 

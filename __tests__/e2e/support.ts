@@ -62,13 +62,22 @@ export function baseInputs(s: SimulatorHandle, extra: Record<string, string> = {
   return { 'api-key': SIM_KEY, 'api-url': s.url, 'poll-interval': '100ms', ...extra };
 }
 
-export async function run(s: SimulatorHandle, workspace: string, inputs: Record<string, string>, opts: Partial<RunActionOptions> = {}): Promise<ActionRun> {
+export async function run(
+  s: SimulatorHandle,
+  workspace: string,
+  inputs: Record<string, string>,
+  opts: Partial<RunActionOptions> = {},
+): Promise<ActionRun> {
   return runAction({ workspace, inputs: baseInputs(s, inputs), timeoutMs: 90_000, ...opts });
 }
 
 export function assertNoSandboxRunning(s: SimulatorHandle): void {
   const alive = s.state().sandboxes.filter((x) => x.status !== 'terminated');
-  assert.deepEqual(alive.map((x) => `${x.id}:${x.status}`), [], 'no builder sandbox may be left running');
+  assert.deepEqual(
+    alive.map((x) => `${x.id}:${x.status}`),
+    [],
+    'no builder sandbox may be left running',
+  );
 }
 
 /** Every secret value is absent from stdout (but add-mask commands), stderr, summary and outputs. */

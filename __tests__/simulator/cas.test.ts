@@ -15,7 +15,10 @@ test('cas-streaming build: 202 ingesting, polled to a content-addressed template
   assert.equal(a.prepared.rootfsFormat, 'cas-streaming');
   assert.match(a.prepared.snapshotRelPath, /\.pack$/);
   assert.equal(a.builder.info.exit_code, 0, JSON.stringify(a.builder.lines));
-  assert.ok(a.builder.lines.some((l) => l.stream === 'stderr' && /\[\d+\/5\] RUN pip install/.test(l.line)), 'one step line per instruction');
+  assert.ok(
+    a.builder.lines.some((l) => l.stream === 'stderr' && /\[\d+\/5\] RUN pip install/.test(l.line)),
+    'one step line per instruction',
+  );
   assert.deepEqual(Object.keys(a.metadata!).sort(), ['imageSizeBytes', 'rootfsFormat', 'snapshotId', 'stagedArtifact']);
   assert.equal(a.metadata!.stagedArtifact, 'chunked-ext4');
   assert.equal(a.complete!.status, 202);
@@ -44,7 +47,10 @@ test('cas-streaming build: 202 ingesting, polled to a content-addressed template
   assert.equal(st.chunkStore.bytes, a.metadata!.imageSizeBytes);
   assert.equal(st.chunkStore.chunks, t.chunkCount);
   const build = st.builds.find((b) => b.buildId === a.buildId)!;
-  assert.deepEqual(build.history.map((h) => h.status), ['prepared', 'ingesting', 'completed']);
+  assert.deepEqual(
+    build.history.map((h) => h.status),
+    ['prepared', 'ingesting', 'completed'],
+  );
   assert.equal(st.sandboxes.find((s) => s.id === a.sb)!.contextArchives[0].files.length, 3);
 
   // identical inputs → identical image → every chunk reused
@@ -73,7 +79,10 @@ test('a corrupt staged chunk fails admission with the chunk and both digests nam
   assert.equal(r.complete!.status, 202);
   const done = await pollBuild(sim, r.buildId);
   assert.equal(done.body.status, 'failed');
-  assert.match(done.body.error, /^chunk 2 of staged image s3:\/\/\S+\.pack is corrupt: manifest digest sha256:[0-9a-f]{64}, content hashes to sha256:[0-9a-f]{64}$/);
+  assert.match(
+    done.body.error,
+    /^chunk 2 of staged image s3:\/\/\S+\.pack is corrupt: manifest digest sha256:[0-9a-f]{64}, content hashes to sha256:[0-9a-f]{64}$/,
+  );
   assert.equal(done.body.template, undefined);
   assert.equal((await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/cas-corrupt`)).status, 404);
 });
@@ -87,11 +96,18 @@ test('a missing staged chunk fails admission', async () => {
 });
 
 test('a declared size that differs from the staged image fails admission', async () => {
-  const r = await buildFlow(sim, { name: 'cas-size', dockerfile: 'FROM python:3.12-slim\nRUN echo size\n', mutateComplete: (b) => (b.snapshotSizeBytes += 1) });
+  const r = await buildFlow(sim, {
+    name: 'cas-size',
+    dockerfile: 'FROM python:3.12-slim\nRUN echo size\n',
+    mutateComplete: (b) => (b.snapshotSizeBytes += 1),
+  });
   assert.equal(r.complete!.status, 202);
   const done = await pollBuild(sim, r.buildId);
   assert.equal(done.body.status, 'failed');
-  assert.equal(done.body.error, `declared snapshotSizeBytes ${r.metadata!.imageSizeBytes + 1} does not match the staged image size ${r.metadata!.imageSizeBytes} bytes`);
+  assert.equal(
+    done.body.error,
+    `declared snapshotSizeBytes ${r.metadata!.imageSizeBytes + 1} does not match the staged image size ${r.metadata!.imageSizeBytes} bytes`,
+  );
 });
 
 test('admissionFail and admissionHang faults', async () => {

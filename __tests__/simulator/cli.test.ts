@@ -23,7 +23,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   test(`tl-sim starts on an ephemeral port, serves, applies --faults and stops on ${sig}`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tl-sim-cli-'));
     const faults = join(dir, 'faults.json');
-    await writeFile(faults, JSON.stringify([{ kind: 'status', path: '/platform/v1/keys/introspect', status: 503, headers: { 'Retry-After': '1' } }]));
+    await writeFile(
+      faults,
+      JSON.stringify([{ kind: 'status', path: '/platform/v1/keys/introspect', status: 503, headers: { 'Retry-After': '1' } }]),
+    );
     const { child, first } = await start(['--port', '0', '--prepare-shape', 'legacy', '--faults', faults, '--quiet']);
     try {
       const m = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/.exec(first);
@@ -31,7 +34,19 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       const sim = { url: m[1] };
       assert.equal((await req(sim, 'POST', '/platform/v1/keys/introspect')).status, 503);
       assert.equal((await req(sim, 'POST', '/platform/v1/keys/introspect')).status, 200);
-      const p = obj(await req(sim, 'POST', '/platform/v1/organizations/org_sim/projects/proj_sim/sandbox-template-builds', { json: { name: 'n', dockerfile: 'FROM a\n', baseImage: 'a', public: false, rootfsNodeKind: 'base', parentTemplate: null, additionalLocalImages: [] } }));
+      const p = obj(
+        await req(sim, 'POST', '/platform/v1/organizations/org_sim/projects/proj_sim/sandbox-template-builds', {
+          json: {
+            name: 'n',
+            dockerfile: 'FROM a\n',
+            baseImage: 'a',
+            public: false,
+            rootfsNodeKind: 'base',
+            parentTemplate: null,
+            additionalLocalImages: [],
+          },
+        }),
+      );
       assert.ok(p.upload, 'legacy shape');
     } finally {
       child.kill(sig);

@@ -15,7 +15,13 @@ export const PROJ = 'proj_sim';
 export const SCOPE = `/platform/v1/organizations/${ORG}/projects/${PROJ}`;
 export const BUILD_DIR = '/var/lib/tensorlake/rootfs-builder/build';
 
-export const FAST = { quiet: true, builderLineDelayMs: 1, sandboxPendingMs: 5, admissionBytesPerSecond: 64 * 1024 * 1024, admissionMinMs: 5 } as const;
+export const FAST = {
+  quiet: true,
+  builderLineDelayMs: 1,
+  sandboxPendingMs: 5,
+  admissionBytesPerSecond: 64 * 1024 * 1024,
+  admissionMinMs: 5,
+} as const;
 
 export interface Res {
   status: number;
@@ -120,11 +126,19 @@ export function sse(sim: { url: string }, method: string, path: string, o: ReqOp
 }
 
 /** create a sandbox and wait until it runs */
-export async function sandbox(sim: SimulatorHandle, o: { token?: string; headers?: Record<string, string>; name?: string } = {}): Promise<string> {
+export async function sandbox(
+  sim: SimulatorHandle,
+  o: { token?: string; headers?: Record<string, string>; name?: string } = {},
+): Promise<string> {
   const c = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', {
     token: o.token,
     headers: o.headers,
-    json: { image: 'tensorlake/rootfs-builder:sim', resources: { cpus: 2.0, memory_mb: 4096, disk_mb: 20480 }, timeout_secs: 300, ...(o.name ? { name: o.name } : {}) },
+    json: {
+      image: 'tensorlake/rootfs-builder:sim',
+      resources: { cpus: 2.0, memory_mb: 4096, disk_mb: 20480 },
+      timeout_secs: 300,
+      ...(o.name ? { name: o.name } : {}),
+    },
   });
   if (c.status !== 200) throw new Error(`create failed: ${c.status} ${c.text}`);
   const id = obj(c).sandbox_id as string;
@@ -144,7 +158,14 @@ export interface Ran {
 }
 
 /** §6.2: start → follow → status */
-export async function run(sim: SimulatorHandle, sb: string, command: string, args: string[] = [], extra: Record<string, unknown> = {}, o: ReqOpts = {}): Promise<Ran> {
+export async function run(
+  sim: SimulatorHandle,
+  sb: string,
+  command: string,
+  args: string[] = [],
+  extra: Record<string, unknown> = {},
+  o: ReqOpts = {},
+): Promise<Ran> {
   const s = await req(sim, 'POST', '/api/v1/processes', { ...o, sandbox: sb, json: { command, args, ...extra } });
   if (s.status !== 200) throw new Error(`start failed: ${s.status} ${s.text}`);
   const pid = obj(s).pid as number;
@@ -173,7 +194,11 @@ export async function tarGz(entries: TarEntry[]): Promise<Buffer> {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** poll a build until it leaves prepared/ingesting */
-export async function pollBuild(sim: SimulatorHandle, buildId: string, o: ReqOpts = {}): Promise<{ polls: number; body: Record<string, any> }> {
+export async function pollBuild(
+  sim: SimulatorHandle,
+  buildId: string,
+  o: ReqOpts = {},
+): Promise<{ polls: number; body: Record<string, any> }> {
   for (let polls = 1; polls < 2000; polls++) {
     const r = await req(sim, 'GET', `${SCOPE}/sandbox-template-builds/${buildId}`, o);
     const b = obj(r);
@@ -201,7 +226,8 @@ export interface BuildFlowOpts {
  * upload tar.gz → tar -xzf → spec → builder → metadata → complete. Returns everything.
  */
 export async function buildFlow(sim: SimulatorHandle, o: BuildFlowOpts = {}) {
-  const dockerfile = o.dockerfile ?? 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . /app\nRUN pip install -r requirements.txt\nCMD ["python","main.py"]\n';
+  const dockerfile =
+    o.dockerfile ?? 'FROM python:3.12-slim\nWORKDIR /app\nCOPY . /app\nRUN pip install -r requirements.txt\nCMD ["python","main.py"]\n';
   const prep = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, {
     json: {
       name: o.name ?? 'cas-img',
@@ -224,7 +250,10 @@ export async function buildFlow(sim: SimulatorHandle, o: BuildFlowOpts = {}) {
   if (typeof prepared.snapshotRelPath === 'string') {
     const s = await req(sim, 'POST', '/api/v1/blob/sign', {
       sandbox: sb,
-      json: { target: { kind: 'artifact', rel_path: prepared.snapshotRelPath }, op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } } },
+      json: {
+        target: { kind: 'artifact', rel_path: prepared.snapshotRelPath },
+        op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } },
+      },
     });
     if (s.status !== 200) throw new Error(`sign: ${s.status} ${s.text}`);
     spec.upload = obj(s);
@@ -234,22 +263,45 @@ export async function buildFlow(sim: SimulatorHandle, o: BuildFlowOpts = {}) {
   await run(sim, sb, 'mkdir', ['-p', BUILD_DIR], { user: 'root' });
   await run(sim, sb, 'chmod', ['0777', BUILD_DIR], { user: 'root' });
   if (!o.noContext) {
-    const archive = await tarGz(o.files ?? [{ name: 'main.py', data: 'print("hi")\n' }, { name: 'requirements.txt', data: 'requests\n' }, { name: 'pkg/util.py', data: 'X = 1\n' }]);
-    const put = await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb, raw: archive });
+    const archive = await tarGz(
+      o.files ?? [
+        { name: 'main.py', data: 'print("hi")\n' },
+        { name: 'requirements.txt', data: 'requests\n' },
+        { name: 'pkg/util.py', data: 'X = 1\n' },
+      ],
+    );
+    const put = await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, {
+      sandbox: sb,
+      raw: archive,
+    });
     if (put.status !== 200) throw new Error(`upload: ${put.status} ${put.text}`);
     await run(sim, sb, 'mkdir', ['-p', `${BUILD_DIR}/context`]);
     const tar = await run(sim, sb, 'tar', ['-xzf', `${BUILD_DIR}/context.tar.gz`, '-C', `${BUILD_DIR}/context`]);
     if (tar.info.exit_code !== 0) throw new Error(`tar: ${JSON.stringify(tar.lines)}`);
     await req(sim, 'DELETE', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/context.tar.gz`)}`, { sandbox: sb });
   }
-  Object.assign(spec, { dockerfile, contextDir: `${BUILD_DIR}/context`, baseImage: 'python:3.12-slim', rootfsDiskBytes: 10 * 1024 * 1024 * 1024 });
-  o.mutateSpec?.(spec);
-  await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/spec.json`)}`, { sandbox: sb, raw: JSON.stringify(spec, null, 2) });
-  const builder = await run(sim, sb, '/usr/local/bin/tl-rootfs-build', ['--spec', `${BUILD_DIR}/spec.json`, '--metadata-out', `${BUILD_DIR}/metadata.json`], {
-    env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
-    working_dir: BUILD_DIR,
-    user: 'root',
+  Object.assign(spec, {
+    dockerfile,
+    contextDir: `${BUILD_DIR}/context`,
+    baseImage: 'python:3.12-slim',
+    rootfsDiskBytes: 10 * 1024 * 1024 * 1024,
   });
+  o.mutateSpec?.(spec);
+  await req(sim, 'PUT', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/spec.json`)}`, {
+    sandbox: sb,
+    raw: JSON.stringify(spec, null, 2),
+  });
+  const builder = await run(
+    sim,
+    sb,
+    '/usr/local/bin/tl-rootfs-build',
+    ['--spec', `${BUILD_DIR}/spec.json`, '--metadata-out', `${BUILD_DIR}/metadata.json`],
+    {
+      env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      working_dir: BUILD_DIR,
+      user: 'root',
+    },
+  );
   const metaRes = await req(sim, 'GET', `/api/v1/files?path=${encodeURIComponent(`${BUILD_DIR}/metadata.json`)}`, { sandbox: sb });
   const metadata = metaRes.status === 200 ? obj(metaRes) : undefined;
   let complete: Res | undefined;

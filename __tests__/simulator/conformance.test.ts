@@ -58,7 +58,8 @@ async function build(simOpts: SimulatorOptions, o: { token: string; pat?: boolea
   }
 }
 
-const DOCKERFILE = 'FROM python:3.12-slim\nWORKDIR /app\nCOPY src/ /app/src/\nRUN pip install --no-cache-dir requests && \\\n    echo done\nCMD ["python", "/app/src/main.py"]\n';
+const DOCKERFILE =
+  'FROM python:3.12-slim\nWORKDIR /app\nCOPY src/ /app/src/\nRUN pip install --no-cache-dir requests && \\\n    echo done\nCMD ["python", "/app/src/main.py"]\n';
 const EXPECTED_FILES = ['.dockerignore', 'Dockerfile', 'keep.log', 'src/main.py', 'src/util/helpers.py'];
 
 function commonAssertions(r: Awaited<ReturnType<typeof build>>, name: string): void {
@@ -72,16 +73,33 @@ function commonAssertions(r: Awaited<ReturnType<typeof build>>, name: string): v
   assert.equal(sb.status, 'terminated');
   assert.ok(sb.deletedAt, 'the builder sandbox was deleted');
   assert.equal(sb.contextArchives.length, 1);
-  assert.deepEqual(sb.contextArchives[0].files.filter((f) => f.type === 'file').map((f) => f.path).sort(), EXPECTED_FILES);
+  assert.deepEqual(
+    sb.contextArchives[0].files
+      .filter((f) => f.type === 'file')
+      .map((f) => f.path)
+      .sort(),
+    EXPECTED_FILES,
+  );
   assert.equal(sb.contextArchives[0].exitCode, 0);
   const spec = sb.specs[0].spec as Record<string, unknown>;
   assert.equal(spec.contextDir, '/var/lib/tensorlake/rootfs-builder/build/context');
-  assert.ok(events.some((e) => e.eventType === 'build_log' && /\[4\/5\] RUN pip install/.test(e.message)), 'builder lines were streamed');
+  assert.ok(
+    events.some((e) => e.eventType === 'build_log' && /\[4\/5\] RUN pip install/.test(e.message)),
+    'builder lines were streamed',
+  );
   const builder = sb.processes.find((p) => p.command === '/usr/local/bin/tl-rootfs-build')!;
-  assert.deepEqual(builder.args, ['--spec', '/var/lib/tensorlake/rootfs-builder/build/spec.json', '--metadata-out', '/var/lib/tensorlake/rootfs-builder/build/metadata.json']);
+  assert.deepEqual(builder.args, [
+    '--spec',
+    '/var/lib/tensorlake/rootfs-builder/build/spec.json',
+    '--metadata-out',
+    '/var/lib/tensorlake/rootfs-builder/build/metadata.json',
+  ]);
   assert.equal(builder.user, 'root');
   for (const q of state.requests) {
-    assert.ok(q.status >= 200 && q.status < 300 || (q.status === 404 && q.path.includes('/by-name/')), `${q.method} ${q.path} → ${q.status}`);
+    assert.ok(
+      (q.status >= 200 && q.status < 300) || (q.status === 404 && q.path.includes('/by-name/')),
+      `${q.method} ${q.path} → ${q.status}`,
+    );
     assert.ok(!JSON.stringify(q.headers).includes('tl_sim_'), 'tokens are redacted in the request log');
   }
 }
@@ -95,7 +113,10 @@ test('real SDK (native tensorlake@0.5.89), API key, new prepare shape with blob/
   assert.match(String(r.result.snapshotUri), /^s3:\/\/tl-sim-bucket\/dataplane\//, 'the signed URI, not the stale prepared one');
   const spec = r.state.sandboxes[0].specs[0].spec as Record<string, unknown>;
   assert.equal(spec.snapshotUri, r.result.snapshotUri);
-  assert.ok(r.state.requests.filter((q) => q.role === 'proxy').every((q) => q.headers.host === `${r.state.sandboxes[0].id}.local`), 'Host override on proxy calls');
+  assert.ok(
+    r.state.requests.filter((q) => q.role === 'proxy').every((q) => q.headers.host === `${r.state.sandboxes[0].id}.local`),
+    'Host override on proxy calls',
+  );
 });
 
 test('real SDK, PAT with org/project ids, legacy prepare shape', async () => {

@@ -15,7 +15,15 @@ const BY_NAME = `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`;
 
 test('status faults: Retry-After, HTML page, malformed JSON, empty 2xx, wrong types; times and skip budgets', async () => {
   sim.addFaults([
-    { kind: 'status', method: 'GET', path: `${SCOPE}/sandbox-templates/by-name/*`, status: 503, headers: { 'Retry-After': '2' }, skip: 1, times: 2 },
+    {
+      kind: 'status',
+      method: 'GET',
+      path: `${SCOPE}/sandbox-templates/by-name/*`,
+      status: 503,
+      headers: { 'Retry-After': '2' },
+      skip: 1,
+      times: 2,
+    },
   ]);
   assert.equal((await req(sim, 'GET', BY_NAME)).status, 200, 'first request skipped');
   const a = await req(sim, 'GET', BY_NAME);
@@ -27,7 +35,10 @@ test('status faults: Retry-After, HTML page, malformed JSON, empty 2xx, wrong ty
 
   sim.addFaults({ kind: 'status', path: '/platform/**', status: 502, body: '<html><body><h1>502 Bad Gateway</h1></body></html>' });
   const html = await req(sim, 'GET', BY_NAME);
-  assert.deepEqual([html.status, html.headers['content-type'], html.text], [502, 'text/html; charset=utf-8', '<html><body><h1>502 Bad Gateway</h1></body></html>']);
+  assert.deepEqual(
+    [html.status, html.headers['content-type'], html.text],
+    [502, 'text/html; charset=utf-8', '<html><body><h1>502 Bad Gateway</h1></body></html>'],
+  );
 
   sim.addFaults({ kind: 'status', method: 'POST', path: '**/complete', status: 200, body: '{"id": "tpl_1", ' });
   const broken = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds/b/complete`, { json: {} });
@@ -37,11 +48,25 @@ test('status faults: Retry-After, HTML page, malformed JSON, empty 2xx, wrong ty
   const empty = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds/b/complete`, { json: {} });
   assert.deepEqual([empty.status, empty.text], [202, '']);
 
-  sim.addFaults({ kind: 'status', method: 'GET', path: '/v1/namespaces/*/sandboxes/*', status: 200, body: { sandbox_id: 42, status: ['running'], namespace: null } });
+  sim.addFaults({
+    kind: 'status',
+    method: 'GET',
+    path: '/v1/namespaces/*/sandboxes/*',
+    status: 200,
+    body: { sandbox_id: 42, status: ['running'], namespace: null },
+  });
   const wrong = await req(sim, 'GET', '/v1/namespaces/default/sandboxes/anything');
   assert.deepEqual(wrong.body, { sandbox_id: 42, status: ['running'], namespace: null });
 
-  sim.addFaults({ kind: 'status', path: '/api/v1/health', status: 429, contentType: 'text/plain', body: 'slow down', headers: { 'retry-after': '1' }, times: -1 });
+  sim.addFaults({
+    kind: 'status',
+    path: '/api/v1/health',
+    status: 429,
+    contentType: 'text/plain',
+    body: 'slow down',
+    headers: { 'retry-after': '1' },
+    times: -1,
+  });
   for (let i = 0; i < 3; i++) assert.equal((await req(sim, 'GET', '/api/v1/health', { sandbox: 'whatever' })).status, 429);
   assert.equal(sim.state().faults.at(-1)!.remaining, -1, 'unlimited');
 });
@@ -59,16 +84,28 @@ test('reset faults: before (nothing happens) and after (ambiguous: the work is d
   const count = (): number => sim.state().sandboxes.length;
   const n0 = count();
   sim.addFaults({ kind: 'reset', method: 'POST', path: '/v1/namespaces/*/sandboxes', when: 'before' });
-  await assert.rejects(req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { image: 'x', name: 'amb-1' } }), /socket hang up|ECONNRESET/);
+  await assert.rejects(
+    req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { image: 'x', name: 'amb-1' } }),
+    /socket hang up|ECONNRESET/,
+  );
   assert.equal(count(), n0, 'no sandbox created');
 
   sim.addFaults({ kind: 'reset', method: 'POST', path: '/v1/namespaces/*/sandboxes', when: 'after' });
-  await assert.rejects(req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { image: 'x', name: 'amb-2' } }), /socket hang up|ECONNRESET/);
+  await assert.rejects(
+    req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { image: 'x', name: 'amb-2' } }),
+    /socket hang up|ECONNRESET/,
+  );
   assert.equal(count(), n0 + 1, 'the sandbox exists although the client saw a reset');
   const found = obj(await req(sim, 'GET', '/v1/namespaces/default/sandboxes?name=amb-2'));
   assert.equal(found.sandboxes.length, 1, 'it can be found again by name');
-  const log = sim.state().requests.filter((r) => r.path === '/v1/namespaces/default/sandboxes' && r.method === 'POST').slice(-2);
-  assert.deepEqual(log.map((r) => r.status), [0, 0]);
+  const log = sim
+    .state()
+    .requests.filter((r) => r.path === '/v1/namespaces/default/sandboxes' && r.method === 'POST')
+    .slice(-2);
+  assert.deepEqual(
+    log.map((r) => r.status),
+    [0, 0],
+  );
   assert.ok(log.every((r) => r.faults?.length === 1));
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${found.sandboxes[0].sandbox_id as string}`);
 });
@@ -97,7 +134,10 @@ test('dropStream: the follow is cut after K lines; a re-follow replays the whole
   assert.ok(full.events.length > 2);
   // also for /processes/run
   sim.addFaults({ kind: 'dropStream', path: '/api/v1/processes/run', afterLines: 1 });
-  const r = await sse(sim, 'POST', '/api/v1/processes/run', { sandbox: id, json: { command: '/bin/sh', args: ['-lc', 'dmesg'], user: 'root', timeout: 5 } });
+  const r = await sse(sim, 'POST', '/api/v1/processes/run', {
+    sandbox: id,
+    json: { command: '/bin/sh', args: ['-lc', 'dmesg'], user: 'root', timeout: 5 },
+  });
   assert.equal(r.aborted, true);
   assert.equal(r.events.length, 2, 'started + one output line');
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);
@@ -145,7 +185,10 @@ test('builderFail: exit code and message, at the first RUN step by default', asy
   assert.deepEqual([r.builder.info.exit_code, r.builder.info.status], [17, 'exited']);
   const tail = r.builder.lines.slice(-3).map((l) => `${l.stream}:${l.line}`);
   assert.match(tail[0], /^stderr:#7 \[4\/5\] RUN pip install -r requirements.txt$/);
-  assert.match(tail[1], /^stderr:#7 ERROR: process "\/bin\/sh -c pip install -r requirements.txt" did not complete successfully: exit code: 17$/);
+  assert.match(
+    tail[1],
+    /^stderr:#7 ERROR: process "\/bin\/sh -c pip install -r requirements.txt" did not complete successfully: exit code: 17$/,
+  );
   assert.equal(tail[2], 'stderr:Error: docker build failed: pip exploded');
   assert.equal(r.metadata, undefined);
   sim.addFaults({ kind: 'builderFail', afterLines: 3 });
@@ -157,11 +200,20 @@ test('builderFail: exit code and message, at the first RUN step by default', asy
 test('builderOom: process oom_killed with signal 9, dmesg shows the kill', async () => {
   sim.addFaults({ kind: 'builderOom' });
   const r = await buildFlow(sim, { cas: false, name: 'oom' });
-  assert.deepEqual([r.builder.info.status, r.builder.info.signal, r.builder.info.oom_killed, r.builder.info.exit_code], ['oom_killed', 9, true, undefined]);
+  assert.deepEqual(
+    [r.builder.info.status, r.builder.info.signal, r.builder.info.oom_killed, r.builder.info.exit_code],
+    ['oom_killed', 9, true, undefined],
+  );
   assert.match(r.builder.lines.at(-1)!.line, /^#7 Killed$/);
-  const d = await sse(sim, 'POST', '/api/v1/processes/run', { sandbox: r.sb, json: { command: '/bin/sh', args: ['-lc', 'dmesg 2>/dev/null || true'], user: 'root', timeout: 5 } });
+  const d = await sse(sim, 'POST', '/api/v1/processes/run', {
+    sandbox: r.sb,
+    json: { command: '/bin/sh', args: ['-lc', 'dmesg 2>/dev/null || true'], user: 'root', timeout: 5 },
+  });
   const lines = d.events.filter((e) => typeof e.line === 'string').map((e) => e.line as string);
-  assert.ok(lines.some((l) => /Out of memory: Killed process \d+ \(python3\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /Out of memory: Killed process \d+ \(python3\)/.test(l)),
+    lines.join('\n'),
+  );
   assert.ok(lines.some((l) => /invoked oom-killer/.test(l)));
   assert.equal(sim.state().sandboxes.find((s) => s.id === r.sb)!.oomKills, 1);
 });
@@ -170,9 +222,17 @@ test('builderEnospc: "No space left on device" output and a full disk in df', as
   sim.addFaults({ kind: 'builderEnospc' });
   const r = await buildFlow(sim, { cas: false, name: 'enospc' });
   assert.equal(r.builder.info.exit_code, 1);
-  assert.ok(r.builder.lines.some((l) => l.stream === 'stderr' && l.line === 'Error: docker build failed: No space left on device (os error 28)'));
+  assert.ok(
+    r.builder.lines.some((l) => l.stream === 'stderr' && l.line === 'Error: docker build failed: No space left on device (os error 28)'),
+  );
   assert.ok(r.builder.lines.some((l) => /no space left on device$/.test(l.line)));
-  const d = await run(sim, r.sb, '/bin/sh', ['-lc', `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p"; done 2>/dev/null || true`], { user: 'root' });
+  const d = await run(
+    sim,
+    r.sb,
+    '/bin/sh',
+    ['-lc', `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p"; done 2>/dev/null || true`],
+    { user: 'root' },
+  );
   const usage = d.lines.filter((l) => !l.line.startsWith('Filesystem')).map((l) => l.line.split(/\s+/)[4]);
   assert.deepEqual(usage, ['100%', '100%', '100%']);
 });
@@ -198,8 +258,13 @@ test('control plane: invalid rules are 400, list/delete rules, request log redac
   assert.equal(bad3.status, 400);
   const bad4 = await req(sim, 'POST', '/_sim/faults', { token: null, raw: 'not json' });
   assert.equal(bad4.status, 400);
-  const ok = obj(await req(sim, 'POST', '/_sim/faults', { token: null, json: [{ kind: 'delay', delayMs: 1, id: 'd1' }, { kind: 'builderOom' }] }));
-  assert.deepEqual(ok.added.map((f: { id: string }) => f.id), ['d1', ok.added[1].id]);
+  const ok = obj(
+    await req(sim, 'POST', '/_sim/faults', { token: null, json: [{ kind: 'delay', delayMs: 1, id: 'd1' }, { kind: 'builderOom' }] }),
+  );
+  assert.deepEqual(
+    ok.added.map((f: { id: string }) => f.id),
+    ['d1', ok.added[1].id],
+  );
   assert.equal(obj(await req(sim, 'GET', '/_sim/faults', { token: null })).faults.length, 2);
   assert.equal((await req(sim, 'DELETE', '/_sim/faults/d1', { token: null })).status, 200);
   assert.equal((await req(sim, 'DELETE', '/_sim/faults/d1', { token: null })).status, 404);
@@ -219,13 +284,19 @@ test('control plane: invalid rules are 400, list/delete rules, request log redac
   assert.ok(!JSON.stringify(st).includes(KEY), 'no token anywhere in the state');
   assert.ok(!st.requests.some((r: { path: string }) => r.path.startsWith('/_sim')), 'control requests are not logged');
 
-  await req(sim, 'POST', `${SCOPE}/sandbox-templates`, { json: { name: 'tmp', snapshotId: 's', snapshotUri: 'u', snapshotSizeBytes: 1, rootfsDiskBytes: 1 } });
+  await req(sim, 'POST', `${SCOPE}/sandbox-templates`, {
+    json: { name: 'tmp', snapshotId: 's', snapshotUri: 'u', snapshotSizeBytes: 1, rootfsDiskBytes: 1 },
+  });
   await sandbox(sim);
   const reset = await req(sim, 'POST', '/_sim/reset', { token: null });
   assert.equal(reset.status, 200);
   const after = sim.state();
   assert.deepEqual([after.sandboxes.length, after.builds.length, after.requests.length, after.chunkStore.chunks], [0, 0, 0, 0]);
-  assert.deepEqual(after.templates.map((t) => t.name), ['tensorlake/base:1'], 'back to the seeded templates');
+  assert.deepEqual(
+    after.templates.map((t) => t.name),
+    ['tensorlake/base:1'],
+    'back to the seeded templates',
+  );
   assert.equal((await req(sim, 'GET', '/_sim/nope', { token: null })).status, 404);
 });
 
@@ -235,7 +306,11 @@ test('a handler exception becomes a 500 JSON and the server stays up', async () 
   const r = await run(sim, id, '/bin/sh', ['-lc', 'frobnicate --all']);
   assert.deepEqual([r.info.exit_code, r.lines[0].line], [127, 'sh: 1: frobnicate: not found']);
   // a process start payload with a non-object body
-  const s = await req(sim, 'POST', '/api/v1/processes', { sandbox: id, raw: '"just a string"', headers: { 'content-type': 'application/json' } });
+  const s = await req(sim, 'POST', '/api/v1/processes', {
+    sandbox: id,
+    raw: '"just a string"',
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(s.status, 400);
   assert.equal((await req(sim, 'GET', BY_NAME)).status, 200);
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);

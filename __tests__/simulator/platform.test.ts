@@ -12,7 +12,15 @@ before(async () => {
       { key: KEY, id: 'key_sim', organizationId: ORG, projectId: PROJ },
       { key: 'tl_other_key', organizationId: 'org_other', projectId: 'proj_other' },
     ],
-    pats: [{ token: PAT, scopes: [{ organizationId: ORG, projectId: PROJ }, { organizationId: ORG, projectId: 'proj_two' }] }],
+    pats: [
+      {
+        token: PAT,
+        scopes: [
+          { organizationId: ORG, projectId: PROJ },
+          { organizationId: ORG, projectId: 'proj_two' },
+        ],
+      },
+    ],
   });
 });
 after(() => sim.stop());
@@ -20,7 +28,16 @@ after(() => sim.stop());
 const PAT_H = { 'x-forwarded-organization-id': ORG, 'x-forwarded-project-id': PROJ };
 
 function prepBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name: 'img', dockerfile: 'FROM ubuntu:24.04\n', baseImage: 'ubuntu:24.04', public: false, rootfsNodeKind: 'base', parentTemplate: null, additionalLocalImages: [], ...extra };
+  return {
+    name: 'img',
+    dockerfile: 'FROM ubuntu:24.04\n',
+    baseImage: 'ubuntu:24.04',
+    public: false,
+    rootfsNodeKind: 'base',
+    parentTemplate: null,
+    additionalLocalImages: [],
+    ...extra,
+  };
 }
 
 async function up(): Promise<void> {
@@ -51,14 +68,26 @@ test('scope: API key on another project → 403; PAT needs both scope headers; P
   assert.equal(obj(other).error, `Forbidden: credentials are not authorized for organization '${ORG}' project '${PROJ}'`);
   const noHeaders = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, { token: PAT });
   assert.equal(noHeaders.status, 403);
-  assert.match(obj(noHeaders).error, /must send the X-Forwarded-Organization-Id and X-Forwarded-Project-Id headers \(missing: X-Forwarded-Organization-Id and X-Forwarded-Project-Id\)/);
-  const half = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, { token: PAT, headers: { 'x-forwarded-organization-id': ORG } });
+  assert.match(
+    obj(noHeaders).error,
+    /must send the X-Forwarded-Organization-Id and X-Forwarded-Project-Id headers \(missing: X-Forwarded-Organization-Id and X-Forwarded-Project-Id\)/,
+  );
+  const half = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, {
+    token: PAT,
+    headers: { 'x-forwarded-organization-id': ORG },
+  });
   assert.match(obj(half).error, /missing: X-Forwarded-Project-Id\)/);
-  const outside = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, { token: PAT, headers: { ...PAT_H, 'x-forwarded-project-id': 'proj_nope' } });
+  const outside = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, {
+    token: PAT,
+    headers: { ...PAT_H, 'x-forwarded-project-id': 'proj_nope' },
+  });
   assert.equal(outside.status, 403);
   assert.match(obj(outside).error, /no access to organization 'org_sim' project 'proj_nope'/);
   // header scope ≠ path scope
-  const mismatch = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, { token: PAT, headers: { ...PAT_H, 'x-forwarded-project-id': 'proj_two' } });
+  const mismatch = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/x`, {
+    token: PAT,
+    headers: { ...PAT_H, 'x-forwarded-project-id': 'proj_two' },
+  });
   assert.equal(mismatch.status, 403);
   const fine = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`, { token: PAT, headers: PAT_H });
   assert.equal(fine.status, 200);
@@ -70,7 +99,9 @@ test('scope: API key on another project → 403; PAT needs both scope headers; P
 });
 
 test('templates: by-name with §3 encoding, describe, list with pagination, register, delete', async () => {
-  const seeded = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`, { headers: { accept: 'application/json' } });
+  const seeded = await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`, {
+    headers: { accept: 'application/json' },
+  });
   assert.equal(obj(seeded).name, 'tensorlake/base:1');
   assert.equal(obj(seeded).rootfsNodeKind, 'base');
   assert.equal(obj(seeded).snapshotFormatVersion, 'durable_archive_v1');
@@ -80,7 +111,18 @@ test('templates: by-name with §3 encoding, describe, list with pagination, regi
   assert.equal(badEnc.status, 400);
 
   const reg = (name: string) =>
-    req(sim, 'POST', `${SCOPE}/sandbox-templates`, { json: { name, dockerfile: 'FROM x\n', snapshotId: 's1', snapshotSandboxId: 'sb', snapshotUri: 's3://b/x.tlsnap', snapshotSizeBytes: 10, rootfsDiskBytes: 1024, public: false } });
+    req(sim, 'POST', `${SCOPE}/sandbox-templates`, {
+      json: {
+        name,
+        dockerfile: 'FROM x\n',
+        snapshotId: 's1',
+        snapshotSandboxId: 'sb',
+        snapshotUri: 's3://b/x.tlsnap',
+        snapshotSizeBytes: 10,
+        rootfsDiskBytes: 1024,
+        public: false,
+      },
+    });
   for (const n of ['org/a:1', 'org/b:1', 'org/c:1']) assert.equal((await reg(n)).status, 201);
   const dup = await reg('org/a:1');
   assert.deepEqual([dup.status, obj(dup).code], [409, 'ALREADY_EXISTS']);
@@ -111,7 +153,9 @@ test('templates: by-name with §3 encoding, describe, list with pagination, regi
   const seededDel = await req(sim, 'DELETE', `${SCOPE}/sandbox-templates/tensorlake%2Fbase%3A1`);
   assert.equal(seededDel.status, 403);
   // another project does not see org/a:1
-  const other = await req(sim, 'GET', '/platform/v1/organizations/org_other/projects/proj_other/sandbox-templates/by-name/org%2Fa%3A1', { token: 'tl_other_key' });
+  const other = await req(sim, 'GET', '/platform/v1/organizations/org_other/projects/proj_other/sandbox-templates/by-name/org%2Fa%3A1', {
+    token: 'tl_other_key',
+  });
   assert.equal(other.status, 404);
 });
 
@@ -122,7 +166,13 @@ test('prepare: both shapes of the response, and every validation error', async (
   assert.match(b.buildId, /^sandbox_template_build_/);
   assert.match(b.snapshotRelPath, /^sandbox-template-builds\/sandbox_template_build_\w+\/snapshot_\w+\.tlsnap$/);
   assert.match(b.snapshotUri, /^s3:\/\/tl-sim-bucket\/stale\//, 'new shape: stale snapshotUri by default');
-  assert.deepEqual(b.builder, { image: 'tensorlake/rootfs-builder:sim', command: 'tl-rootfs-build', cpus: 2, memoryMb: 4096, diskMb: 20480 });
+  assert.deepEqual(b.builder, {
+    image: 'tensorlake/rootfs-builder:sim',
+    command: 'tl-rootfs-build',
+    cpus: 2,
+    memoryMb: 4096,
+    diskMb: 20480,
+  });
   assert.equal(b.parent, null);
   assert.ok(b.runtimeContract);
   assert.equal(b.rootfsFormat, undefined);
@@ -141,8 +191,15 @@ test('prepare: both shapes of the response, and every validation error', async (
 
   const base = obj(await req(sim, 'GET', `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`));
   const parent = { templateId: base.id, name: base.name, reference: 'tensorlake/base:1', snapshotId: base.snapshotId, public: true };
-  const diff = obj(await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { json: prepBody({ rootfsNodeKind: 'diff', parentTemplate: parent }) }));
-  assert.deepEqual(diff.parent, { templateId: base.id, snapshotId: base.snapshotId, parentManifestUri: base.snapshotUri, rootfsDiskBytes: 10737418240 });
+  const diff = obj(
+    await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { json: prepBody({ rootfsNodeKind: 'diff', parentTemplate: parent }) }),
+  );
+  assert.deepEqual(diff.parent, {
+    templateId: base.id,
+    snapshotId: base.snapshotId,
+    parentManifestUri: base.snapshotUri,
+    rootfsDiskBytes: 10737418240,
+  });
 
   const cases: Array<[Record<string, unknown> | string, number, RegExp]> = [
     ['{"name":', 400, /^request body is not valid JSON/],
@@ -154,15 +211,30 @@ test('prepare: both shapes of the response, and every validation error', async (
     [{ ...prepBody(), parentTemplate: undefined }, 400, /^missing required field 'parentTemplate'/],
     [prepBody({ rootfsNodeKind: 'diff' }), 400, /^rootfsNodeKind 'diff' requires a parentTemplate$/],
     [prepBody({ parentTemplate: parent }), 400, /^rootfsNodeKind 'base' must not have a parentTemplate$/],
-    [prepBody({ rootfsNodeKind: 'diff', parentTemplate: { ...parent, templateId: 'sandbox_template_nope' } }), 404, /^parentTemplate: sandbox template 'sandbox_template_nope' \(tensorlake\/base:1\) not found$/],
-    [prepBody({ rootfsNodeKind: 'diff', parentTemplate: { ...parent, snapshotId: 'old' } }), 400, /snapshotId 'old' does not match template/],
+    [
+      prepBody({ rootfsNodeKind: 'diff', parentTemplate: { ...parent, templateId: 'sandbox_template_nope' } }),
+      404,
+      /^parentTemplate: sandbox template 'sandbox_template_nope' \(tensorlake\/base:1\) not found$/,
+    ],
+    [
+      prepBody({ rootfsNodeKind: 'diff', parentTemplate: { ...parent, snapshotId: 'old' } }),
+      400,
+      /snapshotId 'old' does not match template/,
+    ],
     [prepBody({ rootfsNodeKind: 'diff', parentTemplate: { name: 'x' } }), 400, /^parentTemplate.templateId must be a non-empty string$/],
     [prepBody({ additionalLocalImages: {} }), 400, /^field 'additionalLocalImages' must be an array$/],
     [prepBody({ rootfsFormat: 'zstd' }), 400, /^unsupported rootfsFormat 'zstd'/],
-    [prepBody({ rootfsFormat: 'cas-streaming', rootfsNodeKind: 'diff', parentTemplate: parent }), 400, /^cas-streaming builds support only base images/],
+    [
+      prepBody({ rootfsFormat: 'cas-streaming', rootfsNodeKind: 'diff', parentTemplate: parent }),
+      400,
+      /^cas-streaming builds support only base images/,
+    ],
   ];
   for (const [body, status, re] of cases) {
-    const r = typeof body === 'string' ? await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { raw: body, headers: { 'content-type': 'application/json' } }) : await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { json: body });
+    const r =
+      typeof body === 'string'
+        ? await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { raw: body, headers: { 'content-type': 'application/json' } })
+        : await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { json: body });
     assert.equal(r.status, status, `${JSON.stringify(body)} → ${r.text}`);
     assert.match(obj(r).error, re);
   }
@@ -177,19 +249,37 @@ test('complete and poll: unknown build 404, wrong snapshot URI / id / kind / for
 
   // prepared but never signed (new path): the stale URI is refused
   const p = obj(await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { json: prepBody() }));
-  const body = { snapshotId: p.snapshotId, snapshotUri: p.snapshotUri, snapshotFormatVersion: 'durable_archive_v1', snapshotSizeBytes: 10, rootfsDiskBytes: 1024, rootfsNodeKind: 'base' };
+  const body = {
+    snapshotId: p.snapshotId,
+    snapshotUri: p.snapshotUri,
+    snapshotFormatVersion: 'durable_archive_v1',
+    snapshotSizeBytes: 10,
+    rootfsDiskBytes: 1024,
+    rootfsNodeKind: 'base',
+  };
   const unsigned = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds/${p.buildId as string}/complete`, { json: body });
   assert.equal(unsigned.status, 400);
   assert.match(obj(unsigned).error, /was not issued for build .*the upload was never signed/);
   // another project cannot see the build
-  const foreign = await req(sim, 'GET', `/platform/v1/organizations/org_other/projects/proj_other/sandbox-template-builds/${p.buildId as string}`, { token: 'tl_other_key' });
+  const foreign = await req(
+    sim,
+    'GET',
+    `/platform/v1/organizations/org_other/projects/proj_other/sandbox-template-builds/${p.buildId as string}`,
+    { token: 'tl_other_key' },
+  );
   assert.equal(foreign.status, 404);
 
   const errs: Array<[(b: Record<string, unknown>) => void, RegExp]> = [
-    [(b) => (b.snapshotUri = 's3://elsewhere/x.tlsnap'), /^snapshotUri 's3:\/\/elsewhere\/x.tlsnap' does not match the signed snapshot URI 's3:\/\/tl-sim-bucket\/dataplane\/.*' of build/],
+    [
+      (b) => (b.snapshotUri = 's3://elsewhere/x.tlsnap'),
+      /^snapshotUri 's3:\/\/elsewhere\/x.tlsnap' does not match the signed snapshot URI 's3:\/\/tl-sim-bucket\/dataplane\/.*' of build/,
+    ],
     [(b) => (b.snapshotId = 'snapshot_other'), /^snapshotId 'snapshot_other' does not match the prepared snapshot/],
     [(b) => (b.rootfsNodeKind = 'diff'), /^rootfsNodeKind 'diff' does not match the prepared build \('base'\)$/],
-    [(b) => (b.snapshotFormatVersion = 'content_addressed_streaming_v1'), /^snapshotFormatVersion 'content_addressed_streaming_v1' does not match the build's format/],
+    [
+      (b) => (b.snapshotFormatVersion = 'content_addressed_streaming_v1'),
+      /^snapshotFormatVersion 'content_addressed_streaming_v1' does not match the build's format/,
+    ],
     [(b) => (b.snapshotSizeBytes = -1), /^field 'snapshotSizeBytes' must be a non-negative integer, got -1$/],
     [(b) => (b.snapshotSizeBytes = '1234'), /^field 'snapshotSizeBytes' must be a non-negative integer/],
     [(b) => (b.snapshotSizeBytes = (b.snapshotSizeBytes as number) + 1), /^snapshotSizeBytes \d+ does not match the uploaded snapshot/],
@@ -200,7 +290,11 @@ test('complete and poll: unknown build 404, wrong snapshot URI / id / kind / for
     const r = await buildFlow(sim, { cas: false, name: 'durable-err', mutateComplete: mutate });
     assert.equal(r.complete!.status, 400, r.complete!.text);
     assert.match(obj(r.complete!).error, re);
-    assert.equal(sim.state().builds.find((x) => x.buildId === r.buildId)!.status, 'prepared', 'a refused complete leaves the build prepared');
+    assert.equal(
+      sim.state().builds.find((x) => x.buildId === r.buildId)!.status,
+      'prepared',
+      'a refused complete leaves the build prepared',
+    );
   }
 
   const good = await buildFlow(sim, { cas: false, name: 'durable-ok' });
@@ -243,8 +337,14 @@ test('bad requests: unknown paths 404, wrong methods 405, malformed JSON 400, ba
   }
   const empty = await req(sim, 'POST', `${SCOPE}/sandbox-template-builds`, { raw: '' });
   assert.deepEqual([empty.status, obj(empty).error], [400, 'request body is empty; expected a JSON object']);
-  const junk = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { raw: '{"image": "x",,}', headers: { 'content-type': 'application/json' } });
-  const plain = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { raw: '{"image": "x"}', headers: { 'content-type': 'text/plain' } });
+  const junk = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', {
+    raw: '{"image": "x",,}',
+    headers: { 'content-type': 'application/json' },
+  });
+  const plain = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', {
+    raw: '{"image": "x"}',
+    headers: { 'content-type': 'text/plain' },
+  });
   assert.equal(plain.status, 415, 'JSON bodies must say so (§1.4)');
   assert.equal(junk.status, 400);
   assert.match(obj(junk).error, /^request body is not valid JSON/);

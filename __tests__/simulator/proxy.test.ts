@@ -21,7 +21,9 @@ const fileUrl = (p: string): string => `/api/v1/files?path=${encodeURIComponent(
 
 test('lifecycle: create → pending → running, SandboxInfo shape, name echo, list, delete, 404s', async () => {
   sim.addFaults({ kind: 'sandboxPending', pendingMs: 40 });
-  const c = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', { json: { image: 'img', resources: { cpus: 1.5, memory_mb: 2048, disk_mb: 4096 }, timeout_secs: 300, name: 'tl-build-abc' } });
+  const c = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', {
+    json: { image: 'img', resources: { cpus: 1.5, memory_mb: 2048, disk_mb: 4096 }, timeout_secs: 300, name: 'tl-build-abc' },
+  });
   assert.equal(c.status, 200);
   const created = obj(c);
   assert.deepEqual(Object.keys(created).sort(), ['name', 'routing_hint', 'sandbox_id', 'sandbox_url', 'status']);
@@ -43,7 +45,10 @@ test('lifecycle: create → pending → running, SandboxInfo shape, name echo, l
   assert.equal(info.sandbox_id, id);
   assert.equal(info.id, undefined, 'only sandbox_id: the real SDK rejects both (duplicate field)');
   const list = obj(await req(sim, 'GET', '/v1/namespaces/default/sandboxes?name=tl-build-abc'));
-  assert.deepEqual(list.sandboxes.map((s: { sandbox_id: string }) => s.sandbox_id), [id]);
+  assert.deepEqual(
+    list.sandboxes.map((s: { sandbox_id: string }) => s.sandbox_id),
+    [id],
+  );
   // another project sees nothing; another namespace sees nothing
   assert.equal((await req(sim, 'GET', `/v1/namespaces/default/sandboxes/${id}`, { token: 'tl_other_key' })).status, 404);
   assert.equal((await req(sim, 'GET', `/v1/namespaces/other/sandboxes/${id}`)).status, 404);
@@ -92,7 +97,10 @@ test('processes: exact command/args echo, list for recovery, follow replays the 
   assert.equal(r.info.exit_code, 0);
   assert.deepEqual([r.info.command, r.info.args, r.info.status, r.info.oom_killed], ['mkdir', ['-p', '/tmp/a b/c'], 'exited', false]);
   const list = obj(await req(sim, 'GET', '/api/v1/processes', { sandbox: id }));
-  assert.deepEqual(list.processes.map((p: { command: string; args: string[] }) => [p.command, p.args]), [['mkdir', ['-p', '/tmp/a b/c']]]);
+  assert.deepEqual(
+    list.processes.map((p: { command: string; args: string[] }) => [p.command, p.args]),
+    [['mkdir', ['-p', '/tmp/a b/c']]],
+  );
   const echo = await run(sim, id, 'echo', ['hello', 'world']);
   assert.deepEqual(echo.lines, [{ line: 'hello world', stream: 'stdout' }]);
   // replay: two follows of a finished process both get everything, then close
@@ -189,12 +197,24 @@ test('tar -xzf: files, directories, symlinks, hard links; escaping and corrupt a
   const viaLink = await req(sim, 'GET', fileUrl('/tmp/ctx/app/link.py'), { sandbox: id });
   assert.equal(viaLink.text, 'print(1)\n');
 
-  await up('evil.tar.gz', await tarGz([{ name: '../escape.txt', data: 'x' }, { name: 'out', type: 'symlink', linkname: '/etc' }, { name: 'out/passwd', data: 'pwned' }, { name: 'fine.txt', data: 'ok' }]));
+  await up(
+    'evil.tar.gz',
+    await tarGz([
+      { name: '../escape.txt', data: 'x' },
+      { name: 'out', type: 'symlink', linkname: '/etc' },
+      { name: 'out/passwd', data: 'pwned' },
+      { name: 'fine.txt', data: 'ok' },
+    ]),
+  );
   const evil = await run(sim, id, 'tar', ['-xzf', '/tmp/evil.tar.gz', '-C', '/tmp/ctx2']);
   assert.equal(evil.info.exit_code, 2);
   assert.deepEqual(
     evil.lines.map((l) => l.line),
-    ["tar: ../escape.txt: Member name contains '..'", 'tar: out/passwd: Cannot open: Not a directory', 'tar: Exiting with failure status due to previous errors'],
+    [
+      "tar: ../escape.txt: Member name contains '..'",
+      'tar: out/passwd: Cannot open: Not a directory',
+      'tar: Exiting with failure status due to previous errors',
+    ],
   );
   assert.equal((await req(sim, 'GET', fileUrl('/escape.txt'), { sandbox: id })).status, 404);
   assert.equal((await req(sim, 'GET', fileUrl('/etc/passwd'), { sandbox: id })).status, 404);
@@ -203,7 +223,10 @@ test('tar -xzf: files, directories, symlinks, hard links; escaping and corrupt a
   await up('plain.tar.gz', Buffer.from('this is not gzip'));
   const notGz = await run(sim, id, 'tar', ['-xzf', '/tmp/plain.tar.gz', '-C', '/tmp/ctx3']);
   assert.equal(notGz.info.exit_code, 2);
-  assert.deepEqual(notGz.lines.map((l) => l.line), ['gzip: stdin: not in gzip format', 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now']);
+  assert.deepEqual(
+    notGz.lines.map((l) => l.line),
+    ['gzip: stdin: not in gzip format', 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now'],
+  );
   assert.ok(notGz.lines.every((l) => l.stream === 'stderr'));
 
   const good = await tarGz([{ name: 'a.txt', data: 'a'.repeat(5000) }]);
@@ -221,7 +244,10 @@ test('tar -xzf: files, directories, symlinks, hard links; escaping and corrupt a
   assert.equal(missing.info.exit_code, 2);
   assert.equal(missing.lines[0].line, 'tar (child): /tmp/none.tar.gz: Cannot open: No such file or directory');
   const noDest = await run(sim, id, 'tar', ['-xzf', '/tmp/good.tar.gz', '-C', '/tmp/nodir']);
-  assert.deepEqual(noDest.lines.map((l) => l.line), ['tar: /tmp/nodir: Cannot open: No such file or directory', 'tar: Error is not recoverable: exiting now']);
+  assert.deepEqual(
+    noDest.lines.map((l) => l.line),
+    ['tar: /tmp/nodir: Cannot open: No such file or directory', 'tar: Error is not recoverable: exiting now'],
+  );
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);
 });
 
@@ -233,10 +259,32 @@ test('blob/sign: put_artifact and get_blob shapes are validated', async () => {
     [{ op: { kind: 'get_blob' } }, 400, /missing 'target' object/],
     [{ target: { kind: 'artifact', rel_path: 'x' } }, 400, /missing 'op' object/],
     [{ target: { kind: 'artifact' }, op: { kind: 'put_artifact' } }, 400, /target.rel_path must be a non-empty string/],
-    [{ target: { kind: 'artifact', rel_path: 'x' }, op: { kind: 'get_blob' } }, 400, /op.kind 'get_blob' is not valid for target kind 'artifact'/],
-    [{ target: { kind: 'artifact', rel_path: 'x' }, op: { kind: 'put_artifact', multipart_hint: { max_parts: 0, part_size_bytes: 67108864 } } }, 400, /max_parts must be an integer in \[1, 10000\]/],
-    [{ target: { kind: 'artifact', rel_path: 'x' }, op: { kind: 'put_artifact', multipart_hint: { max_parts: 1, part_size_bytes: 'big' } } }, 400, /part_size_bytes/],
-    [{ target: { kind: 'artifact', rel_path: 'sandbox-template-builds/x/y.tlsnap' }, op: { kind: 'put_artifact' } }, 404, /no prepared build owns artifact path/],
+    [
+      { target: { kind: 'artifact', rel_path: 'x' }, op: { kind: 'get_blob' } },
+      400,
+      /op.kind 'get_blob' is not valid for target kind 'artifact'/,
+    ],
+    [
+      {
+        target: { kind: 'artifact', rel_path: 'x' },
+        op: { kind: 'put_artifact', multipart_hint: { max_parts: 0, part_size_bytes: 67108864 } },
+      },
+      400,
+      /max_parts must be an integer in \[1, 10000\]/,
+    ],
+    [
+      {
+        target: { kind: 'artifact', rel_path: 'x' },
+        op: { kind: 'put_artifact', multipart_hint: { max_parts: 1, part_size_bytes: 'big' } },
+      },
+      400,
+      /part_size_bytes/,
+    ],
+    [
+      { target: { kind: 'artifact', rel_path: 'sandbox-template-builds/x/y.tlsnap' }, op: { kind: 'put_artifact' } },
+      404,
+      /no prepared build owns artifact path/,
+    ],
     [{ target: { kind: 'blob', uri: 's3://nope' }, op: { kind: 'get_blob' } }, 404, /blob 's3:\/\/nope' not found/],
     [{ target: { kind: 'blob', uri: 's3://x' }, op: { kind: 'put_artifact' } }, 400, /not valid for target kind 'blob'/],
     [{ target: { kind: 'bucket' }, op: {} }, 400, /unknown target.kind 'bucket'/],
@@ -246,10 +294,30 @@ test('blob/sign: put_artifact and get_blob shapes are validated', async () => {
     assert.equal(r.status, status, JSON.stringify(body));
     assert.match(obj(r).error, re);
   }
-  const parent = await sign({ target: { kind: 'blob', uri: 's3://tl-sim-bucket/templates/tensorlake-base-1/snapshot.tlsnap' }, op: { kind: 'get_blob' } });
+  const parent = await sign({
+    target: { kind: 'blob', uri: 's3://tl-sim-bucket/templates/tensorlake-base-1/snapshot.tlsnap' },
+    op: { kind: 'get_blob' },
+  });
   assert.equal(obj(parent).kind, 'presigned_get');
-  const p = obj(await req(sim, 'POST', '/platform/v1/organizations/org_sim/projects/proj_sim/sandbox-template-builds', { json: { name: 'n', dockerfile: 'FROM a\n', baseImage: 'a', public: false, rootfsNodeKind: 'base', parentTemplate: null, additionalLocalImages: [] } }));
-  const up = obj(await sign({ target: { kind: 'artifact', rel_path: p.snapshotRelPath }, op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } } }));
+  const p = obj(
+    await req(sim, 'POST', '/platform/v1/organizations/org_sim/projects/proj_sim/sandbox-template-builds', {
+      json: {
+        name: 'n',
+        dockerfile: 'FROM a\n',
+        baseImage: 'a',
+        public: false,
+        rootfsNodeKind: 'base',
+        parentTemplate: null,
+        additionalLocalImages: [],
+      },
+    }),
+  );
+  const up = obj(
+    await sign({
+      target: { kind: 'artifact', rel_path: p.snapshotRelPath },
+      op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } },
+    }),
+  );
   assert.equal(up.kind, 's3_multipart');
   assert.match(up.uri, /^s3:\/\/tl-sim-bucket\/dataplane\/org_sim\/proj_sim\/sandbox-template-builds\//);
   assert.equal(up.partUrls.length, 160);
@@ -273,10 +341,63 @@ test('builder checks its invocation and spec: missing args, not root, unreadable
   const specs: Array<[unknown, RegExp]> = [
     ['not json', /failed to parse spec/],
     [{ buildId: 'b' }, /missing required field 'snapshotId'/],
-    [{ buildId: 'b', snapshotId: 's', dockerfile: 'FROM a', baseImage: 'a', contextDir: '/nope', rootfsNodeKind: 'base', rootfsDiskBytes: 1, builder: {} }, /context directory \/nope does not exist/],
-    [{ buildId: 'b', snapshotId: 's', dockerfile: 'FROM a', baseImage: 'a', contextDir: '/tmp', rootfsNodeKind: 'base', rootfsDiskBytes: 1, builder: {}, snapshotRelPath: 'x', snapshotUri: 's3://stale' }, /missing 'upload': with snapshotRelPath the client must sign the upload/],
-    [{ buildId: 'b', snapshotId: 's', dockerfile: 'FROM a', baseImage: 'a', contextDir: '/tmp', rootfsNodeKind: 'base', rootfsDiskBytes: 1, builder: {}, snapshotUri: 's3://x', upload: {} }, /build 'b' is not known to the platform/],
-    [{ buildId: 'b', snapshotId: 's', dockerfile: 'FROM a', baseImage: 'a', contextDir: '/tmp', rootfsNodeKind: 'base', rootfsDiskBytes: 1, builder: {}, dockerConfigJson: { auths: {} } }, /dockerConfigJson must be a string/],
+    [
+      {
+        buildId: 'b',
+        snapshotId: 's',
+        dockerfile: 'FROM a',
+        baseImage: 'a',
+        contextDir: '/nope',
+        rootfsNodeKind: 'base',
+        rootfsDiskBytes: 1,
+        builder: {},
+      },
+      /context directory \/nope does not exist/,
+    ],
+    [
+      {
+        buildId: 'b',
+        snapshotId: 's',
+        dockerfile: 'FROM a',
+        baseImage: 'a',
+        contextDir: '/tmp',
+        rootfsNodeKind: 'base',
+        rootfsDiskBytes: 1,
+        builder: {},
+        snapshotRelPath: 'x',
+        snapshotUri: 's3://stale',
+      },
+      /missing 'upload': with snapshotRelPath the client must sign the upload/,
+    ],
+    [
+      {
+        buildId: 'b',
+        snapshotId: 's',
+        dockerfile: 'FROM a',
+        baseImage: 'a',
+        contextDir: '/tmp',
+        rootfsNodeKind: 'base',
+        rootfsDiskBytes: 1,
+        builder: {},
+        snapshotUri: 's3://x',
+        upload: {},
+      },
+      /build 'b' is not known to the platform/,
+    ],
+    [
+      {
+        buildId: 'b',
+        snapshotId: 's',
+        dockerfile: 'FROM a',
+        baseImage: 'a',
+        contextDir: '/tmp',
+        rootfsNodeKind: 'base',
+        rootfsDiskBytes: 1,
+        builder: {},
+        dockerConfigJson: { auths: {} },
+      },
+      /dockerConfigJson must be a string/,
+    ],
   ];
   for (const [spec, re] of specs) {
     await req(sim, 'PUT', fileUrl('/tmp/s.json'), { sandbox: id, raw: typeof spec === 'string' ? spec : JSON.stringify(spec) });
@@ -286,8 +407,14 @@ test('builder checks its invocation and spec: missing args, not root, unreadable
     assert.equal(r.lines.at(-1)!.stream, 'stderr');
   }
   // specs are recorded (parsed) as received, docker auth redacted
-  await req(sim, 'PUT', fileUrl('/tmp/spec.json'), { sandbox: id, raw: JSON.stringify({ dockerConfigJson: JSON.stringify({ auths: { 'ghcr.io': { auth: 'c2VjcmV0' } } }) }) });
-  const rec = sim.state().sandboxes.find((s) => s.id === id)!.specs.at(-1)!.spec as { dockerConfigJson: string };
+  await req(sim, 'PUT', fileUrl('/tmp/spec.json'), {
+    sandbox: id,
+    raw: JSON.stringify({ dockerConfigJson: JSON.stringify({ auths: { 'ghcr.io': { auth: 'c2VjcmV0' } } }) }),
+  });
+  const rec = sim
+    .state()
+    .sandboxes.find((s) => s.id === id)!
+    .specs.at(-1)!.spec as { dockerConfigJson: string };
   assert.equal(rec.dockerConfigJson, '{"auths":{"ghcr.io":{"auth":"[REDACTED]"}}}');
   await req(sim, 'DELETE', `/v1/namespaces/default/sandboxes/${id}`);
 });
@@ -295,14 +422,22 @@ test('builder checks its invocation and spec: missing args, not root, unreadable
 test('diagnostics: /processes/run streams started, output and exited; dmesg and df are clean without faults', async () => {
   const id = await sandbox(sim, { token: PAT, headers: { 'x-forwarded-organization-id': ORG, 'x-forwarded-project-id': PROJ } });
   const o = { token: PAT, headers: { 'x-forwarded-organization-id': ORG, 'x-forwarded-project-id': PROJ }, sandbox: id };
-  const dmesg = await sse(sim, 'POST', '/api/v1/processes/run', { ...o, json: { command: '/bin/sh', args: ['-lc', 'dmesg 2>/dev/null || true'], user: 'root', timeout: 5 } });
+  const dmesg = await sse(sim, 'POST', '/api/v1/processes/run', {
+    ...o,
+    json: { command: '/bin/sh', args: ['-lc', 'dmesg 2>/dev/null || true'], user: 'root', timeout: 5 },
+  });
   assert.equal(dmesg.contentType, 'text/event-stream');
   assert.ok('pid' in dmesg.events[0] && 'started_at' in dmesg.events[0]);
   assert.deepEqual(dmesg.events.at(-1)!.exit_code, 0);
   assert.ok(!dmesg.events.some((e) => /out of memory/i.test(String(e.line))));
   const df = await sse(sim, 'POST', '/api/v1/processes/run', {
     ...o,
-    json: { command: '/bin/sh', args: ['-lc', `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p" 2>/dev/null; done || true`], user: 'root', timeout: 5 },
+    json: {
+      command: '/bin/sh',
+      args: ['-lc', `for p in ${BUILD_DIR} /var/lib/docker /; do [ -e "$p" ] && df -P "$p" 2>/dev/null; done || true`],
+      user: 'root',
+      timeout: 5,
+    },
   });
   const lines = df.events.filter((e) => typeof e.line === 'string').map((e) => e.line as string);
   assert.ok(lines.length >= 4, lines.join('\n'));

@@ -13,7 +13,10 @@ test('several simulators in one process keep separate state and options', async 
     assert.equal((await req(b, 'POST', '/platform/v1/keys/introspect')).status, 401, 'b has other keys');
     assert.deepEqual(obj(await req(b, 'POST', '/platform/v1/keys/introspect', { token: 'tl_b_key' })).organizationId, 'org_b');
     a.addFaults({ kind: 'status', status: 500, times: -1 });
-    assert.equal((await req(b, 'GET', '/platform/v1/organizations/org_b/projects/proj_b/sandbox-templates', { token: 'tl_b_key' })).status, 200);
+    assert.equal(
+      (await req(b, 'GET', '/platform/v1/organizations/org_b/projects/proj_b/sandbox-templates', { token: 'tl_b_key' })).status,
+      200,
+    );
     assert.equal(b.state().faults.length, 0);
     assert.equal(a.state().requests.length, 1);
   } finally {
@@ -55,10 +58,17 @@ test('a chunked body over the limit gets a 413 answer (not a reset), and the ser
   try {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolve, reject) => {
-      const r = request(`${small.url}/v1/namespaces/default/sandboxes`, { method: 'POST', headers: { authorization: 'Bearer tl_sim_key_0123456789', 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const r = request(
+        `${small.url}/v1/namespaces/default/sandboxes`,
+        {
+          method: 'POST',
+          headers: { authorization: 'Bearer tl_sim_key_0123456789', 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       r.on('error', reject);
       r.write(Buffer.alloc(4096, 0x20));
       r.end();

@@ -52,7 +52,10 @@ test('every output is set by the code and documented in the README', () => {
   const outputs = section(yml, 'outputs');
   const setters = readFileSync(join(ROOT, 'src', 'report', 'outputs.ts'), 'utf8');
   for (const o of outputs) {
-    assert.ok(setters.includes(`'${o}'`) || setters.includes(`${o}:`) || setters.includes(`out.${o}`), `output ${o} is set in src/report/outputs.ts`);
+    assert.ok(
+      setters.includes(`'${o}'`) || setters.includes(`${o}:`) || setters.includes(`out.${o}`),
+      `output ${o} is set in src/report/outputs.ts`,
+    );
     assert.ok(readme.includes(`| \`${o}\` |`), `output ${o} is in the README table`);
   }
 });

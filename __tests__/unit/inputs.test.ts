@@ -56,7 +56,11 @@ test('env fallbacks for credentials and api url; API key wins over PAT', () => {
 });
 
 test('PAT without scope fails naming the missing input', () => {
-  inputErr(() => readInputs(src({ pat: 'pat_12345', 'organization-id': 'o1' })), 'project-id', /Organization ID and project ID are required/);
+  inputErr(
+    () => readInputs(src({ pat: 'pat_12345', 'organization-id': 'o1' })),
+    'project-id',
+    /Organization ID and project ID are required/,
+  );
   inputErr(() => readInputs(src({ pat: 'pat_12345' })), 'organization-id', /organization-id and project-id/);
 });
 
@@ -67,12 +71,20 @@ test('no credentials at all', () => {
 test('import mode is exclusive with dockerfile/context', () => {
   const i = readInputs(src({ image: 'ghcr.io/org/app:1', 'api-key': 'key_abcdef' }));
   assert.deepEqual(i.source, { kind: 'import', image: 'ghcr.io/org/app:1' });
-  inputErr(() => readInputs(src({ image: 'x', dockerfile: 'Dockerfile', 'api-key': 'key_abcdef' })), 'image', /cannot be combined with dockerfile/);
+  inputErr(
+    () => readInputs(src({ image: 'x', dockerfile: 'Dockerfile', 'api-key': 'key_abcdef' })),
+    'image',
+    /cannot be combined with dockerfile/,
+  );
   inputErr(() => readInputs(src({ image: 'x', context: '.', 'api-key': 'key_abcdef' })), 'image', /cannot be combined with context/);
 });
 
 test('missing Dockerfile and context are named', () => {
-  inputErr(() => readInputs(src({ dockerfile: 'nope/Dockerfile', 'api-key': 'key_abcdef' })), 'dockerfile', /Dockerfile not found: nope\/Dockerfile/);
+  inputErr(
+    () => readInputs(src({ dockerfile: 'nope/Dockerfile', 'api-key': 'key_abcdef' })),
+    'dockerfile',
+    /Dockerfile not found: nope\/Dockerfile/,
+  );
   inputErr(() => readInputs(src({ context: 'missing-dir', 'api-key': 'key_abcdef' })), 'context', /Local build context not found/);
 });
 
@@ -83,7 +95,9 @@ test('booleans, numbers and durations are validated', () => {
   inputErr(() => readInputs(src({ cpus: 'two', 'api-key': 'key_abcdef' })), 'cpus', /a number/);
   inputErr(() => readInputs(src({ 'admission-timeout': '5 parsecs', 'api-key': 'key_abcdef' })), 'admission-timeout', /duration/);
   inputErr(() => readInputs(src({ 'poll-interval': '10ms', 'api-key': 'key_abcdef' })), 'poll-interval', /at least/);
-  const i = readInputs(src({ cpus: '3.5', 'disk-mb': '30720', streaming: 'TRUE', wait: 'false', 'admission-timeout': '1h30m', 'api-key': 'key_abcdef' }));
+  const i = readInputs(
+    src({ cpus: '3.5', 'disk-mb': '30720', streaming: 'TRUE', wait: 'false', 'admission-timeout': '1h30m', 'api-key': 'key_abcdef' }),
+  );
   assert.equal(i.cpus, 3.5);
   assert.equal(i.diskMb, 30720);
   assert.equal(i.streaming, true);
@@ -103,7 +117,11 @@ test('parseDuration', () => {
 
 test('api-url: normalised, http refused unless loopback, credentials refused', () => {
   assert.equal(normalizeApiUrl('https://api.tensorlake.ai:443/?x=1#f'), 'https://api.tensorlake.ai');
-  inputErr(() => readConnection(src({ 'api-key': 'key_abcdef', 'api-url': 'http://api.example.com' })), 'api-url', /plain http:\/\/ is refused/);
+  inputErr(
+    () => readConnection(src({ 'api-key': 'key_abcdef', 'api-url': 'http://api.example.com' })),
+    'api-url',
+    /plain http:\/\/ is refused/,
+  );
   inputErr(() => readConnection(src({ 'api-key': 'key_abcdef', 'api-url': 'not a url' })), 'api-url', /not a valid URL/);
   inputErr(() => readConnection(src({ 'api-key': 'key_abcdef', 'api-url': 'ftp://x' })), 'api-url', /unsupported scheme/);
   inputErr(() => readConnection(src({ 'api-key': 'key_abcdef', 'api-url': 'https://u:p@api.x' })), 'api-url', /credentials/);
@@ -113,9 +131,12 @@ test('api-url: normalised, http refused unless loopback, credentials refused', (
 });
 
 test('a secret with a trailing newline is refused without echoing it', () => {
-  assert.throws(() => readConnection(src({ 'api-key': 'key_abc def' })), (e: unknown) => {
-    assert.ok(e instanceof ActionError, 'ActionError');
-    assert.doesNotMatch(e.message, /key_abc/);
-    return true;
-  });
+  assert.throws(
+    () => readConnection(src({ 'api-key': 'key_abc def' })),
+    (e: unknown) => {
+      assert.ok(e instanceof ActionError, 'ActionError');
+      assert.doesNotMatch(e.message, /key_abc/);
+      return true;
+    },
+  );
 });

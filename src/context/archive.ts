@@ -127,7 +127,9 @@ function noLongerFile(rel: string, cause?: unknown): ActionError {
 function changed(rel: string, expected: number, read: number): ActionError {
   return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
     kind: 'context',
-    advice: ['Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore.'],
+    advice: [
+      'Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore.',
+    ],
   });
 }
 

@@ -340,7 +340,8 @@ export async function loadDockerignoreMatcher(contextDir: string, dockerfilePath
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
+      const why =
+        code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
       throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
         kind: 'context',
         advice: ['Make the ignore file a readable regular file, or remove it.'],

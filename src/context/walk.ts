@@ -132,14 +132,18 @@ export async function resolveContextRoot(contextDir: string): Promise<{ root: st
     if (e instanceof ActionError) throw e;
     throw new ActionError(`Local build context not found: ${contextDir}`, {
       kind: 'context',
-      advice: [`${root} ${errCode(e) === 'EACCES' ? 'cannot be accessed (permission denied)' : 'does not exist'}; check the \`context\` input (relative paths start at the workspace).`],
+      advice: [
+        `${root} ${errCode(e) === 'EACCES' ? 'cannot be accessed (permission denied)' : 'does not exist'}; check the \`context\` input (relative paths start at the workspace).`,
+      ],
       cause: e,
     });
   }
   if (path.parse(real).root === real) {
     throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
       kind: 'context',
-      advice: ['Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs.'],
+      advice: [
+        'Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs.',
+      ],
     });
   }
   return { root, real };

@@ -284,7 +284,8 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     const line = trimNewline(prepared.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : prepared.length));
     let end = line.length;
     while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
-    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape) escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: '_' });
+    if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape)
+      escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: '_' });
   }
   if (escEdits.length) prepared = replaceAt(prepared, escEdits);
 
@@ -301,7 +302,9 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     df = DockerfileParser.parse(prepared);
   }
   if (df.getEscapeCharacter() !== escape) {
-    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, { kind: 'internal' });
+    throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, {
+      kind: 'internal',
+    });
   }
 
   for (let pass = 0; ; pass++) {

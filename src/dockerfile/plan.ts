@@ -46,8 +46,24 @@ export interface BuildPlan {
 export const MAX_DOCKERFILE_BYTES = 1024 * 1024;
 
 const KNOWN_INSTRUCTIONS = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL',
-  'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 /** §2.3: applied by the builder but meaningless for a sandbox image → one warning each. */
 const IGNORED_INSTRUCTIONS = new Set(['ONBUILD', 'SHELL', 'EXPOSE', 'HEALTHCHECK', 'LABEL', 'STOPSIGNAL', 'VOLUME']);
@@ -85,9 +101,11 @@ const lineAt = (text: string, index: number): number => {
 };
 
 function tooLarge(bytes: number): ActionError {
-  return planError(undefined, `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [
-    NOT_A_DOCKERFILE_ADVICE,
-  ]);
+  return planError(
+    undefined,
+    `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
+    [NOT_A_DOCKERFILE_ADVICE],
+  );
 }
 
 function binary(line: number): ActionError {
@@ -196,7 +214,8 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
   checkText(text);
   const parsed = parseDockerfile(text);
   const instructions = parsed.instructions;
-  if (instructions.length === 0) throw planError(undefined, 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
+  if (instructions.length === 0)
+    throw planError(undefined, 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
   const hasFrom = instructions.some((i) => i.keyword === 'FROM');
   const noFrom = (): ActionError => planError(undefined, 'Dockerfile must contain a FROM instruction');
 

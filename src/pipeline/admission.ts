@@ -23,18 +23,25 @@ export async function waitForAdmission(s: BuildSession, platform: PlatformApi, b
     if (st.status === 'failed') {
       throw new ActionError(`streaming image admission failed: ${st.error ?? 'admission failed'}`, {
         kind: 'admission',
-        advice: ['The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake.'],
+        advice: [
+          'The platform could not verify the image the builder staged; re-run the build. If it fails again, report the build id to Tensorlake.',
+        ],
       });
     }
     if (st.status !== 'ingesting' && st.status !== 'prepared') {
-      throw new ActionError(`unexpected build status ${st.status === undefined ? 'None' : `Some(${JSON.stringify(st.status)})`}`, { kind: 'platform' });
+      throw new ActionError(`unexpected build status ${st.status === undefined ? 'None' : `Some(${JSON.stringify(st.status)})`}`, {
+        kind: 'platform',
+      });
     }
     if (elapsed >= req.admissionTimeoutMs) {
-      throw new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`, {
-        kind: 'timeout',
-        input: 'admission-timeout',
-        advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
-      });
+      throw new ActionError(
+        `timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`,
+        {
+          kind: 'timeout',
+          input: 'admission-timeout',
+          advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
+        },
+      );
     }
     const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
     events.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);

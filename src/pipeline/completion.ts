@@ -58,7 +58,9 @@ function reconcileSnapshotUri(meta: JsonObject, prepared: PreparedBuild, signedU
   const metaUri = str(metaString(meta, 'snapshot_uri', 'snapshotUri'));
   if (signedUri !== undefined) {
     if (metaUri !== undefined && metaUri !== signedUri) {
-      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, { kind: 'builder' });
+      throw new ActionError(`rootfs builder metadata snapshot_uri ${metaUri} did not match dataplane signed uri ${signedUri}`, {
+        kind: 'builder',
+      });
     }
     return signedUri;
   }

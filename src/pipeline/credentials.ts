@@ -22,7 +22,10 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-export async function loadRegistryCredentials(env: Record<string, string | undefined>, secrets: SecretRegistry): Promise<RegistryCredentials> {
+export async function loadRegistryCredentials(
+  env: Record<string, string | undefined>,
+  secrets: SecretRegistry,
+): Promise<RegistryCredentials> {
   const dir = env.DOCKER_CONFIG?.trim() || join(env.HOME?.trim() || homedir(), '.docker');
   const configPath = join(dir, 'config.json');
   let text: string;
@@ -49,7 +52,10 @@ export async function loadRegistryCredentials(env: Record<string, string | undef
     });
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new ActionError(`Failed to load Docker config: ${configPath} is not a JSON object`, { kind: 'input', input: 'registry-credentials' });
+    throw new ActionError(`Failed to load Docker config: ${configPath} is not a JSON object`, {
+      kind: 'input',
+      input: 'registry-credentials',
+    });
   }
   const cfg = config as Record<string, unknown>;
   const auths = (typeof cfg.auths === 'object' && cfg.auths !== null ? cfg.auths : {}) as Record<string, unknown>;
@@ -83,7 +89,8 @@ export async function loadRegistryCredentials(env: Record<string, string | undef
   const helpersSkipped: string[] = [];
   if (str(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
   if (typeof cfg.credHelpers === 'object' && cfg.credHelpers !== null) {
-    for (const [reg, helper] of Object.entries(cfg.credHelpers as Record<string, unknown>)) helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
+    for (const [reg, helper] of Object.entries(cfg.credHelpers as Record<string, unknown>))
+      helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
   }
   const registries = Object.keys(out).sort();
   if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, configPath };

@@ -4,10 +4,8 @@ import { BUILD_DIR } from './remote-paths.js';
 
 export const DISK_ADVICE_THRESHOLD = 95;
 
-export const OOM_ADVICE =
-  'The builder ran out of memory: retry with a larger builder memory (the memory-mb input).';
-export const DISK_ADVICE =
-  'The builder ran out of disk space: retry with a larger builder disk (the builder-disk-mb input).';
+export const OOM_ADVICE = 'The builder ran out of memory: retry with a larger builder memory (the memory-mb input).';
+export const DISK_ADVICE = 'The builder ran out of disk space: retry with a larger builder disk (the builder-disk-mb input).';
 
 export function hasDiskSpaceEvidence(text: string): boolean {
   const t = text.toLowerCase();

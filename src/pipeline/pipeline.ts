@@ -23,7 +23,16 @@ import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createM
 import { uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
-import { CONTRACT_LIMITS, abortableSleep, cancelledError, formatDuration, transportFor, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
+import {
+  CONTRACT_LIMITS,
+  abortableSleep,
+  cancelledError,
+  formatDuration,
+  transportFor,
+  type BuildDeps,
+  type BuildRequest,
+  type BuildSession,
+} from './session.js';
 
 export type { BuildDeps, BuildRequest, BuildLimits } from './session.js';
 export { CONTRACT_LIMITS, abortableSleep } from './session.js';
@@ -107,7 +116,11 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       }
       const refs = await resolveReferences(platform, plan, req.streaming);
       for (const l of refs.lookups) {
-        events.status(l.templateId ? `Reference ${l.reference} is registered template ${l.templateId}` : `Reference ${l.reference} is not a registered template (pulled from its registry)`);
+        events.status(
+          l.templateId
+            ? `Reference ${l.reference} is registered template ${l.templateId}`
+            : `Reference ${l.reference} is not a registered template (pulled from its registry)`,
+        );
       }
       result.rootfsNodeKind = refs.rootfsNodeKind;
       result.parentTemplate = refs.parentTemplate?.templateId;
@@ -143,12 +156,20 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // Builder sandbox (§5, §6.3).
     proxy = (
       await phase('sandbox', () =>
-        startBuilderSandbox(s, transport, lifecycle, prep, sizes, () => (createSent = true), (id, reconciled) => {
-          sandboxId = id;
-          sandboxReconciled = reconciled;
-          result.builderSandboxId = id;
-          events.sandboxCreated(id);
-        }),
+        startBuilderSandbox(
+          s,
+          transport,
+          lifecycle,
+          prep,
+          sizes,
+          () => (createSent = true),
+          (id, reconciled) => {
+            sandboxId = id;
+            sandboxReconciled = reconciled;
+            result.builderSandboxId = id;
+            events.sandboxCreated(id);
+          },
+        ),
       )
     ).proxy;
     const ready = proxy;
@@ -167,14 +188,17 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       result.imageSizeBytes = body.snapshotSizeBytes;
       result.rootfsFormat = body.rootfsFormat === 'cas-streaming' ? 'cas-streaming' : 'ext4';
       events.status(
-        body.rootfsFormat === 'cas-streaming' ? 'Submitting the image for verification and admission into the streaming CAS...' : 'Completing image registration...',
+        body.rootfsFormat === 'cas-streaming'
+          ? 'Submitting the image for verification and admission into the streaming CAS...'
+          : 'Completing image registration...',
       );
       return { body, res: await platform.complete(prep.buildId, body, signal) };
     });
 
     // Admission (§9.2): only for cas-streaming answered 202 / ingesting.
     let template: Template | undefined;
-    const admitting = completion.body.rootfsFormat === 'cas-streaming' && (completion.res.httpStatus === 202 || completion.res.body.status === 'ingesting');
+    const admitting =
+      completion.body.rootfsFormat === 'cas-streaming' && (completion.res.httpStatus === 202 || completion.res.body.status === 'ingesting');
     if (!admitting) {
       template = completion.res.body as Template;
     } else if (!req.wait) {
@@ -190,16 +214,24 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // A sandbox the platform terminated under us explains the failure better than the call that noticed.
     const terminated = sandboxId && !cancelled ? await terminationReason(lifecycle, sandboxId) : undefined;
     if (terminated !== undefined) {
-      err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`, {
-        kind: 'sandbox',
-        cause: err,
-        advice: ['Re-run the job. If it keeps happening, report the build id to Tensorlake.'],
-      }).annotate({ buildId: result.buildId, sandboxId, phase: current });
+      err = new ActionError(
+        `the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`,
+        {
+          kind: 'sandbox',
+          cause: err,
+          advice: ['Re-run the job. If it keeps happening, report the build id to Tensorlake.'],
+        },
+      ).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
     // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
     if (proxy && !cancelled && terminated === undefined) {
       const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
-      const diag = await gatherDiagnostics(proxy, { errorText: err.message, sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence, processOomKilled: evidence.processOomKilled, signal: diagnosticsSignal });
+      const diag = await gatherDiagnostics(proxy, {
+        errorText: err.message,
+        sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence,
+        processOomKilled: evidence.processOomKilled,
+        signal: diagnosticsSignal,
+      });
       err.addAdvice(...diag.advice);
     }
     // a SIGINT during the diagnostics still makes the run cancelled
@@ -209,18 +241,35 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
     // never arrived (cancelled or failed mid-create) or it was only found again by name.
     if (result.buildId && createSent) {
-      const sweep = sandboxId !== undefined ? (sandboxReconciled ? 'reconciled' : 'none') : createMayHaveHappened(result.error ?? cancelledError()) ? 'lost' : 'none';
+      const sweep =
+        sandboxId !== undefined
+          ? sandboxReconciled
+            ? 'reconciled'
+            : 'none'
+          : createMayHaveHappened(result.error ?? cancelledError())
+            ? 'lost'
+            : 'none';
       const target: CleanupTarget = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
-      result.sandboxDeleted = await phase('cleanup', async () => {
-        if (!(await cleanupBuilderSandbox(s, target))) throw new Error('cleanup incomplete');
-        return true;
-      }, { evenIfCancelled: true }).catch(() => false);
+      result.sandboxDeleted = await phase(
+        'cleanup',
+        async () => {
+          if (!(await cleanupBuilderSandbox(s, target))) throw new Error('cleanup incomplete');
+          return true;
+        },
+        { evenIfCancelled: true },
+      ).catch(() => false);
     }
   }
   return result;
 }
 
-function recordTemplate(result: BuildResult, template: Template, planName: string, completedUri: string, status: (m: string) => void): void {
+function recordTemplate(
+  result: BuildResult,
+  template: Template,
+  planName: string,
+  completedUri: string,
+  status: (m: string) => void,
+): void {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   result.status = 'registered';
   result.template = template;

@@ -42,7 +42,9 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
   }
   for (const w of plan.warnings) events.planWarning(w, plan.dockerfilePath);
   if (req.dockerCompat) {
-    events.warning('Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.');
+    events.warning(
+      'Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.',
+    );
   }
   events.status(`Selected image name ${plan.name}`);
   events.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(', ')}` : ''}`);

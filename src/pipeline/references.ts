@@ -62,7 +62,9 @@ export async function resolveReferences(platform: PlatformApi, plan: BuildPlan, 
     throw new ActionError(STREAMING_BASE_ONLY_MESSAGE, {
       kind: 'usage',
       input: 'streaming',
-      advice: [`Registered templates referenced: ${registered.join(', ')}. Build with streaming: false, or base the Dockerfile on an OCI image.`],
+      advice: [
+        `Registered templates referenced: ${registered.join(', ')}. Build with streaming: false, or base the Dockerfile on an OCI image.`,
+      ],
     });
   }
   return { rootfsNodeKind: parentTemplate ? 'diff' : 'base', parentTemplate, additionalLocalImages, lookups };

@@ -13,7 +13,10 @@ import { execInSandbox, formatDuration, transportFor, type BuildSession } from '
 
 /** A stable, valid sandbox name derived from the build, so an ambiguous create can be found again. */
 export function builderSandboxName(buildId: string): string {
-  const slug = buildId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = buildId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return `sbx-image-${slug}`.slice(0, 63).replace(/-+$/, '');
 }
 
@@ -75,7 +78,10 @@ export async function startBuilderSandbox(
         break;
       }
       if (info.status === 'terminated') {
-        throw new ActionError(`Sandbox ${id} terminated before reaching 'running'${info.termination_reason ? ` (${info.termination_reason})` : ''}`, { kind: 'sandbox' });
+        throw new ActionError(
+          `Sandbox ${id} terminated before reaching 'running'${info.termination_reason ? ` (${info.termination_reason})` : ''}`,
+          { kind: 'sandbox' },
+        );
       }
     } catch (e) {
       if (!isTransientError(e)) throw e;
@@ -101,12 +107,15 @@ export async function startBuilderSandbox(
       const err = toActionError(e);
       if (err.kind === 'timeout' || (transient && now() - r0 >= limits.readinessMs)) {
         const last = err.kind === 'timeout' ? '' : `: ${err.message}`;
-        throw new ActionError(`The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`, {
-          kind: 'timeout',
-          input: 'sandbox-timeout',
-          cause: e,
-          advice: ['Raise the sandbox-timeout input if the platform is slow, or re-run the job later.'],
-        });
+        throw new ActionError(
+          `The builder sandbox proxy did not become ready within ${formatDuration(limits.readinessMs)} (sandbox-timeout)${last}`,
+          {
+            kind: 'timeout',
+            input: 'sandbox-timeout',
+            cause: e,
+            advice: ['Raise the sandbox-timeout input if the platform is slow, or re-run the job later.'],
+          },
+        );
       }
       if (!transient) throw err;
       await s.sleep(Math.min(1000, Math.max(0, limits.readinessMs - (now() - r0))), s.signal);
@@ -156,7 +165,9 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarg
       s.events.status(`Deleted builder sandbox ${target.id}`);
     } catch (e) {
       ok = false;
-      s.events.warning(`Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+      s.events.warning(
+        `Failed to terminate builder sandbox ${target.id} during cleanup: ${toActionError(e).message}. The post step will try again.`,
+      );
     }
   }
   let settled = target.sweep === 'none';
@@ -181,7 +192,9 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarg
       if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {
       ok = false;
-      s.events.warning(`Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`);
+      s.events.warning(
+        `Could not look for builder sandboxes named ${target.name} during cleanup: ${toActionError(e).message}. The post step will try again.`,
+      );
     }
   }
   if (ok && settled) s.events.sandboxNameSettled(target.name);

@@ -119,11 +119,14 @@ export async function execInSandbox(
     });
   } catch (e) {
     if (deadline?.aborted && !outer?.aborted) {
-      throw new ActionError(`'${[payload.command, ...payload.args].join(' ')}' did not finish within ${formatDuration(opts.timeoutMs!)}${opts.limitName ? ` (${opts.limitName})` : ''} in the builder sandbox`, {
-        kind: 'timeout',
-        cause: e,
-        input: opts.limitName,
-      });
+      throw new ActionError(
+        `'${[payload.command, ...payload.args].join(' ')}' did not finish within ${formatDuration(opts.timeoutMs!)}${opts.limitName ? ` (${opts.limitName})` : ''} in the builder sandbox`,
+        {
+          kind: 'timeout',
+          cause: e,
+          input: opts.limitName,
+        },
+      );
     }
     throw e;
   }

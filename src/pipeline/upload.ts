@@ -24,10 +24,18 @@ export interface UploadOutcome {
   context?: ContextSummary;
 }
 
-async function signBlobs(proxy: SandboxProxy, prep: PreparedBuild, sizes: BuildSizes, signal?: AbortSignal): Promise<{ upload?: JsonObject; parentDownload?: JsonObject }> {
+async function signBlobs(
+  proxy: SandboxProxy,
+  prep: PreparedBuild,
+  sizes: BuildSizes,
+  signal?: AbortSignal,
+): Promise<{ upload?: JsonObject; parentDownload?: JsonObject }> {
   if (prep.snapshotRelPath === undefined) return {}; // legacy path: prepare carried the upload block
   const upload = await proxy.signBlob(
-    { target: { kind: 'artifact', rel_path: prep.snapshotRelPath }, op: { kind: 'put_artifact', multipart_hint: multipartHint(sizes.targetMiB) } },
+    {
+      target: { kind: 'artifact', rel_path: prep.snapshotRelPath },
+      op: { kind: 'put_artifact', multipart_hint: multipartHint(sizes.targetMiB) },
+    },
     signal,
   );
   if (typeof upload.uri !== 'string') throw new ActionError('dataplane signed upload response is missing uri', { kind: 'platform' });
@@ -37,7 +45,12 @@ async function signBlobs(proxy: SandboxProxy, prep: PreparedBuild, sizes: BuildS
   return { upload, parentDownload };
 }
 
-async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: string, onArchived: (c: ContextSummary) => void): Promise<ContextSummary> {
+async function uploadContext(
+  s: BuildSession,
+  proxy: SandboxProxy,
+  contextDir: string,
+  onArchived: (c: ContextSummary) => void,
+): Promise<ContextSummary> {
   const { events, now } = s;
   events.status('Uploading build context...');
   events.status(`Creating build context archive from ${contextDir}`);
@@ -49,7 +62,15 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: s
     signal: s.signal,
     onProgress: (p) => {
       const rate = (p.bytes * 1000) / Math.max(1, now() - a0);
-      events.progress({ kind: 'archive', bytes: p.bytes, totalBytes: p.totalBytes, percent: p.percent, rate, files: p.files, totalFiles: p.totalFiles });
+      events.progress({
+        kind: 'archive',
+        bytes: p.bytes,
+        totalBytes: p.totalBytes,
+        percent: p.percent,
+        rate,
+        files: p.files,
+        totalFiles: p.totalFiles,
+      });
     },
   });
   const summary: ContextSummary = {
@@ -91,7 +112,12 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, contextDir: s
     );
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] }, HOUSEKEEPING);
     events.status('Untarring build context archive in builder sandbox...');
-    await execInSandbox(s, proxy, { command: 'tar', args: ['-xzf', CONTEXT_ARCHIVE, '-C', CONTEXT_DIR] }, { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar });
+    await execInSandbox(
+      s,
+      proxy,
+      { command: 'tar', args: ['-xzf', CONTEXT_ARCHIVE, '-C', CONTEXT_DIR] },
+      { forward: true, timeoutMs: COMMAND_LIMITS_MS.untar },
+    );
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events.status('Build context extracted; removed remote archive');
     return summary;

@@ -25,7 +25,13 @@
  * TLS verification is never disabled (ignoreSslError is never set).
  */
 import { randomBytes } from 'node:crypto';
-import { Agent as HttpAgent, type IncomingMessage, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import {
+  Agent as HttpAgent,
+  type IncomingMessage,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -110,7 +116,10 @@ export interface HttpTransportOptions {
 export class HttpStatusError extends ActionError {
   readonly responseBody: string;
   readonly operation: string;
-  constructor(message: string, opts: { kind: 'auth' | 'platform' | 'sandbox'; status: number; body: string; operation: string; advice?: string[] }) {
+  constructor(
+    message: string,
+    opts: { kind: 'auth' | 'platform' | 'sandbox'; status: number; body: string; operation: string; advice?: string[] },
+  ) {
     super(message, { kind: opts.kind, httpStatus: opts.status, advice: opts.advice });
     this.name = 'HttpStatusError';
     this.responseBody = opts.body;
@@ -135,11 +144,17 @@ export class TransportError extends ActionError {
  * The error for a non-2xx answer: `failed to <operation> (HTTP <status> <reason>): <body excerpt>`.
  * 401/403 are kind 'auth' with advice; everything else kind 'platform'.
  */
-export function statusError(res: HttpResponse, operation: string, redact: (s: string) => string, kind?: 'auth' | 'platform' | 'sandbox'): HttpStatusError {
+export function statusError(
+  res: HttpResponse,
+  operation: string,
+  redact: (s: string) => string,
+  kind?: 'auth' | 'platform' | 'sandbox',
+): HttpStatusError {
   const excerpt = bodyExcerpt(res.body, redact);
   const advice: string[] = [];
   if (res.status === 401) advice.push('The token was rejected: check the api-key (or pat) input and that the secret it comes from is set.');
-  if (res.status === 403) advice.push('The token is not allowed to do this: check that it belongs to the organization/project being built into.');
+  if (res.status === 403)
+    advice.push('The token is not allowed to do this: check that it belongs to the organization/project being built into.');
   if (res.status === 429) advice.push('The platform is rate limiting requests; retry the workflow later.');
   const k = kind ?? (res.status === 401 || res.status === 403 ? 'auth' : 'platform');
   return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || '(empty body)'}`, {
@@ -209,7 +224,6 @@ export function newTraceparent(): string {
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
 }
-
 
 /** Path and query of a URL for logs, with signature-like query values masked. */
 export function loggablePath(url: string): string {
@@ -291,7 +305,8 @@ function readBody(msg: IncomingMessage, idleMs: number): Promise<Buffer> {
     msg.on('aborted', () => finish(Object.assign(new Error('the response was aborted'), { code: 'ECONNRESET' })));
     msg.on('error', (e: Error) => finish(e));
     msg.on('close', () => {
-      if (!done && !msg.complete) finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
+      if (!done && !msg.complete)
+        finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
     });
   });
 }
@@ -405,7 +420,10 @@ export class HttpTransport {
   }
 
   /** The body for one attempt (stream bodies are reopened per attempt). */
-  private openBody(spec: RequestSpec, headers: OutgoingHttpHeaders): { data: string | NodeJS.ReadableStream | null; source?: NodeJS.ReadableStream } {
+  private openBody(
+    spec: RequestSpec,
+    headers: OutgoingHttpHeaders,
+  ): { data: string | NodeJS.ReadableStream | null; source?: NodeJS.ReadableStream } {
     if (spec.json !== undefined) return { data: JSON.stringify(spec.json) };
     const b = spec.body;
     if (b === undefined) {
@@ -462,7 +480,9 @@ export class HttpTransport {
         const f: NetFailure = headerWait?.signal.aborted
           ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
           : classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`,
+        );
         const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
         const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
         if (wait === undefined) throw this.transportError(spec, f, attempt, started, e);
@@ -505,7 +525,13 @@ export class HttpTransport {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, 'retry-after'), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
         if (wait !== undefined) {
-          await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ''}`, signal);
+          await this.retryWait(
+            spec,
+            attempt,
+            wait,
+            `HTTP ${statusText(status)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ''}`,
+            signal,
+          );
           continue;
         }
       }

@@ -222,7 +222,9 @@ export class LifecycleApi {
         await this.deleteSandbox(s.sandbox_id, signal);
       } catch (e) {
         if (e instanceof ActionError && e.kind === 'cancelled') throw e;
-        this.transport.log.warning(`Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`);
+        this.transport.log.warning(
+          `Failed to delete duplicate builder sandbox ${s.sandbox_id}: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     }
   }
@@ -230,7 +232,13 @@ export class LifecycleApi {
   /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
   async getSandbox(id: string, signal?: AbortSignal): Promise<SandboxInfo> {
     const operation = `read builder sandbox ${id}`;
-    const res = await this.transport.request({ method: 'GET', url: this.url(`/${encodePathSegment(id)}`), operation, retry: 'always', signal });
+    const res = await this.transport.request({
+      method: 'GET',
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: 'always',
+      signal,
+    });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
     const ctx = this.transport.context(res, 'sandbox', operation);
     return validateSandboxInfo(Fields.root(ctx, parseJsonBody(ctx)));
@@ -249,7 +257,13 @@ export class LifecycleApi {
   /** §5.5 DELETE; 2xx, and 404 (already gone) are fine. Retried. */
   async deleteSandbox(id: string, signal?: AbortSignal): Promise<void> {
     const operation = `delete builder sandbox ${id}`;
-    const res = await this.transport.request({ method: 'DELETE', url: this.url(`/${encodePathSegment(id)}`), operation, retry: 'always', signal });
+    const res = await this.transport.request({
+      method: 'DELETE',
+      url: this.url(`/${encodePathSegment(id)}`),
+      operation,
+      retry: 'always',
+      signal,
+    });
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.transport.statusError(res, operation);
   }

@@ -38,7 +38,18 @@ export function validateTemplate(f: Fields): Template {
   f.optBool('public');
   // Rust Option<T> decodes null as absent: drop nulls of known fields so callers see undefined.
   const out: Template = { ...f.obj };
-  for (const k of ['id', 'name', 'snapshotId', 'snapshotSandboxId', 'snapshotUri', 'snapshotFormatVersion', 'snapshotSizeBytes', 'rootfsDiskBytes', 'rootfsNodeKind', 'public']) {
+  for (const k of [
+    'id',
+    'name',
+    'snapshotId',
+    'snapshotSandboxId',
+    'snapshotUri',
+    'snapshotFormatVersion',
+    'snapshotSizeBytes',
+    'rootfsDiskBytes',
+    'rootfsNodeKind',
+    'public',
+  ]) {
     if (out[k] === null) delete out[k];
   }
   return out;
@@ -232,9 +243,13 @@ export class PlatformApi {
         state = await this.getBuild(buildId, signal);
       } catch (e) {
         if (e instanceof ActionError && e.kind === 'cancelled') throw e;
-        throw ambiguous.addAdvice(`Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw ambiguous.addAdvice(
+          `Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
-      this.transport.log.debug(`complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`);
+      this.transport.log.debug(
+        `complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`,
+      );
       if (state.status === 'ingesting') return { httpStatus: 202, body: { status: 'ingesting' } };
       if (state.status === 'completed') {
         if (!state.template) throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
@@ -243,7 +258,9 @@ export class PlatformApi {
       if (state.status === 'failed') {
         const why = state.error ?? 'admission failed';
         throw new ActionError(
-          req.rootfsFormat === 'cas-streaming' ? `streaming image admission failed: ${why}` : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`,
+          req.rootfsFormat === 'cas-streaming'
+            ? `streaming image admission failed: ${why}`
+            : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`,
           { kind: req.rootfsFormat === 'cas-streaming' ? 'admission' : 'platform', buildId },
         );
       }
@@ -274,5 +291,3 @@ export class PlatformApi {
     return st;
   }
 }
-
-

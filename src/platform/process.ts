@@ -181,6 +181,7 @@ async function startWithRecovery(
       operation: startError.operation,
     });
   }
-  if (startError instanceof TransportError) throw new TransportError(message, { code: startError.code, unsent: startError.unsent, cause: startError });
+  if (startError instanceof TransportError)
+    throw new TransportError(message, { code: startError.code, unsent: startError.unsent, cause: startError });
   throw new ActionError(message, { kind: startError instanceof ActionError ? startError.kind : 'sandbox', cause: startError });
 }

@@ -11,7 +11,6 @@ import { LOCAL_HOSTS } from './lifecycle-api.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';
 import { Fields, isJsonObject, parseJsonBody } from './validate.js';
 
-
 export interface ProxyTarget {
   baseUrl: string;
   hostOverride?: string;
@@ -29,7 +28,11 @@ function clientError(message: string): ActionError {
  * to scheme://host[:port]. Plain http:// is refused for non-loopback hosts (the bearer token goes
  * to the proxy).
  */
-export function resolveProxyTarget(sandboxUrl: string | undefined, sandboxId: string, envOverride?: string): { baseUrl: string; hostOverride?: string } {
+export function resolveProxyTarget(
+  sandboxUrl: string | undefined,
+  sandboxId: string,
+  envOverride?: string,
+): { baseUrl: string; hostOverride?: string } {
   const server = sandboxUrl?.trim();
   const env = envOverride?.trim();
   const chosen = server ? server : env ? env : undefined;
@@ -43,7 +46,9 @@ export function resolveProxyTarget(sandboxUrl: string | undefined, sandboxId: st
   if (!u.hostname) throw clientError(`proxy url ${chosen} is missing a host`);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw clientError(`invalid proxy url ${chosen}: unsupported scheme ${u.protocol}`);
   if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
-    throw clientError(`refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`);
+    throw clientError(
+      `refusing plain http:// proxy url ${chosen}: the token would travel unencrypted (http is only accepted for loopback hosts)`,
+    );
   }
   if (LOCAL_HOSTS.has(u.hostname.toLowerCase())) {
     // Keep the path (and the exact text), drop trailing slashes, query and fragment.
@@ -125,7 +130,11 @@ class IdleEnd extends Error {}
  * with idleMs, when nothing arrives for that long); throws a TransportError when the connection
  * breaks off mid-stream.
  */
-export async function* sseData(body: NodeJS.ReadableStream, operation: string, opts: { idleMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+export async function* sseData(
+  body: NodeJS.ReadableStream,
+  operation: string,
+  opts: { idleMs?: number; signal?: AbortSignal } = {},
+): AsyncGenerator<string> {
   const queue: string[] = [];
   const parser = createParser({ onEvent: (e: EventSourceMessage) => queue.push(e.data) });
   const decoder = new TextDecoder();
@@ -209,7 +218,9 @@ export class SandboxProxy {
     return this.transport.statusError(res, operation, res.status === 401 || res.status === 403 ? 'auth' : 'sandbox');
   }
 
-  private async req(spec: Omit<RequestSpec, 'url' | 'headers'> & { path: string; headers?: Record<string, string> }): Promise<HttpResponse> {
+  private async req(
+    spec: Omit<RequestSpec, 'url' | 'headers'> & { path: string; headers?: Record<string, string> },
+  ): Promise<HttpResponse> {
     const { path, headers, ...rest } = spec;
     return this.transport.request({ ...rest, url: `${this.baseUrl}${path}`, headers: this.headers(headers) });
   }
@@ -244,7 +255,11 @@ export class SandboxProxy {
 
   private async openSse(spec: Omit<RequestSpec, 'url' | 'headers'> & { path: string }): Promise<HttpStream> {
     const { path, ...rest } = spec;
-    const s = await this.transport.stream({ ...rest, url: `${this.baseUrl}${path}`, headers: this.headers({ accept: 'text/event-stream' }) });
+    const s = await this.transport.stream({
+      ...rest,
+      url: `${this.baseUrl}${path}`,
+      headers: this.headers({ accept: 'text/event-stream' }),
+    });
     if (!isSuccess(s.status)) {
       const body = await collect(s.body, 64 * 1024).catch(() => Buffer.alloc(0));
       s.close();
@@ -252,10 +267,13 @@ export class SandboxProxy {
       throw this.fail({ status: s.status, headers: s.headers, body }, spec.operation);
     }
     const ctRaw = s.headers['content-type'];
-    const ct = Array.isArray(ctRaw) ? ctRaw.join(', ') : ctRaw ?? '';
+    const ct = Array.isArray(ctRaw) ? ctRaw.join(', ') : (ctRaw ?? '');
     if (!ct.toLowerCase().includes('text/event-stream')) {
       s.close();
-      throw new ActionError(`expected text/event-stream response from ${path}, got content-type: ${ct || '(none)'}`, { kind: 'sandbox', httpStatus: s.status });
+      throw new ActionError(`expected text/event-stream response from ${path}, got content-type: ${ct || '(none)'}`, {
+        kind: 'sandbox',
+        httpStatus: s.status,
+      });
     }
     return s;
   }
@@ -279,13 +297,26 @@ export class SandboxProxy {
   /** PUT /api/v1/files?path=… with an explicit Content-Length, streamed, no Content-Type. Retried (idempotent). */
   async putFile(path: string, body: RequestSpec['body'], signal?: AbortSignal): Promise<void> {
     const operation = `upload ${path} to the builder sandbox`;
-    const res = await this.req({ method: 'PUT', path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`, operation, body: body ?? '', retry: 'always', signal });
+    const res = await this.req({
+      method: 'PUT',
+      path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`,
+      operation,
+      body: body ?? '',
+      retry: 'always',
+      signal,
+    });
     if (!isSuccess(res.status)) throw this.fail(res, operation);
   }
 
   async getFile(path: string, signal?: AbortSignal): Promise<Buffer> {
     const operation = `download ${path} from the builder sandbox`;
-    const res = await this.req({ method: 'GET', path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`, operation, retry: 'always', signal });
+    const res = await this.req({
+      method: 'GET',
+      path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`,
+      operation,
+      retry: 'always',
+      signal,
+    });
     if (!isSuccess(res.status)) throw this.fail(res, operation);
     return res.body;
   }
@@ -293,7 +324,13 @@ export class SandboxProxy {
   /** DELETE /api/v1/files?path=…; a 404 (already gone, e.g. after a retried delete) is fine. */
   async deleteFile(path: string, signal?: AbortSignal): Promise<void> {
     const operation = `delete ${path} in the builder sandbox`;
-    const res = await this.req({ method: 'DELETE', path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`, operation, retry: 'always', signal });
+    const res = await this.req({
+      method: 'DELETE',
+      path: `/api/v1/files?${new URLSearchParams({ path }).toString()}`,
+      operation,
+      retry: 'always',
+      signal,
+    });
     if (isSuccess(res.status) || res.status === 404) return;
     throw this.fail(res, operation);
   }
@@ -301,7 +338,13 @@ export class SandboxProxy {
   /** GET /api/v1/health → healthy flag. Never throws except on cancellation (keepalive ignores errors). */
   async health(signal?: AbortSignal): Promise<boolean> {
     try {
-      const res = await this.req({ method: 'GET', path: '/api/v1/health', operation: 'check builder sandbox health', retry: 'never', signal });
+      const res = await this.req({
+        method: 'GET',
+        path: '/api/v1/health',
+        operation: 'check builder sandbox health',
+        retry: 'never',
+        signal,
+      });
       if (!isSuccess(res.status)) return false;
       const v: unknown = JSON.parse(res.body.toString('utf8'));
       return isJsonObject(v) && v.healthy === true;

@@ -34,13 +34,14 @@ export function bodyExcerpt(body: Buffer | string, redact: (s: string) => string
   if (looksLikeHtml(text)) {
     // An HTML error page: keep its title / visible text rather than markup.
     const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1];
-    const stripped = text
-      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-      .replace(/<[^>]*>/g, ' ');
+    const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
     text = `HTML page: ${(title ?? stripped).trim()}`;
   }
   // eslint-disable-next-line no-control-regex
-  text = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ').replace(/\s+/g, ' ').trim();
+  text = text
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   text = redact(text);
   if (text.length > max) text = `${text.slice(0, max)}…`;
   return text;

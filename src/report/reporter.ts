@@ -77,7 +77,9 @@ export class GitHubReporter implements BuildEvents {
     this.lastProgress.set(key, p.percent);
     const what = p.kind === 'archive' ? 'Creating build context archive' : 'Uploading build context archive';
     const files = p.files !== undefined && p.totalFiles !== undefined ? `, ${p.files}/${p.totalFiles} files` : '';
-    this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
+    this.line(
+      `${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`,
+    );
   }
 
   planWarning(w: PlanWarning, file?: string): void {

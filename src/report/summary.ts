@@ -18,20 +18,36 @@ function code(text: string): string {
 export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string, logTail: string[] = []): string {
   const icon = r.status === 'registered' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
   const headline =
-    r.status === 'registered' ? 'registered' : r.status === 'ingesting' ? 'submitted, admission in progress' : r.status === 'cancelled' ? 'cancelled' : 'failed';
+    r.status === 'registered'
+      ? 'registered'
+      : r.status === 'ingesting'
+        ? 'submitted, admission in progress'
+        : r.status === 'cancelled'
+          ? 'cancelled'
+          : 'failed';
   const lines: string[] = [];
   lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
   const rows: [string, string | undefined][] = [
     ['Result', r.status],
-    ['Failed in', r.error?.phase ? PHASE_TITLES[r.error.phase as keyof typeof PHASE_TITLES] ?? r.error.phase : undefined],
+    ['Failed in', r.error?.phase ? (PHASE_TITLES[r.error.phase as keyof typeof PHASE_TITLES] ?? r.error.phase) : undefined],
     ['Template id', r.templateId && code(r.templateId)],
     ['Template name', r.templateName && code(r.templateName)],
     ['Manifest URI', r.manifestUri && code(r.manifestUri)],
     ['Image digest', r.imageDigest && code(r.imageDigest)],
     ['Build id', r.buildId && code(r.buildId)],
-    ['Builder sandbox', r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? ' (deleted)' : ' (NOT deleted: the post step retries)'}`],
+    [
+      'Builder sandbox',
+      r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? ' (deleted)' : ' (NOT deleted: the post step retries)'}`,
+    ],
     ['Format', r.rootfsFormat === 'cas-streaming' ? 'cas-streaming (content-addressed streaming)' : 'ext4'],
-    ['Mode', r.mode === 'import' ? 'import' : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ''}` : 'Dockerfile'],
+    [
+      'Mode',
+      r.mode === 'import'
+        ? 'import'
+        : r.rootfsNodeKind
+          ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ''}`
+          : 'Dockerfile',
+    ],
     ['Base image', r.baseImage && code(r.baseImage)],
     ['Snapshot id', r.snapshotId && code(r.snapshotId)],
     ['Image size', r.imageSizeBytes !== undefined ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : undefined],
@@ -42,7 +58,10 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
     const c = r.context;
     rows.push(
       ['Context digest', code(c.digest)],
-      ['Context', `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`],
+      [
+        'Context',
+        `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`,
+      ],
     );
   }
   lines.push('| | |', '|---|---|');
@@ -51,7 +70,16 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
   if (r.error) {
     lines.push('### Error', '', '```text', formatError(r.error), '```', '');
     if (logTail.length) {
-      lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, '', '```text', ...logTail.map((l) => l.replace(/```/g, "'''")), '```', '', '</details>', '');
+      lines.push(
+        `<details><summary>Last ${logTail.length} builder log lines</summary>`,
+        '',
+        '```text',
+        ...logTail.map((l) => l.replace(/```/g, "'''")),
+        '```',
+        '',
+        '</details>',
+        '',
+      );
     }
   }
   if (r.timings.length) {

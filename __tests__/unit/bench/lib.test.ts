@@ -8,9 +8,15 @@ test('rng is deterministic per seed and stays in range', () => {
   const a = rng(7);
   const b = rng(7);
   const xs = Array.from({ length: 100 }, () => a.int(3, 9));
-  assert.deepEqual(xs, Array.from({ length: 100 }, () => b.int(3, 9)));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 100 }, () => b.int(3, 9)),
+  );
   assert.ok(xs.every((x) => x >= 3 && x <= 9));
-  assert.notDeepEqual(xs, Array.from({ length: 100 }, () => rng(8).int(3, 9)));
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 100 }, () => rng(8).int(3, 9)),
+  );
   assert.equal(rng(1).weighted([['only', 1]]), 'only');
 });
 
@@ -24,7 +30,7 @@ test('flags: --name value, --name=value, booleans, defaults', () => {
   assert.throws(() => flags(['--builds', 'x']).num('builds', 1), /expected a number/);
 });
 
-test('builder lines of the Build group: the action\'s own lines and workflow commands are not counted', () => {
+test("builder lines of the Build group: the action's own lines and workflow commands are not counted", () => {
   const stdout = [
     '::group::Upload context',
     'Uploading build context...',
@@ -44,7 +50,10 @@ test('builder lines of the Build group: the action\'s own lines and workflow com
     'Completing image registration...',
     '::endgroup::',
   ].join('\n');
-  assert.deepEqual(groupLines(stdout).map((g) => g.group), ['Upload context', 'Build', 'Complete']);
+  assert.deepEqual(
+    groupLines(stdout).map((g) => g.group),
+    ['Upload context', 'Build', 'Complete'],
+  );
   assert.deepEqual(builderLinesOf(stdout), [
     'tl-rootfs-build 0.5.67-sim starting (spec /x/spec.json)',
     '[stderr] #1 [internal] load build definition from Dockerfile',
@@ -56,7 +65,17 @@ test('builder lines of the Build group: the action\'s own lines and workflow com
 test('signedUrls: URLs with a query string from builds and sandbox specs, by build id', () => {
   const st = {
     builds: [{ buildId: 'b1', signedSnapshotUri: 's3://bucket/x', prepareResponse: { u: 'https://h/p?sig=1' } }],
-    sandboxes: [{ specs: [{ path: '/spec.json', at: '', spec: { buildId: 'b1', upload: { partUrls: ['https://h/a?part=1', 'https://h/a?part=2'] }, snapshotUri: 'https://h/nosig' } }] }],
+    sandboxes: [
+      {
+        specs: [
+          {
+            path: '/spec.json',
+            at: '',
+            spec: { buildId: 'b1', upload: { partUrls: ['https://h/a?part=1', 'https://h/a?part=2'] }, snapshotUri: 'https://h/nosig' },
+          },
+        ],
+      },
+    ],
   } as unknown as SimState;
   const m = signedUrls(st);
   assert.deepEqual([...(m.get('b1') ?? [])].sort(), ['https://h/a?part=1', 'https://h/a?part=2', 'https://h/p?sig=1']);

@@ -94,7 +94,10 @@ test('CONTRACT test pin under Docker semantics: ignored.txt + cache/drop.txt', a
     assert.equal(a.dirCount, 1);
     assert.equal(a.ignoreFile, path.join(ctx, '.dockerignore'));
     const read = await readArchive(a.path);
-    assert.deepEqual(read.map((e) => e.header.name), ['.dockerignore', 'cache/', 'cache/keep.txt', 'included.txt']);
+    assert.deepEqual(
+      read.map((e) => e.header.name),
+      ['.dockerignore', 'cache/', 'cache/keep.txt', 'included.txt'],
+    );
     assert.equal(read.find((e) => e.header.name === 'cache/keep.txt')?.data.toString(), 'keep');
     await a.cleanup();
     await assert.rejects(fsp.stat(a.path), { code: 'ENOENT' });
@@ -205,8 +208,18 @@ test('deterministic: same tree in two places, different mtimes/owners/umask → 
       assert.equal(a1.uncompressedBytes, (await rawTar(a1.path)).length);
       // digest is the sha256 of the uncompressed tar stream
       const { createHash } = await import('node:crypto');
-      assert.equal(a1.digest, `sha256:${createHash('sha256').update(await rawTar(a1.path)).digest('hex')}`);
-      assert.equal(a1.archiveDigest, `sha256:${createHash('sha256').update(await fsp.readFile(a1.path)).digest('hex')}`);
+      assert.equal(
+        a1.digest,
+        `sha256:${createHash('sha256')
+          .update(await rawTar(a1.path))
+          .digest('hex')}`,
+      );
+      assert.equal(
+        a1.archiveDigest,
+        `sha256:${createHash('sha256')
+          .update(await fsp.readFile(a1.path))
+          .digest('hex')}`,
+      );
 
       // sorted by UTF-8 byte order, directories before their contents
       const sorted = [...a1.entries].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
@@ -262,7 +275,18 @@ test('symlinks are archived as links (target verbatim), never followed; outside 
       const a = await createContextArchive(ctx, { tmpDir: out });
       assert.equal(a.symlinkCount, 7);
       assert.equal(a.fileCount, 2);
-      assert.deepEqual(a.entries, ['abs-outside', 'dangling', 'dir-outside', 'inside', 'long-target', 'real.txt', 'rel-outside', 'sub', 'sub-link', 'sub/file.txt']);
+      assert.deepEqual(a.entries, [
+        'abs-outside',
+        'dangling',
+        'dir-outside',
+        'inside',
+        'long-target',
+        'real.txt',
+        'rel-outside',
+        'sub',
+        'sub-link',
+        'sub/file.txt',
+      ]);
       const raw = await rawTar(a.path);
       assert.equal(raw.includes(Buffer.from(secret)), false, 'the outside file content must not be in the archive');
       const read = await readArchive(a.path);
@@ -340,17 +364,24 @@ test('unreadable file: a clear error naming the file and suggesting .dockerignor
   });
 });
 
-test('unreadable directory (non-root only: root can list any directory)', { skip: process.getuid?.() === 0 ? 'running as root' : false }, async () => {
-  await withDirs(async (ctx, out) => {
-    await makeTree(ctx, { 'locked/x': 'x', 'a.txt': 'a' });
-    await fsp.chmod(path.join(ctx, 'locked'), 0o000);
-    try {
-      await assert.rejects(createContextArchive(ctx, { tmpDir: out }), isCtxError(/^Cannot read build context directory: locked \(permission denied\)$/));
-    } finally {
-      await fsp.chmod(path.join(ctx, 'locked'), 0o755);
-    }
-  });
-});
+test(
+  'unreadable directory (non-root only: root can list any directory)',
+  { skip: process.getuid?.() === 0 ? 'running as root' : false },
+  async () => {
+    await withDirs(async (ctx, out) => {
+      await makeTree(ctx, { 'locked/x': 'x', 'a.txt': 'a' });
+      await fsp.chmod(path.join(ctx, 'locked'), 0o000);
+      try {
+        await assert.rejects(
+          createContextArchive(ctx, { tmpDir: out }),
+          isCtxError(/^Cannot read build context directory: locked \(permission denied\)$/),
+        );
+      } finally {
+        await fsp.chmod(path.join(ctx, 'locked'), 0o755);
+      }
+    });
+  },
+);
 
 test('a file that grows or shrinks while archiving → "changed while archiving" with expected and read sizes', async () => {
   await withDirs(async (ctx, out) => {
@@ -434,7 +465,10 @@ test('long paths (> 100 and > 255 bytes) round-trip, also through the system tar
 test('file names that are not valid UTF-8: a clear error naming the directory and the escaped bytes, unless excluded', async () => {
   await withDirs(async (ctx, out) => {
     await makeTree(ctx, { 'data/ok.txt': 'ok' });
-    const bad = Buffer.concat([Buffer.from(path.join(ctx, 'data') + '/'), Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x2e, 0x62, 0x69, 0x6e])]);
+    const bad = Buffer.concat([
+      Buffer.from(path.join(ctx, 'data') + '/'),
+      Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x2e, 0x62, 0x69, 0x6e]),
+    ]);
     await fsp.writeFile(bad, 'latin-1 name');
     await assert.rejects(
       createContextArchive(ctx, { tmpDir: out }),
@@ -485,11 +519,18 @@ test('context missing, not a directory, or the filesystem root → clear errors'
 
 test('output directory inside the context: never archives its own output', async () => {
   await withDirs(async (ctx) => {
-    await makeTree(ctx, { 'a.txt': 'a', 'tensorlake-build-context-stale.tar.gz': 'old', 'sub/tensorlake-build-context-x.tar.gz': 'user file elsewhere' });
+    await makeTree(ctx, {
+      'a.txt': 'a',
+      'tensorlake-build-context-stale.tar.gz': 'old',
+      'sub/tensorlake-build-context-x.tar.gz': 'user file elsewhere',
+    });
     const a = await createContextArchive(ctx, { tmpDir: ctx });
     assert.equal(path.dirname(a.path), ctx);
     assert.deepEqual(a.entries, ['a.txt', 'sub', 'sub/tensorlake-build-context-x.tar.gz']);
-    assert.deepEqual(a.skipped.map((s) => s.path), ['tensorlake-build-context-stale.tar.gz']);
+    assert.deepEqual(
+      a.skipped.map((s) => s.path),
+      ['tensorlake-build-context-stale.tar.gz'],
+    );
     // a second run with the first archive still there: same digest
     const b = await createContextArchive(ctx, { tmpDir: ctx });
     assert.equal(b.digest, a.digest);
@@ -536,9 +577,19 @@ test('progress: starts at 0, monotonic, throttled to integer percent steps, ends
     assert.equal(events[0].files, 0);
     assert.equal(events[0].bytes, 0);
     const last = events[events.length - 1];
-    assert.deepEqual(last, { phase: 'archive', files: 21, totalFiles: 21, bytes: last.totalBytes, totalBytes: 20 * 300_000 + 190, percent: 100 });
+    assert.deepEqual(last, {
+      phase: 'archive',
+      files: 21,
+      totalFiles: 21,
+      bytes: last.totalBytes,
+      totalBytes: 20 * 300_000 + 190,
+      percent: 100,
+    });
     for (let i = 1; i < events.length; i++) {
-      assert.ok(events[i].percent > events[i - 1].percent || i === events.length - 1, 'each event raises the percent (or is the final one)');
+      assert.ok(
+        events[i].percent > events[i - 1].percent || i === events.length - 1,
+        'each event raises the percent (or is the final one)',
+      );
       assert.ok(events[i].bytes >= events[i - 1].bytes);
       assert.ok(events[i].files >= events[i - 1].files);
     }
@@ -562,7 +613,10 @@ test('scanContext lists what the archive would contain, without writing anything
     ]);
     assert.equal(scan.totalBytes, 14);
     const a = await createContextArchive(ctx, { tmpDir: out });
-    assert.deepEqual(a.entries, scan.entries.map((e) => e.path));
+    assert.deepEqual(
+      a.entries,
+      scan.entries.map((e) => e.path),
+    );
     await a.cleanup();
   });
 });

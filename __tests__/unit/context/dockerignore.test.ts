@@ -25,16 +25,16 @@ function check(patterns: string[], cases: Record<string, boolean>): void {
   }
 }
 
-test("Docker docs example rules: */temp*, */*/temp*, temp?", () => {
+test('Docker docs example rules: */temp*, */*/temp*, temp?', () => {
   check(['# comment', '*/temp*', '*/*/temp*', 'temp?'], {
     'somedir/temporary.txt': true,
     'somedir/temp': true,
     'somedir/temp/inner.txt': true, // a parent directory matched
     'somedir/subdir/temporary.txt': true,
-    'tempa': true,
-    'tempb': true,
-    'temp': false,
-    'tempab': false,
+    tempa: true,
+    tempb: true,
+    temp: false,
+    tempab: false,
     'temporary.txt': false, // */temp* needs one directory level
     'a/b/c/temp.txt': false,
     '# comment': false,
@@ -45,7 +45,7 @@ test('patterns are anchored at the context root; **/ matches at any depth', () =
   check(['*.log'], { 'app.log': true, 'nested/trace.log': false, 'a/b/c.log': false });
   check(['**/*.log'], { 'app.log': true, 'nested/trace.log': true, 'a/b/c.log': true, 'a/b/c.txt': false });
   check(['**/*.go'], { 'main.go': true, 'x/y/z.go': true });
-  check(['foo/bar'], { 'foo/bar': true, 'foo/bar/baz': true, 'x/foo/bar': false, 'foo': false });
+  check(['foo/bar'], { 'foo/bar': true, 'foo/bar/baz': true, 'x/foo/bar': false, foo: false });
 });
 
 test('leading / and ./ are stripped; paths are cleaned like filepath.Clean', () => {
@@ -72,7 +72,7 @@ test('exceptions: *.md + !README.md', () => {
   check(['*.md', '!README.md'], { 'a.md': true, 'README.md': false, 'docs/a.md': false });
 });
 
-test("Docker docs: *.md, !README*.md, README-secret.md → no markdown except README files other than README-secret.md", () => {
+test('Docker docs: *.md, !README*.md, README-secret.md → no markdown except README files other than README-secret.md', () => {
   check(['*.md', '!README*.md', 'README-secret.md'], {
     'CHANGES.md': true,
     'README.md': false,
@@ -132,12 +132,16 @@ test('case-sensitive, like Docker on Linux', () => {
 });
 
 test('characters that are literal in filepath.Match but special in regexes match literally', () => {
-  check(['pkg-1.0+local-py3-none-any.whl'], { 'pkg-1.0+local-py3-none-any.whl': true, 'pkg-1.0local-py3-none-any.whl': false, 'pkg-1.00local-py3-none-any.whl': false });
+  check(['pkg-1.0+local-py3-none-any.whl'], {
+    'pkg-1.0+local-py3-none-any.whl': true,
+    'pkg-1.0local-py3-none-any.whl': false,
+    'pkg-1.00local-py3-none-any.whl': false,
+  });
   check(['dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl'], { 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl': true });
   check(['dist/*.whl'], { 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl': true });
   check(['a(b)c/def'], { 'a(b)c/def': true, 'a(b)c/xyz': false, 'abc/def': false });
   check(['a(b'], { 'a(b': true });
-  check(['x$y', 'cost$'], { 'x$y': true, 'xy': false, 'cost$': true, cost: false });
+  check(['x$y', 'cost$'], { x$y: true, xy: false, cost$: true, cost: false });
   check(['a|b'], { 'a|b': true, a: false, b: false });
   check(['a{2}'], { 'a{2}': true, aa: false });
   check(['a.|)$(}+{bc'], { 'a.|)$(}+{bc': true });
@@ -317,7 +321,10 @@ test('loadDockerignore: an ignore file that is a directory, or has a bad pattern
   const dir = await tmp();
   try {
     await fsp.mkdir(path.join(dir, '.dockerignore'));
-    await assert.rejects(loadDockerignore(dir), (e: unknown) => e instanceof ActionError && e.kind === 'context' && /directory/.test(e.message));
+    await assert.rejects(
+      loadDockerignore(dir),
+      (e: unknown) => e instanceof ActionError && e.kind === 'context' && /directory/.test(e.message),
+    );
     await fsp.rmdir(path.join(dir, '.dockerignore'));
     await fsp.writeFile(path.join(dir, '.dockerignore'), 'ok\n[broken\n');
     await assert.rejects(loadDockerignore(dir), /Invalid \.dockerignore pattern in .*\.dockerignore line 2: "\[broken"/);

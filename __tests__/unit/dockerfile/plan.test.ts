@@ -65,7 +65,13 @@ test('departure: a comment and a blank line inside a continuation are skipped, t
 });
 
 test('departure: # escape=` makes the backtick the continuation character', () => {
-  const text = lines('# escape=`', 'FROM mcr.microsoft.com/windows/servercore:ltsc2022', 'RUN dir C:\\ `', '  && echo done', 'COPY --from=tools/x:1 C:\\a C:\\b');
+  const text = lines(
+    '# escape=`',
+    'FROM mcr.microsoft.com/windows/servercore:ltsc2022',
+    'RUN dir C:\\ `',
+    '  && echo done',
+    'COPY --from=tools/x:1 C:\\a C:\\b',
+  );
   const parsed = parseDockerfile(text);
   assert.equal(parsed.escape, '`');
   assert.deepEqual(
@@ -87,7 +93,10 @@ test('escape directive after an unknown directive is a comment (Docker stops rea
   const text = lines('# foo=bar', '# escape=`', 'FROM x', 'RUN a `', 'COPY --from=img:1 a b');
   const parsed = parseDockerfile(text);
   assert.equal(parsed.escape, '\\');
-  assert.deepEqual(parsed.instructions.map((i) => i.line), [3, 4, 5]);
+  assert.deepEqual(
+    parsed.instructions.map((i) => i.line),
+    [3, 4, 5],
+  );
   assert.deepEqual(plan(text).additionalRefs, ['img:1']);
 });
 
@@ -103,11 +112,14 @@ test('invalid or repeated escape directives are errors, like Docker', () => {
 
 test('an escaped escape character at the end of a line does not continue it (BuildKit)', () => {
   const parsed = parseDockerfile(lines('FROM x', 'RUN echo \\\\', 'COPY --from=img:1 a b'));
-  assert.deepEqual(parsed.instructions.map((i) => [i.line, i.keyword]), [
-    [1, 'FROM'],
-    [2, 'RUN'],
-    [3, 'COPY'],
-  ]);
+  assert.deepEqual(
+    parsed.instructions.map((i) => [i.line, i.keyword]),
+    [
+      [1, 'FROM'],
+      [2, 'RUN'],
+      [3, 'COPY'],
+    ],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -276,7 +288,9 @@ test('§2.6: scratch as the final base is looked up', () => {
 });
 
 test('departure: stage aliases compare case-insensitively, like Docker', () => {
-  const p = plan(lines('FROM golang:1.22 AS Build', 'FROM alpine:3', 'COPY --from=BUILD /out /app', 'RUN --mount=from=build,target=/x true'));
+  const p = plan(
+    lines('FROM golang:1.22 AS Build', 'FROM alpine:3', 'COPY --from=BUILD /out /app', 'RUN --mount=from=build,target=/x true'),
+  );
   assert.deepEqual(p.additionalRefs, ['golang:1.22']);
   const q = plan(lines('FROM ubuntu:24.04 AS Base', 'FROM base'));
   assert.equal(q.baseImageIsInternalStage, true);
@@ -284,7 +298,9 @@ test('departure: stage aliases compare case-insensitively, like Docker', () => {
 });
 
 test('departure: numeric --from=0 is a stage index (internal), not an image', () => {
-  const p = plan(lines('FROM golang:1.22', 'RUN go build', 'FROM alpine:3', 'COPY --from=0 /out /app', 'RUN --mount=type=bind,from=1,target=/x true'));
+  const p = plan(
+    lines('FROM golang:1.22', 'RUN go build', 'FROM alpine:3', 'COPY --from=0 /out /app', 'RUN --mount=type=bind,from=1,target=/x true'),
+  );
   assert.deepEqual(p.additionalRefs, ['golang:1.22']);
 });
 
@@ -311,7 +327,9 @@ test('RUN --mount=type=cache,from=img,target=/x collects img; any mount type; qu
 // §2.4 FROM parsing
 
 test('§2.4: --platform flag is discarded; FROM --platform=$BUILDPLATFORM x AS y', () => {
-  const p = plan(lines('FROM --platform=$BUILDPLATFORM golang:1.22 AS build', 'FROM --platform=linux/amd64 alpine:3', 'COPY --from=build /a /b'));
+  const p = plan(
+    lines('FROM --platform=$BUILDPLATFORM golang:1.22 AS build', 'FROM --platform=linux/amd64 alpine:3', 'COPY --from=build /a /b'),
+  );
   assert.equal(p.baseImage, 'alpine:3');
   assert.deepEqual(p.additionalRefs, ['golang:1.22']);
   assert.deepEqual(p.warnings, [], 'the platform value is not an image reference');
@@ -339,7 +357,10 @@ test('§2.4 errors span continuation lines and report the first line', () => {
 
 test('departure: FROM checks Docker applies (extra tokens, --flag value, unknown flag, stage name)', () => {
   planFails(lines('FROM a AS b c'), "line 1: unsupported FROM syntax 'a AS b c'");
-  planFails(lines('FROM --platform linux/amd64 alpine'), "line 1: missing value for Dockerfile flag '--platform' (write --platform=<value>)");
+  planFails(
+    lines('FROM --platform linux/amd64 alpine'),
+    "line 1: missing value for Dockerfile flag '--platform' (write --platform=<value>)",
+  );
   planFails(lines('FROM --foo=bar alpine'), "line 1: unknown flag '--foo' for FROM (only --platform is allowed)");
   planFails(lines('FROM alpine AS 1st'), "line 1: invalid name for build stage: '1st', name can't start with a number or contain symbols");
   planFails(lines('FROM alpine AS "b"'), /^line 1: invalid name for build stage: '"b"'/);
@@ -388,7 +409,16 @@ test('accepts_onbuild_and_shell (lower-case keywords too)', () => {
 
 test('accepts_user_cmd_entrypoint and the other silent instructions', () => {
   const p = plan(
-    lines('ARG V=1', 'FROM python:3.12-slim', 'ENV A=b', 'WORKDIR /app', 'ADD x /x', 'USER nobody', 'CMD ["python"]', 'ENTRYPOINT ["tini", "--"]'),
+    lines(
+      'ARG V=1',
+      'FROM python:3.12-slim',
+      'ENV A=b',
+      'WORKDIR /app',
+      'ADD x /x',
+      'USER nobody',
+      'CMD ["python"]',
+      'ENTRYPOINT ["tini", "--"]',
+    ),
   );
   assert.deepEqual(p.warnings, []);
   assert.deepEqual(p.stats, { instructions: 8, stages: 1 });
@@ -406,7 +436,17 @@ test('load_dockerfile_plan_reads_base_image_and_name', () => {
 });
 
 test('load_dockerfile_plan_accepts_multistage_builds', () => {
-  const p = plan(lines('FROM node:20 AS web', 'RUN npm ci', 'FROM python:3.12-slim AS api', 'RUN true', 'FROM python:3.12-slim', 'COPY --from=web /a /b', 'COPY --from=api /c /d'));
+  const p = plan(
+    lines(
+      'FROM node:20 AS web',
+      'RUN npm ci',
+      'FROM python:3.12-slim AS api',
+      'RUN true',
+      'FROM python:3.12-slim',
+      'COPY --from=web /a /b',
+      'COPY --from=api /c /d',
+    ),
+  );
   assert.equal(p.baseImage, 'python:3.12-slim');
   assert.deepEqual(p.additionalRefs, ['node:20']);
   assert.deepEqual(p.stats, { instructions: 7, stages: 3 });
@@ -417,7 +457,12 @@ test('load_dockerfile_plan_treats_copy_from_stage_as_internal', () => {
 });
 
 test('load_dockerfile_text_plan_uses_explicit_context_without_file', () => {
-  const p = planDockerfile({ text: 'FROM ubuntu:24.04\n', dockerfilePath: '/nonexistent/ctx/Dockerfile', contextDir: 'relative/ctx', name: 'my-image' });
+  const p = planDockerfile({
+    text: 'FROM ubuntu:24.04\n',
+    dockerfilePath: '/nonexistent/ctx/Dockerfile',
+    contextDir: 'relative/ctx',
+    name: 'my-image',
+  });
   assert.equal(p.name, 'my-image');
   assert.equal(p.contextDir, path.resolve('relative/ctx'));
   assert.ok(path.isAbsolute(p.contextDir ?? ''));
@@ -497,7 +542,10 @@ test('empty, whitespace-only and comment-only files are errors', () => {
   planFails('', 'Dockerfile is empty');
   planFails(' \n\t\r\n', 'Dockerfile is empty');
   planFails('\uFEFF', 'Dockerfile is empty');
-  planFails('# syntax=docker/dockerfile:1\n# just a comment\n', 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
+  planFails(
+    '# syntax=docker/dockerfile:1\n# just a comment\n',
+    'Dockerfile has no instructions (only comments, parser directives or blank lines)',
+  );
 });
 
 test('binary file (NUL byte) is an error naming its line', () => {
@@ -578,7 +626,18 @@ test('planErrorLine: undefined when no line is known', () => {
 });
 
 test('flags spread over continuation lines (with a comment between) are still flags', () => {
-  const p = plan(lines('FROM x', 'RUN --mount=type=cache,target=/x \\', '# cache', '    --mount=from=img,target=/y \\', '  make', 'COPY \\', '  --from=img2 \\', '  a b'));
+  const p = plan(
+    lines(
+      'FROM x',
+      'RUN --mount=type=cache,target=/x \\',
+      '# cache',
+      '    --mount=from=img,target=/y \\',
+      '  make',
+      'COPY \\',
+      '  --from=img2 \\',
+      '  a b',
+    ),
+  );
   assert.deepEqual(p.additionalRefs, ['img', 'img2']);
   assert.deepEqual(p.stats, { instructions: 3, stages: 1 });
 });

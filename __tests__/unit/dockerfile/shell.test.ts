@@ -14,7 +14,10 @@ test('splitRawWords keeps quotes and escapes, splits on unquoted blanks', () => 
     ],
   );
   assert.deepEqual(splitRawWords('  ', '\\'), []);
-  assert.deepEqual(splitRawWords('"open quote', '\\').map((w) => w.word), ['"open quote']);
+  assert.deepEqual(
+    splitRawWords('"open quote', '\\').map((w) => w.word),
+    ['"open quote'],
+  );
 });
 
 test('unquoteWord follows the shell lexer; unbalanced quotes → null', () => {

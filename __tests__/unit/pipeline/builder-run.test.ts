@@ -42,7 +42,13 @@ function fakeProxy(lines: number, everyMs: number) {
   return { proxy: proxy as unknown as SandboxProxy, state };
 }
 
-const prep = { buildId: 'b', snapshotId: 's', rootfsNodeKind: 'base', builder: { image: 'i', command: 'tl-rootfs-build', cpus: 1, memoryMb: 1, diskMb: 1 }, raw: {} } as PreparedBuild;
+const prep = {
+  buildId: 'b',
+  snapshotId: 's',
+  rootfsNodeKind: 'base',
+  builder: { image: 'i', command: 'tl-rootfs-build', cpus: 1, memoryMb: 1, diskMb: 1 },
+  raw: {},
+} as PreparedBuild;
 
 function session(keepaliveMs: number, buildTimeoutMs = 60_000): { s: BuildSession; logs: string[] } {
   const logs: string[] = [];
@@ -73,5 +79,8 @@ test('keepalive: health pings while the builder runs, none after it ends (§5.3)
 test('build-timeout ends a builder that runs too long, naming the input', async () => {
   const { proxy } = fakeProxy(1000, 20);
   const { s } = session(10_000, 150);
-  await assert.rejects(runBuilder(s, proxy, prep, { sawDiskSpaceEvidence: false }), /the builder did not finish within 150ms \(build-timeout\)/);
+  await assert.rejects(
+    runBuilder(s, proxy, prep, { sawDiskSpaceEvidence: false }),
+    /the builder did not finish within 150ms \(build-timeout\)/,
+  );
 });

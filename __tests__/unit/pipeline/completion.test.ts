@@ -32,19 +32,54 @@ test('cas-streaming metadata → staged identity and format (Appendix B pin)', (
 
 test('snake_case durable metadata maps to the platform shape incl. parentManifestUri', () => {
   const req = completeRequestFromMetadata(
-    { snapshot_id: 'snapshot-1', snapshot_uri: 's3://bucket/child.tlsnap', snapshot_format_version: 'durable_archive_v1', snapshot_size_bytes: 1234, rootfs_disk_bytes: 10737418240, rootfs_node_kind: 'diff', parent_manifest_uri: 's3://bucket/parent.tlsnap' },
+    {
+      snapshot_id: 'snapshot-1',
+      snapshot_uri: 's3://bucket/child.tlsnap',
+      snapshot_format_version: 'durable_archive_v1',
+      snapshot_size_bytes: 1234,
+      rootfs_disk_bytes: 10737418240,
+      rootfs_node_kind: 'diff',
+      parent_manifest_uri: 's3://bucket/parent.tlsnap',
+    },
     prepared({ snapshotUri: undefined }),
     { clientRootfsDiskBytes: 1 },
   );
-  assert.deepEqual(req, { snapshotId: 'snapshot-1', snapshotUri: 's3://bucket/child.tlsnap', snapshotFormatVersion: 'durable_archive_v1', snapshotSizeBytes: 1234, rootfsDiskBytes: 10737418240, rootfsNodeKind: 'diff', parentManifestUri: 's3://bucket/parent.tlsnap' });
+  assert.deepEqual(req, {
+    snapshotId: 'snapshot-1',
+    snapshotUri: 's3://bucket/child.tlsnap',
+    snapshotFormatVersion: 'durable_archive_v1',
+    snapshotSizeBytes: 1234,
+    rootfsDiskBytes: 10737418240,
+    rootfsNodeKind: 'diff',
+    parentManifestUri: 's3://bucket/parent.tlsnap',
+  });
 });
 
 test('signed URI wins; mismatch is an error; missing everywhere is an error', () => {
   const meta = { snapshot_format_version: 'durable_archive_v1', snapshot_size_bytes: 1, rootfs_disk_bytes: 2 };
-  assert.equal(completeRequestFromMetadata(meta, prepared(), { signedUri: 's3://signed', clientRootfsDiskBytes: 0 }).snapshotUri, 's3://signed');
-  assert.equal(completeRequestFromMetadata({ ...meta, snapshot_uri: 's3://signed' }, prepared(), { signedUri: 's3://signed', clientRootfsDiskBytes: 0 }).snapshotUri, 's3://signed');
-  assert.throws(() => completeRequestFromMetadata({ ...meta, snapshot_uri: 's3://other' }, prepared(), { signedUri: 's3://signed', clientRootfsDiskBytes: 0 }), /rootfs builder metadata snapshot_uri s3:\/\/other did not match dataplane signed uri s3:\/\/signed/);
-  assert.throws(() => completeRequestFromMetadata(meta, prepared({ snapshotUri: undefined }), { clientRootfsDiskBytes: 0 }), /rootfs build completed without snapshot_uri/);
+  assert.equal(
+    completeRequestFromMetadata(meta, prepared(), { signedUri: 's3://signed', clientRootfsDiskBytes: 0 }).snapshotUri,
+    's3://signed',
+  );
+  assert.equal(
+    completeRequestFromMetadata({ ...meta, snapshot_uri: 's3://signed' }, prepared(), {
+      signedUri: 's3://signed',
+      clientRootfsDiskBytes: 0,
+    }).snapshotUri,
+    's3://signed',
+  );
+  assert.throws(
+    () =>
+      completeRequestFromMetadata({ ...meta, snapshot_uri: 's3://other' }, prepared(), {
+        signedUri: 's3://signed',
+        clientRootfsDiskBytes: 0,
+      }),
+    /rootfs builder metadata snapshot_uri s3:\/\/other did not match dataplane signed uri s3:\/\/signed/,
+  );
+  assert.throws(
+    () => completeRequestFromMetadata(meta, prepared({ snapshotUri: undefined }), { clientRootfsDiskBytes: 0 }),
+    /rootfs build completed without snapshot_uri/,
+  );
 });
 
 test('diff falls back to prepared parent; numeric strings accepted; missing fields named', () => {
@@ -57,15 +92,40 @@ test('diff falls back to prepared parent; numeric strings accepted; missing fiel
   assert.equal(req.parentManifestUri, 's3://p.tlsnap');
   assert.equal(req.snapshotSizeBytes, 1234);
   assert.equal(req.rootfsDiskBytes, 20);
-  assert.throws(() => completeRequestFromMetadata({ snapshot_format_version: 'x', snapshot_size_bytes: 1, rootfs_disk_bytes: 1, rootfs_node_kind: 'diff' }, prepared(), { clientRootfsDiskBytes: 0 }), /rootfs diff build completed without parent_manifest_uri/);
-  assert.throws(() => completeRequestFromMetadata({ snapshot_size_bytes: 1, rootfs_disk_bytes: 1 }, prepared(), { clientRootfsDiskBytes: 0 }), /missing snapshot_format_version/);
-  assert.throws(() => completeRequestFromMetadata({ snapshot_format_version: 'x', snapshot_size_bytes: 1.5, rootfs_disk_bytes: 1 }, prepared(), { clientRootfsDiskBytes: 0 }), /missing numeric snapshot_size_bytes/);
-  assert.throws(() => completeRequestFromMetadata({ rootfsFormat: 'cas-streaming' }, prepared(), { clientRootfsDiskBytes: 0 }), /missing numeric image_size_bytes/);
+  assert.throws(
+    () =>
+      completeRequestFromMetadata(
+        { snapshot_format_version: 'x', snapshot_size_bytes: 1, rootfs_disk_bytes: 1, rootfs_node_kind: 'diff' },
+        prepared(),
+        { clientRootfsDiskBytes: 0 },
+      ),
+    /rootfs diff build completed without parent_manifest_uri/,
+  );
+  assert.throws(
+    () => completeRequestFromMetadata({ snapshot_size_bytes: 1, rootfs_disk_bytes: 1 }, prepared(), { clientRootfsDiskBytes: 0 }),
+    /missing snapshot_format_version/,
+  );
+  assert.throws(
+    () =>
+      completeRequestFromMetadata({ snapshot_format_version: 'x', snapshot_size_bytes: 1.5, rootfs_disk_bytes: 1 }, prepared(), {
+        clientRootfsDiskBytes: 0,
+      }),
+    /missing numeric snapshot_size_bytes/,
+  );
+  assert.throws(
+    () => completeRequestFromMetadata({ rootfsFormat: 'cas-streaming' }, prepared(), { clientRootfsDiskBytes: 0 }),
+    /missing numeric image_size_bytes/,
+  );
 });
 
 test('a present snake key with a wrong type does not fall back to camelCase', () => {
   assert.throws(
-    () => completeRequestFromMetadata({ snapshot_format_version: 'x', snapshot_size_bytes: null, snapshotSizeBytes: 5, rootfs_disk_bytes: 1 }, prepared(), { clientRootfsDiskBytes: 0 }),
+    () =>
+      completeRequestFromMetadata(
+        { snapshot_format_version: 'x', snapshot_size_bytes: null, snapshotSizeBytes: 5, rootfs_disk_bytes: 1 },
+        prepared(),
+        { clientRootfsDiskBytes: 0 },
+      ),
     /missing numeric snapshot_size_bytes/,
   );
 });

@@ -14,11 +14,18 @@ function cfg(content: string): string {
 
 test('docker/login-action auths are forwarded verbatim and every credential is a secret', async () => {
   const auth = Buffer.from('octocat:ghp_supersecret').toString('base64');
-  const dir = cfg(JSON.stringify({ auths: { 'ghcr.io': { auth }, 'https://index.docker.io/v1/': { identitytoken: 'idtok_123456' }, empty: {} }, credsStore: 'desktop' }));
+  const dir = cfg(
+    JSON.stringify({
+      auths: { 'ghcr.io': { auth }, 'https://index.docker.io/v1/': { identitytoken: 'idtok_123456' }, empty: {} },
+      credsStore: 'desktop',
+    }),
+  );
   const masked: string[] = [];
   const secrets = new SecretRegistry((v) => masked.push(v));
   const c = await loadRegistryCredentials({ DOCKER_CONFIG: dir }, secrets);
-  assert.deepEqual(JSON.parse(c.dockerConfigJson!), { auths: { 'ghcr.io': { auth }, 'https://index.docker.io/v1/': { identitytoken: 'idtok_123456' } } });
+  assert.deepEqual(JSON.parse(c.dockerConfigJson!), {
+    auths: { 'ghcr.io': { auth }, 'https://index.docker.io/v1/': { identitytoken: 'idtok_123456' } },
+  });
   assert.deepEqual(c.registries, ['ghcr.io', 'https://index.docker.io/v1/']);
   assert.deepEqual(c.helpersSkipped, ['credsStore desktop']);
   for (const s of [auth, 'ghp_supersecret', 'idtok_123456']) assert.ok(masked.includes(s), `masked ${s}`);
@@ -31,5 +38,8 @@ test('username/password entries are encoded; missing file means no credentials; 
   assert.equal(JSON.parse(c.dockerConfigJson!).auths['r.io'].auth, Buffer.from('u:pw_123456').toString('base64'));
   const none = await loadRegistryCredentials({ DOCKER_CONFIG: join(dir, 'nope') }, new SecretRegistry());
   assert.equal(none.dockerConfigJson, undefined);
-  await assert.rejects(loadRegistryCredentials({ DOCKER_CONFIG: cfg('{oops') }, new SecretRegistry()), /Failed to load Docker config: .*not valid JSON/);
+  await assert.rejects(
+    loadRegistryCredentials({ DOCKER_CONFIG: cfg('{oops') }, new SecretRegistry()),
+    /Failed to load Docker config: .*not valid JSON/,
+  );
 });

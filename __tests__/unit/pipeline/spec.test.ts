@@ -7,24 +7,54 @@ import type { BuildPlan } from '../../../src/dockerfile/plan.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
 
 const plan: BuildPlan = {
-  mode: 'dockerfile', dockerfileText: 'FROM python:3.12-slim\n', dockerfilePath: 'Dockerfile', contextDir: '/ctx', baseImage: 'python:3.12-slim',
-  baseImageIsInternalStage: false, additionalRefs: [], lookupRefs: ['python:3.12-slim'], name: 'app', warnings: [], stats: { instructions: 1, stages: 1 },
+  mode: 'dockerfile',
+  dockerfileText: 'FROM python:3.12-slim\n',
+  dockerfilePath: 'Dockerfile',
+  contextDir: '/ctx',
+  baseImage: 'python:3.12-slim',
+  baseImageIsInternalStage: false,
+  additionalRefs: [],
+  lookupRefs: ['python:3.12-slim'],
+  name: 'app',
+  warnings: [],
+  stats: { instructions: 1, stages: 1 },
 };
 
 test('spec = raw prepare + builder inputs; unknown fields pass through', () => {
-  const spec = buildSpec({ prepared: { buildId: 'b1', runtimeContract: { x: 1 }, snapshotUri: 'old' }, plan, rootfsDiskBytes: 2048 * MiB, dockerConfigJson: '{"auths":{}}', dockerCompat: true });
+  const spec = buildSpec({
+    prepared: { buildId: 'b1', runtimeContract: { x: 1 }, snapshotUri: 'old' },
+    plan,
+    rootfsDiskBytes: 2048 * MiB,
+    dockerConfigJson: '{"auths":{}}',
+    dockerCompat: true,
+  });
   assert.deepEqual(spec, {
-    buildId: 'b1', runtimeContract: { x: 1 }, snapshotUri: 'old', dockerfile: 'FROM python:3.12-slim\n',
-    contextDir: '/var/lib/tensorlake/rootfs-builder/build/context', baseImage: 'python:3.12-slim', rootfsDiskBytes: 2048 * MiB,
-    dockerConfigJson: '{"auths":{}}', dockerCompat: true,
+    buildId: 'b1',
+    runtimeContract: { x: 1 },
+    snapshotUri: 'old',
+    dockerfile: 'FROM python:3.12-slim\n',
+    contextDir: '/var/lib/tensorlake/rootfs-builder/build/context',
+    baseImage: 'python:3.12-slim',
+    rootfsDiskBytes: 2048 * MiB,
+    dockerConfigJson: '{"auths":{}}',
+    dockerCompat: true,
   });
 });
 
 test('signed upload splices uri and upload; parent download; import reference; no dockerCompat key when off', () => {
   const spec = buildSpec({
     prepared: { snapshotUri: 'stale', parent: { parentManifestUri: 's3://p' } },
-    plan: { ...plan, mode: 'import', importImageReference: 'ubuntu:24.04', dockerfileText: 'FROM ubuntu:24.04\n', baseImage: 'ubuntu:24.04' },
-    rootfsDiskBytes: 1, signedUpload: { kind: 's3_multipart', uri: 's3://final.tlsnap' }, parentDownload: { url: 'https://dl' }, dockerCompat: false,
+    plan: {
+      ...plan,
+      mode: 'import',
+      importImageReference: 'ubuntu:24.04',
+      dockerfileText: 'FROM ubuntu:24.04\n',
+      baseImage: 'ubuntu:24.04',
+    },
+    rootfsDiskBytes: 1,
+    signedUpload: { kind: 's3_multipart', uri: 's3://final.tlsnap' },
+    parentDownload: { url: 'https://dl' },
+    dockerCompat: false,
   });
   assert.equal(spec.snapshotUri, 's3://final.tlsnap');
   assert.deepEqual(spec.upload, { kind: 's3_multipart', uri: 's3://final.tlsnap' });
@@ -32,14 +62,23 @@ test('signed upload splices uri and upload; parent download; import reference; n
   assert.equal(spec.importImageReference, 'ubuntu:24.04');
   assert.equal('dockerCompat' in spec, false);
   assert.equal('dockerConfigJson' in spec, false);
-  assert.throws(() => buildSpec({ prepared: { parent: 'x' }, plan, rootfsDiskBytes: 1, parentDownload: {}, dockerCompat: false }), /prepared parent is not a JSON object/);
+  assert.throws(
+    () => buildSpec({ prepared: { parent: 'x' }, plan, rootfsDiskBytes: 1, parentDownload: {}, dockerCompat: false }),
+    /prepared parent is not a JSON object/,
+  );
 });
 
 test('builder command: installed path, extra args kept, quoting errors', () => {
   const p = builderPayload('tl-rootfs-build --verbose');
   assert.deepEqual(p, {
     command: '/usr/local/bin/tl-rootfs-build',
-    args: ['--verbose', '--spec', '/var/lib/tensorlake/rootfs-builder/build/spec.json', '--metadata-out', '/var/lib/tensorlake/rootfs-builder/build/metadata.json'],
+    args: [
+      '--verbose',
+      '--spec',
+      '/var/lib/tensorlake/rootfs-builder/build/spec.json',
+      '--metadata-out',
+      '/var/lib/tensorlake/rootfs-builder/build/metadata.json',
+    ],
     env: { PATH: '/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
     working_dir: '/var/lib/tensorlake/rootfs-builder/build',
     user: 'root',
@@ -55,13 +94,21 @@ test('shellWords', () => {
 });
 
 const prep = (over: Partial<PreparedBuild> = {}): PreparedBuild => ({
-  buildId: 'b', snapshotId: 's', rootfsNodeKind: 'base', builder: { image: 'i', command: 'c', cpus: 2, memoryMb: 4096, diskMb: 20480 }, raw: {}, ...over,
+  buildId: 'b',
+  snapshotId: 's',
+  rootfsNodeKind: 'base',
+  builder: { image: 'i', command: 'c', cpus: 2, memoryMb: 4096, diskMb: 20480 },
+  raw: {},
+  ...over,
 });
 
 test('sizes: default 10 GiB, parent size for diff, explicit disk wins, builder disk at least target', () => {
   assert.equal(computeSizes(prep(), {}).rootfsDiskBytes, 10 * 1024 * MiB);
   assert.deepEqual(computeSizes(prep(), {}).builder, { cpus: 2, memoryMb: 4096, diskMb: 20480 });
-  assert.equal(computeSizes(prep({ parent: { parentManifestUri: 'p', rootfsDiskBytes: 20 * 1024 * MiB } }), {}).rootfsDiskBytes, 20 * 1024 * MiB);
+  assert.equal(
+    computeSizes(prep({ parent: { parentManifestUri: 'p', rootfsDiskBytes: 20 * 1024 * MiB } }), {}).rootfsDiskBytes,
+    20 * 1024 * MiB,
+  );
   assert.throws(() => computeSizes(prep({ parent: { parentManifestUri: 'p' } }), {}), /did not return parent rootfsDiskBytes/);
   const s = computeSizes(prep(), { diskMb: 30720, builderDiskMb: 1000, cpus: 3.5, memoryMb: 8192 });
   assert.deepEqual(s.builder, { cpus: 3.5, memoryMb: 8192, diskMb: 30720 });

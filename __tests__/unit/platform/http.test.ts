@@ -3,12 +3,21 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assertSecureApiUrl, isTransientError, loggablePath, HttpStatusError, TransportError, DEFAULT_USER_AGENT } from '../../../src/platform/http.js';
+import {
+  assertSecureApiUrl,
+  isTransientError,
+  loggablePath,
+  HttpStatusError,
+  TransportError,
+  DEFAULT_USER_AGENT,
+} from '../../../src/platform/http.js';
 import { ActionError } from '../../../src/errors.js';
 import { freePort, harness, json, rejects, startServer, TOKEN } from './helpers.js';
 
 test('429 with Retry-After in seconds is honoured, then success', async (t) => {
-  const srv = await startServer((_req, res, _b, n) => (n < 3 ? json(res, 429, { error: 'slow down' }, { 'retry-after': '7' }) : json(res, 200, { ok: true })));
+  const srv = await startServer((_req, res, _b, n) =>
+    n < 3 ? json(res, 429, { error: 'slow down' }, { 'retry-after': '7' }) : json(res, 200, { ok: true }),
+  );
   t.after(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
@@ -40,7 +49,9 @@ test('Retry-After longer than the remaining total time: no retry, the 429 is ret
 });
 
 test('502/503 bursts then success; backoff grows with full jitter', async (t) => {
-  const srv = await startServer((_req, res, _b, n) => (n <= 4 ? json(res, n % 2 ? 502 : 503, '<html><body>Bad gateway</body></html>') : json(res, 200, { ok: 1 })));
+  const srv = await startServer((_req, res, _b, n) =>
+    n <= 4 ? json(res, n % 2 ? 502 : 503, '<html><body>Bad gateway</body></html>') : json(res, 200, { ok: 1 }),
+  );
   t.after(() => srv.close());
   const retries: number[] = [];
   const h = harness({ onRetry: (i) => retries.push(i.attempt) });
@@ -89,7 +100,15 @@ test("POST 'if-unsent' is not retried once the server received it (reset after r
   const srv = await startServer((req) => req.socket.destroy());
   t.after(() => srv.close());
   const h = harness();
-  const err = await rejects(h.transport.request({ method: 'POST', url: `${srv.url}/builds`, operation: 'prepare sandbox image build', retry: 'if-unsent', json: { a: 1 } }));
+  const err = await rejects(
+    h.transport.request({
+      method: 'POST',
+      url: `${srv.url}/builds`,
+      operation: 'prepare sandbox image build',
+      retry: 'if-unsent',
+      json: { a: 1 },
+    }),
+  );
   assert.ok(err instanceof TransportError, String(err));
   assert.equal(err.kind, 'transport');
   assert.equal((err as TransportError).unsent, false);
@@ -107,7 +126,9 @@ test("POST 'if-unsent' is not retried on 502/504 (ambiguous) but is on 429 and 5
   assert.equal((await h.transport.request(spec)).status, 502);
   statuses.push(503);
   assert.equal((await h.transport.request(spec)).status, 503, '503 without Retry-After is ambiguous');
-  const srv2 = await startServer((_req, res, _b, n) => (n === 1 ? json(res, 429, 'x') : n === 2 ? json(res, 503, 'x', { 'retry-after': '1' }) : json(res, 201, {})));
+  const srv2 = await startServer((_req, res, _b, n) =>
+    n === 1 ? json(res, 429, 'x') : n === 2 ? json(res, 503, 'x', { 'retry-after': '1' }) : json(res, 201, {}),
+  );
   t.after(() => srv2.close());
   assert.equal((await h.transport.request({ ...spec, url: `${srv2.url}/p` })).status, 201);
   assert.equal(srv2.requests.length, 3);
@@ -123,7 +144,13 @@ test("POST 'if-unsent' is retried on connection refused (the request never left)
       srv ??= await startServer((_req, res) => json(res, 200, { ok: true }), port);
     },
   });
-  const res = await h.transport.request({ method: 'POST', url: `http://127.0.0.1:${port}/p`, operation: 'prepare', retry: 'if-unsent', json: {} });
+  const res = await h.transport.request({
+    method: 'POST',
+    url: `http://127.0.0.1:${port}/p`,
+    operation: 'prepare',
+    retry: 'if-unsent',
+    json: {},
+  });
   assert.equal(res.status, 200);
   assert.equal(srv?.requests.length, 1);
 });
@@ -191,7 +218,13 @@ test('the Host override header actually goes out on the wire', async (t) => {
   const srv = await startServer((_req, res) => json(res, 200, {}));
   t.after(() => srv.close());
   const h = harness();
-  await h.transport.request({ method: 'GET', url: `${srv.url}/api/v1/health`, operation: 'h', retry: 'never', headers: { Host: 'sbx-123.local' } });
+  await h.transport.request({
+    method: 'GET',
+    url: `${srv.url}/api/v1/health`,
+    operation: 'h',
+    retry: 'never',
+    headers: { Host: 'sbx-123.local' },
+  });
   const raw = srv.requests[0].rawHeaders;
   const hosts = raw.filter((_v, i) => i % 2 === 0 && raw[i].toLowerCase() === 'host').length;
   assert.equal(hosts, 1, 'exactly one Host header');
@@ -286,7 +319,9 @@ test('a response body that breaks off mid-way is a transport error (and retried 
     setTimeout(() => req.socket.destroy(), 10);
   });
   t.after(() => srv2.close());
-  const err = await rejects(h2.transport.request({ method: 'POST', url: `${srv2.url}/x`, operation: 'complete', retry: 'if-unsent', json: {} }));
+  const err = await rejects(
+    h2.transport.request({ method: 'POST', url: `${srv2.url}/x`, operation: 'complete', retry: 'if-unsent', json: {} }),
+  );
   assert.equal(err.kind, 'transport');
   assert.equal(srv2.requests.length, 1);
 });
@@ -310,14 +345,19 @@ test('debug log: one line per attempt with method, path, status, duration, attem
   t.after(() => srv.close());
   const h = harness();
   h.secrets.add('s3cr3t-path-part');
-  await h.transport.request({ method: 'GET', url: `${srv.url}/a/s3cr3t-path-part?path=%2Fx&X-Amz-Signature=abcdef123`, operation: 'read', retry: 'always' });
+  await h.transport.request({
+    method: 'GET',
+    url: `${srv.url}/a/s3cr3t-path-part?path=%2Fx&X-Amz-Signature=abcdef123`,
+    operation: 'read',
+    retry: 'always',
+  });
   const lines = h.logs.filter((l) => l.startsWith('debug: HTTP GET'));
   assert.equal(lines.length, 2);
   assert.match(lines[0], /HTTP GET \/a\/\*\*\*\?path=%2Fx&X-Amz-Signature=\*\*\* → 502 \(\d+ ms, 1 B, attempt 1\/6\)/);
   assert.match(lines[1], /→ 200 .*attempt 2\/6/);
   for (const l of h.logs) {
-    assert.ok(!l.includes('abcdef123'), '!l.includes(\'abcdef123\')');
-    assert.ok(!l.includes('s3cr3t-path-part'), '!l.includes(\'s3cr3t-path-part\')');
+    assert.ok(!l.includes('abcdef123'), "!l.includes('abcdef123')");
+    assert.ok(!l.includes('s3cr3t-path-part'), "!l.includes('s3cr3t-path-part')");
     assert.ok(!l.includes(TOKEN), '!l.includes(TOKEN)');
   }
   assert.equal(loggablePath('https://x/y?sig=1&a=b'), '/y?sig=***&a=b');

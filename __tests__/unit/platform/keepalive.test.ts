@@ -52,10 +52,13 @@ test('a stream whose headers never come fails after the header timeout instead o
   t.after(() => srv.close());
   const h = harness({ streamHeaderTimeoutMs: 150, retry: { maxAttempts: 2 } });
   const t0 = Date.now();
-  await assert.rejects(h.transport.stream({ method: 'GET', url: `${srv.url}/follow`, operation: 'follow output', retry: 'always' }), (e: unknown) => {
-    assert.ok(e instanceof TransportError, String(e));
-    assert.match(e.message, /failed to follow output: no answer .*no response within 0s/);
-    return true;
-  });
+  await assert.rejects(
+    h.transport.stream({ method: 'GET', url: `${srv.url}/follow`, operation: 'follow output', retry: 'always' }),
+    (e: unknown) => {
+      assert.ok(e instanceof TransportError, String(e));
+      assert.match(e.message, /failed to follow output: no answer .*no response within 0s/);
+      return true;
+    },
+  );
   assert.ok(Date.now() - t0 < 5000, 'bounded');
 });

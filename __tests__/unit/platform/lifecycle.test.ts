@@ -4,7 +4,12 @@ import { LifecycleApi, resolveLifecycle } from '../../../src/platform/lifecycle-
 import type { SandboxCreateRequest } from '../../../src/platform/types.js';
 import { harness, json, rejects, startServer } from './helpers.js';
 
-const createReq: SandboxCreateRequest = { image: 'builder:1', resources: { cpus: 2, memory_mb: 4096, disk_mb: 20480 }, timeout_secs: 300, name: 'sbx-image-b1' };
+const createReq: SandboxCreateRequest = {
+  image: 'builder:1',
+  resources: { cpus: 2, memory_mb: 4096, disk_mb: 20480 },
+  timeout_secs: 300,
+  name: 'sbx-image-b1',
+};
 const info = (id: string, name?: string, status = 'running') => ({
   sandbox_id: id,
   namespace: 'default',
@@ -16,16 +21,27 @@ const info = (id: string, name?: string, status = 'running') => ({
 
 test('resolveLifecycle follows §1.5', () => {
   assert.deepEqual(resolveLifecycle('https://api.tensorlake.ai'), { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false });
-  assert.deepEqual(resolveLifecycle('https://api.tensorlake.dev:8443/x/'), { baseUrl: 'https://sandbox.tensorlake.dev', namespaced: false });
-  assert.deepEqual(resolveLifecycle('http://localhost:8900/'), { baseUrl: 'http://localhost:8900/v1/namespaces/default', namespaced: true });
-  assert.deepEqual(resolveLifecycle('http://127.0.0.1:8900/base', 'ns1'), { baseUrl: 'http://127.0.0.1:8900/base/v1/namespaces/ns1', namespaced: true });
+  assert.deepEqual(resolveLifecycle('https://api.tensorlake.dev:8443/x/'), {
+    baseUrl: 'https://sandbox.tensorlake.dev',
+    namespaced: false,
+  });
+  assert.deepEqual(resolveLifecycle('http://localhost:8900/'), {
+    baseUrl: 'http://localhost:8900/v1/namespaces/default',
+    namespaced: true,
+  });
+  assert.deepEqual(resolveLifecycle('http://127.0.0.1:8900/base', 'ns1'), {
+    baseUrl: 'http://127.0.0.1:8900/base/v1/namespaces/ns1',
+    namespaced: true,
+  });
   assert.deepEqual(resolveLifecycle('https://platform.example.com'), { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false });
   assert.deepEqual(resolveLifecycle('http://[::1]:8900'), { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false });
   assert.deepEqual(resolveLifecycle('::not a url::'), { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false });
 });
 
 test('createSandbox: namespaced POST with snake_case body; 2xx decoded', async (t) => {
-  const srv = await startServer((_req, res) => json(res, 201, { sandbox_id: 'sbx1', status: 'pending', sandbox_url: 'http://127.0.0.1:1', routing_hint: 'rh' }));
+  const srv = await startServer((_req, res) =>
+    json(res, 201, { sandbox_id: 'sbx1', status: 'pending', sandbox_url: 'http://127.0.0.1:1', routing_hint: 'rh' }),
+  );
   t.after(() => srv.close());
   const api = new LifecycleApi(harness().transport, srv.url);
   const c = await api.createSandbox(createReq);
@@ -111,12 +127,26 @@ test('createSandbox: invalid 2xx body → clear error', async (t) => {
   const srv = await startServer((_req, res) => json(res, 200, { id: 'x' }));
   t.after(() => srv.close());
   const err = await rejects(new LifecycleApi(harness().transport, srv.url).createSandbox(createReq));
-  assert.match(err.message, /^platform returned an invalid sandbox create response: sandbox_id is missing \(create builder sandbox: HTTP 200 OK/);
+  assert.match(
+    err.message,
+    /^platform returned an invalid sandbox create response: sandbox_id is missing \(create builder sandbox: HTTP 200 OK/,
+  );
 });
 
 test('getSandbox: accepts the id alias, keeps routing hint and url; retried on 503', async (t) => {
   let n = 0;
-  const srv = await startServer((_req, res) => (++n === 1 ? json(res, 503, '') : json(res, 200, { id: 'sbx1', namespace: 'default', status: 'running', routing_hint: 'rh', sandbox_url: 'https://u', resources: { cpus: 1.5, memory_mb: 1024 } })));
+  const srv = await startServer((_req, res) =>
+    ++n === 1
+      ? json(res, 503, '')
+      : json(res, 200, {
+          id: 'sbx1',
+          namespace: 'default',
+          status: 'running',
+          routing_hint: 'rh',
+          sandbox_url: 'https://u',
+          resources: { cpus: 1.5, memory_mb: 1024 },
+        }),
+  );
   t.after(() => srv.close());
   const s = await new LifecycleApi(harness().transport, srv.url).getSandbox('sbx1');
   assert.equal(s.sandbox_id, 'sbx1');

@@ -23,7 +23,12 @@ const prepared = {
   snapshotUri: 's3://bucket/snap1.tlsnap',
   rootfsNodeKind: 'base',
   builder: { image: 'builder:1', command: 'tl-rootfs-build', cpus: 2.0, memoryMb: 4096, diskMb: 20480 },
-  upload: { kind: 'single_put', method: 'PUT', url: 'https://s3.example/up?X-Amz-Signature=deadbeefcafe', headers: { 'x-amz-security-token': 'TOKENVALUE123' } },
+  upload: {
+    kind: 'single_put',
+    method: 'PUT',
+    url: 'https://s3.example/up?X-Amz-Signature=deadbeefcafe',
+    headers: { 'x-amz-security-token': 'TOKENVALUE123' },
+  },
   runtimeContract: { guestRuntimeLayout: 'embedded' },
 };
 
@@ -74,12 +79,17 @@ test('introspect: a body without projectId → invalid response error', async (t
   t.after(() => srv.close());
   const err = await rejects(new PlatformApi(harness().transport, srv.url).introspect());
   assert.equal(err.kind, 'platform');
-  assert.match(err.message, /^platform returned an invalid API key introspection response: projectId is missing \(introspect the API key: HTTP 200 OK; body: \{"organizationId":"o"\}\)$/);
+  assert.match(
+    err.message,
+    /^platform returned an invalid API key introspection response: projectId is missing \(introspect the API key: HTTP 200 OK; body: \{"organizationId":"o"\}\)$/,
+  );
 });
 
 test('lookupTemplate: encoded by-name path, Accept json, scope headers, 404 → null', async (t) => {
   const srv = await startServer((req, res) =>
-    req.url?.endsWith('python%3A3.12-slim') && !req.url.includes('%2F') ? json(res, 404, { error: 'not found' }) : json(res, 200, { id: 't1', name: 'n', snapshotId: 's', public: true, extra: 1 }),
+    req.url?.endsWith('python%3A3.12-slim') && !req.url.includes('%2F')
+      ? json(res, 404, { error: 'not found' })
+      : json(res, 200, { id: 't1', name: 'n', snapshotId: 's', public: true, extra: 1 }),
   );
   t.after(() => srv.close());
   const h = harness({ scopeHeaders: SCOPE });
@@ -110,7 +120,10 @@ test('lookupTemplate: wrong field type → clear error; 403 → auth error', asy
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const e1 = await rejects(api.lookupTemplate('x'));
-  assert.match(e1.message, /^platform returned an invalid template lookup response: id must be a string, got a number \(5\) \(look up template 'x': HTTP 200 OK/);
+  assert.match(
+    e1.message,
+    /^platform returned an invalid template lookup response: id must be a string, got a number \(5\) \(look up template 'x': HTTP 200 OK/,
+  );
   mode = 'forbidden';
   const e2 = await rejects(api.lookupTemplate('x'));
   assert.equal(e2.kind, 'auth');
@@ -134,7 +147,7 @@ test('prepare: JSON body, validated answer, raw kept, signed upload URL register
   assert.equal(p.snapshotUri, 's3://bucket/snap1.tlsnap');
   assert.deepEqual(p.raw, prepared);
   assert.ok(h.secrets.has(prepared.upload.url), 'h.secrets.has(prepared.upload.url)');
-  assert.ok(h.secrets.has('TOKENVALUE123'), 'h.secrets.has(\'TOKENVALUE123\')');
+  assert.ok(h.secrets.has('TOKENVALUE123'), "h.secrets.has('TOKENVALUE123')");
   assert.ok(!h.secrets.has('s3://bucket/snap1.tlsnap'), 'plain storage URIs are not secrets');
 });
 
@@ -151,15 +164,55 @@ test('prepare: non-2xx → contract error text, not retried on 500', async (t) =
 });
 
 for (const [name, status, body, expect] of [
-  ['malformed JSON', 200, '{"buildId": "b1",', /platform returned an invalid prepare response: body is not valid JSON \(.*\) \(prepare sandbox image build: HTTP 200 OK; body: \{"buildId": "b1",\)/],
-  ['an HTML page', 200, '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>', /body is an HTML page, not JSON \(prepare sandbox image build: HTTP 200 OK; body: HTML page: 502 Bad Gateway\)/],
-  ['an empty 2xx', 201, '', /platform returned an invalid prepare response: body is empty \(expected JSON\) \(prepare sandbox image build: HTTP 201 Created\)$/],
+  [
+    'malformed JSON',
+    200,
+    '{"buildId": "b1",',
+    /platform returned an invalid prepare response: body is not valid JSON \(.*\) \(prepare sandbox image build: HTTP 200 OK; body: \{"buildId": "b1",\)/,
+  ],
+  [
+    'an HTML page',
+    200,
+    '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>',
+    /body is an HTML page, not JSON \(prepare sandbox image build: HTTP 200 OK; body: HTML page: 502 Bad Gateway\)/,
+  ],
+  [
+    'an empty 2xx',
+    201,
+    '',
+    /platform returned an invalid prepare response: body is empty \(expected JSON\) \(prepare sandbox image build: HTTP 201 Created\)$/,
+  ],
   ['a JSON array', 200, '[1,2]', /body must be a JSON object, got an array/],
-  ['a missing field', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, command: undefined } }), /platform returned an invalid prepare response: builder.command is missing/],
-  ['a wrong type', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, cpus: '2' } }), /platform returned an invalid prepare response: builder.cpus must be a number, got a string \(1 character\)/],
-  ['a non-integer memoryMb', 200, JSON.stringify({ ...prepared, builder: { ...prepared.builder, memoryMb: 1.5 } }), /builder.memoryMb must be an integer/],
-  ['a parent without manifest', 200, JSON.stringify({ ...prepared, parent: { rootfsDiskBytes: 5 } }), /parent.parentManifestUri is missing/],
-  ['an HTML error page on 502', 502, '<html><body><h1>Bad Gateway</h1></body></html>', /^failed to prepare sandbox image build \(HTTP 502 Bad Gateway\): HTML page: Bad Gateway$/],
+  [
+    'a missing field',
+    200,
+    JSON.stringify({ ...prepared, builder: { ...prepared.builder, command: undefined } }),
+    /platform returned an invalid prepare response: builder.command is missing/,
+  ],
+  [
+    'a wrong type',
+    200,
+    JSON.stringify({ ...prepared, builder: { ...prepared.builder, cpus: '2' } }),
+    /platform returned an invalid prepare response: builder.cpus must be a number, got a string \(1 character\)/,
+  ],
+  [
+    'a non-integer memoryMb',
+    200,
+    JSON.stringify({ ...prepared, builder: { ...prepared.builder, memoryMb: 1.5 } }),
+    /builder.memoryMb must be an integer/,
+  ],
+  [
+    'a parent without manifest',
+    200,
+    JSON.stringify({ ...prepared, parent: { rootfsDiskBytes: 5 } }),
+    /parent.parentManifestUri is missing/,
+  ],
+  [
+    'an HTML error page on 502',
+    502,
+    '<html><body><h1>Bad Gateway</h1></body></html>',
+    /^failed to prepare sandbox image build \(HTTP 502 Bad Gateway\): HTML page: Bad Gateway$/,
+  ],
 ] as const) {
   test(`prepare: ${name} → clear error naming operation and status, never a crash`, async (t) => {
     const srv = await startServer((_req, res) => {
@@ -170,7 +223,11 @@ for (const [name, status, body, expect] of [
     const api = new PlatformApi(harness().transport, srv.url);
     api.setScope(SCOPE);
     const err = await rejects(api.prepare(prepareReq));
-    assert.equal(err.constructor.name === 'TypeError' || err.constructor.name === 'SyntaxError', false, `crashed with ${err.constructor.name}`);
+    assert.equal(
+      err.constructor.name === 'TypeError' || err.constructor.name === 'SyntaxError',
+      false,
+      `crashed with ${err.constructor.name}`,
+    );
     assert.equal(err.kind, 'platform');
     assert.equal(err.httpStatus, status);
     assert.match(err.message, expect);
@@ -186,7 +243,7 @@ test('error excerpts are redacted and short', async (t) => {
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);
   const err = await rejects(api.prepare(prepareReq));
-  assert.ok(!err.message.includes('0123456789abcdef'), '!err.message.includes(\'0123456789abcdef\')');
+  assert.ok(!err.message.includes('0123456789abcdef'), "!err.message.includes('0123456789abcdef')");
   assert.ok(err.message.length < 450, `length ${err.message.length}`);
 });
 
@@ -200,7 +257,10 @@ test('complete: 200 template and 202 ingesting are returned with their status', 
   assert.equal(srv.requests[0].url, `${BASE}/sandbox-template-builds/b1/complete`);
   assert.deepEqual(JSON.parse(srv.requests[0].body.toString()), completeReq);
   answer = [202, { status: 'ingesting' }];
-  assert.deepEqual(await api.complete('b1', { ...completeReq, rootfsFormat: 'cas-streaming' }), { httpStatus: 202, body: { status: 'ingesting' } });
+  assert.deepEqual(await api.complete('b1', { ...completeReq, rootfsFormat: 'cas-streaming' }), {
+    httpStatus: 202,
+    body: { status: 'ingesting' },
+  });
   answer = [202, ''];
   const err = await rejects(api.complete('b1', completeReq));
   assert.match(err.message, /invalid complete response: body is empty .*HTTP 202 Accepted/);
@@ -228,11 +288,16 @@ test('complete: reset after the server processed it → build read → not re-se
 });
 
 test('complete: 502 while ingesting → 202 ingesting, not re-sent', async (t) => {
-  const srv = await startServer((req, res) => (req.method === 'POST' ? json(res, 502, 'bad gateway') : json(res, 200, { status: 'ingesting' })));
+  const srv = await startServer((req, res) =>
+    req.method === 'POST' ? json(res, 502, 'bad gateway') : json(res, 200, { status: 'ingesting' }),
+  );
   t.after(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
-  assert.deepEqual(await api.complete('b1', { ...completeReq, rootfsFormat: 'cas-streaming' }), { httpStatus: 202, body: { status: 'ingesting' } });
+  assert.deepEqual(await api.complete('b1', { ...completeReq, rootfsFormat: 'cas-streaming' }), {
+    httpStatus: 202,
+    body: { status: 'ingesting' },
+  });
   assert.equal(srv.requests.filter((r) => r.method === 'POST').length, 1);
 });
 
@@ -289,12 +354,17 @@ test('getBuild: retried on 503, validated, error text on 404', async (t) => {
 test('registerUrlSecrets: signed URLs and their query strings, token-named values, not plain URIs', () => {
   const seen: string[] = [];
   registerUrlSecrets(
-    { uri: 's3://b/final.tlsnap', partUrls: ['https://s3/p1?X-Amz-Signature=aaaa1111', 'https://s3/p2?X-Amz-Signature=bbbb2222'], sessionToken: 'tok-abcdef', nested: [{ u: 'https://user:pw@host/x' }] },
+    {
+      uri: 's3://b/final.tlsnap',
+      partUrls: ['https://s3/p1?X-Amz-Signature=aaaa1111', 'https://s3/p2?X-Amz-Signature=bbbb2222'],
+      sessionToken: 'tok-abcdef',
+      nested: [{ u: 'https://user:pw@host/x' }],
+    },
     { add: (v) => void (v && seen.push(v)) },
   );
-  assert.ok(seen.includes('https://s3/p1?X-Amz-Signature=aaaa1111'), 'seen.includes(\'https://s3/p1?X-Amz-Signature=aaaa1111\')');
-  assert.ok(seen.includes('X-Amz-Signature=bbbb2222'), 'seen.includes(\'X-Amz-Signature=bbbb2222\')');
-  assert.ok(seen.includes('tok-abcdef'), 'seen.includes(\'tok-abcdef\')');
-  assert.ok(seen.includes('https://user:pw@host/x'), 'seen.includes(\'https://user:pw@host/x\')');
-  assert.ok(!seen.includes('s3://b/final.tlsnap'), '!seen.includes(\'s3://b/final.tlsnap\')');
+  assert.ok(seen.includes('https://s3/p1?X-Amz-Signature=aaaa1111'), "seen.includes('https://s3/p1?X-Amz-Signature=aaaa1111')");
+  assert.ok(seen.includes('X-Amz-Signature=bbbb2222'), "seen.includes('X-Amz-Signature=bbbb2222')");
+  assert.ok(seen.includes('tok-abcdef'), "seen.includes('tok-abcdef')");
+  assert.ok(seen.includes('https://user:pw@host/x'), "seen.includes('https://user:pw@host/x')");
+  assert.ok(!seen.includes('s3://b/final.tlsnap'), "!seen.includes('s3://b/final.tlsnap')");
 });

@@ -113,13 +113,20 @@ test('replay after dropped streams and a clean-but-running end: no line lost or 
   const got: string[] = [];
   const notices: string[] = [];
   const sleeps: number[] = [];
-  const r = await runCommand(proxy, { command: '/usr/local/bin/tl-rootfs-build', args: ['--spec', 's'] }, {
-    onOutput: (e) => got.push(`${e.stream}:${e.line}`),
-    onNotice: (m) => notices.push(m),
-    sleep: async (ms) => void sleeps.push(ms),
-  });
+  const r = await runCommand(
+    proxy,
+    { command: '/usr/local/bin/tl-rootfs-build', args: ['--spec', 's'] },
+    {
+      onOutput: (e) => got.push(`${e.stream}:${e.line}`),
+      onNotice: (m) => notices.push(m),
+      sleep: async (ms) => void sleeps.push(ms),
+    },
+  );
   assert.deepEqual(r, { pid: 100, exitCode: 0, oomKilled: false });
-  assert.deepEqual(got, all.map((l) => `${l.stream}:${l.line}`));
+  assert.deepEqual(
+    got,
+    all.map((l) => `${l.stream}:${l.line}`),
+  );
   assert.deepEqual(notices, [
     'process stream interrupted; reattaching to process 100',
     'process output stream ended before process 100 exited; reattaching',
@@ -145,7 +152,11 @@ test('clean end but still running → reattach (unbounded), then exit code', asy
   t.after(() => srv.close());
   const notices: string[] = [];
   const got: string[] = [];
-  const r = await runCommand(proxy, { command: 'tar', args: ['-xzf', 'a'] }, { onNotice: (m) => notices.push(m), onOutput: (e) => got.push(e.line), sleep: async () => {} });
+  const r = await runCommand(
+    proxy,
+    { command: 'tar', args: ['-xzf', 'a'] },
+    { onNotice: (m) => notices.push(m), onOutput: (e) => got.push(e.line), sleep: async () => {} },
+  );
   assert.equal(r.exitCode, 3, 'nonzero exit is a result, not an error');
   assert.deepEqual(got, ['done']);
   assert.equal(notices.length, 11, 'more than 10 clean reattaches are fine');
@@ -175,7 +186,11 @@ test('start recovery: reset after the daemon started it → found by exact comma
   t.after(() => srv.close());
   const notices: string[] = [];
   const got: string[] = [];
-  const r = await runCommand(proxy, { command: 'mkdir', args: ['-p', '/var/lib/x'] }, { onNotice: (m) => notices.push(m), onOutput: (e) => got.push(e.line), sleep: async () => {} });
+  const r = await runCommand(
+    proxy,
+    { command: 'mkdir', args: ['-p', '/var/lib/x'] },
+    { onNotice: (m) => notices.push(m), onOutput: (e) => got.push(e.line), sleep: async () => {} },
+  );
   assert.equal(r.pid, 100);
   assert.deepEqual(got, ['pid 100']);
   assert.equal(posts, 1);
@@ -196,7 +211,10 @@ test('start failure with nothing to recover → 3 attempts, clear error', async 
   const sleeps: number[] = [];
   const err = await rejects(runCommand(proxy, { command: '/bin/true', args: [] }, { sleep: async (ms) => void sleeps.push(ms) }));
   assert.equal(posts, 3);
-  assert.match(err.message, /^failed to start '\/bin\/true' in the builder sandbox: start failed: failed to start process '\/bin\/true' \(HTTP 500 Internal Server Error\): Failed to spawn; recovery failed: No process found for command '\/bin\/true' with args \[\]$/);
+  assert.match(
+    err.message,
+    /^failed to start '\/bin\/true' in the builder sandbox: start failed: failed to start process '\/bin\/true' \(HTTP 500 Internal Server Error\): Failed to spawn; recovery failed: No process found for command '\/bin\/true' with args \[\]$/,
+  );
   assert.equal(err.httpStatus, 500);
   // 3 × (9 waits between 10 list attempts) + 2 waits between start attempts
   assert.equal(sleeps.length, 29);
@@ -260,7 +278,11 @@ test('terminalStatus and commandFailureMessage', () => {
   assert.deepEqual(terminalStatus(p({ status: 'oom_killed', signal: 9 })), { exitCode: -9, oomKilled: true });
   assert.deepEqual(terminalStatus(p({ status: 'oom_killed' })), { exitCode: -9, oomKilled: true });
   assert.deepEqual(terminalStatus(p({ status: 'running', managed_oom_killed: true, exit_code: 1 })), { exitCode: 1, oomKilled: true });
-  assert.deepEqual(terminalStatus(p({ status: 'running', exit_code: 4 })), { exitCode: 4, oomKilled: false }, 'exit_code wins regardless of status');
+  assert.deepEqual(
+    terminalStatus(p({ status: 'running', exit_code: 4 })),
+    { exitCode: 4, oomKilled: false },
+    'exit_code wins regardless of status',
+  );
   assert.deepEqual(terminalStatus(p({ status: 'running', signal: 6 })), { exitCode: -6, oomKilled: false });
   assert.deepEqual(terminalStatus(p({ status: 'exited' })), { exitCode: 0, oomKilled: false });
   assert.equal(terminalStatus(p({ status: 'running' })), undefined);

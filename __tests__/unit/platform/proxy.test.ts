@@ -16,13 +16,24 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 test('resolveProxyTarget: §1.5 steps 1–4', () => {
-  assert.deepEqual(resolveProxyTarget(undefined, 'sbx-123', 'http://localhost:9443'), { baseUrl: 'http://localhost:9443', hostOverride: 'sbx-123.local' });
-  assert.deepEqual(resolveProxyTarget('https://sbx-1.sandbox.gcp-use4.tensorlake.ai', 'sbx-1', 'http://localhost:9443'), { baseUrl: 'https://sbx-1.sandbox.gcp-use4.tensorlake.ai' });
+  assert.deepEqual(resolveProxyTarget(undefined, 'sbx-123', 'http://localhost:9443'), {
+    baseUrl: 'http://localhost:9443',
+    hostOverride: 'sbx-123.local',
+  });
+  assert.deepEqual(resolveProxyTarget('https://sbx-1.sandbox.gcp-use4.tensorlake.ai', 'sbx-1', 'http://localhost:9443'), {
+    baseUrl: 'https://sbx-1.sandbox.gcp-use4.tensorlake.ai',
+  });
   assert.deepEqual(resolveProxyTarget('  https://h.example:8443/some/path?q=1 ', 's'), { baseUrl: 'https://h.example:8443' });
-  assert.deepEqual(resolveProxyTarget('http://127.0.0.1:9000/proxy/', 's1'), { baseUrl: 'http://127.0.0.1:9000/proxy', hostOverride: 's1.local' });
+  assert.deepEqual(resolveProxyTarget('http://127.0.0.1:9000/proxy/', 's1'), {
+    baseUrl: 'http://127.0.0.1:9000/proxy',
+    hostOverride: 's1.local',
+  });
   assert.deepEqual(resolveProxyTarget('   ', 's1', ' http://localhost:1/ '), { baseUrl: 'http://localhost:1', hostOverride: 's1.local' });
   assert.deepEqual(resolveProxyTarget('https://[2001:db8::1]:8443/x', 's'), { baseUrl: 'https://[2001:db8::1]:8443' });
-  assert.throws(() => resolveProxyTarget(undefined, 's', undefined), /^ActionError: server response did not include sandbox_url; refusing to derive a proxy URL$/);
+  assert.throws(
+    () => resolveProxyTarget(undefined, 's', undefined),
+    /^ActionError: server response did not include sandbox_url; refusing to derive a proxy URL$/,
+  );
   assert.throws(() => resolveProxyTarget('', 's', '  '), /server response did not include sandbox_url/);
   assert.throws(() => resolveProxyTarget('not a url', 's'), /invalid proxy url not a url/);
   assert.throws(() => resolveProxyTarget('http://sandbox.example.com', 's'), /refusing plain http:\/\/ proxy url/);
@@ -74,7 +85,7 @@ test('SSE follow: multi-line data, heartbeats/comments/other payloads skipped, e
     await write('\n');
     await write('data: {"line":\ndata: "multi","timestamp":3}\n\n'); // multi-line data joined with \n
     await write('data: not json\n\n');
-    await write('data: {"line":"é€', );
+    await write('data: {"line":"é€');
     await write('😀","timestamp":4}\r\n\r\n');
     res.end();
   });
@@ -105,14 +116,20 @@ test('SSE follow: UTF-8 split inside a multi-byte character', async (t) => {
   });
   t.after(() => srv.close());
   const events = await collect(proxyFor(srv.url).followOutput(1));
-  assert.deepEqual(events.map((e) => e.line), ['ü']);
+  assert.deepEqual(
+    events.map((e) => e.line),
+    ['ü'],
+  );
 });
 
 test('SSE follow: wrong content type is a clear error', async (t) => {
   const srv = await startServer((_req, res) => json(res, 200, { line: 'x' }));
   t.after(() => srv.close());
   const err = await rejects(collect(proxyFor(srv.url).followOutput(5)));
-  assert.equal(err.message, 'expected text/event-stream response from /api/v1/processes/5/output/follow, got content-type: application/json');
+  assert.equal(
+    err.message,
+    'expected text/event-stream response from /api/v1/processes/5/output/follow, got content-type: application/json',
+  );
 });
 
 test('SSE follow: non-2xx → status error; network error mid-stream → transport error', async (t) => {
@@ -150,7 +167,10 @@ test('SSE follow: a silent stream ends cleanly after the idle limit', async (t) 
   const h = harness();
   const proxy = new SandboxProxy(h.transport, { baseUrl: srv.url, sandboxId: 's' }, { followIdleTimeoutMs: 100 });
   const events = await collect(proxy.followOutput(1));
-  assert.deepEqual(events.map((e) => e.line), ['a']);
+  assert.deepEqual(
+    events.map((e) => e.line),
+    ['a'],
+  );
 });
 
 test('SSE follow: aborting the run signal cancels promptly', async (t) => {
@@ -206,14 +226,24 @@ test('signBlob: signed URLs in the answer are registered and never reach the deb
   const srv = await startServer((req, res, body) => {
     if (req.url !== '/api/v1/blob/sign') return json(res, 200, {});
     const b = JSON.parse(body.toString()) as { op: { kind: string } };
-    if (b.op.kind === 'put_artifact') json(res, 200, { kind: 's3_multipart', uri: 's3://bucket/final.tlsnap', uploadId: 'u1', partSizeBytes: 67108864, partUrls: [signed()] });
+    if (b.op.kind === 'put_artifact')
+      json(res, 200, {
+        kind: 's3_multipart',
+        uri: 's3://bucket/final.tlsnap',
+        uploadId: 'u1',
+        partSizeBytes: 67108864,
+        partUrls: [signed()],
+      });
     else json(res, 200, { kind: 'single_get', url: getUrl() });
   });
   base = srv.url;
   t.after(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
-  const up = await proxy.signBlob({ target: { kind: 'artifact', rel_path: 'p/b/final.tlsnap' }, op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } } });
+  const up = await proxy.signBlob({
+    target: { kind: 'artifact', rel_path: 'p/b/final.tlsnap' },
+    op: { kind: 'put_artifact', multipart_hint: { max_parts: 160, part_size_bytes: 67108864 } },
+  });
   assert.equal(up.uri, 's3://bucket/final.tlsnap');
   const down = await proxy.signBlob({ target: { kind: 'blob', uri: 's3://bucket/parent.tlsnap' }, op: { kind: 'get_blob' } });
   assert.equal(down.url, getUrl());
@@ -224,16 +254,22 @@ test('signBlob: signed URLs in the answer are registered and never reach the deb
   await h.transport.request({ method: 'PUT', url: signed(), operation: 'upload part', retry: 'never', body: 'x' });
   await h.transport.request({ method: 'GET', url: getUrl(), operation: 'download parent', retry: 'never' });
   const debug = h.logs.filter((l) => l.startsWith('debug: '));
-  assert.ok(debug.some((l) => l.includes('/final.tlsnap')), 'the request was logged');
+  assert.ok(
+    debug.some((l) => l.includes('/final.tlsnap')),
+    'the request was logged',
+  );
   for (const l of debug) {
-    for (const secret of ['5ec2e7515ec2e751', 'feedfacefeedface', 'AKIAEXAMPLE']) assert.ok(!l.includes(secret), `${secret} leaked in: ${l}`);
+    for (const secret of ['5ec2e7515ec2e751', 'feedfacefeedface', 'AKIAEXAMPLE'])
+      assert.ok(!l.includes(secret), `${secret} leaked in: ${l}`);
   }
 });
 
 test('signBlob: error bodies echoing a signed URL are redacted; a non-object answer is invalid', async (t) => {
   const signed = 'https://s3.example/x?X-Amz-Signature=0badc0de0badc0de';
   let n = 0;
-  const srv = await startServer((_req, res) => (++n === 1 ? json(res, 400, { error: `cannot sign ${signed}`, url: signed }) : json(res, 200, [signed])));
+  const srv = await startServer((_req, res) =>
+    ++n === 1 ? json(res, 400, { error: `cannot sign ${signed}`, url: signed }) : json(res, 200, [signed]),
+  );
   t.after(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
@@ -281,8 +317,16 @@ test('payload parsers', () => {
 test('process endpoints: start/list/get validated', async (t) => {
   const srv = await startServer((req, res) => {
     if (req.method === 'POST') return json(res, 200, { pid: 100, status: 'running', command: '/bin/true', args: [], started_at: 1 });
-    if (req.url === '/api/v1/processes') return json(res, 200, { processes: [{ pid: 1, status: 'exited', exit_code: 0, command: 'a', args: ['b'], started_at: 0 }] });
-    json(res, 200, { pid: 100, status: 'oom_killed', command: '/bin/true', started_at: 1, signal: 9, managed: { last_exit: { oom_killed: true } } });
+    if (req.url === '/api/v1/processes')
+      return json(res, 200, { processes: [{ pid: 1, status: 'exited', exit_code: 0, command: 'a', args: ['b'], started_at: 0 }] });
+    json(res, 200, {
+      pid: 100,
+      status: 'oom_killed',
+      command: '/bin/true',
+      started_at: 1,
+      signal: 9,
+      managed: { last_exit: { oom_killed: true } },
+    });
   });
   t.after(() => srv.close());
   const proxy = proxyFor(srv.url);
@@ -305,7 +349,10 @@ test('SSE follow: 503 bursts before the stream opens are retried', async (t) => 
   t.after(() => srv.close());
   const h = harness();
   const events = await collect(proxyFor(srv.url, h).followOutput(3));
-  assert.deepEqual(events.map((e) => e.line), ['ok']);
+  assert.deepEqual(
+    events.map((e) => e.line),
+    ['ok'],
+  );
   assert.equal(srv.requests.length, 3);
   assert.equal(h.sleeps.length, 2);
 });

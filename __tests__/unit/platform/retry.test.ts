@@ -6,7 +6,10 @@ test('backoffDelay: full jitter within [0, min(cap, base·2^(n-1)))', () => {
   const p = { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 20_000, maxElapsedMs: 180_000 };
   for (let n = 1; n <= 12; n++) {
     const window = Math.min(20_000, 500 * 2 ** (n - 1));
-    assert.equal(backoffDelay(p, n, () => 0), 0);
+    assert.equal(
+      backoffDelay(p, n, () => 0),
+      0,
+    );
     const hi = backoffDelay(p, n, () => 0.999999);
     assert.ok(hi < window && hi >= window - 1, `attempt ${n}: ${hi} vs window ${window}`);
     for (let i = 0; i < 50; i++) {

@@ -14,7 +14,12 @@ test('signed URLs are recognised by their query keys; ordinary queries are not s
 
 test('a template that echoes a Dockerfile with public URLs masks nothing (outputs stay intact)', () => {
   const s = new SecretRegistry();
-  const template = { id: 't', dockerfile: 'FROM x\nRUN curl "https://example.com/install.sh?version=1.2.3" | sh\nENV PIP_INDEX_URL=https://pypi.org/simple?proj=demo\n', sourceUrl: 'https://example.com/a?b=c' };
+  const template = {
+    id: 't',
+    dockerfile:
+      'FROM x\nRUN curl "https://example.com/install.sh?version=1.2.3" | sh\nENV PIP_INDEX_URL=https://pypi.org/simple?proj=demo\n',
+    sourceUrl: 'https://example.com/a?b=c',
+  };
   registerBodySecrets(Buffer.from(JSON.stringify(template)), s);
   assert.deepEqual(s.values(), []);
 });

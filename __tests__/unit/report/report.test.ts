@@ -10,11 +10,22 @@ import { SecretRegistry } from '../../../src/secrets.js';
 
 function recorder() {
   const calls: { fn: string; args: unknown[] }[] = [];
-  const rec = (fn: string) => (...args: unknown[]) => void calls.push({ fn, args });
+  const rec =
+    (fn: string) =>
+    (...args: unknown[]) =>
+      void calls.push({ fn, args });
   const core: CorePort = {
-    info: rec('info'), debug: rec('debug'), warning: rec('warning') as (m: string, p?: AnnotationProps) => void, error: rec('error') as CorePort['error'],
-    notice: rec('notice') as CorePort['notice'], startGroup: rec('startGroup'), endGroup: rec('endGroup'), setOutput: rec('setOutput'),
-    saveState: rec('saveState'), setFailed: rec('setFailed'), setSecret: rec('setSecret'),
+    info: rec('info'),
+    debug: rec('debug'),
+    warning: rec('warning') as (m: string, p?: AnnotationProps) => void,
+    error: rec('error') as CorePort['error'],
+    notice: rec('notice') as CorePort['notice'],
+    startGroup: rec('startGroup'),
+    endGroup: rec('endGroup'),
+    setOutput: rec('setOutput'),
+    saveState: rec('saveState'),
+    setFailed: rec('setFailed'),
+    setSecret: rec('setSecret'),
   };
   return { core, calls };
 }
@@ -30,7 +41,10 @@ test('phases become groups; stderr lines are marked; secrets redacted from every
   r.phaseEnd('build', 'ok', 1500);
   r.phaseStart('cleanup');
   r.close();
-  assert.deepEqual(calls.filter((c) => c.fn !== 'info').map((c) => c.fn), ['startGroup', 'endGroup', 'startGroup', 'endGroup']);
+  assert.deepEqual(
+    calls.filter((c) => c.fn !== 'info').map((c) => c.fn),
+    ['startGroup', 'endGroup', 'startGroup', 'endGroup'],
+  );
   assert.deepEqual(calls.find((c) => c.fn === 'startGroup')!.args, ['Build']);
   const infos = calls.filter((c) => c.fn === 'info').map((c) => c.args[0]);
   assert.deepEqual(infos, ['step 1 ***', '[stderr] oops', 'Build: ok in 1.5s']);
@@ -39,7 +53,8 @@ test('phases become groups; stderr lines are marked; secrets redacted from every
 test('plan warnings become annotations with file and line, capped; the rest overflow to the summary', () => {
   const { core, calls } = recorder();
   const r = new GitHubReporter(core, { annotations: true, redact: (t) => t });
-  for (let i = 1; i <= MAX_ANNOTATIONS_PER_LEVEL + 3; i++) r.planWarning({ kind: 'ignored-instruction', line: i, message: `EXPOSE instruction ${i}` }, 'app/Dockerfile');
+  for (let i = 1; i <= MAX_ANNOTATIONS_PER_LEVEL + 3; i++)
+    r.planWarning({ kind: 'ignored-instruction', line: i, message: `EXPOSE instruction ${i}` }, 'app/Dockerfile');
   const ann = calls.filter((c) => c.fn === 'warning');
   assert.equal(ann.length, MAX_ANNOTATIONS_PER_LEVEL);
   assert.deepEqual(ann[0].args[1], { title: 'Dockerfile: ignored-instruction', file: 'app/Dockerfile', startLine: 1 });
@@ -60,21 +75,64 @@ test('sandbox state is saved for the post step and cleared on deletion', () => {
   const r = new GitHubReporter(core, { annotations: true, redact: (t) => t });
   r.sandboxCreated('sbx-1');
   r.sandboxDeleted('sbx-1');
-  assert.deepEqual(calls.filter((c) => c.fn === 'saveState').map((c) => c.args), [['builder-sandboxes', '["sbx-1"]'], ['builder-sandboxes', '[]']]);
+  assert.deepEqual(
+    calls.filter((c) => c.fn === 'saveState').map((c) => c.args),
+    [
+      ['builder-sandboxes', '["sbx-1"]'],
+      ['builder-sandboxes', '[]'],
+    ],
+  );
 });
 
 const base: BuildResult = {
-  status: 'registered', name: 'app', mode: 'dockerfile', rootfsFormat: 'cas-streaming', rootfsNodeKind: 'base', baseImage: 'python:3.12-slim',
-  buildId: 'b1', builderSandboxId: 'sbx1', sandboxDeleted: true, snapshotId: 'snap1', template: { id: 'tpl1', name: 'app' }, templateId: 'tpl1', templateName: 'app',
-  manifestUri: 'cas://manifests/sha256:ab', imageDigest: 'sha256:ab', imageSizeBytes: 2048,
-  context: { digest: 'sha256:cd', archiveDigest: 'sha256:ef', fileCount: 3, dirCount: 1, symlinkCount: 0, uncompressedBytes: 4096, compressedBytes: 300, skipped: [] },
+  status: 'registered',
+  name: 'app',
+  mode: 'dockerfile',
+  rootfsFormat: 'cas-streaming',
+  rootfsNodeKind: 'base',
+  baseImage: 'python:3.12-slim',
+  buildId: 'b1',
+  builderSandboxId: 'sbx1',
+  sandboxDeleted: true,
+  snapshotId: 'snap1',
+  template: { id: 'tpl1', name: 'app' },
+  templateId: 'tpl1',
+  templateName: 'app',
+  manifestUri: 'cas://manifests/sha256:ab',
+  imageDigest: 'sha256:ab',
+  imageSizeBytes: 2048,
+  context: {
+    digest: 'sha256:cd',
+    archiveDigest: 'sha256:ef',
+    fileCount: 3,
+    dirCount: 1,
+    symlinkCount: 0,
+    uncompressedBytes: 4096,
+    compressedBytes: 300,
+    skipped: [],
+  },
   warnings: [{ kind: 'ignored-instruction', line: 4, message: 'EXPOSE instruction is applied during the build but has no effect' }],
-  timings: [{ phase: 'plan', ms: 12, outcome: 'ok' }], admissionPolls: 3,
+  timings: [{ phase: 'plan', ms: 12, outcome: 'ok' }],
+  admissionPolls: 3,
 };
 
 test('summary has identity, context, timings and warnings; outputs carry the result', () => {
   const md = renderSummary(base, ['extra warning'], (t) => t);
-  for (const needle of ['registered', '`tpl1`', 'cas://manifests/sha256:ab', 'sha256:ab', '`b1`', '`sbx1` (deleted)', 'cas-streaming', 'sha256:cd', '3 files', '| Plan |', 'line 4: EXPOSE', 'extra warning', '2.00 KiB']) {
+  for (const needle of [
+    'registered',
+    '`tpl1`',
+    'cas://manifests/sha256:ab',
+    'sha256:ab',
+    '`b1`',
+    '`sbx1` (deleted)',
+    'cas-streaming',
+    'sha256:cd',
+    '3 files',
+    '| Plan |',
+    'line 4: EXPOSE',
+    'extra warning',
+    '2.00 KiB',
+  ]) {
     assert.ok(md.includes(needle), `summary contains ${needle}`);
   }
   const out = resultOutputs(base);
@@ -87,11 +145,17 @@ test('summary has identity, context, timings and warnings; outputs carry the res
 });
 
 test('failed summary shows the error with advice and ids, redacted', () => {
-  const err = new ActionError('Command failed with token-12345', { kind: 'builder', advice: ['retry with a larger memory-mb'] }).annotate({ buildId: 'b1', sandboxId: 'sbx1' });
+  const err = new ActionError('Command failed with token-12345', { kind: 'builder', advice: ['retry with a larger memory-mb'] }).annotate({
+    buildId: 'b1',
+    sandboxId: 'sbx1',
+  });
   const s = new SecretRegistry();
   s.add('token-12345');
   err.phase = 'build';
-  const md = renderSummary({ ...base, status: 'failed', error: err, template: undefined, templateId: undefined }, [], (t) => s.redact(t), ['#5 RUN make', '[stderr] make: *** Error 2']);
+  const md = renderSummary({ ...base, status: 'failed', error: err, template: undefined, templateId: undefined }, [], (t) => s.redact(t), [
+    '#5 RUN make',
+    '[stderr] make: *** Error 2',
+  ]);
   assert.match(md, /\| Failed in \| Build \|/);
   assert.match(md, /Last 2 builder log lines[\s\S]*\[stderr\] make: \*\*\* Error 2/);
   assert.match(md, /❌/);

@@ -30007,7 +30007,7 @@ function registerBodySecrets(body, secrets) {
 }
 
 // src/version.ts
-var ACTION_VERSION = "0.1.0";
+var ACTION_VERSION = "1.0.0";
 var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
 
 // src/platform/http.ts

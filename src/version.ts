@@ -1,2 +1,2 @@
-export const ACTION_VERSION = '0.1.0';
+export const ACTION_VERSION = '1.0.0';
 export const USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;

@@ -32067,6 +32067,288 @@ function planImport(opts) {
   };
 }
 
+// src/context/dockerignore.ts
+import { promises as fsp } from "node:fs";
+import * as path8 from "node:path";
+var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
+function goTrimSpace(s) {
+  return s.replace(TRIM_RE, "");
+}
+function goClean(p) {
+  if (p === "") return ".";
+  const rooted = p.startsWith("/");
+  const out = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!rooted) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join("/");
+  if (rooted) return `/${joined}`;
+  return joined === "" ? "." : joined;
+}
+var PatternError = class extends Error {
+};
+var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
+function escapeOutside(ch) {
+  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
+}
+function escapeInClass(ch) {
+  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
+}
+function translate(glob) {
+  const chars = Array.from(glob);
+  let re = "";
+  let complex = false;
+  let kind = "exact";
+  for (let i = 0; i < chars.length; i++) {
+    const first = i === 0;
+    const ch = chars[i];
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        i++;
+        if (chars[i + 1] === "/") i++;
+        if (i + 1 >= chars.length) {
+          re += ".*";
+          kind = kind === "exact" ? "prefix" : "regexp";
+        } else {
+          re += "(?:.*/)?";
+          kind = "regexp";
+        }
+        if (first) kind = "suffix";
+      } else {
+        re += "[^/]*";
+        kind = "regexp";
+      }
+    } else if (ch === "?") {
+      re += "[^/]";
+      kind = "regexp";
+    } else if (ch === "\\") {
+      complex = true;
+      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
+      re += escapeOutside(chars[++i]);
+      kind = "regexp";
+    } else if (ch === "[") {
+      kind = "regexp";
+      let j = i + 1;
+      let cls = "[";
+      if (chars[j] === "^") {
+        cls += "^";
+        complex = true;
+        j++;
+      }
+      let ranges = 0;
+      const esc2 = () => {
+        const c = chars[j];
+        if (c === void 0) throw new PatternError("unterminated character class");
+        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
+        if (c === "\\") {
+          complex = true;
+          j++;
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        return chars[j++];
+      };
+      for (; ; ) {
+        if (chars[j] === "]" && ranges > 0) {
+          j++;
+          break;
+        }
+        const lo = esc2();
+        let hi = lo;
+        if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        if (chars[j] === "-") {
+          j++;
+          hi = esc2();
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        ranges++;
+        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
+        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) throw new PatternError(`reversed range ${lo}-${hi} in character class`);
+        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
+      }
+      re += `${cls}]`;
+      i = j - 1;
+    } else {
+      if (ch === "]") kind = "regexp";
+      re += escapeOutside(ch);
+    }
+  }
+  return { source: re, complex, kind };
+}
+function compile(glob, exclusion) {
+  const { source, complex, kind } = translate(glob);
+  let segments = null;
+  if (!complex && kind !== "suffix") {
+    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
+  }
+  return { glob, exclusion, kind, test: matcherFor(glob, kind, source), segments };
+}
+function matcherFor(glob, kind, source) {
+  switch (kind) {
+    case "exact":
+      return (p) => p === glob;
+    case "prefix": {
+      const prefix = glob.slice(0, -2);
+      return (p) => p.startsWith(prefix);
+    }
+    case "suffix": {
+      const suffix = glob.slice(2);
+      const bare = suffix.startsWith("/") ? suffix.slice(1) : void 0;
+      return (p) => p.endsWith(suffix) || p === bare;
+    }
+    case "regexp": {
+      const re = new RegExp(`^${source}$`, "u");
+      return (p) => re.test(p);
+    }
+  }
+}
+function normalise(lines) {
+  const out = [];
+  lines.forEach((raw, idx) => {
+    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
+    if (line.startsWith("#")) return;
+    let p = goTrimSpace(line);
+    if (p === "") return;
+    const invert = p[0] === "!";
+    if (invert) p = goTrimSpace(p.slice(1));
+    if (p.length > 0) {
+      p = goClean(p);
+      if (p.length > 1 && p[0] === "/") p = p.slice(1);
+    }
+    if (invert) p = `!${p}`;
+    p = goClean(goTrimSpace(p));
+    out.push({ pattern: p, line: idx + 1 });
+  });
+  return out;
+}
+var DockerIgnoreMatcher = class {
+  source;
+  patterns;
+  compiled;
+  hasExclusions;
+  constructor(lines, source) {
+    this.source = source;
+    const where = source ?? ".dockerignore";
+    const kept = normalise(lines);
+    this.patterns = kept.map((k) => k.pattern);
+    this.compiled = kept.map(({ pattern, line }) => {
+      let glob = pattern;
+      let exclusion = false;
+      if (glob[0] === "!") {
+        if (glob.length === 1) {
+          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
+            kind: "context",
+            advice: ['Write the path to re-include after the "!", or delete the line.']
+          });
+        }
+        exclusion = true;
+        glob = glob.slice(1);
+      }
+      try {
+        return compile(glob, exclusion);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
+          kind: "context",
+          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
+          cause: e
+        });
+      }
+    });
+    this.hasExclusions = this.compiled.some((c) => c.exclusion);
+  }
+  get empty() {
+    return this.compiled.length === 0;
+  }
+  /** Per-pattern "matches this path or a parent" state for the context root's children. */
+  rootState() {
+    return new Array(this.compiled.length).fill(false);
+  }
+  /**
+   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
+   * `relPath` is excluded and its own state (for its children, when it is a directory).
+   */
+  matchChild(relPath, parentState) {
+    const state = new Array(this.compiled.length);
+    let ignored = false;
+    for (let i = 0; i < this.compiled.length; i++) {
+      const c = this.compiled[i];
+      const m = parentState[i] || c.test(relPath);
+      state[i] = m;
+      if (m) ignored = !c.exclusion;
+    }
+    return { ignored, state };
+  }
+  ignores(relPath, _isDir) {
+    const p = normaliseRel(relPath);
+    if (p === "" || this.compiled.length === 0) return false;
+    const parts = p.split("/");
+    const prefixes = [];
+    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join("/"));
+    for (let i = this.compiled.length - 1; i >= 0; i--) {
+      const c = this.compiled[i];
+      if (prefixes.some((q) => c.test(q))) return !c.exclusion;
+    }
+    return false;
+  }
+  mayReinclude(relDir) {
+    if (!this.hasExclusions) return false;
+    const dirSegs = normaliseRel(relDir).split("/");
+    for (const c of this.compiled) {
+      if (!c.exclusion) continue;
+      if (c.segments === null) return true;
+      if (couldMatchBelow(c.segments, dirSegs)) return true;
+    }
+    return false;
+  }
+};
+function couldMatchBelow(segments, dirSegs) {
+  for (let i = 0; i < dirSegs.length; i++) {
+    if (i >= segments.length) return false;
+    const s = segments[i];
+    if (s === "globstar") return true;
+    if (!s.test(dirSegs[i])) return false;
+  }
+  return segments.length > dirSegs.length;
+}
+function normaliseRel(p) {
+  let s = p.replace(/\/+$/, "");
+  while (s.startsWith("./")) s = s.slice(2);
+  return s.replace(/^\/+/, "");
+}
+async function loadDockerignore(contextDir, dockerfilePath) {
+  return loadDockerignoreMatcher(contextDir, dockerfilePath);
+}
+async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
+  const candidates = [];
+  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
+  candidates.push(path8.resolve(contextDir, ".dockerignore"));
+  for (const file of candidates) {
+    let text;
+    try {
+      text = await fsp.readFile(file, "utf8");
+    } catch (e) {
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
+      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
+      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
+        kind: "context",
+        advice: ["Make the ignore file a readable regular file, or remove it."],
+        cause: e
+      });
+    }
+    return new DockerIgnoreMatcher(text.split("\n"), file);
+  }
+  return new DockerIgnoreMatcher([]);
+}
+
 // src/pipeline/plan-phase.ts
 async function readDockerfile(path11, display) {
   const fh = await open2(path11, "r").catch((e) => {
@@ -32100,6 +32382,7 @@ async function planBuild(req, events2) {
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;
+    await loadDockerignore(req.source.context, req.source.dockerfile);
   }
   for (const w of plan.warnings) events2.planWarning(w, plan.dockerfilePath);
   if (req.dockerCompat) {
@@ -33177,254 +33460,6 @@ import * as zlib from "node:zlib";
 // src/context/walk.ts
 import { promises as fsp2 } from "node:fs";
 import * as path9 from "node:path";
-
-// src/context/dockerignore.ts
-import { promises as fsp } from "node:fs";
-import * as path8 from "node:path";
-var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
-function goTrimSpace(s) {
-  return s.replace(TRIM_RE, "");
-}
-function goClean(p) {
-  if (p === "") return ".";
-  const rooted = p.startsWith("/");
-  const out = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!rooted) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join("/");
-  if (rooted) return `/${joined}`;
-  return joined === "" ? "." : joined;
-}
-var PatternError = class extends Error {
-};
-var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
-function escapeOutside(ch) {
-  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
-}
-function escapeInClass(ch) {
-  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
-}
-function translate(glob) {
-  const chars = Array.from(glob);
-  let re = "";
-  let complex = false;
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i];
-    if (ch === "*") {
-      if (chars[i + 1] === "*") {
-        i++;
-        if (chars[i + 1] === "/") i++;
-        re += i + 1 >= chars.length ? ".*" : "(?:.*/)?";
-      } else {
-        re += "[^/]*";
-      }
-    } else if (ch === "?") {
-      re += "[^/]";
-    } else if (ch === "\\") {
-      complex = true;
-      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
-      re += escapeOutside(chars[++i]);
-    } else if (ch === "[") {
-      let j = i + 1;
-      let cls = "[";
-      if (chars[j] === "^") {
-        cls += "^";
-        complex = true;
-        j++;
-      }
-      let ranges = 0;
-      const esc2 = () => {
-        const c = chars[j];
-        if (c === void 0) throw new PatternError("unterminated character class");
-        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
-        if (c === "\\") {
-          complex = true;
-          j++;
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        return chars[j++];
-      };
-      for (; ; ) {
-        if (chars[j] === "]" && ranges > 0) {
-          j++;
-          break;
-        }
-        const lo = esc2();
-        let hi = lo;
-        if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        if (chars[j] === "-") {
-          j++;
-          hi = esc2();
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        ranges++;
-        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
-        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) continue;
-        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
-      }
-      re += `${cls}]`;
-      i = j - 1;
-    } else {
-      re += escapeOutside(ch);
-    }
-  }
-  return { source: re, complex };
-}
-function compile(glob, exclusion) {
-  const { source, complex } = translate(glob);
-  let segments = null;
-  if (!complex) {
-    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
-  }
-  return { glob, exclusion, regex: new RegExp(`^${source}$`, "u"), segments };
-}
-function normalise(lines) {
-  const out = [];
-  lines.forEach((raw, idx) => {
-    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
-    if (line.startsWith("#")) return;
-    let p = goTrimSpace(line);
-    if (p === "") return;
-    const invert = p[0] === "!";
-    if (invert) p = goTrimSpace(p.slice(1));
-    if (p.length > 0) {
-      p = goClean(p);
-      if (p.length > 1 && p[0] === "/") p = p.slice(1);
-    }
-    if (invert) p = `!${p}`;
-    p = goClean(goTrimSpace(p));
-    out.push({ pattern: p, line: idx + 1 });
-  });
-  return out;
-}
-var DockerIgnoreMatcher = class {
-  source;
-  patterns;
-  compiled;
-  hasExclusions;
-  constructor(lines, source) {
-    this.source = source;
-    const where = source ?? ".dockerignore";
-    const kept = normalise(lines);
-    this.patterns = kept.map((k) => k.pattern);
-    this.compiled = kept.map(({ pattern, line }) => {
-      let glob = pattern;
-      let exclusion = false;
-      if (glob[0] === "!") {
-        if (glob.length === 1) {
-          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
-            kind: "context",
-            advice: ['Write the path to re-include after the "!", or delete the line.']
-          });
-        }
-        exclusion = true;
-        glob = glob.slice(1);
-      }
-      try {
-        return compile(glob, exclusion);
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
-          kind: "context",
-          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
-          cause: e
-        });
-      }
-    });
-    this.hasExclusions = this.compiled.some((c) => c.exclusion);
-  }
-  get empty() {
-    return this.compiled.length === 0;
-  }
-  /** Per-pattern "matches this path or a parent" state for the context root's children. */
-  rootState() {
-    return new Array(this.compiled.length).fill(false);
-  }
-  /**
-   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
-   * `relPath` is excluded and its own state (for its children, when it is a directory).
-   */
-  matchChild(relPath, parentState) {
-    const state = new Array(this.compiled.length);
-    let ignored = false;
-    for (let i = 0; i < this.compiled.length; i++) {
-      const c = this.compiled[i];
-      const m = parentState[i] || c.regex.test(relPath);
-      state[i] = m;
-      if (m) ignored = !c.exclusion;
-    }
-    return { ignored, state };
-  }
-  ignores(relPath, _isDir) {
-    const p = normaliseRel(relPath);
-    if (p === "" || this.compiled.length === 0) return false;
-    const parts = p.split("/");
-    const prefixes = [];
-    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join("/"));
-    for (let i = this.compiled.length - 1; i >= 0; i--) {
-      const c = this.compiled[i];
-      if (prefixes.some((q) => c.regex.test(q))) return !c.exclusion;
-    }
-    return false;
-  }
-  mayReinclude(relDir) {
-    if (!this.hasExclusions) return false;
-    const dirSegs = normaliseRel(relDir).split("/");
-    for (const c of this.compiled) {
-      if (!c.exclusion) continue;
-      if (c.segments === null) return true;
-      if (couldMatchBelow(c.segments, dirSegs)) return true;
-    }
-    return false;
-  }
-};
-function couldMatchBelow(segments, dirSegs) {
-  for (let i = 0; i < dirSegs.length; i++) {
-    if (i >= segments.length) return false;
-    const s = segments[i];
-    if (s === "globstar") return true;
-    if (!s.test(dirSegs[i])) return false;
-  }
-  return segments.length > dirSegs.length;
-}
-function normaliseRel(p) {
-  let s = p.replace(/\/+$/, "");
-  while (s.startsWith("./")) s = s.slice(2);
-  return s.replace(/^\/+/, "");
-}
-async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
-  const candidates = [];
-  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
-  candidates.push(path8.resolve(contextDir, ".dockerignore"));
-  for (const file of candidates) {
-    let text;
-    try {
-      text = await fsp.readFile(file, "utf8");
-    } catch (e) {
-      const code2 = e.code;
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
-      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
-      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
-        kind: "context",
-        advice: ["Make the ignore file a readable regular file, or remove it."],
-        cause: e
-      });
-    }
-    return new DockerIgnoreMatcher(text.split("\n"), file);
-  }
-  return new DockerIgnoreMatcher([]);
-}
-
-// src/context/walk.ts
 var OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
 var utf8 = new TextDecoder("utf-8", { fatal: true });
 var LSTAT_CONCURRENCY = 32;

@@ -271,7 +271,10 @@ describe('action end to end (dist/index.js)', () => {
 
   it('.dockerignore: Docker semantics, re-inclusion, Dockerfile-specific ignore file, symlinks kept as links', async () => {
     const ws = await appProject({
-      '.dockerignore': '*.md\n!README*.md\nREADME-secret.md\nbuild/\n!build/keep.txt\n',
+      '.dockerignore': '*.md\n!README*.md\nREADME-secret.md\nbuild/\n!build/keep.txt\n**.pem\n**.env\n',
+      'deploy/keys/server.pem': 'PRIVATE KEY',
+      'root.pem': 'PRIVATE KEY',
+      'config/prod.env': 'TOKEN=x',
       'README.md': 'r',
       'README-secret.md': 's',
       'CHANGES.md': 'c',
@@ -332,6 +335,16 @@ describe('action end to end (dist/index.js)', () => {
     assert.ok(err, r.stdout);
     assert.equal(err.props.line, '3');
     assert.equal(s.state().requests.length, n, 'planning failed before any request');
+  });
+
+  it('a .dockerignore pattern Docker rejects fails the step before any network call, naming its line', async () => {
+    const ws = await appProject({ '.dockerignore': '# local files\n*.log\n[Local-Only]\n' });
+    const n = s.state().requests.length;
+    const r = await run(s, ws, {});
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /::error[^\n]*Invalid \.dockerignore pattern in [^\n]*\.dockerignore line 3: "\[Local-Only\]"/);
+    assert.equal(s.state().requests.length, n, 'no request was made');
+    assert.equal(r.outputs.status, 'failed');
   });
 
   it('bad input fails before any network call, naming the input', async () => {

@@ -13,11 +13,15 @@
  * Matching (`patternmatcher`): patterns are anchored at the context root (`*.log` matches
  * `x.log` but not `a/x.log`; `**\/*.log` matches both). `*` and `?` do not cross `/`; `**` crosses
  * any number of directories (including none); `[...]` classes and `\` escapes follow
- * `filepath.Match`. A pattern matches a path when it matches the path itself or any of its parent
+ * `filepath.Match`. A pattern that starts with `**` and has no other wildcard is a plain suffix
+ * match at any depth (`**.pem` excludes `a.pem` and `deep/dir/b.pem`; `**node_modules` also
+ * excludes `my_node_modules`), and one that ends in `**` and has no other wildcard a plain prefix,
+ * as moby compares them. A pattern matches a path when it matches the path itself or any of its parent
  * directories (so `secrets` also excludes `secrets/key.pem`, and a trailing `/` changes nothing:
  * `secrets/` also excludes a *file* named `secrets`). The last pattern that matches decides:
  * exclusion, or re-inclusion for a `!` pattern. Matching is case-sensitive, as Docker on Linux.
- * A pattern that `filepath.Match` rejects (`[abc`, `[]`, `a\`) is an error, as in Docker.
+ * A pattern that `filepath.Match` rejects (`[abc`, `[]`, `a\`), or whose class moby's regular
+ * expression rejects (a reversed range: `[z-a]`, `[Local-Only]`), is an error, as in Docker.
  *
  * Why not `@balena/dockerignore` as is (checked against moby; see the tests): it is
  * case-insensitive unless told otherwise; it copies `+ ( ) | { }` into its regular expression
@@ -49,12 +53,21 @@ export interface IgnoreMatcher {
   readonly patterns: string[];
 }
 
+/**
+ * moby's match kinds (`Pattern.compile`): a pattern with only literal characters is compared as a
+ * string; one ending in `**` (and otherwise literal) is a prefix; one starting with `**` (and
+ * otherwise literal) is a plain suffix at any depth (`**.pem` matches `a.pem` and `x/y/b.pem`,
+ * `**node_modules` matches `my_node_modules`); everything else is a regular expression.
+ */
+type MatchKind = 'exact' | 'prefix' | 'suffix' | 'regexp';
+
 interface CompiledPattern {
   /** cleaned pattern without the `!` */
   glob: string;
   exclusion: boolean;
-  regex: RegExp;
-  /** per-`/`-segment regexes, or null when the pattern cannot be split safely (escapes, `/` in a class) */
+  kind: MatchKind;
+  test: (relPath: string) => boolean;
+  /** per-`/`-segment regexes, or null when the pattern cannot be split safely (escapes, `/` in a class, suffix kind) */
   segments: Array<RegExp | 'globstar'> | null;
 }
 
@@ -100,27 +113,40 @@ function escapeInClass(ch: string): string {
  * `complex` is set when the glob has a `\` escape or a class containing `/`, which the per-segment
  * analysis of `mayReinclude` does not attempt.
  */
-function translate(glob: string): { source: string; complex: boolean } {
+function translate(glob: string): { source: string; complex: boolean; kind: MatchKind } {
   const chars = Array.from(glob);
   let re = '';
   let complex = false;
+  let kind: MatchKind = 'exact';
   for (let i = 0; i < chars.length; i++) {
+    const first = i === 0;
     const ch = chars[i];
     if (ch === '*') {
       if (chars[i + 1] === '*') {
         i++;
         if (chars[i + 1] === '/') i++; // treat `**/` as `**`
-        re += i + 1 >= chars.length ? '.*' : '(?:.*/)?';
+        if (i + 1 >= chars.length) {
+          re += '.*';
+          kind = kind === 'exact' ? 'prefix' : 'regexp';
+        } else {
+          re += '(?:.*/)?';
+          kind = 'regexp';
+        }
+        if (first) kind = 'suffix';
       } else {
         re += '[^/]*';
+        kind = 'regexp';
       }
     } else if (ch === '?') {
       re += '[^/]';
+      kind = 'regexp';
     } else if (ch === '\\') {
       complex = true;
       if (i + 1 >= chars.length) throw new PatternError('a trailing \\ escapes nothing');
       re += escapeOutside(chars[++i]);
+      kind = 'regexp';
     } else if (ch === '[') {
+      kind = 'regexp';
       // filepath.Match: '[' [ '^' ] { lo [ '-' hi ] } ']' with at least one range; lo/hi are
       // '\'-escaped characters or any character but '-' and ']'.
       let j = i + 1;
@@ -157,26 +183,49 @@ function translate(glob: string): { source: string; complex: boolean } {
         }
         ranges++;
         if (lo === '/' || hi === '/' || (lo < '/' && hi > '/')) complex = true;
-        // Go accepts a reversed range (it matches nothing); a JS class rejects it, so drop it.
-        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) continue;
+        // filepath.Match accepts a reversed range, but moby copies the class into a Go regular
+        // expression, which rejects it: `docker build` fails with "syntax error in pattern".
+        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) throw new PatternError(`reversed range ${lo}-${hi} in character class`);
         cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
       }
       re += `${cls}]`;
       i = j - 1;
     } else {
+      if (ch === ']') kind = 'regexp';
       re += escapeOutside(ch);
     }
   }
-  return { source: re, complex };
+  return { source: re, complex, kind };
 }
 
 function compile(glob: string, exclusion: boolean): CompiledPattern {
-  const { source, complex } = translate(glob);
+  const { source, complex, kind } = translate(glob);
   let segments: CompiledPattern['segments'] = null;
-  if (!complex) {
+  if (!complex && kind !== 'suffix') {
     segments = glob.split('/').map((seg) => (seg.includes('**') ? 'globstar' : new RegExp(`^${translate(seg).source}$`, 'u')));
   }
-  return { glob, exclusion, regex: new RegExp(`^${source}$`, 'u'), segments };
+  return { glob, exclusion, kind, test: matcherFor(glob, kind, source), segments };
+}
+
+/** moby's `Pattern.match` for each kind. */
+function matcherFor(glob: string, kind: MatchKind, source: string): (p: string) => boolean {
+  switch (kind) {
+    case 'exact':
+      return (p) => p === glob;
+    case 'prefix': {
+      const prefix = glob.slice(0, -2);
+      return (p) => p.startsWith(prefix);
+    }
+    case 'suffix': {
+      const suffix = glob.slice(2);
+      const bare = suffix.startsWith('/') ? suffix.slice(1) : undefined; // `**/foo` also matches `foo`
+      return (p) => p.endsWith(suffix) || p === bare;
+    }
+    case 'regexp': {
+      const re = new RegExp(`^${source}$`, 'u');
+      return (p) => re.test(p);
+    }
+  }
 }
 
 /**
@@ -262,7 +311,7 @@ export class DockerIgnoreMatcher implements IgnoreMatcher {
     let ignored = false;
     for (let i = 0; i < this.compiled.length; i++) {
       const c = this.compiled[i];
-      const m = parentState[i] || c.regex.test(relPath);
+      const m = parentState[i] || c.test(relPath);
       state[i] = m;
       if (m) ignored = !c.exclusion;
     }
@@ -278,7 +327,7 @@ export class DockerIgnoreMatcher implements IgnoreMatcher {
     for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join('/'));
     for (let i = this.compiled.length - 1; i >= 0; i--) {
       const c = this.compiled[i];
-      if (prefixes.some((q) => c.regex.test(q))) return !c.exclusion;
+      if (prefixes.some((q) => c.test(q))) return !c.exclusion;
     }
     return false;
   }

@@ -2,6 +2,7 @@
 import { open } from 'node:fs/promises';
 import { ActionError, toActionError } from '../errors.js';
 import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
+import { loadDockerignore } from '../context/dockerignore.js';
 import type { BuildEvents } from './events.js';
 import type { BuildRequest } from './session.js';
 
@@ -39,6 +40,8 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;
+    // A pattern Docker rejects fails here, before any network call, naming the ignore file's line.
+    await loadDockerignore(req.source.context, req.source.dockerfile);
   }
   for (const w of plan.warnings) events.planWarning(w, plan.dockerfilePath);
   if (req.dockerCompat) {

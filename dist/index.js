@@ -9459,7 +9459,7 @@ var require_readable = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = __require("node:stream");
+    var { Readable: Readable3 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9471,7 +9471,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable2 {
+    var BodyReadable = class extends Readable3 {
       constructor({
         resume,
         abort,
@@ -9813,7 +9813,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = require_readable();
+    var { Readable: Readable3 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9908,7 +9908,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable2({
+        const res = new Readable3({
           resume,
           abort,
           contentType,
@@ -10223,7 +10223,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       PassThrough: PassThrough2
     } = __require("node:stream");
@@ -10237,7 +10237,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable2 {
+    var PipelineRequest = class extends Readable3 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10254,7 +10254,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable2 {
+    var PipelineResponse = class extends Readable3 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -13579,7 +13579,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable2, pipeline: pipeline2, finished } = __require("node:stream");
+    var { Readable: Readable3, pipeline: pipeline2, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14518,7 +14518,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable2({ read: resume });
+              this.body = new Readable3({ read: resume });
               const onError = this.onError.bind(this);
               resolve6({
                 status,
@@ -26108,7 +26108,7 @@ var require_streamx = __commonJS({
         }
       }
     };
-    var Readable2 = class _Readable extends Stream {
+    var Readable3 = class _Readable extends Stream {
       constructor(opts) {
         super(opts);
         this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
@@ -26319,7 +26319,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex = class extends Readable2 {
+    var Duplex = class extends Readable3 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -26528,7 +26528,7 @@ var require_streamx = __commonJS({
       getStreamError,
       Stream,
       Writable,
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       Transform: Transform2,
       // Export PassThrough for compatibility with Node.js core's stream module
@@ -26802,7 +26802,7 @@ var require_headers2 = __commonJS({
 // node_modules/tar-stream/extract.js
 var require_extract = __commonJS({
   "node_modules/tar-stream/extract.js"(exports, module) {
-    var { Writable, Readable: Readable2, getStreamError } = require_streamx();
+    var { Writable, Readable: Readable3, getStreamError } = require_streamx();
     var FIFO = require_fast_fifo();
     var b4a = require_b4a();
     var headers = require_headers2();
@@ -26850,7 +26850,7 @@ var require_extract = __commonJS({
         return buf.subarray(this._offset, this._offset += size);
       }
     };
-    var Source = class extends Readable2 {
+    var Source = class extends Readable3 {
       constructor(self, header, offset) {
         super();
         this.header = header;
@@ -27166,7 +27166,7 @@ var require_constants6 = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "node_modules/tar-stream/pack.js"(exports, module) {
-    var { Readable: Readable2, Writable, getStreamError } = require_streamx();
+    var { Readable: Readable3, Writable, getStreamError } = require_streamx();
     var b4a = require_b4a();
     var constants3 = require_constants6();
     var headers = require_headers2();
@@ -27259,7 +27259,7 @@ var require_pack = __commonJS({
         cb();
       }
     };
-    var Pack = class extends Readable2 {
+    var Pack = class extends Readable3 {
       constructor(opts) {
         super(opts);
         this._drain = noop;
@@ -29736,55 +29736,337 @@ function formatError(e, redact = (s) => s) {
 import { statSync } from "node:fs";
 import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path";
 
-// src/platform/http.ts
-import { randomBytes } from "node:crypto";
-import {
-  Agent as HttpAgent
-} from "node:http";
-import { Agent as HttpsAgent } from "node:https";
-import { PassThrough, Readable } from "node:stream";
-import { setTimeout as delay } from "node:timers/promises";
-
-// src/platform/retry.ts
-var defaultRetryPolicy = Object.freeze({
-  maxAttempts: 6,
-  baseDelayMs: 500,
-  maxDelayMs: 2e4,
-  maxElapsedMs: 18e4
-});
-function backoffDelay(policy, attempt, random = Math.random) {
-  const n = Math.max(1, Math.floor(attempt));
-  const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(2, n - 1));
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * Math.max(0, window));
-}
-function parseRetryAfter(value, now = Date.now()) {
-  if (value === void 0) return void 0;
-  const v = value.trim();
-  if (v === "") return void 0;
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const secs = Number(v);
-    return Number.isFinite(secs) ? Math.round(secs * 1e3) : void 0;
+// src/platform/url-secrets.ts
+var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
+function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
+  if (typeof value === "string") {
+    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
+    if (m) {
+      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
+        secrets.add(value);
+        const q = value.indexOf("?");
+        if (q >= 0) secrets.add(value.slice(q + 1));
+      }
+    } else if (SECRET_KEY.test(keyHint)) {
+      secrets.add(value);
+    }
+    return;
   }
-  if (!/[a-z]{3}/i.test(v)) return void 0;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return void 0;
-  return Math.max(0, at - now);
+  if (Array.isArray(value)) {
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
+    return;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
+        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
+        continue;
+      }
+      registerUrlSecrets(v, secrets, k, presigned);
+    }
+  }
 }
-function isRetryableStatus(status) {
-  return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+function isSignedUrl(url) {
+  const q = url.indexOf("?");
+  if (q < 0) return false;
+  for (const part of url.slice(q + 1).split(/[&;]/)) {
+    const key = part.split("=", 1)[0];
+    if (key && SENSITIVE_QUERY.test(key)) return true;
+  }
+  return false;
 }
-function isTerminalStatus(status) {
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
+var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
+var SCAN_LIMIT = 4 * 1024 * 1024;
+function registerBodySecrets(body, secrets) {
+  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  const text = body.toString("utf8");
+  if (!text.includes("://")) return;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    for (const m of text.matchAll(URL_WITH_QUERY)) {
+      if (!isSignedUrl(m[0])) continue;
+      secrets.add(m[0]);
+      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+    }
+    return;
+  }
+  registerUrlSecrets(parsed, secrets);
 }
-function resolvePolicy(partial) {
-  const p = { ...defaultRetryPolicy, ...partial ?? {} };
-  return {
-    maxAttempts: Math.max(1, Math.floor(p.maxAttempts)),
-    baseDelayMs: Math.max(0, p.baseDelayMs),
-    maxDelayMs: Math.max(0, p.maxDelayMs),
-    maxElapsedMs: Math.max(0, p.maxElapsedMs)
+
+// src/platform/urls.ts
+function isLoopbackHost(hostname) {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (/^::ffff:127\./.test(h)) return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+}
+function loggablePath(url) {
+  try {
+    const u = new URL(url);
+    const parts = [];
+    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? "***" : encodeURIComponent(v)}`);
+    return u.pathname + (parts.length ? `?${parts.join("&")}` : "");
+  } catch {
+    return "<unparsable url>";
+  }
+}
+
+// src/inputs.ts
+var DEFAULT_API_URL = "https://api.tensorlake.ai";
+function inputError(input, problem) {
+  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
+}
+function boolInput(src, name, dflt) {
+  const raw = src.input(name).trim();
+  if (raw === "") return dflt;
+  if (/^(true|yes|on|1)$/i.test(raw)) return true;
+  if (/^(false|no|off|0)$/i.test(raw)) return false;
+  throw inputError(name, `expected true or false, got '${raw}'`);
+}
+function positiveNumber(src, name, opts) {
+  const raw = src.input(name).trim();
+  if (raw === "") return void 0;
+  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
+  const n = Number(raw);
+  if (!re.test(raw) || !Number.isFinite(n)) {
+    throw inputError(name, `expected ${opts.integer ? "a whole number" : "a number"}, got '${raw}'`);
+  }
+  const min = opts.min ?? 1;
+  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
+  if (opts.max !== void 0 && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
+  return n;
+}
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(raw) {
+  const text = raw.trim().toLowerCase();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1e3);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNIT_MS[m[2]];
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== text.length) return void 0;
+  return Math.round(total);
+}
+function durationInput(src, name, dflt, minMs, maxMs) {
+  const raw = src.input(name).trim() || dflt;
+  const ms = parseDuration(raw);
+  if (ms === void 0) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
+  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1e3}s, got '${raw}'`);
+  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 36e5}h, got '${raw}'`);
+  return ms;
+}
+function normalizeApiUrl(raw) {
+  let url;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw inputError(
+      "api-url",
+      `plain http:// is refused for '${url.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`
+    );
+  }
+  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
+  url.search = "";
+  url.hash = "";
+  return url.toString().replace(/\/+$/, "");
+}
+function pick(src, input, envName) {
+  return src.input(input).trim() || (src.env[envName] ?? "").trim();
+}
+function isFile(p) {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+function isDir(p) {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+function readConnection(src) {
+  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
+  const pat = pick(src, "pat", "TENSORLAKE_PAT");
+  let auth;
+  if (apiKey) {
+    auth = { kind: "api-key", token: apiKey };
+  } else if (pat) {
+    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
+    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
+    if (!organizationId || !projectId) {
+      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
+      throw inputError(
+        missing.split(" ")[0],
+        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
+      );
+    }
+    auth = { kind: "pat", token: pat, organizationId, projectId };
+  } else {
+    throw inputError(
+      "api-key",
+      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
+    );
+  }
+  for (const [input, value] of [
+    ["api-key", apiKey],
+    ["pat", pat]
+  ]) {
+    if (value && /[\s\x00-\x1f]/.test(value))
+      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  }
+  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
+  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
+  return { auth, apiUrl, namespace };
+}
+function readInputs(src) {
+  const secrets = [];
+  const image = src.input("image").trim();
+  const dockerfileRaw = src.input("dockerfile").trim();
+  const contextRaw = src.input("context").trim();
+  let source;
+  if (image) {
+    if (dockerfileRaw || contextRaw) {
+      throw inputError(
+        "image",
+        `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`
+      );
+    }
+    if (/\s/.test(image)) throw inputError("image", `'${image}' is not an image reference (contains whitespace)`);
+    source = { kind: "import", image };
+  } else {
+    const dockerfileInput = dockerfileRaw || "Dockerfile";
+    const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve2(src.workspace, dockerfileInput);
+    if (!isFile(dockerfile)) {
+      throw inputError(
+        "dockerfile",
+        `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`
+      );
+    }
+    const context = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
+    if (!isDir(context))
+      throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
+  }
+  const name = src.input("name").trim() || void 0;
+  if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
+    throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
+  }
+  const { auth, apiUrl, namespace } = readConnection(src);
+  secrets.push(auth.token);
+  const diskMb = positiveNumber(src, "disk-mb", { integer: true, max: 8 * 1024 * 1024 });
+  const builderDiskMb = positiveNumber(src, "builder-disk-mb", { integer: true, max: 8 * 1024 * 1024 });
+  const cpus = positiveNumber(src, "cpus", { integer: false, min: 0.25, max: 256 });
+  const memoryMb = positiveNumber(src, "memory-mb", { integer: true, min: 128, max: 4 * 1024 * 1024 });
+  const inputs = {
+    source,
+    name,
+    streaming: boolInput(src, "streaming", false),
+    auth,
+    apiUrl,
+    namespace,
+    public: boolInput(src, "public", false),
+    diskMb,
+    builderDiskMb,
+    cpus,
+    memoryMb,
+    dockerCompat: boolInput(src, "docker-compat", false),
+    registryCredentials: boolInput(src, "registry-credentials", true),
+    wait: boolInput(src, "wait", true),
+    admissionTimeoutMs: durationInput(src, "admission-timeout", "30m", 1e3, 24 * 36e5),
+    pollIntervalMs: durationInput(src, "poll-interval", "3s", 100, 36e5),
+    buildTimeoutMs: durationInput(src, "build-timeout", "60m", 1e3, 24 * 36e5),
+    sandboxTimeoutMs: durationInput(src, "sandbox-timeout", "2m", 1e3, 36e5),
+    summary: boolInput(src, "summary", true),
+    annotations: boolInput(src, "annotations", true),
+    secrets
   };
+  return inputs;
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < 4 || this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.mask(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
+      this.secrets.add(enc);
+      this.mask(enc);
+    }
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    let out = text;
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    return out;
+  }
+};
+
+// src/context/format.ts
+var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return `${n} B`;
+  if (n < 0) return `-${formatBytes(-n)}`;
+  if (n < 1024) return `${Math.round(n)} B`;
+  let unit = 0;
+  let v = n;
+  while (v >= 1024 && unit < UNITS.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  for (; ; ) {
+    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+    const text = v.toFixed(decimals);
+    const rounded = Number(text);
+    if (decimals === 2 && rounded >= 10) {
+      v = 10;
+      continue;
+    }
+    if (decimals === 1 && rounded >= 100) {
+      v = 100;
+      continue;
+    }
+    if (rounded >= 1024 && unit < UNITS.length - 1) {
+      v = rounded / 1024;
+      unit++;
+      continue;
+    }
+    return `${text} ${UNITS[unit]}`;
+  }
 }
 
 // src/platform/validate.ts
@@ -29946,71 +30228,7 @@ var Fields = class _Fields {
   }
 };
 
-// src/platform/url-secrets.ts
-var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
-function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
-  if (typeof value === "string") {
-    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
-    if (m) {
-      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
-        secrets.add(value);
-        const q = value.indexOf("?");
-        if (q >= 0) secrets.add(value.slice(q + 1));
-      }
-    } else if (SECRET_KEY.test(keyHint)) {
-      secrets.add(value);
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
-    return;
-  }
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
-        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
-        continue;
-      }
-      registerUrlSecrets(v, secrets, k, presigned);
-    }
-  }
-}
-var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
-function isSignedUrl(url) {
-  const q = url.indexOf("?");
-  if (q < 0) return false;
-  for (const part of url.slice(q + 1).split(/[&;]/)) {
-    const key = part.split("=", 1)[0];
-    if (key && SENSITIVE_QUERY.test(key)) return true;
-  }
-  return false;
-}
-var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
-var SCAN_LIMIT = 4 * 1024 * 1024;
-function registerBodySecrets(body, secrets) {
-  if (body.length === 0 || body.length > SCAN_LIMIT) return;
-  const text = body.toString("utf8");
-  if (!text.includes("://")) return;
-  let parsed;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    for (const m of text.matchAll(URL_WITH_QUERY)) {
-      if (!isSignedUrl(m[0])) continue;
-      secrets.add(m[0]);
-      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-    }
-    return;
-  }
-  registerUrlSecrets(parsed, secrets);
-}
-
-// src/version.ts
-var ACTION_VERSION = "1.0.0";
-var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
-
-// src/platform/http.ts
+// src/platform/http-errors.ts
 var HttpStatusError = class extends ActionError {
   responseBody;
   operation;
@@ -30051,655 +30269,47 @@ function statusError(res, operation, redact, kind) {
 function isSuccess(status) {
   return status >= 200 && status < 300;
 }
-function isTransientError(e) {
-  if (e instanceof TransportError) return true;
-  if (e instanceof HttpStatusError) {
-    const s = e.httpStatus ?? 0;
-    if (s === 502 || s === 503 || s === 504) return true;
-    if (s === 400 && e.responseBody.includes("not running")) return true;
-    if (e.responseBody.includes("PROXY_ERROR") || e.responseBody.includes("Failed to proxy request")) return true;
-  }
-  return false;
-}
-function isLoopbackHost(hostname) {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  if (h === "localhost" || h.endsWith(".localhost")) return true;
-  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
-  if (/^::ffff:127\./.test(h)) return true;
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
-}
-function assertSecureApiUrl(url) {
-  let u;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: "input", input: "api-url" });
-  }
-  if (u.protocol === "https:") return;
-  if (u.protocol === "http:") {
-    if (isLoopbackHost(u.hostname)) return;
-    throw new ActionError(
-      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
-      { kind: "input", input: "api-url" }
-    );
-  }
-  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: "input", input: "api-url" });
-}
-function newTraceparent() {
-  let trace = randomBytes(16).toString("hex");
-  let span = randomBytes(8).toString("hex");
-  if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
-  if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
-  return `00-${trace}-${span}-01`;
-}
-function loggablePath(url) {
-  try {
-    const u = new URL(url);
-    const parts = [];
-    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? "***" : encodeURIComponent(v)}`);
-    return u.pathname + (parts.length ? `?${parts.join("&")}` : "");
-  } catch {
-    return "<unparsable url>";
-  }
-}
-var UNSENT_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
-function classifyNetworkError(e) {
-  const err = e;
-  const code2 = typeof err?.code === "string" ? err.code : void 0;
-  const syscall = typeof err?.syscall === "string" ? err.syscall : void 0;
-  const message = typeof err?.message === "string" ? err.message : String(e);
-  const unsent = syscall === "connect" || syscall === "getaddrinfo" || code2 !== void 0 && UNSENT_CODES.has(code2);
-  return { code: code2, unsent, text: message };
-}
-function cancelled(operation, cause) {
-  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: "cancelled", cause });
-}
-function anySignal(signals) {
-  const list = signals.filter((s) => s !== void 0);
-  if (list.length === 0) return void 0;
-  if (list.length === 1) return list[0];
-  return AbortSignal.any(list);
-}
-async function defaultSleep(ms, signal) {
-  await delay(ms, void 0, signal ? { signal } : void 0);
-}
-function readBody(msg, idleMs) {
-  return new Promise((resolve6, reject) => {
-    const chunks = [];
-    let done = false;
-    let timer;
-    const finish = (err) => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      if (err) {
-        msg.destroy();
-        reject(err);
-      } else resolve6(Buffer.concat(chunks));
-    };
-    const arm = () => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        const e = new Error(`no data for ${Math.round(idleMs / 1e3)}s while reading the response body`);
-        e.code = "ETIMEDOUT";
-        finish(e);
-      }, idleMs);
-      timer.unref?.();
-    };
-    arm();
-    msg.on("data", (c) => {
-      chunks.push(c);
-      arm();
-    });
-    msg.on("end", () => {
-      if (msg.complete) finish();
-      else finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
-    });
-    msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
-    msg.on("error", (e) => finish(e));
-    msg.on("close", () => {
-      if (!done && !msg.complete)
-        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
-    });
-  });
-}
-function toHeaderRecord(h) {
-  return { ...h };
-}
-function headerValue(h, name) {
-  const v = h[name.toLowerCase()];
-  return Array.isArray(v) ? v[0] : v;
-}
-var STREAM_SOCKET_TIMEOUT = 2147483647;
-var HttpTransport = class {
-  policy;
-  secrets;
-  log;
-  signal;
-  token;
-  userAgent;
-  scope;
-  sleepImpl;
-  onRetry;
-  clock;
-  random;
-  idleTimeoutMs;
-  streamHeaderTimeoutMs;
-  /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
-  keepAliveAgents = /* @__PURE__ */ new Map();
-  constructor(opts) {
-    this.token = opts.token;
-    this.userAgent = opts.userAgent?.trim() || USER_AGENT;
-    this.scope = opts.scopeHeaders;
-    this.secrets = opts.secrets;
-    this.log = opts.log;
-    this.policy = resolvePolicy(opts.retry);
-    this.signal = opts.signal;
-    this.sleepImpl = opts.sleep ?? defaultSleep;
-    this.onRetry = opts.onRetry;
-    this.clock = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 6e4;
-    this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 6e4;
-    this.secrets.add(opts.token);
-  }
-  /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
-  setScopeHeaders(scope) {
-    this.scope = scope;
-  }
-  get usesScopeHeaders() {
-    return this.scope !== void 0;
-  }
-  now() {
-    return this.clock();
-  }
-  /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
-  async sleep(ms, signal, operation = "wait") {
-    const s = anySignal([this.signal, signal]);
-    if (s?.aborted) throw cancelled(operation);
-    try {
-      await this.sleepImpl(ms, s);
-    } catch (e) {
-      if (s?.aborted) throw cancelled(operation, e);
-      throw e;
-    }
-    if (s?.aborted) throw cancelled(operation);
-  }
-  /** Context for validators: names the operation and status, redacts through the registry. */
-  context(res, what, operation) {
-    return { what, operation, status: res.status, body: res.body, redact: (s) => this.secrets.redact(s) };
-  }
-  statusError(res, operation, kind) {
-    return statusError(res, operation, (s) => this.secrets.redact(s), kind);
-  }
-  /** Backoff for the n-th retry under this transport's policy (used by reconciling callers). */
-  backoff(attempt) {
-    return backoffDelay(this.policy, attempt, this.random);
-  }
-  async request(spec) {
-    const res = await this.run(spec, false);
-    return res;
-  }
-  async stream(spec) {
-    return await this.run(spec, true);
-  }
-  buildHeaders(spec) {
-    const h = {
-      authorization: `Bearer ${this.token}`,
-      traceparent: newTraceparent()
-    };
-    if (this.scope && spec.scopeHeaders !== false) {
-      h["x-forwarded-organization-id"] = this.scope.organizationId;
-      h["x-forwarded-project-id"] = this.scope.projectId;
-    }
-    if (spec.json !== void 0) h["content-type"] = "application/json";
-    for (const [k, v] of Object.entries(spec.headers ?? {})) h[k.toLowerCase()] = v;
-    return h;
-  }
-  /** The body for one attempt (stream bodies are reopened per attempt). */
-  openBody(spec, headers) {
-    if (spec.json !== void 0) return { data: JSON.stringify(spec.json) };
-    const b = spec.body;
-    if (b === void 0) {
-      return { data: spec.method === "POST" || spec.method === "PUT" ? "" : null };
-    }
-    if (typeof b === "string") return { data: b };
-    if (Buffer.isBuffer(b)) {
-      headers["content-length"] = String(b.length);
-      return { data: Readable.from([b]) };
-    }
-    headers["content-length"] = String(b.length);
-    const source = b.open();
-    if (!b.onProgress) return { data: source, source };
-    const onProgress = b.onProgress;
-    const total = b.length;
-    let sent = 0;
-    const counter = new PassThrough();
-    counter.on("data", (c) => {
-      sent += c.length;
-      onProgress(sent, total);
-    });
-    source.on("error", (e) => counter.destroy(e));
-    source.pipe(counter);
-    return { data: counter, source };
-  }
-  async run(spec, streaming) {
-    const signal = anySignal([this.signal, spec.signal]);
-    const started = this.clock();
-    const path11 = loggablePath(spec.url);
-    const max = spec.retry === "never" ? 1 : this.policy.maxAttempts;
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw cancelled(spec.operation);
-      const headers = this.buildHeaders(spec);
-      const { data, source } = this.openBody(spec, headers);
-      const t0 = Date.now();
-      const headerWait = streaming ? new AbortController() : void 0;
-      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
-      let msg;
-      try {
-        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
-      } catch (e) {
-        clearTimeout(headerTimer);
-        destroyQuietly(source);
-        destroyQuietly(data);
-        if (signal?.aborted) {
-          this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
-          throw cancelled(spec.operation, e);
-        }
-        const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
-        this.debug(
-          `HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
-        );
-        const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
-        const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
-        if (wait === void 0) throw this.transportError(spec, f, attempt, started, e);
-        await this.retryWait(spec, attempt, wait, `${f.code ?? "network error"}: ${f.text}`, signal);
-        continue;
-      }
-      clearTimeout(headerTimer);
-      const status = msg.statusCode ?? 0;
-      const resHeaders = toHeaderRecord(msg.headers);
-      const retryable = this.statusRetryable(spec.retry, status, resHeaders);
-      if (streaming && (isSuccess(status) || !retryable)) {
-        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
-        return {
-          status,
-          headers: resHeaders,
-          body: msg,
-          close: () => msg.destroy()
-        };
-      }
-      let body;
-      try {
-        body = await readBody(msg, this.idleTimeoutMs);
-      } catch (e) {
-        if (signal?.aborted) throw cancelled(spec.operation, e);
-        const f = classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
-        const wait = spec.retry === "always" ? this.nextWait(attempt, max, started, void 0) : void 0;
-        if (wait === void 0) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
-        await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
-        continue;
-      }
-      registerBodySecrets(body, this.secrets);
-      this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
-      if (retryable) {
-        const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
-        const wait = this.nextWait(attempt, max, started, retryAfter);
-        if (wait !== void 0) {
-          await this.retryWait(
-            spec,
-            attempt,
-            wait,
-            `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`,
-            signal
-          );
-          continue;
-        }
-      }
-      if (streaming) {
-        return { status, headers: resHeaders, body: Readable.from([body]), close: () => {
-        } };
-      }
-      return { status, headers: resHeaders, body };
-    }
-  }
-  statusRetryable(mode, status, headers) {
-    if (mode === "never" || isTerminalStatus(status) || !isRetryableStatus(status)) return false;
-    if (mode === "always") return true;
-    if (status === 429) return true;
-    return status === 503 && parseRetryAfter(headerValue(headers, "retry-after")) !== void 0;
-  }
-  /** The wait before the next attempt, or undefined when attempts or total time are used up. */
-  nextWait(attempt, max, started, retryAfterMs) {
-    if (attempt >= max) return void 0;
-    const wait = retryAfterMs !== void 0 ? retryAfterMs : backoffDelay(this.policy, attempt, this.random);
-    const elapsed = this.clock() - started;
-    if (elapsed + wait > this.policy.maxElapsedMs) return void 0;
-    return wait;
-  }
-  async retryWait(spec, attempt, wait, reason, signal) {
-    const info2 = { operation: spec.operation, attempt, delayMs: wait, reason: this.secrets.redact(reason) };
-    this.debug(`HTTP retry ${attempt + 1} to ${spec.operation} in ${wait} ms after ${info2.reason}`);
-    this.onRetry?.(info2);
-    await this.sleep(wait, signal, spec.operation);
-  }
-  transportError(spec, f, attempts, started, cause) {
-    let host = "";
-    try {
-      host = new URL(spec.url).host;
-    } catch {
-    }
-    const secs = Math.round((this.clock() - started) / 100) / 10;
-    const tries = attempts > 1 ? ` after ${attempts} attempts over ${secs}s` : "";
-    const reason = this.secrets.redact(f.text);
-    return new TransportError(`failed to ${spec.operation}: no answer from ${host || "the server"} (${reason})${tries}`, {
-      code: f.code,
-      unsent: f.unsent,
-      cause
-    });
-  }
-  sendOnce(spec, headers, data, signal, streaming) {
-    const reuse = streaming || spec.retry !== "always" ? void 0 : this.keepAliveAgent(spec.url);
-    const handler = {
-      prepareRequest(options) {
-        if (signal) options.signal = signal;
-        if (reuse && options.agent instanceof HttpAgent) options.agent = reuse;
-      },
-      canHandleAuthentication: () => false,
-      handleAuthentication: () => Promise.reject(new Error("not supported"))
-    };
-    const client = new HttpClient(this.userAgent, [handler], {
-      allowRetries: false,
-      maxRetries: 0,
-      allowRedirects: false,
-      keepAlive: false,
-      socketTimeout: streaming ? STREAM_SOCKET_TIMEOUT : this.idleTimeoutMs
-    });
-    return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
-  }
-  /**
-   * Repeatable requests reuse connections; SSE streams and unsafe POSTs get their own. Idle
-   * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
-   * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
-   * is closing. Idle sockets never keep the process alive.
-   */
-  keepAliveAgent(url) {
-    let protocol;
-    try {
-      protocol = new URL(url).protocol;
-    } catch {
-      return void 0;
-    }
-    let agent = this.keepAliveAgents.get(protocol);
-    if (!agent) {
-      const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 15e3 };
-      agent = protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
-      this.keepAliveAgents.set(protocol, agent);
-    }
-    return agent;
-  }
-  debug(line) {
-    this.log.debug(this.secrets.redact(line));
-  }
-};
-function destroyQuietly(s) {
-  const d = s;
-  if (d && typeof d === "object" && typeof d.destroy === "function") {
-    try {
-      d.destroy();
-    } catch {
-    }
-  }
-}
 
-// src/inputs.ts
-var DEFAULT_API_URL = "https://api.tensorlake.ai";
-function inputError(input, problem) {
-  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
+// src/platform/retry.ts
+var defaultRetryPolicy = Object.freeze({
+  maxAttempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 2e4,
+  maxElapsedMs: 18e4
+});
+function backoffDelay(policy, attempt, random = Math.random) {
+  const n = Math.max(1, Math.floor(attempt));
+  const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(2, n - 1));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(r * Math.max(0, window));
 }
-function boolInput(src, name, dflt) {
-  const raw = src.input(name).trim();
-  if (raw === "") return dflt;
-  if (/^(true|yes|on|1)$/i.test(raw)) return true;
-  if (/^(false|no|off|0)$/i.test(raw)) return false;
-  throw inputError(name, `expected true or false, got '${raw}'`);
+function parseRetryAfter(value, now = Date.now()) {
+  if (value === void 0) return void 0;
+  const v = value.trim();
+  if (v === "") return void 0;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const secs = Number(v);
+    return Number.isFinite(secs) ? Math.round(secs * 1e3) : void 0;
+  }
+  if (!/[a-z]{3}/i.test(v)) return void 0;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return void 0;
+  return Math.max(0, at - now);
 }
-function positiveNumber(src, name, opts) {
-  const raw = src.input(name).trim();
-  if (raw === "") return void 0;
-  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
-  const n = Number(raw);
-  if (!re.test(raw) || !Number.isFinite(n)) {
-    throw inputError(name, `expected ${opts.integer ? "a whole number" : "a number"}, got '${raw}'`);
-  }
-  const min = opts.min ?? 1;
-  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
-  if (opts.max !== void 0 && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
-  return n;
+function isRetryableStatus(status) {
+  return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
-var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-function parseDuration(raw) {
-  const text = raw.trim().toLowerCase();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1e3);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== text.length) return void 0;
-  return Math.round(total);
+function isTerminalStatus(status) {
+  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
 }
-function durationInput(src, name, dflt, minMs, maxMs) {
-  const raw = src.input(name).trim() || dflt;
-  const ms = parseDuration(raw);
-  if (ms === void 0) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
-  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1e3}s, got '${raw}'`);
-  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 36e5}h, got '${raw}'`);
-  return ms;
-}
-function normalizeApiUrl(raw) {
-  let url;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
-  }
-  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
-  url.search = "";
-  url.hash = "";
-  return url.toString().replace(/\/+$/, "");
-}
-function pick(src, input, envName) {
-  return src.input(input).trim() || (src.env[envName] ?? "").trim();
-}
-function isFile(p) {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-function isDir(p) {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-function readConnection(src) {
-  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
-  const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  let auth;
-  if (apiKey) {
-    auth = { kind: "api-key", token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
-    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(
-        missing.split(" ")[0],
-        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
-      );
-    }
-    auth = { kind: "pat", token: pat, organizationId, projectId };
-  } else {
-    throw inputError(
-      "api-key",
-      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
-    );
-  }
-  for (const [input, value] of [
-    ["api-key", apiKey],
-    ["pat", pat]
-  ]) {
-    if (value && /[\s\x00-\x1f]/.test(value))
-      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
-  }
-  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
-  assertSecureApiUrl(apiUrl);
-  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
-  return { auth, apiUrl, namespace };
-}
-function readInputs(src) {
-  const secrets = [];
-  const image = src.input("image").trim();
-  const dockerfileRaw = src.input("dockerfile").trim();
-  const contextRaw = src.input("context").trim();
-  let source;
-  if (image) {
-    if (dockerfileRaw || contextRaw) {
-      throw inputError(
-        "image",
-        `import mode (image: ${image}) cannot be combined with ${dockerfileRaw ? "dockerfile" : "context"}; set either image, or dockerfile/context`
-      );
-    }
-    if (/\s/.test(image)) throw inputError("image", `'${image}' is not an image reference (contains whitespace)`);
-    source = { kind: "import", image };
-  } else {
-    const dockerfileInput = dockerfileRaw || "Dockerfile";
-    const dockerfile = isAbsolute(dockerfileInput) ? dockerfileInput : resolve2(src.workspace, dockerfileInput);
-    if (!isFile(dockerfile)) {
-      throw inputError(
-        "dockerfile",
-        `Dockerfile not found: ${dockerfileInput} (looked for ${dockerfile}; paths are relative to the workspace${dockerfileRaw ? "" : ", and the default is Dockerfile"})`
-      );
-    }
-    const context = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
-    if (!isDir(context))
-      throw inputError("context", `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
-    source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
-  }
-  const name = src.input("name").trim() || void 0;
-  if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
-    throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
-  }
-  const { auth, apiUrl, namespace } = readConnection(src);
-  secrets.push(auth.token);
-  const diskMb = positiveNumber(src, "disk-mb", { integer: true, max: 8 * 1024 * 1024 });
-  const builderDiskMb = positiveNumber(src, "builder-disk-mb", { integer: true, max: 8 * 1024 * 1024 });
-  const cpus = positiveNumber(src, "cpus", { integer: false, min: 0.25, max: 256 });
-  const memoryMb = positiveNumber(src, "memory-mb", { integer: true, min: 128, max: 4 * 1024 * 1024 });
-  const inputs = {
-    source,
-    name,
-    streaming: boolInput(src, "streaming", false),
-    auth,
-    apiUrl,
-    namespace,
-    public: boolInput(src, "public", false),
-    diskMb,
-    builderDiskMb,
-    cpus,
-    memoryMb,
-    dockerCompat: boolInput(src, "docker-compat", false),
-    registryCredentials: boolInput(src, "registry-credentials", true),
-    wait: boolInput(src, "wait", true),
-    admissionTimeoutMs: durationInput(src, "admission-timeout", "30m", 1e3, 24 * 36e5),
-    pollIntervalMs: durationInput(src, "poll-interval", "3s", 100, 36e5),
-    buildTimeoutMs: durationInput(src, "build-timeout", "60m", 1e3, 24 * 36e5),
-    sandboxTimeoutMs: durationInput(src, "sandbox-timeout", "2m", 1e3, 36e5),
-    summary: boolInput(src, "summary", true),
-    annotations: boolInput(src, "annotations", true),
-    secrets
+function resolvePolicy(partial) {
+  const p = { ...defaultRetryPolicy, ...partial ?? {} };
+  return {
+    maxAttempts: Math.max(1, Math.floor(p.maxAttempts)),
+    baseDelayMs: Math.max(0, p.baseDelayMs),
+    maxDelayMs: Math.max(0, p.maxDelayMs),
+    maxElapsedMs: Math.max(0, p.maxElapsedMs)
   };
-  return inputs;
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
-  }
-};
-
-// src/context/format.ts
-var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-function formatBytes(n) {
-  if (!Number.isFinite(n)) return `${n} B`;
-  if (n < 0) return `-${formatBytes(-n)}`;
-  if (n < 1024) return `${Math.round(n)} B`;
-  let unit = 0;
-  let v = n;
-  while (v >= 1024 && unit < UNITS.length - 1) {
-    v /= 1024;
-    unit++;
-  }
-  for (; ; ) {
-    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
-    const text = v.toFixed(decimals);
-    const rounded = Number(text);
-    if (decimals === 2 && rounded >= 10) {
-      v = 10;
-      continue;
-    }
-    if (decimals === 1 && rounded >= 100) {
-      v = 100;
-      continue;
-    }
-    if (rounded >= 1024 && unit < UNITS.length - 1) {
-      v = rounded / 1024;
-      unit++;
-      continue;
-    }
-    return `${text} ${UNITS[unit]}`;
-  }
 }
 
 // src/platform/platform-api.ts
@@ -32395,6 +32005,18 @@ async function planBuild(req, events2) {
   return plan;
 }
 
+// src/platform/transient.ts
+function isTransientError(e) {
+  if (e instanceof TransportError) return true;
+  if (e instanceof HttpStatusError) {
+    const s = e.httpStatus ?? 0;
+    if (s === 502 || s === 503 || s === 504) return true;
+    if (s === 400 && e.responseBody.includes("not running")) return true;
+    if (e.responseBody.includes("PROXY_ERROR") || e.responseBody.includes("Failed to proxy request")) return true;
+  }
+  return false;
+}
+
 // node_modules/eventsource-parser/dist/errors.js
 var ParseError = class extends Error {
   constructor(message, options) {
@@ -33084,6 +32706,380 @@ function collect(body, max) {
     body.on("error", reject);
   });
 }
+
+// src/platform/transport.ts
+import { randomBytes } from "node:crypto";
+import {
+  Agent as HttpAgent
+} from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { Readable as Readable2 } from "node:stream";
+import { setTimeout as delay } from "node:timers/promises";
+
+// src/version.ts
+var ACTION_VERSION = "1.0.0";
+var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+
+// src/platform/bodies.ts
+import { PassThrough, Readable } from "node:stream";
+function readBody(msg, idleMs) {
+  return new Promise((resolve6, reject) => {
+    const chunks = [];
+    let done = false;
+    let timer;
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      if (err) {
+        msg.destroy();
+        reject(err);
+      } else resolve6(Buffer.concat(chunks));
+    };
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const e = new Error(`no data for ${Math.round(idleMs / 1e3)}s while reading the response body`);
+        e.code = "ETIMEDOUT";
+        finish(e);
+      }, idleMs);
+      timer.unref?.();
+    };
+    arm();
+    msg.on("data", (c) => {
+      chunks.push(c);
+      arm();
+    });
+    msg.on("end", () => {
+      if (msg.complete) finish();
+      else finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+    });
+    msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
+    msg.on("error", (e) => finish(e));
+    msg.on("close", () => {
+      if (!done && !msg.complete)
+        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+    });
+  });
+}
+function openRequestBody(spec, headers) {
+  if (spec.json !== void 0) return { data: JSON.stringify(spec.json) };
+  const b = spec.body;
+  if (b === void 0) {
+    return { data: spec.method === "POST" || spec.method === "PUT" ? "" : null };
+  }
+  if (typeof b === "string") return { data: b };
+  if (Buffer.isBuffer(b)) {
+    headers["content-length"] = String(b.length);
+    return { data: Readable.from([b]) };
+  }
+  headers["content-length"] = String(b.length);
+  const source = b.open();
+  if (!b.onProgress) return { data: source, source };
+  const onProgress = b.onProgress;
+  const total = b.length;
+  let sent = 0;
+  const counter = new PassThrough();
+  counter.on("data", (c) => {
+    sent += c.length;
+    onProgress(sent, total);
+  });
+  source.on("error", (e) => counter.destroy(e));
+  source.pipe(counter);
+  return { data: counter, source };
+}
+function destroyQuietly(s) {
+  const d = s;
+  if (d && typeof d === "object" && typeof d.destroy === "function") {
+    try {
+      d.destroy();
+    } catch {
+    }
+  }
+}
+
+// src/platform/transport.ts
+function newTraceparent() {
+  let trace = randomBytes(16).toString("hex");
+  let span = randomBytes(8).toString("hex");
+  if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
+  if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
+  return `00-${trace}-${span}-01`;
+}
+var UNSENT_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+function classifyNetworkError(e) {
+  const err = e;
+  const code2 = typeof err?.code === "string" ? err.code : void 0;
+  const syscall = typeof err?.syscall === "string" ? err.syscall : void 0;
+  const message = typeof err?.message === "string" ? err.message : String(e);
+  const unsent = syscall === "connect" || syscall === "getaddrinfo" || code2 !== void 0 && UNSENT_CODES.has(code2);
+  return { code: code2, unsent, text: message };
+}
+function cancelled(operation, cause) {
+  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: "cancelled", cause });
+}
+function anySignal(signals) {
+  const list = signals.filter((s) => s !== void 0);
+  if (list.length === 0) return void 0;
+  if (list.length === 1) return list[0];
+  return AbortSignal.any(list);
+}
+async function defaultSleep(ms, signal) {
+  await delay(ms, void 0, signal ? { signal } : void 0);
+}
+function toHeaderRecord(h) {
+  return { ...h };
+}
+function headerValue(h, name) {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+var STREAM_SOCKET_TIMEOUT = 2147483647;
+var HttpTransport = class {
+  policy;
+  secrets;
+  log;
+  signal;
+  token;
+  userAgent;
+  scope;
+  sleepImpl;
+  onRetry;
+  clock;
+  random;
+  idleTimeoutMs;
+  streamHeaderTimeoutMs;
+  /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
+  keepAliveAgents = /* @__PURE__ */ new Map();
+  constructor(opts) {
+    this.token = opts.token;
+    this.userAgent = opts.userAgent?.trim() || USER_AGENT;
+    this.scope = opts.scopeHeaders;
+    this.secrets = opts.secrets;
+    this.log = opts.log;
+    this.policy = resolvePolicy(opts.retry);
+    this.signal = opts.signal;
+    this.sleepImpl = opts.sleep ?? defaultSleep;
+    this.onRetry = opts.onRetry;
+    this.clock = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 6e4;
+    this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 6e4;
+    this.secrets.add(opts.token);
+  }
+  /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
+  setScopeHeaders(scope) {
+    this.scope = scope;
+  }
+  get usesScopeHeaders() {
+    return this.scope !== void 0;
+  }
+  now() {
+    return this.clock();
+  }
+  /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
+  async sleep(ms, signal, operation = "wait") {
+    const s = anySignal([this.signal, signal]);
+    if (s?.aborted) throw cancelled(operation);
+    try {
+      await this.sleepImpl(ms, s);
+    } catch (e) {
+      if (s?.aborted) throw cancelled(operation, e);
+      throw e;
+    }
+    if (s?.aborted) throw cancelled(operation);
+  }
+  /** Context for validators: names the operation and status, redacts through the registry. */
+  context(res, what, operation) {
+    return { what, operation, status: res.status, body: res.body, redact: (s) => this.secrets.redact(s) };
+  }
+  statusError(res, operation, kind) {
+    return statusError(res, operation, (s) => this.secrets.redact(s), kind);
+  }
+  /** Backoff for the n-th retry under this transport's policy (used by reconciling callers). */
+  backoff(attempt) {
+    return backoffDelay(this.policy, attempt, this.random);
+  }
+  async request(spec) {
+    const res = await this.run(spec, false);
+    return res;
+  }
+  async stream(spec) {
+    return await this.run(spec, true);
+  }
+  buildHeaders(spec) {
+    const h = {
+      authorization: `Bearer ${this.token}`,
+      traceparent: newTraceparent()
+    };
+    if (this.scope && spec.scopeHeaders !== false) {
+      h["x-forwarded-organization-id"] = this.scope.organizationId;
+      h["x-forwarded-project-id"] = this.scope.projectId;
+    }
+    if (spec.json !== void 0) h["content-type"] = "application/json";
+    for (const [k, v] of Object.entries(spec.headers ?? {})) h[k.toLowerCase()] = v;
+    return h;
+  }
+  async run(spec, streaming) {
+    const signal = anySignal([this.signal, spec.signal]);
+    const started = this.clock();
+    const path11 = loggablePath(spec.url);
+    const max = spec.retry === "never" ? 1 : this.policy.maxAttempts;
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw cancelled(spec.operation);
+      const headers = this.buildHeaders(spec);
+      const { data, source } = openRequestBody(spec, headers);
+      const t0 = Date.now();
+      const headerWait = streaming ? new AbortController() : void 0;
+      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
+      let msg;
+      try {
+        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
+      } catch (e) {
+        clearTimeout(headerTimer);
+        destroyQuietly(source);
+        destroyQuietly(data);
+        if (signal?.aborted) {
+          this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+          throw cancelled(spec.operation, e);
+        }
+        const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
+        this.debug(
+          `HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
+        );
+        const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
+        const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
+        if (wait === void 0) throw this.transportError(spec, f, attempt, started, e);
+        await this.retryWait(spec, attempt, wait, `${f.code ?? "network error"}: ${f.text}`, signal);
+        continue;
+      }
+      clearTimeout(headerTimer);
+      const status = msg.statusCode ?? 0;
+      const resHeaders = toHeaderRecord(msg.headers);
+      const retryable = this.statusRetryable(spec.retry, status, resHeaders);
+      if (streaming && (isSuccess(status) || !retryable)) {
+        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        return {
+          status,
+          headers: resHeaders,
+          body: msg,
+          close: () => msg.destroy()
+        };
+      }
+      let body;
+      try {
+        body = await readBody(msg, this.idleTimeoutMs);
+      } catch (e) {
+        if (signal?.aborted) throw cancelled(spec.operation, e);
+        const f = classifyNetworkError(e);
+        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        const wait = spec.retry === "always" ? this.nextWait(attempt, max, started, void 0) : void 0;
+        if (wait === void 0) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
+        await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
+        continue;
+      }
+      registerBodySecrets(body, this.secrets);
+      this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
+      if (retryable) {
+        const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
+        const wait = this.nextWait(attempt, max, started, retryAfter);
+        if (wait !== void 0) {
+          await this.retryWait(
+            spec,
+            attempt,
+            wait,
+            `HTTP ${statusText(status)}${retryAfter !== void 0 ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ""}`,
+            signal
+          );
+          continue;
+        }
+      }
+      if (streaming) {
+        return { status, headers: resHeaders, body: Readable2.from([body]), close: () => {
+        } };
+      }
+      return { status, headers: resHeaders, body };
+    }
+  }
+  statusRetryable(mode, status, headers) {
+    if (mode === "never" || isTerminalStatus(status) || !isRetryableStatus(status)) return false;
+    if (mode === "always") return true;
+    if (status === 429) return true;
+    return status === 503 && parseRetryAfter(headerValue(headers, "retry-after")) !== void 0;
+  }
+  /** The wait before the next attempt, or undefined when attempts or total time are used up. */
+  nextWait(attempt, max, started, retryAfterMs) {
+    if (attempt >= max) return void 0;
+    const wait = retryAfterMs !== void 0 ? retryAfterMs : backoffDelay(this.policy, attempt, this.random);
+    const elapsed = this.clock() - started;
+    if (elapsed + wait > this.policy.maxElapsedMs) return void 0;
+    return wait;
+  }
+  async retryWait(spec, attempt, wait, reason, signal) {
+    const info2 = { operation: spec.operation, attempt, delayMs: wait, reason: this.secrets.redact(reason) };
+    this.debug(`HTTP retry ${attempt + 1} to ${spec.operation} in ${wait} ms after ${info2.reason}`);
+    this.onRetry?.(info2);
+    await this.sleep(wait, signal, spec.operation);
+  }
+  transportError(spec, f, attempts, started, cause) {
+    let host = "";
+    try {
+      host = new URL(spec.url).host;
+    } catch {
+    }
+    const secs = Math.round((this.clock() - started) / 100) / 10;
+    const tries = attempts > 1 ? ` after ${attempts} attempts over ${secs}s` : "";
+    const reason = this.secrets.redact(f.text);
+    return new TransportError(`failed to ${spec.operation}: no answer from ${host || "the server"} (${reason})${tries}`, {
+      code: f.code,
+      unsent: f.unsent,
+      cause
+    });
+  }
+  sendOnce(spec, headers, data, signal, streaming) {
+    const reuse = streaming || spec.retry !== "always" ? void 0 : this.keepAliveAgent(spec.url);
+    const handler = {
+      prepareRequest(options) {
+        if (signal) options.signal = signal;
+        if (reuse && options.agent instanceof HttpAgent) options.agent = reuse;
+      },
+      canHandleAuthentication: () => false,
+      handleAuthentication: () => Promise.reject(new Error("not supported"))
+    };
+    const client = new HttpClient(this.userAgent, [handler], {
+      allowRetries: false,
+      maxRetries: 0,
+      allowRedirects: false,
+      keepAlive: false,
+      socketTimeout: streaming ? STREAM_SOCKET_TIMEOUT : this.idleTimeoutMs
+    });
+    return client.request(spec.method, spec.url, data, headers).then((r) => r.message);
+  }
+  /**
+   * Repeatable requests reuse connections; SSE streams and unsafe POSTs get their own. Idle
+   * sockets are dropped after 15 s, or 1 s before the server's announced Keep-Alive timeout,
+   * whichever is first (Node's agent honours the hint), so a reused socket is not one the server
+   * is closing. Idle sockets never keep the process alive.
+   */
+  keepAliveAgent(url) {
+    let protocol;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      return void 0;
+    }
+    let agent = this.keepAliveAgents.get(protocol);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 15e3 };
+      agent = protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+      this.keepAliveAgents.set(protocol, agent);
+    }
+    return agent;
+  }
+  debug(line) {
+    this.log.debug(this.secrets.redact(line));
+  }
+};
 
 // src/platform/process.ts
 var START_ATTEMPTS = 3;

@@ -9450,7 +9450,7 @@ var require_readable = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = __require("node:stream");
+    var { Readable: Readable3 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors();
     var util = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9462,7 +9462,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable2 {
+    var BodyReadable = class extends Readable3 {
       constructor({
         resume,
         abort,
@@ -9804,7 +9804,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports, module) {
     "use strict";
     var assert = __require("node:assert");
-    var { Readable: Readable2 } = require_readable();
+    var { Readable: Readable3 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9899,7 +9899,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable2({
+        const res = new Readable3({
           resume,
           abort,
           contentType,
@@ -10214,7 +10214,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports, module) {
     "use strict";
     var {
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       PassThrough: PassThrough2
     } = __require("node:stream");
@@ -10228,7 +10228,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable2 {
+    var PipelineRequest = class extends Readable3 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10245,7 +10245,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable2 {
+    var PipelineResponse = class extends Readable3 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -13570,7 +13570,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable2, pipeline, finished } = __require("node:stream");
+    var { Readable: Readable3, pipeline, finished } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14509,7 +14509,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable2({ read: resume });
+              this.body = new Readable3({ read: resume });
               const onError = this.onError.bind(this);
               resolve2({
                 status,
@@ -21478,55 +21478,275 @@ function formatError(e, redact = (s) => s) {
   return redact(text);
 }
 
-// src/platform/http.ts
+// src/platform/url-secrets.ts
+var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
+function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
+  if (typeof value === "string") {
+    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
+    if (m) {
+      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
+        secrets.add(value);
+        const q = value.indexOf("?");
+        if (q >= 0) secrets.add(value.slice(q + 1));
+      }
+    } else if (SECRET_KEY.test(keyHint)) {
+      secrets.add(value);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
+    return;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
+        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
+        continue;
+      }
+      registerUrlSecrets(v, secrets, k, presigned);
+    }
+  }
+}
+var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
+function isSignedUrl(url) {
+  const q = url.indexOf("?");
+  if (q < 0) return false;
+  for (const part of url.slice(q + 1).split(/[&;]/)) {
+    const key = part.split("=", 1)[0];
+    if (key && SENSITIVE_QUERY.test(key)) return true;
+  }
+  return false;
+}
+var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
+var SCAN_LIMIT = 4 * 1024 * 1024;
+function registerBodySecrets(body, secrets) {
+  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  const text = body.toString("utf8");
+  if (!text.includes("://")) return;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    for (const m of text.matchAll(URL_WITH_QUERY)) {
+      if (!isSignedUrl(m[0])) continue;
+      secrets.add(m[0]);
+      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+    }
+    return;
+  }
+  registerUrlSecrets(parsed, secrets);
+}
+
+// src/platform/urls.ts
+function isLoopbackHost(hostname) {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  if (/^::ffff:127\./.test(h)) return true;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+}
+function loggablePath(url) {
+  try {
+    const u = new URL(url);
+    const parts = [];
+    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? "***" : encodeURIComponent(v)}`);
+    return u.pathname + (parts.length ? `?${parts.join("&")}` : "");
+  } catch {
+    return "<unparsable url>";
+  }
+}
+
+// src/inputs.ts
+var DEFAULT_API_URL = "https://api.tensorlake.ai";
+function inputError(input, problem) {
+  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
+}
+function normalizeApiUrl(raw) {
+  let url;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    throw inputError(
+      "api-url",
+      `plain http:// is refused for '${url.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`
+    );
+  }
+  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
+  url.search = "";
+  url.hash = "";
+  return url.toString().replace(/\/+$/, "");
+}
+function pick(src, input, envName) {
+  return src.input(input).trim() || (src.env[envName] ?? "").trim();
+}
+function readConnection(src) {
+  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
+  const pat = pick(src, "pat", "TENSORLAKE_PAT");
+  let auth;
+  if (apiKey) {
+    auth = { kind: "api-key", token: apiKey };
+  } else if (pat) {
+    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
+    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
+    if (!organizationId || !projectId) {
+      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
+      throw inputError(
+        missing.split(" ")[0],
+        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
+      );
+    }
+    auth = { kind: "pat", token: pat, organizationId, projectId };
+  } else {
+    throw inputError(
+      "api-key",
+      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
+    );
+  }
+  for (const [input, value] of [
+    ["api-key", apiKey],
+    ["pat", pat]
+  ]) {
+    if (value && /[\s\x00-\x1f]/.test(value))
+      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+  }
+  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
+  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
+  return { auth, apiUrl, namespace };
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < 4 || this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.mask(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
+      this.secrets.add(enc);
+      this.mask(enc);
+    }
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    let out = text;
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    return out;
+  }
+};
+
+// src/platform/transport.ts
 import { randomBytes } from "node:crypto";
 import {
   Agent as HttpAgent
 } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { PassThrough, Readable } from "node:stream";
+import { Readable as Readable2 } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 
-// src/platform/retry.ts
-var defaultRetryPolicy = Object.freeze({
-  maxAttempts: 6,
-  baseDelayMs: 500,
-  maxDelayMs: 2e4,
-  maxElapsedMs: 18e4
-});
-function backoffDelay(policy, attempt, random = Math.random) {
-  const n = Math.max(1, Math.floor(attempt));
-  const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(2, n - 1));
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * Math.max(0, window));
+// src/version.ts
+var ACTION_VERSION = "1.0.0";
+var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
+
+// src/platform/bodies.ts
+import { PassThrough, Readable } from "node:stream";
+function readBody(msg, idleMs) {
+  return new Promise((resolve2, reject) => {
+    const chunks = [];
+    let done = false;
+    let timer;
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      if (err) {
+        msg.destroy();
+        reject(err);
+      } else resolve2(Buffer.concat(chunks));
+    };
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        const e = new Error(`no data for ${Math.round(idleMs / 1e3)}s while reading the response body`);
+        e.code = "ETIMEDOUT";
+        finish(e);
+      }, idleMs);
+      timer.unref?.();
+    };
+    arm();
+    msg.on("data", (c) => {
+      chunks.push(c);
+      arm();
+    });
+    msg.on("end", () => {
+      if (msg.complete) finish();
+      else finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+    });
+    msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
+    msg.on("error", (e) => finish(e));
+    msg.on("close", () => {
+      if (!done && !msg.complete)
+        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
+    });
+  });
 }
-function parseRetryAfter(value, now = Date.now()) {
-  if (value === void 0) return void 0;
-  const v = value.trim();
-  if (v === "") return void 0;
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const secs = Number(v);
-    return Number.isFinite(secs) ? Math.round(secs * 1e3) : void 0;
+function openRequestBody(spec, headers) {
+  if (spec.json !== void 0) return { data: JSON.stringify(spec.json) };
+  const b = spec.body;
+  if (b === void 0) {
+    return { data: spec.method === "POST" || spec.method === "PUT" ? "" : null };
   }
-  if (!/[a-z]{3}/i.test(v)) return void 0;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return void 0;
-  return Math.max(0, at - now);
+  if (typeof b === "string") return { data: b };
+  if (Buffer.isBuffer(b)) {
+    headers["content-length"] = String(b.length);
+    return { data: Readable.from([b]) };
+  }
+  headers["content-length"] = String(b.length);
+  const source = b.open();
+  if (!b.onProgress) return { data: source, source };
+  const onProgress = b.onProgress;
+  const total = b.length;
+  let sent = 0;
+  const counter = new PassThrough();
+  counter.on("data", (c) => {
+    sent += c.length;
+    onProgress(sent, total);
+  });
+  source.on("error", (e) => counter.destroy(e));
+  source.pipe(counter);
+  return { data: counter, source };
 }
-function isRetryableStatus(status) {
-  return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
-}
-function isTerminalStatus(status) {
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
-}
-function resolvePolicy(partial) {
-  const p = { ...defaultRetryPolicy, ...partial ?? {} };
-  return {
-    maxAttempts: Math.max(1, Math.floor(p.maxAttempts)),
-    baseDelayMs: Math.max(0, p.baseDelayMs),
-    maxDelayMs: Math.max(0, p.maxDelayMs),
-    maxElapsedMs: Math.max(0, p.maxElapsedMs)
-  };
+function destroyQuietly(s) {
+  const d = s;
+  if (d && typeof d === "object" && typeof d.destroy === "function") {
+    try {
+      d.destroy();
+    } catch {
+    }
+  }
 }
 
 // src/platform/validate.ts
@@ -21688,71 +21908,7 @@ var Fields = class _Fields {
   }
 };
 
-// src/platform/url-secrets.ts
-var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
-function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
-  if (typeof value === "string") {
-    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(value);
-    if (m) {
-      if ((presigned ? value.includes("?") : isSignedUrl(value)) || m[2].includes("@")) {
-        secrets.add(value);
-        const q = value.indexOf("?");
-        if (q >= 0) secrets.add(value.slice(q + 1));
-      }
-    } else if (SECRET_KEY.test(keyHint)) {
-      secrets.add(value);
-    }
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) registerUrlSecrets(v, secrets, keyHint, presigned);
-    return;
-  }
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (/^headers$/i.test(k) && v !== null && typeof v === "object") {
-        for (const hv of Object.values(v)) if (typeof hv === "string") secrets.add(hv);
-        continue;
-      }
-      registerUrlSecrets(v, secrets, k, presigned);
-    }
-  }
-}
-var SENSITIVE_QUERY = /sig|signature|token|credential|secret|auth|key|policy|session/i;
-function isSignedUrl(url) {
-  const q = url.indexOf("?");
-  if (q < 0) return false;
-  for (const part of url.slice(q + 1).split(/[&;]/)) {
-    const key = part.split("=", 1)[0];
-    if (key && SENSITIVE_QUERY.test(key)) return true;
-  }
-  return false;
-}
-var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
-var SCAN_LIMIT = 4 * 1024 * 1024;
-function registerBodySecrets(body, secrets) {
-  if (body.length === 0 || body.length > SCAN_LIMIT) return;
-  const text = body.toString("utf8");
-  if (!text.includes("://")) return;
-  let parsed;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    for (const m of text.matchAll(URL_WITH_QUERY)) {
-      if (!isSignedUrl(m[0])) continue;
-      secrets.add(m[0]);
-      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-    }
-    return;
-  }
-  registerUrlSecrets(parsed, secrets);
-}
-
-// src/version.ts
-var ACTION_VERSION = "1.0.0";
-var USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
-
-// src/platform/http.ts
+// src/platform/http-errors.ts
 var HttpStatusError = class extends ActionError {
   responseBody;
   operation;
@@ -21793,47 +21949,56 @@ function statusError(res, operation, redact, kind) {
 function isSuccess(status) {
   return status >= 200 && status < 300;
 }
-function isLoopbackHost(hostname) {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  if (h === "localhost" || h.endsWith(".localhost")) return true;
-  if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
-  if (/^::ffff:127\./.test(h)) return true;
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
+
+// src/platform/retry.ts
+var defaultRetryPolicy = Object.freeze({
+  maxAttempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 2e4,
+  maxElapsedMs: 18e4
+});
+function backoffDelay(policy, attempt, random = Math.random) {
+  const n = Math.max(1, Math.floor(attempt));
+  const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * Math.pow(2, n - 1));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(r * Math.max(0, window));
 }
-function assertSecureApiUrl(url) {
-  let u;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: "input", input: "api-url" });
+function parseRetryAfter(value, now = Date.now()) {
+  if (value === void 0) return void 0;
+  const v = value.trim();
+  if (v === "") return void 0;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const secs = Number(v);
+    return Number.isFinite(secs) ? Math.round(secs * 1e3) : void 0;
   }
-  if (u.protocol === "https:") return;
-  if (u.protocol === "http:") {
-    if (isLoopbackHost(u.hostname)) return;
-    throw new ActionError(
-      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
-      { kind: "input", input: "api-url" }
-    );
-  }
-  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: "input", input: "api-url" });
+  if (!/[a-z]{3}/i.test(v)) return void 0;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return void 0;
+  return Math.max(0, at - now);
 }
+function isRetryableStatus(status) {
+  return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+function isTerminalStatus(status) {
+  return status === 400 || status === 401 || status === 403 || status === 404 || status === 409 || status === 410 || status === 422;
+}
+function resolvePolicy(partial) {
+  const p = { ...defaultRetryPolicy, ...partial ?? {} };
+  return {
+    maxAttempts: Math.max(1, Math.floor(p.maxAttempts)),
+    baseDelayMs: Math.max(0, p.baseDelayMs),
+    maxDelayMs: Math.max(0, p.maxDelayMs),
+    maxElapsedMs: Math.max(0, p.maxElapsedMs)
+  };
+}
+
+// src/platform/transport.ts
 function newTraceparent() {
   let trace = randomBytes(16).toString("hex");
   let span = randomBytes(8).toString("hex");
   if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
-}
-function loggablePath(url) {
-  try {
-    const u = new URL(url);
-    const parts = [];
-    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? "***" : encodeURIComponent(v)}`);
-    return u.pathname + (parts.length ? `?${parts.join("&")}` : "");
-  } catch {
-    return "<unparsable url>";
-  }
 }
 var UNSENT_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 function classifyNetworkError(e) {
@@ -21855,46 +22020,6 @@ function anySignal(signals) {
 }
 async function defaultSleep(ms, signal) {
   await delay(ms, void 0, signal ? { signal } : void 0);
-}
-function readBody(msg, idleMs) {
-  return new Promise((resolve2, reject) => {
-    const chunks = [];
-    let done = false;
-    let timer;
-    const finish = (err) => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      if (err) {
-        msg.destroy();
-        reject(err);
-      } else resolve2(Buffer.concat(chunks));
-    };
-    const arm = () => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        const e = new Error(`no data for ${Math.round(idleMs / 1e3)}s while reading the response body`);
-        e.code = "ETIMEDOUT";
-        finish(e);
-      }, idleMs);
-      timer.unref?.();
-    };
-    arm();
-    msg.on("data", (c) => {
-      chunks.push(c);
-      arm();
-    });
-    msg.on("end", () => {
-      if (msg.complete) finish();
-      else finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
-    });
-    msg.on("aborted", () => finish(Object.assign(new Error("the response was aborted"), { code: "ECONNRESET" })));
-    msg.on("error", (e) => finish(e));
-    msg.on("close", () => {
-      if (!done && !msg.complete)
-        finish(Object.assign(new Error("the connection closed before the response body was complete"), { code: "ECONNRESET" }));
-    });
-  });
 }
 function toHeaderRecord(h) {
   return { ...h };
@@ -21989,33 +22114,6 @@ var HttpTransport = class {
     for (const [k, v] of Object.entries(spec.headers ?? {})) h[k.toLowerCase()] = v;
     return h;
   }
-  /** The body for one attempt (stream bodies are reopened per attempt). */
-  openBody(spec, headers) {
-    if (spec.json !== void 0) return { data: JSON.stringify(spec.json) };
-    const b = spec.body;
-    if (b === void 0) {
-      return { data: spec.method === "POST" || spec.method === "PUT" ? "" : null };
-    }
-    if (typeof b === "string") return { data: b };
-    if (Buffer.isBuffer(b)) {
-      headers["content-length"] = String(b.length);
-      return { data: Readable.from([b]) };
-    }
-    headers["content-length"] = String(b.length);
-    const source = b.open();
-    if (!b.onProgress) return { data: source, source };
-    const onProgress = b.onProgress;
-    const total = b.length;
-    let sent = 0;
-    const counter = new PassThrough();
-    counter.on("data", (c) => {
-      sent += c.length;
-      onProgress(sent, total);
-    });
-    source.on("error", (e) => counter.destroy(e));
-    source.pipe(counter);
-    return { data: counter, source };
-  }
   async run(spec, streaming) {
     const signal = anySignal([this.signal, spec.signal]);
     const started = this.clock();
@@ -22024,7 +22122,7 @@ var HttpTransport = class {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw cancelled(spec.operation);
       const headers = this.buildHeaders(spec);
-      const { data, source } = this.openBody(spec, headers);
+      const { data, source } = openRequestBody(spec, headers);
       const t0 = Date.now();
       const headerWait = streaming ? new AbortController() : void 0;
       const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
@@ -22091,7 +22189,7 @@ var HttpTransport = class {
         }
       }
       if (streaming) {
-        return { status, headers: resHeaders, body: Readable.from([body]), close: () => {
+        return { status, headers: resHeaders, body: Readable2.from([body]), close: () => {
         } };
       }
       return { status, headers: resHeaders, body };
@@ -22174,110 +22272,6 @@ var HttpTransport = class {
   }
   debug(line) {
     this.log.debug(this.secrets.redact(line));
-  }
-};
-function destroyQuietly(s) {
-  const d = s;
-  if (d && typeof d === "object" && typeof d.destroy === "function") {
-    try {
-      d.destroy();
-    } catch {
-    }
-  }
-}
-
-// src/inputs.ts
-var DEFAULT_API_URL = "https://api.tensorlake.ai";
-function inputError(input, problem) {
-  return new ActionError(`Input '${input}': ${problem}`, { kind: "input", input });
-}
-function normalizeApiUrl(raw) {
-  let url;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw inputError("api-url", `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw inputError("api-url", `unsupported scheme '${url.protocol}' (use https://)`);
-  }
-  if (url.username || url.password) throw inputError("api-url", "must not contain credentials; use the api-key or pat input");
-  url.search = "";
-  url.hash = "";
-  return url.toString().replace(/\/+$/, "");
-}
-function pick(src, input, envName) {
-  return src.input(input).trim() || (src.env[envName] ?? "").trim();
-}
-function readConnection(src) {
-  const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
-  const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  let auth;
-  if (apiKey) {
-    auth = { kind: "api-key", token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
-    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(
-        missing.split(" ")[0],
-        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
-      );
-    }
-    auth = { kind: "pat", token: pat, organizationId, projectId };
-  } else {
-    throw inputError(
-      "api-key",
-      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
-    );
-  }
-  for (const [input, value] of [
-    ["api-key", apiKey],
-    ["pat", pat]
-  ]) {
-    if (value && /[\s\x00-\x1f]/.test(value))
-      throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
-  }
-  const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
-  assertSecureApiUrl(apiUrl);
-  const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
-  return { auth, apiUrl, namespace };
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
   }
 };
 

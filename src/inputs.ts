@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { ActionError } from './errors.js';
-import { assertSecureApiUrl } from './platform/http.js';
+import { isLoopbackHost } from './platform/urls.js';
 
 export type Auth = { kind: 'api-key'; token: string } | { kind: 'pat'; token: string; organizationId: string; projectId: string };
 
@@ -101,7 +101,7 @@ function durationInput(src: InputSource, name: string, dflt: string, minMs: numb
   return ms;
 }
 
-/** CONTRACT §1.1: drop query/fragment, default ports and trailing slashes. */
+/** The api-url policy, checked once here: https (plain http for loopback hosts only), no credentials; drops query/fragment, default ports and trailing slashes. */
 export function normalizeApiUrl(raw: string): string {
   let url: URL;
   try {
@@ -111,6 +111,12 @@ export function normalizeApiUrl(raw: string): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw inputError('api-url', `unsupported scheme '${url.protocol}' (use https://)`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw inputError(
+      'api-url',
+      `plain http:// is refused for '${url.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
+    );
   }
   if (url.username || url.password) throw inputError('api-url', 'must not contain credentials; use the api-key or pat input');
   url.search = '';
@@ -177,7 +183,6 @@ export function readConnection(src: InputSource): Connection {
   }
 
   const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
-  assertSecureApiUrl(apiUrl);
 
   const namespace = (src.env.INDEXIFY_NAMESPACE ?? '').trim() || 'default';
   return { auth, apiUrl, namespace };

@@ -140,3 +140,16 @@ test('a secret with a trailing newline is refused without echoing it', () => {
     },
   );
 });
+
+test('normalizeApiUrl: https anywhere, http only on loopback, clear input error otherwise', () => {
+  for (const ok of ['https://api.tensorlake.ai', 'http://localhost:8900', 'http://127.0.0.1:1', 'http://127.1.2.3', 'http://[::1]:80/']) {
+    assert.doesNotThrow(() => normalizeApiUrl(ok), ok);
+  }
+  for (const bad of ['http://api.tensorlake.ai', 'http://10.0.0.1', 'http://127.0.0.1.evil.com', 'ftp://x', 'not a url']) {
+    assert.throws(
+      () => normalizeApiUrl(bad),
+      (e: unknown) => e instanceof ActionError && e.kind === 'input' && e.input === 'api-url' && /api-url/.test(e.message),
+      bad,
+    );
+  }
+});

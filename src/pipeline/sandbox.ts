@@ -4,7 +4,8 @@
  * that a cancelled build can still clean up.
  */
 import { ActionError, toActionError } from '../errors.js';
-import { isTransientError, type HttpTransport } from '../platform/http.js';
+import { isTransientError } from '../platform/transient.js';
+import type { HttpTransport } from '../platform/transport.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import { SandboxProxy, resolveProxyTarget } from '../platform/proxy.js';
 import type { PreparedBuild } from '../platform/types.js';

@@ -7,7 +7,7 @@ import { ActionError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import type { ActionInputs, Auth } from '../inputs.js';
-import { HttpTransport } from '../platform/http.js';
+import { HttpTransport } from '../platform/transport.js';
 import type { RetryPolicy } from '../platform/retry.js';
 import { runCommand, commandFailureMessage } from '../platform/process.js';
 import type { SandboxProxy } from '../platform/proxy.js';

@@ -3,7 +3,8 @@
  * delete of the builder sandbox.
  */
 import { ActionError } from '../errors.js';
-import { HttpTransport, TransportError, isSuccess, type HttpResponse } from './http.js';
+import { TransportError, isSuccess } from './http-errors.js';
+import { HttpTransport, type HttpResponse } from './transport.js';
 import { encodePathSegment, trimBaseUrl } from './platform-api.js';
 import { isTerminalStatus } from './retry.js';
 import type { SandboxCreateRequest, SandboxCreated, SandboxInfo } from './types.js';

@@ -3,7 +3,8 @@
  * complete (with reconciliation of ambiguous failures) and build status.
  */
 import { ActionError } from '../errors.js';
-import { HttpStatusError, HttpTransport, TransportError, isSuccess, type HttpResponse } from './http.js';
+import { HttpStatusError, TransportError, isSuccess } from './http-errors.js';
+import { HttpTransport, type HttpResponse } from './transport.js';
 import { isTerminalStatus } from './retry.js';
 import type { BuildStatus, CompleteRequest, CompleteResponse, JsonObject, PrepareRequest, PreparedBuild, Template } from './types.js';
 import { Fields, parseJsonBody, statusText, bodyExcerpt, type ResponseContext } from './validate.js';

@@ -3,7 +3,7 @@
  * output with replay counting and reattachment, and derive the terminal status.
  */
 import { ActionError } from '../errors.js';
-import { HttpStatusError, TransportError } from './http.js';
+import { HttpStatusError, TransportError } from './http-errors.js';
 import type { SandboxProxy } from './proxy.js';
 import type { CommandResult, OutputEvent, ProcessInfo, ProcessStartPayload } from './types.js';
 

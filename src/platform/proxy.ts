@@ -5,7 +5,9 @@
 import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ActionError } from '../errors.js';
-import { HttpTransport, TransportError, isLoopbackHost, isSuccess, type HttpResponse, type HttpStream, type RequestSpec } from './http.js';
+import { TransportError, isSuccess } from './http-errors.js';
+import { HttpTransport, type HttpResponse, type HttpStream, type RequestSpec } from './transport.js';
+import { isLoopbackHost } from './urls.js';
 import { registerBodySecrets, registerUrlSecrets } from './url-secrets.js';
 import { LOCAL_HOSTS } from './lifecycle-api.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';

@@ -9,7 +9,7 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** The first backoff window; window n is baseDelayMs · 2^(n-1), capped by maxDelayMs. */
   baseDelayMs: number;
-  /** Cap of one backoff wait (a server's Retry-After may ask for longer; see http.ts). */
+  /** Cap of one backoff wait (a server's Retry-After may ask for longer; see transport.ts). */
   maxDelayMs: number;
   /** No retry is started once this much time has passed since the first attempt (or would pass during the wait). */
   maxElapsedMs: number;

@@ -1,7 +1,7 @@
 /** Test helpers: a tiny node:http server on 127.0.0.1 and a transport with a fake clock/sleep. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpTransport, type HttpTransportOptions } from '../../../src/platform/http.js';
+import { HttpTransport, type HttpTransportOptions } from '../../../src/platform/transport.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 import type { Log } from '../../../src/log.js';
 

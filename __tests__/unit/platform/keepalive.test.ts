@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { json, harness, startServer } from './helpers.js';
-import { TransportError } from '../../../src/platform/http.js';
+import { TransportError } from '../../../src/platform/http-errors.js';
 
 test('ordinary requests reuse one connection; SSE streams get their own', async (t) => {
   const sockets = new Set<unknown>();

@@ -33,29 +33,22 @@ import {
   type RequestOptions,
 } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpClient } from '@actions/http-client';
 import type { RequestHandler } from '@actions/http-client/lib/interfaces';
 import { ActionError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
-import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
-import { bodyExcerpt, statusText, type ResponseContext } from './validate.js';
-import { registerBodySecrets, SENSITIVE_QUERY } from './url-secrets.js';
-
-export { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
+import { destroyQuietly, openRequestBody, readBody, type StreamBody } from './bodies.js';
+import { HttpStatusError, TransportError, isSuccess, statusError } from './http-errors.js';
+import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
+import { registerBodySecrets } from './url-secrets.js';
+import { loggablePath } from './urls.js';
+import { statusText, type ResponseContext } from './validate.js';
 
 export type RetryMode = 'always' | 'if-unsent' | 'never';
-
-export interface StreamBody {
-  /** Opens a fresh stream of the body (called once per attempt). */
-  open: () => NodeJS.ReadableStream;
-  /** Exact byte count; sent as Content-Length. */
-  length: number;
-  onProgress?: (sent: number, total: number) => void;
-}
 
 export interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -112,109 +105,6 @@ export interface HttpTransportOptions {
   streamHeaderTimeoutMs?: number;
 }
 
-/** An HTTP error status turned into an ActionError; keeps the (redacted) body text for classification. */
-export class HttpStatusError extends ActionError {
-  readonly responseBody: string;
-  readonly operation: string;
-  constructor(
-    message: string,
-    opts: { kind: 'auth' | 'platform' | 'sandbox'; status: number; body: string; operation: string; advice?: string[] },
-  ) {
-    super(message, { kind: opts.kind, httpStatus: opts.status, advice: opts.advice });
-    this.name = 'HttpStatusError';
-    this.responseBody = opts.body;
-    this.operation = opts.operation;
-  }
-}
-
-/** An answer that never came (or broke off): connection refused, reset, DNS, timeout. */
-export class TransportError extends ActionError {
-  readonly code?: string;
-  /** True when the request provably never reached the server. */
-  readonly unsent: boolean;
-  constructor(message: string, opts: { code?: string; unsent: boolean; cause?: unknown }) {
-    super(message, { kind: 'transport', cause: opts.cause });
-    this.name = 'TransportError';
-    this.code = opts.code;
-    this.unsent = opts.unsent;
-  }
-}
-
-/**
- * The error for a non-2xx answer: `failed to <operation> (HTTP <status> <reason>): <body excerpt>`.
- * 401/403 are kind 'auth' with advice; everything else kind 'platform'.
- */
-export function statusError(
-  res: HttpResponse,
-  operation: string,
-  redact: (s: string) => string,
-  kind?: 'auth' | 'platform' | 'sandbox',
-): HttpStatusError {
-  const excerpt = bodyExcerpt(res.body, redact);
-  const advice: string[] = [];
-  if (res.status === 401) advice.push('The token was rejected: check the api-key (or pat) input and that the secret it comes from is set.');
-  if (res.status === 403)
-    advice.push('The token is not allowed to do this: check that it belongs to the organization/project being built into.');
-  if (res.status === 429) advice.push('The platform is rate limiting requests; retry the workflow later.');
-  const k = kind ?? (res.status === 401 || res.status === 403 ? 'auth' : 'platform');
-  return new HttpStatusError(`failed to ${operation} (HTTP ${statusText(res.status)}): ${excerpt || '(empty body)'}`, {
-    kind: k,
-    status: res.status,
-    body: redact(res.body.toString('utf8')),
-    operation,
-    advice,
-  });
-}
-
-export function isSuccess(status: number): boolean {
-  return status >= 200 && status < 300;
-}
-
-/**
- * §5.4 transient classification (used by the running wait and the readiness probe): an HTTP error
- * with status 502/503/504, a 400 whose body says `not running`, a body containing `PROXY_ERROR` or
- * `Failed to proxy request`, or a transport error (timeout, connect failure, reset).
- */
-export function isTransientError(e: unknown): boolean {
-  if (e instanceof TransportError) return true;
-  if (e instanceof HttpStatusError) {
-    const s = e.httpStatus ?? 0;
-    if (s === 502 || s === 503 || s === 504) return true;
-    if (s === 400 && e.responseBody.includes('not running')) return true;
-    if (e.responseBody.includes('PROXY_ERROR') || e.responseBody.includes('Failed to proxy request')) return true;
-  }
-  return false;
-}
-
-/** Loopback hosts for which plain http:// is accepted (127.0.0.0/8, localhost, ::1). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (/^::ffff:127\./.test(h)) return true;
-  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  return m !== null && m.slice(1).every((x) => Number(x) <= 255);
-}
-
-/** Refuses a plain http:// API URL unless the host is loopback (issue 4, Transport). */
-export function assertSecureApiUrl(url: string): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ActionError(`Input 'api-url': '${url}' is not a valid URL`, { kind: 'input', input: 'api-url' });
-  }
-  if (u.protocol === 'https:') return;
-  if (u.protocol === 'http:') {
-    if (isLoopbackHost(u.hostname)) return;
-    throw new ActionError(
-      `Input 'api-url': plain http:// is refused for '${u.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
-      { kind: 'input', input: 'api-url' },
-    );
-  }
-  throw new ActionError(`Input 'api-url': must be an https:// URL, got '${u.protocol}' in '${url}'`, { kind: 'input', input: 'api-url' });
-}
-
 /** W3C traceparent with fresh random ids. */
 export function newTraceparent(): string {
   let trace = randomBytes(16).toString('hex');
@@ -223,18 +113,6 @@ export function newTraceparent(): string {
   if (/^0+$/.test(trace)) trace = `${trace.slice(0, 31)}1`;
   if (/^0+$/.test(span)) span = `${span.slice(0, 15)}1`;
   return `00-${trace}-${span}-01`;
-}
-
-/** Path and query of a URL for logs, with signature-like query values masked. */
-export function loggablePath(url: string): string {
-  try {
-    const u = new URL(url);
-    const parts: string[] = [];
-    for (const [k, v] of u.searchParams) parts.push(`${k}=${SENSITIVE_QUERY.test(k) ? '***' : encodeURIComponent(v)}`);
-    return u.pathname + (parts.length ? `?${parts.join('&')}` : '');
-  } catch {
-    return '<unparsable url>';
-  }
 }
 
 interface NetFailure {
@@ -267,48 +145,6 @@ function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefine
 
 async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   await delay(ms, undefined, signal ? { signal } : undefined);
-}
-
-/** Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an error. */
-function readBody(msg: IncomingMessage, idleMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (err?: Error): void => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      if (err) {
-        msg.destroy();
-        reject(err);
-      } else resolve(Buffer.concat(chunks));
-    };
-    const arm = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        const e = new Error(`no data for ${Math.round(idleMs / 1000)}s while reading the response body`) as Error & { code: string };
-        e.code = 'ETIMEDOUT';
-        finish(e);
-      }, idleMs);
-      timer.unref?.();
-    };
-    arm();
-    msg.on('data', (c: Buffer) => {
-      chunks.push(c);
-      arm();
-    });
-    msg.on('end', () => {
-      if (msg.complete) finish();
-      else finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
-    });
-    msg.on('aborted', () => finish(Object.assign(new Error('the response was aborted'), { code: 'ECONNRESET' })));
-    msg.on('error', (e: Error) => finish(e));
-    msg.on('close', () => {
-      if (!done && !msg.complete)
-        finish(Object.assign(new Error('the connection closed before the response body was complete'), { code: 'ECONNRESET' }));
-    });
-  });
 }
 
 function toHeaderRecord(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
@@ -419,38 +255,6 @@ export class HttpTransport {
     return h;
   }
 
-  /** The body for one attempt (stream bodies are reopened per attempt). */
-  private openBody(
-    spec: RequestSpec,
-    headers: OutgoingHttpHeaders,
-  ): { data: string | NodeJS.ReadableStream | null; source?: NodeJS.ReadableStream } {
-    if (spec.json !== undefined) return { data: JSON.stringify(spec.json) };
-    const b = spec.body;
-    if (b === undefined) {
-      // POST/PUT without a body: an explicit `Content-Length: 0` (§1.3), no Content-Type.
-      return { data: spec.method === 'POST' || spec.method === 'PUT' ? '' : null };
-    }
-    if (typeof b === 'string') return { data: b };
-    if (Buffer.isBuffer(b)) {
-      headers['content-length'] = String(b.length);
-      return { data: Readable.from([b]) };
-    }
-    headers['content-length'] = String(b.length);
-    const source = b.open();
-    if (!b.onProgress) return { data: source, source };
-    const onProgress = b.onProgress;
-    const total = b.length;
-    let sent = 0;
-    const counter = new PassThrough();
-    counter.on('data', (c: Buffer) => {
-      sent += c.length;
-      onProgress(sent, total);
-    });
-    source.on('error', (e: Error) => counter.destroy(e));
-    source.pipe(counter);
-    return { data: counter, source };
-  }
-
   private async run(spec: RequestSpec, streaming: boolean): Promise<HttpResponse | HttpStream> {
     const signal = anySignal([this.signal, spec.signal]);
     const started = this.clock();
@@ -460,7 +264,7 @@ export class HttpTransport {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw cancelled(spec.operation);
       const headers = this.buildHeaders(spec);
-      const { data, source } = this.openBody(spec, headers);
+      const { data, source } = openRequestBody(spec, headers);
       const t0 = Date.now();
       // A stream has no overall timeout, but its response headers must come within a limit: a
       // server that accepts the request and never answers must not hang the build.
@@ -639,16 +443,5 @@ export class HttpTransport {
 
   private debug(line: string): void {
     this.log.debug(this.secrets.redact(line));
-  }
-}
-
-function destroyQuietly(s: unknown): void {
-  const d = s as { destroy?: () => void } | null | undefined;
-  if (d && typeof d === 'object' && typeof d.destroy === 'function') {
-    try {
-      d.destroy();
-    } catch {
-      /* ignore */
-    }
   }
 }

@@ -31818,7 +31818,7 @@ function matcherFor(glob, kind, source) {
     }
   }
 }
-function normalise(lines) {
+function readIgnoreLines(lines) {
   const out = [];
   lines.forEach((raw, idx) => {
     let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
@@ -31833,10 +31833,16 @@ function normalise(lines) {
       if (p.length > 1 && p[0] === "/") p = p.slice(1);
     }
     if (invert) p = `!${p}`;
-    p = goClean(goTrimSpace(p));
     out.push({ pattern: p, line: idx + 1 });
   });
   return out;
+}
+function normalise(lines) {
+  return readIgnoreLines(lines).map(({ pattern, line }) => ({ pattern: goClean(goTrimSpace(pattern)), line }));
+}
+function goDir(p) {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "." : goClean(p.slice(0, i + 1));
 }
 var DockerIgnoreMatcher = class {
   source;
@@ -31899,14 +31905,20 @@ var DockerIgnoreMatcher = class {
   ignores(relPath, _isDir) {
     const p = normaliseRel(relPath);
     if (p === "" || this.compiled.length === 0) return false;
-    const parts = p.split("/");
-    const prefixes = [];
-    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join("/"));
-    for (let i = this.compiled.length - 1; i >= 0; i--) {
-      const c = this.compiled[i];
-      if (prefixes.some((q) => c.test(q))) return !c.exclusion;
+    return this.matchesOrParentMatches(p);
+  }
+  /** moby's `MatchesOrParentMatches`, on a path as given. */
+  matchesOrParentMatches(file) {
+    let matched = false;
+    const parent = goDir(file);
+    const parentDirs = parent.split("/");
+    for (const c of this.compiled) {
+      if (c.exclusion !== matched) continue;
+      let match = c.test(file);
+      for (let i = 0; !match && parent !== "." && i < parentDirs.length; i++) match = c.test(parentDirs.slice(0, i + 1).join("/"));
+      if (match) matched = !c.exclusion;
     }
-    return false;
+    return matched;
   }
   mayReinclude(relDir) {
     if (!this.hasExclusions) return false;

@@ -59,7 +59,7 @@ export interface IgnoreMatcher {
  * otherwise literal) is a plain suffix at any depth (`**.pem` matches `a.pem` and `x/y/b.pem`,
  * `**node_modules` matches `my_node_modules`); everything else is a regular expression.
  */
-type MatchKind = 'exact' | 'prefix' | 'suffix' | 'regexp';
+export type MatchKind = 'exact' | 'prefix' | 'suffix' | 'regexp';
 
 interface CompiledPattern {
   /** cleaned pattern without the `!` */
@@ -229,10 +229,10 @@ function matcherFor(glob: string, kind: MatchKind, source: string): (p: string) 
 }
 
 /**
- * Normalises .dockerignore lines the way `ignorefile.ReadAll` + `patternmatcher.New` do. Returns
- * the kept patterns with their 1-based line numbers.
+ * `ignorefile.ReadAll`: the patterns of an ignore file's lines, with their 1-based line numbers
+ * (a lone `!` is kept here; the matcher refuses it).
  */
-function normalise(lines: string[]): Array<{ pattern: string; line: number }> {
+export function readIgnoreLines(lines: string[]): Array<{ pattern: string; line: number }> {
   const out: Array<{ pattern: string; line: number }> = [];
   lines.forEach((raw, idx) => {
     let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -247,11 +247,25 @@ function normalise(lines: string[]): Array<{ pattern: string; line: number }> {
       if (p.length > 1 && p[0] === '/') p = p.slice(1);
     }
     if (invert) p = `!${p}`;
-    // patternmatcher.New
-    p = goClean(goTrimSpace(p));
     out.push({ pattern: p, line: idx + 1 });
   });
   return out;
+}
+
+/** `ReadAll` then `patternmatcher.New`'s own trimming and cleaning. */
+function normalise(lines: string[]): Array<{ pattern: string; line: number }> {
+  return readIgnoreLines(lines).map(({ pattern, line }) => ({ pattern: goClean(goTrimSpace(pattern)), line }));
+}
+
+/** moby's match kind for one cleaned pattern (no leading `!`); throws on a pattern Docker rejects. */
+export function patternKind(glob: string): MatchKind {
+  return translate(glob).kind;
+}
+
+/** Go's `path/filepath.Dir` for `/`-separated paths. */
+function goDir(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '.' : goClean(p.slice(0, i + 1));
 }
 
 /** The matcher. Exported for the context walker, which uses the incremental `matchChild`. */
@@ -322,14 +336,22 @@ export class DockerIgnoreMatcher implements IgnoreMatcher {
     // Docker does not distinguish files from directories: `dir/` is cleaned to `dir`.
     const p = normaliseRel(relPath);
     if (p === '' || this.compiled.length === 0) return false;
-    const parts = p.split('/');
-    const prefixes: string[] = [];
-    for (let i = 1; i <= parts.length; i++) prefixes.push(parts.slice(0, i).join('/'));
-    for (let i = this.compiled.length - 1; i >= 0; i--) {
-      const c = this.compiled[i];
-      if (prefixes.some((q) => c.test(q))) return !c.exclusion;
+    return this.matchesOrParentMatches(p);
+  }
+
+  /** moby's `MatchesOrParentMatches`, on a path as given. */
+  matchesOrParentMatches(file: string): boolean {
+    let matched = false;
+    const parent = goDir(file);
+    const parentDirs = parent.split('/');
+    for (const c of this.compiled) {
+      // an inclusion that already matched, or an exclusion before anything matched, changes nothing
+      if (c.exclusion !== matched) continue;
+      let match = c.test(file);
+      for (let i = 0; !match && parent !== '.' && i < parentDirs.length; i++) match = c.test(parentDirs.slice(0, i + 1).join('/'));
+      if (match) matched = !c.exclusion;
     }
-    return false;
+    return matched;
   }
 
   mayReinclude(relDir: string): boolean {

@@ -34160,6 +34160,9 @@ async function loadRegistryCredentials(env, secrets) {
 }
 
 // src/pipeline/upload.ts
+function contextTooLargeAdvice(compressedBytes) {
+  return `The build context archive (${formatBytes(compressedBytes)} compressed) is larger than the platform accepts: leave out what the build does not need with a .dockerignore, or point the context input at a smaller directory.`;
+}
 var HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 async function signBlobs(proxy, prep, sizes, signal) {
   if (prep.snapshotRelPath === void 0) return {};
@@ -34231,7 +34234,10 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
         }
       },
       s.signal
-    );
+    ).catch((e) => {
+      if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total));
+      throw e;
+    });
     await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] }, HOUSEKEEPING);
     events2.status("Untarring build context archive in builder sandbox...");
     await execInSandbox(
@@ -34804,6 +34810,7 @@ async function run(options = {}) {
     const err = toActionError(e, "input");
     const text = formatError(err, redact);
     core.setOutput("status", "failed");
+    core.setOutput("error", text);
     await writeSummary(redact(`## \u274C Tensorlake sandbox image: invalid input
 
 \`\`\`text
@@ -34866,7 +34873,9 @@ ${text}
   }
   if (result.error) {
     const prefix = result.status === "cancelled" ? "Cancelled: " : "";
-    core.setFailed(prefix + formatError(result.error, redact));
+    const text = prefix + formatError(result.error, redact);
+    core.setOutput("error", text);
+    core.setFailed(text);
   } else if (result.status === "ingesting") {
     core.notice(redact(`Build ${result.buildId} accepted; admission continues on the platform (wait: false).`));
   }

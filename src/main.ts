@@ -56,6 +56,7 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     const err = toActionError(e, 'input');
     const text = formatError(err, redact);
     core.setOutput('status', 'failed');
+    core.setOutput('error', text);
     await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n\`\`\`text\n${text}\n\`\`\`\n`)).catch(() => undefined);
     core.setFailed(text);
     return undefined;
@@ -118,7 +119,9 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
   }
   if (result.error) {
     const prefix = result.status === 'cancelled' ? 'Cancelled: ' : '';
-    core.setFailed(prefix + formatError(result.error, redact));
+    const text = prefix + formatError(result.error, redact);
+    core.setOutput('error', text);
+    core.setFailed(text);
   } else if (result.status === 'ingesting') {
     core.notice(redact(`Build ${result.buildId} accepted; admission continues on the platform (wait: false).`));
   }

@@ -1,7 +1,9 @@
-/** action.yml, the code and the README must agree on every input and output. */
+/** action.yml, the code and the README must agree on every input and output (the README's tables are generated: npm run docs). */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../tools/action-runner.js';
 
@@ -39,25 +41,54 @@ test('action.yml runs node24 with a post step that always runs', () => {
   assert.match(yml, /post-if: 'always\(\)'/);
 });
 
-test('every input is read by the code and documented in the README', () => {
+test('every input is read by the code', () => {
   const inputs = section(yml, 'inputs');
   assert.ok(inputs.length >= 20, `inputs: ${inputs.join(', ')}`);
-  for (const i of inputs) {
-    assert.ok(src.includes(`'${i}'`), `input ${i} is read in src/`);
-    assert.ok(readme.includes(`| \`${i}\` |`), `input ${i} is in the README table`);
+  for (const i of inputs) assert.ok(src.includes(`'${i}'`), `input ${i} is read in src/`);
+});
+
+test('every output is set by the code', () => {
+  const outputs = section(yml, 'outputs');
+  const setters = readFileSync(join(ROOT, 'src', 'report', 'outputs.ts'), 'utf8');
+  const main = readFileSync(join(ROOT, 'src', 'main.ts'), 'utf8');
+  for (const o of outputs) {
+    assert.ok(
+      setters.includes(`'${o}'`) || setters.includes(`${o}:`) || setters.includes(`out.${o}`) || main.includes(`setOutput('${o}'`),
+      `output ${o} is set in src/report/outputs.ts or src/main.ts`,
+    );
   }
 });
 
-test('every output is set by the code and documented in the README', () => {
-  const outputs = section(yml, 'outputs');
-  const setters = readFileSync(join(ROOT, 'src', 'report', 'outputs.ts'), 'utf8');
-  for (const o of outputs) {
-    assert.ok(
-      setters.includes(`'${o}'`) || setters.includes(`${o}:`) || setters.includes(`out.${o}`),
-      `output ${o} is set in src/report/outputs.ts`,
-    );
-    assert.ok(readme.includes(`| \`${o}\` |`), `output ${o} is in the README table`);
-  }
+function docs(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts', 'docs.mjs'), '--check', ...args], { cwd: ROOT, encoding: 'utf8' });
+}
+
+test('the README tables are what npm run docs generates from action.yml', () => {
+  const r = docs();
+  assert.equal(r.status, 0, r.stderr);
+  for (const i of section(yml, 'inputs')) assert.ok(readme.includes(`| \`${i}\` |`), `input ${i} is in the README table`);
+  for (const o of section(yml, 'outputs')) assert.ok(readme.includes(`| \`${o}\` |`), `output ${o} is in the README table`);
+});
+
+test('the docs check fails, naming the row, when action.yml and the README disagree', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'docs-check-'));
+  copyFileSync(join(ROOT, 'README.md'), join(dir, 'README.md'));
+  const changed = yml.replace(/( {2}build-timeout:\n {4}description: ')[^']*'/, "$1How long the builder may run, changed.'");
+  assert.notEqual(changed, yml);
+  writeFileSync(join(dir, 'action.yml'), changed);
+  const r = docs('--action', join(dir, 'action.yml'), '--readme', join(dir, 'README.md'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /README\.md does not match action\.yml \(run npm run docs\)/);
+  assert.match(r.stderr, /\| `build-timeout` \| `60m` \| How long the builder may run, changed\. \|/);
+  const write = spawnSync(
+    process.execPath,
+    [join(ROOT, 'scripts', 'docs.mjs'), '--action', join(dir, 'action.yml'), '--readme', join(dir, 'README.md')],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(write.status, 0, write.stderr);
+  assert.equal(docs('--action', join(dir, 'action.yml'), '--readme', join(dir, 'README.md')).status, 0, 'npm run docs fixes it');
 });
 
 test('the User-Agent version is the package version', async () => {

@@ -17,6 +17,14 @@ import { loadRegistryCredentials } from './credentials.js';
 import { BUILD_DIR, CONTEXT_ARCHIVE, CONTEXT_DIR, SPEC_PATH } from './remote-paths.js';
 import { COMMAND_LIMITS_MS, execInSandbox, type BuildSession } from './session.js';
 
+/** What to do when the platform refuses the context archive as too large (HTTP 413). */
+export function contextTooLargeAdvice(compressedBytes: number): string {
+  return (
+    `The build context archive (${formatBytes(compressedBytes)} compressed) is larger than the platform accepts: ` +
+    'leave out what the build does not need with a .dockerignore, or point the context input at a smaller directory.'
+  );
+}
+
 const HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 
 export interface UploadOutcome {
@@ -109,7 +117,10 @@ async function uploadContext(
         },
       },
       s.signal,
-    );
+    ).catch((e: unknown) => {
+      if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total));
+      throw e;
+    });
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] }, HOUSEKEEPING);
     events.status('Untarring build context archive in builder sandbox...');
     await execInSandbox(

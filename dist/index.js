@@ -28573,11 +28573,11 @@ var Summary = class {
    */
   addTable(rows) {
     const tableBody = rows.map((row) => {
-      const cells = row.map((cell) => {
-        if (typeof cell === "string") {
-          return this.wrap("td", cell);
+      const cells = row.map((cell2) => {
+        if (typeof cell2 === "string") {
+          return this.wrap("td", cell2);
         }
-        const { header, data, colspan, rowspan } = cell;
+        const { header, data, colspan, rowspan } = cell2;
         const tag = header ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
@@ -29736,6 +29736,91 @@ function formatError(e, redact = (s) => s) {
 import { statSync } from "node:fs";
 import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path";
 
+// src/dockerfile/naming.ts
+import path6 from "node:path";
+
+// src/report/untrusted.ts
+var ZWSP = "\u200B";
+var LINE_BREAK = /\r\n|\r|\n/;
+var LEGACY_MARKER = /##\[/g;
+function breakLegacyMarkers(text) {
+  return text.includes("##[") ? text.replace(LEGACY_MARKER, `##${ZWSP}[`) : text;
+}
+function neutraliseOneLine(line) {
+  let out = breakLegacyMarkers(line);
+  const lead = out.length - out.trimStart().length;
+  if (out.startsWith("::", lead)) out = out.slice(0, lead) + ZWSP + out.slice(lead);
+  return out;
+}
+function neutraliseLog(text) {
+  if (!text.includes("::") && !text.includes("##[")) return text.replace(/\r\n?/g, "\n");
+  return text.split(LINE_BREAK).map(neutraliseOneLine).join("\n");
+}
+var CONTROL_CHARS = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u2028\\u2029]";
+var CONTROL = new RegExp(CONTROL_CHARS, "g");
+var HAS_CONTROL = new RegExp(CONTROL_CHARS);
+function oneLine(value) {
+  return value.replace(CONTROL, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+function hasControlCharacters(value) {
+  return HAS_CONTROL.test(value);
+}
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+function fencedBlock(text, info2 = "text") {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return `${fence}${info2}
+${text}
+${fence}`;
+}
+
+// src/dockerfile/naming.ts
+var DOCKERFILE_FALLBACK = "sandbox-image";
+var IMPORT_FALLBACK = "imported-image";
+function fileStem(name) {
+  const dot = name.lastIndexOf(".");
+  return dot <= 0 ? name : name.slice(0, dot);
+}
+function defaultNameForDockerfile(dockerfilePath, cwd = process.cwd()) {
+  const abs = path6.resolve(cwd, dockerfilePath);
+  const stem = fileStem(path6.basename(abs));
+  if (stem.toLowerCase() === "dockerfile") {
+    const parent = path6.basename(path6.dirname(abs)).trim();
+    return parent === "" ? DOCKERFILE_FALLBACK : parent;
+  }
+  return stem === "" ? DOCKERFILE_FALLBACK : stem;
+}
+function defaultNameForImport(reference) {
+  let s = reference.trim();
+  const at = s.indexOf("@");
+  if (at >= 0) s = s.slice(0, at);
+  let segment = s.slice(s.lastIndexOf("/") + 1);
+  const colon = segment.lastIndexOf(":");
+  if (colon >= 0 && colon < segment.length - 1) segment = segment.slice(0, colon);
+  return segment === "" ? IMPORT_FALLBACK : segment;
+}
+var MAX_NAME_LENGTH = 200;
+function imageNameProblem(name) {
+  if (name.length > MAX_NAME_LENGTH) return `at most ${MAX_NAME_LENGTH} characters`;
+  if (/\s/.test(name) || hasControlCharacters(name)) return "no whitespace or control characters";
+  return void 0;
+}
+function checkDerivedName(name, from) {
+  const problem = imageNameProblem(name);
+  if (problem === void 0) return name;
+  throw new ActionError(`the image name '${oneLine(name)}' derived from ${from} is not a valid image name (${problem})`, {
+    kind: "input",
+    input: "name",
+    advice: ["Set the name input to the name to register the image under."]
+  });
+}
+
 // src/platform/url-secrets.ts
 var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
 function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
@@ -29965,8 +30050,9 @@ function readInputs(src) {
     source = { kind: "dockerfile", dockerfile, dockerfileInput, context };
   }
   const name = src.input("name").trim() || void 0;
-  if (name !== void 0 && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
-    throw inputError("name", `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
+  const nameProblem = name === void 0 ? void 0 : imageNameProblem(name);
+  if (name !== void 0 && nameProblem !== void 0) {
+    throw inputError("name", `'${oneLine(name)}' is not a valid image name (${nameProblem})`);
   }
   const { auth, apiUrl, namespace } = readConnection(src);
   secrets.push(auth.token);
@@ -31059,33 +31145,6 @@ import { open as open2 } from "node:fs/promises";
 // src/dockerfile/plan.ts
 import path7 from "node:path";
 
-// src/dockerfile/naming.ts
-import path6 from "node:path";
-var DOCKERFILE_FALLBACK = "sandbox-image";
-var IMPORT_FALLBACK = "imported-image";
-function fileStem(name) {
-  const dot = name.lastIndexOf(".");
-  return dot <= 0 ? name : name.slice(0, dot);
-}
-function defaultNameForDockerfile(dockerfilePath, cwd = process.cwd()) {
-  const abs = path6.resolve(cwd, dockerfilePath);
-  const stem = fileStem(path6.basename(abs));
-  if (stem.toLowerCase() === "dockerfile") {
-    const parent = path6.basename(path6.dirname(abs)).trim();
-    return parent === "" ? DOCKERFILE_FALLBACK : parent;
-  }
-  return stem === "" ? DOCKERFILE_FALLBACK : stem;
-}
-function defaultNameForImport(reference) {
-  let s = reference.trim();
-  const at = s.indexOf("@");
-  if (at >= 0) s = s.slice(0, at);
-  let segment = s.slice(s.lastIndexOf("/") + 1);
-  const colon = segment.lastIndexOf(":");
-  if (colon >= 0 && colon < segment.length - 1) segment = segment.slice(0, colon);
-  return segment === "" ? IMPORT_FALLBACK : segment;
-}
-
 // src/dockerfile/parse.ts
 var import_dockerfile_ast = __toESM(require_main(), 1);
 
@@ -31651,7 +31710,7 @@ function planDockerfile(opts) {
     baseImageIsInternalStage,
     additionalRefs,
     lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
-    name: explicitName(opts.name) ?? defaultNameForDockerfile(opts.dockerfilePath),
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), "the Dockerfile path"),
     warnings,
     stats: { instructions: instructions.length, stages }
   };
@@ -31671,7 +31730,7 @@ function planImport(opts) {
     additionalRefs: [],
     lookupRefs: [],
     importImageReference: reference,
-    name: explicitName(opts.name) ?? defaultNameForImport(reference),
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), "the image reference"),
     warnings: [],
     stats: { instructions: 1, stages: 1 }
   };
@@ -31753,7 +31812,7 @@ function translate(glob) {
         j++;
       }
       let ranges = 0;
-      const esc2 = () => {
+      const esc = () => {
         const c = chars[j];
         if (c === void 0) throw new PatternError("unterminated character class");
         if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
@@ -31769,12 +31828,12 @@ function translate(glob) {
           j++;
           break;
         }
-        const lo = esc2();
+        const lo = esc();
         let hi = lo;
         if (chars[j] === void 0) throw new PatternError("unterminated character class");
         if (chars[j] === "-") {
           j++;
-          hi = esc2();
+          hi = esc();
           if (chars[j] === void 0) throw new PatternError("unterminated character class");
         }
         ranges++;
@@ -34263,13 +34322,12 @@ async function registryCredentials(s) {
   }
   return creds.dockerConfigJson;
 }
-async function uploadBuildInputs(s, proxy, plan, prep, sizes, onArchived = () => {
+async function uploadBuildInputs(s, proxy, plan, prep, sizes, dockerConfigJson, onArchived = () => {
 }) {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
   await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR], user: "root" }, HOUSEKEEPING);
   await execInSandbox(s, proxy, { command: "chmod", args: ["0777", BUILD_DIR], user: "root" }, HOUSEKEEPING);
   const context = plan.mode === "dockerfile" && plan.contextDir ? await uploadContext(s, proxy, plan.contextDir, onArchived) : void 0;
-  const dockerConfigJson = await registryCredentials(s);
   const spec = buildSpec({
     prepared: prep.raw,
     plan,
@@ -34422,7 +34480,11 @@ async function runBuild(req, deps) {
   let proxy;
   const evidence = { sawDiskSpaceEvidence: false };
   try {
-    const plan = await phase("plan", () => planBuild(req, events2));
+    const { plan, dockerConfigJson } = await phase("plan", async () => ({
+      plan: await planBuild(req, events2),
+      // registry secrets are masked now, before any platform answer or builder line is printed
+      dockerConfigJson: await registryCredentials(s)
+    }));
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.warnings = plan.warnings;
@@ -34487,7 +34549,10 @@ async function runBuild(req, deps) {
       )
     )).proxy;
     const ready = proxy;
-    const upload = await phase("upload", () => uploadBuildInputs(s, ready, plan, prep, sizes, (c) => result.context = c));
+    const upload = await phase(
+      "upload",
+      () => uploadBuildInputs(s, ready, plan, prep, sizes, dockerConfigJson, (c) => result.context = c)
+    );
     await phase("build", () => runBuilder(s, ready, prep, evidence));
     const completion = await phase("complete", async () => {
       const meta = parseMetadata(await ready.getFile(METADATA_PATH, signal));
@@ -34574,15 +34639,25 @@ async function terminationReason(lifecycle, id) {
   }
 }
 
+// src/report/core-port.ts
+function guardedCore(core) {
+  const guarded = { info: (message) => core.info(neutraliseLog(message)) };
+  for (const fn of ["debug", "warning", "error", "notice", "setFailed", "startGroup"]) {
+    const original = core[fn];
+    if (original)
+      guarded[fn] = (message, ...rest) => original(breakLegacyMarkers(message), ...rest);
+  }
+  return { ...core, ...guarded };
+}
+
 // src/report/reporter.ts
 var MAX_ANNOTATIONS_PER_LEVEL = 10;
 var LOG_TAIL_LINES = 30;
 var GitHubReporter = class {
   constructor(core, opts) {
-    this.core = core;
     this.opts = opts;
+    this.core = guardedCore(core);
   }
-  core;
   opts;
   inGroup = false;
   warningsAnnotated = 0;
@@ -34593,6 +34668,7 @@ var GitHubReporter = class {
   lastProgress = /* @__PURE__ */ new Map();
   /** the last builder log lines (redacted), shown in the summary when the build fails */
   logTail = [];
+  core;
   line(text) {
     const t = this.opts.redact(text);
     this.core.info(this.opts.label ? `[${this.opts.label}] ${t}` : t);
@@ -34612,8 +34688,9 @@ var GitHubReporter = class {
     if (this.inGroup) this.core.endGroup();
     this.inGroup = false;
   }
+  /** One status line; values from the platform it embeds cannot start a line of their own. */
   status(message) {
-    this.line(message);
+    this.line(oneLine(message));
   }
   buildLog(stream, line) {
     const text = stream === "stderr" ? `[stderr] ${line}` : line;
@@ -34706,11 +34783,14 @@ function resultOutputs(r) {
 }
 
 // src/report/summary.ts
-function esc(text) {
+function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }
+function plain(text) {
+  return escapeHtml(oneLine(text));
+}
 function code(text) {
-  return "`" + text.replace(/`/g, "'") + "`";
+  return "`" + oneLine(text).replace(/`/g, "'") + "`";
 }
 function renderSummary(r, extraWarnings, redact, logTail = []) {
   const icon = r.status === "registered" ? "\u2705" : r.status === "ingesting" ? "\u23F3" : r.status === "cancelled" ? "\u{1F6AB}" : "\u274C";
@@ -34751,17 +34831,15 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
     );
   }
   lines.push("| | |", "|---|---|");
-  for (const [k, v] of rows) if (v !== void 0 && v !== "") lines.push(`| ${k} | ${esc(v)} |`);
+  for (const [k, v] of rows) if (v !== void 0 && v !== "") lines.push(`| ${k} | ${cell(v)} |`);
   lines.push("");
   if (r.error) {
-    lines.push("### Error", "", "```text", formatError(r.error), "```", "");
+    lines.push("### Error", "", fencedBlock(formatError(r.error)), "");
     if (logTail.length) {
       lines.push(
         `<details><summary>Last ${logTail.length} builder log lines</summary>`,
         "",
-        "```text",
-        ...logTail.map((l) => l.replace(/```/g, "'''")),
-        "```",
+        fencedBlock(logTail.join("\n")),
         "",
         "</details>",
         ""
@@ -34780,7 +34858,7 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
   if (r.context?.skipped.length) for (const s of r.context.skipped) warnings.push(`context: skipped ${s.path}: ${s.reason}`);
   if (warnings.length) {
     lines.push(`### Warnings (${warnings.length})`, "");
-    for (const w of warnings) lines.push(`- ${esc(w)}`);
+    for (const w of warnings) lines.push(`- ${plain(w)}`);
     lines.push("");
   }
   return redact(lines.join("\n"));
@@ -34796,7 +34874,7 @@ function maskRawSecrets(core, env, secrets) {
   for (const name of ["TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(env[name]);
 }
 async function run(options = {}) {
-  const core = options.core ?? core_exports;
+  const core = guardedCore(options.core ?? core_exports);
   const env = options.env ?? process.env;
   const signals = options.signals ?? process;
   const writeSummary = options.writeSummary ?? defaultWriteSummary;
@@ -34813,9 +34891,7 @@ async function run(options = {}) {
     core.setOutput("error", text);
     await writeSummary(redact(`## \u274C Tensorlake sandbox image: invalid input
 
-\`\`\`text
-${text}
-\`\`\`
+${fencedBlock(text)}
 `)).catch(() => void 0);
     core.setFailed(text);
     return void 0;
@@ -34889,7 +34965,7 @@ run().then(
     const secrets = new SecretRegistry();
     for (const name of ["INPUT_API-KEY", "INPUT_PAT", "TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(process.env[name]);
     const text = secrets.redact(e instanceof Error ? e.message : String(e));
-    console.error(`::error::sbx-image-action crashed: ${text}. Please report this with the step log.`);
+    error(`sbx-image-action crashed: ${text}. Please report this with the step log.`);
     process.exit(1);
   }
 );

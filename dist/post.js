@@ -21478,6 +21478,27 @@ function formatError(e, redact = (s) => s) {
   return redact(text);
 }
 
+// src/report/untrusted.ts
+var ZWSP = "\u200B";
+var LINE_BREAK = /\r\n|\r|\n/;
+var LEGACY_MARKER = /##\[/g;
+function breakLegacyMarkers(text) {
+  return text.includes("##[") ? text.replace(LEGACY_MARKER, `##${ZWSP}[`) : text;
+}
+function neutraliseOneLine(line) {
+  let out = breakLegacyMarkers(line);
+  const lead = out.length - out.trimStart().length;
+  if (out.startsWith("::", lead)) out = out.slice(0, lead) + ZWSP + out.slice(lead);
+  return out;
+}
+function neutraliseLog(text) {
+  if (!text.includes("::") && !text.includes("##[")) return text.replace(/\r\n?/g, "\n");
+  return text.split(LINE_BREAK).map(neutraliseOneLine).join("\n");
+}
+var CONTROL_CHARS = "[\\x00-\\x08\\x0a-\\x1f\\x7f-\\x9f\\u2028\\u2029]";
+var CONTROL = new RegExp(CONTROL_CHARS, "g");
+var HAS_CONTROL = new RegExp(CONTROL_CHARS);
+
 // src/platform/url-secrets.ts
 var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
 function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
@@ -22527,9 +22548,20 @@ function adopt(found) {
   return out;
 }
 
+// src/report/core-port.ts
+function guardedCore(core) {
+  const guarded = { info: (message) => core.info(neutraliseLog(message)) };
+  for (const fn of ["debug", "warning", "error", "notice", "setFailed", "startGroup"]) {
+    const original = core[fn];
+    if (original)
+      guarded[fn] = (message, ...rest) => original(breakLegacyMarkers(message), ...rest);
+  }
+  return { ...core, ...guarded };
+}
+
 // src/cleanup.ts
 async function runPost(options = {}) {
-  const core = options.core ?? core_exports;
+  const core = guardedCore(options.core ?? core_exports);
   const env = options.env ?? process.env;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
   for (const n of ["api-key", "pat"]) secrets.add(core.getInput(n));
@@ -22613,7 +22645,9 @@ async function withinBudget(call) {
 runPost().then(
   () => process.exit(),
   (e) => {
-    console.error(`::warning::sbx-image-action post step failed: ${e instanceof Error ? e.message : String(e)}`);
+    const secrets = new SecretRegistry();
+    for (const name of ["INPUT_API-KEY", "INPUT_PAT", "TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(process.env[name]);
+    warning(`sbx-image-action post step failed: ${secrets.redact(e instanceof Error ? e.message : String(e))}`);
     process.exit(0);
   }
 );

@@ -175,6 +175,8 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     }
   }
   const lines = planLines(spec, imgFiles.filter((f) => f.type === 'file').length, ctxBytes);
+  const output = world.faults.take('builderOutput');
+  if (output) lines.splice(Math.min(lines.length, 1), 0, ...output.lines.map((text) => ({ text, stream: output.stream ?? 'stdout' })));
 
   // faults
   const failRule = world.faults.take('builderFail') ?? world.faults.take('builderOom') ?? world.faults.take('builderEnospc');

@@ -16,6 +16,7 @@ const KINDS: readonly FaultKind[] = [
   'builderFail',
   'builderOom',
   'builderEnospc',
+  'builderOutput',
   'admissionFail',
   'corruptChunk',
   'dropChunk',
@@ -104,6 +105,10 @@ export function validateFault(input: unknown): FaultRuleInput {
       optInt(input, 'afterLines', 0);
       if (input.dmesg !== undefined && typeof input.dmesg !== 'boolean') bad('dmesg must be a boolean');
       if (input.logLines !== undefined && typeof input.logLines !== 'boolean') bad('logLines must be a boolean');
+      break;
+    case 'builderOutput':
+      if (!Array.isArray(input.lines) || input.lines.some((l) => typeof l !== 'string')) bad('lines must be an array of strings');
+      if (input.stream !== undefined && input.stream !== 'stdout' && input.stream !== 'stderr') bad("stream must be 'stdout' or 'stderr'");
       break;
     case 'corruptChunk':
     case 'dropChunk':

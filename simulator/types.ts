@@ -168,6 +168,12 @@ export interface BuilderEnospcFault extends FaultBase {
   /** false: the builder's log says nothing about disk space (only df shows 100%); default true */
   logLines?: boolean;
 }
+/** The builder prints these lines as they are (as output of the user's RUN steps would be), then builds on. */
+export interface BuilderOutputFault extends FaultBase {
+  kind: 'builderOutput';
+  lines: string[];
+  stream?: 'stdout' | 'stderr';
+}
 export interface AdmissionFailFault extends FaultBase {
   kind: 'admissionFail';
   message?: string;
@@ -195,6 +201,7 @@ export type FaultRuleInput =
   | BuilderFailFault
   | BuilderOomFault
   | BuilderEnospcFault
+  | BuilderOutputFault
   | AdmissionFailFault
   | CorruptChunkFault
   | DropChunkFault

@@ -11,6 +11,7 @@ import { transportFor } from './pipeline/session.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
 import { USER_AGENT } from './version.js';
+import { guardedCore } from './report/core-port.js';
 
 export interface PostOptions {
   core?: Pick<typeof actionsCore, 'getInput' | 'getState' | 'info' | 'warning' | 'debug' | 'setSecret'>;
@@ -19,7 +20,8 @@ export interface PostOptions {
 }
 
 export async function runPost(options: PostOptions = {}): Promise<{ deleted: string[]; failed: string[] }> {
-  const core = options.core ?? actionsCore;
+  // sandbox ids and names come from the platform: info lines are neutralised
+  const core = guardedCore(options.core ?? actionsCore);
   const env = options.env ?? process.env;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
   for (const n of ['api-key', 'pat']) secrets.add(core.getInput(n));

@@ -1,3 +1,4 @@
+import * as core from '@actions/core';
 import { run } from './main.js';
 import { SecretRegistry } from './secrets.js';
 
@@ -9,7 +10,8 @@ run().then(
     const secrets = new SecretRegistry();
     for (const name of ['INPUT_API-KEY', 'INPUT_PAT', 'TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(process.env[name]);
     const text = secrets.redact(e instanceof Error ? e.message : String(e));
-    console.error(`::error::sbx-image-action crashed: ${text}. Please report this with the step log.`);
+    // core.error escapes the text: a message from outside cannot end the command and start another
+    core.error(`sbx-image-action crashed: ${text}. Please report this with the step log.`);
     process.exit(1);
   },
 );

@@ -5,6 +5,8 @@
  */
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
+import { imageNameProblem } from './dockerfile/naming.js';
+import { oneLine } from './report/untrusted.js';
 import { ActionError } from './errors.js';
 import { isLoopbackHost } from './platform/urls.js';
 
@@ -220,8 +222,9 @@ export function readInputs(src: InputSource): ActionInputs {
   }
 
   const name = src.input('name').trim() || undefined;
-  if (name !== undefined && (name.length > 200 || /[\s\x00-\x1f]/.test(name))) {
-    throw inputError('name', `'${name}' is not a valid image name (no whitespace or control characters, at most 200 characters)`);
+  const nameProblem = name === undefined ? undefined : imageNameProblem(name);
+  if (name !== undefined && nameProblem !== undefined) {
+    throw inputError('name', `'${oneLine(name)}' is not a valid image name (${nameProblem})`);
   }
 
   const { auth, apiUrl, namespace } = readConnection(src);

@@ -12,7 +12,8 @@ import type { BuildResult } from './pipeline/result.js';
 import { GitHubReporter } from './report/reporter.js';
 import { resultOutputs } from './report/outputs.js';
 import { renderSummary } from './report/summary.js';
-import type { CorePort } from './report/core-port.js';
+import { guardedCore, type CorePort } from './report/core-port.js';
+import { fencedBlock } from './report/untrusted.js';
 import { USER_AGENT } from './version.js';
 
 export interface RunOptions {
@@ -41,7 +42,8 @@ function maskRawSecrets(
 }
 
 export async function run(options: RunOptions = {}): Promise<BuildResult | undefined> {
-  const core = options.core ?? actionsCore;
+  // every info line is neutralised: text from outside can never issue a workflow command
+  const core = guardedCore(options.core ?? actionsCore);
   const env = options.env ?? process.env;
   const signals = options.signals ?? process;
   const writeSummary = options.writeSummary ?? defaultWriteSummary;
@@ -57,7 +59,7 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     const text = formatError(err, redact);
     core.setOutput('status', 'failed');
     core.setOutput('error', text);
-    await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n\`\`\`text\n${text}\n\`\`\`\n`)).catch(() => undefined);
+    await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n${fencedBlock(text)}\n`)).catch(() => undefined);
     core.setFailed(text);
     return undefined;
   }

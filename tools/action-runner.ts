@@ -66,6 +66,35 @@ function unescapeProp(s: string): string {
   return unescapeData(s).replace(/%3A/g, ':').replace(/%2C/g, ',');
 }
 
+export interface RunnerCommand {
+  /** the command's name (`add-mask`, `stop-commands`, `warning`, ...) */
+  name: string;
+  /** what follows the command, unescaped */
+  data: string;
+  form: '::' | '##[';
+  /** the physical line the runner read */
+  line: string;
+}
+
+/**
+ * What GitHub's runner would execute in this output, modelled on its parser: it ends a line at
+ * `\n`, `\r\n` and a lone `\r`; a line is a command when, after leading whitespace, it starts with
+ * `::name`, or (the legacy form) when it holds `##[name` anywhere.
+ */
+export function runnerCommands(output: string): RunnerCommand[] {
+  const found: RunnerCommand[] = [];
+  for (const line of output.split(/\r\n|\r|\n/)) {
+    const v2 = /^::([A-Za-z0-9_-]+)(?: [^:]*)?::(.*)$/.exec(line.trimStart());
+    if (v2) {
+      found.push({ name: v2[1], data: unescapeData(v2[2]), form: '::', line });
+      continue;
+    }
+    const v1 = /##\[([A-Za-z0-9_-]+)[^\]]*\](.*)$/.exec(line);
+    if (v1) found.push({ name: v1[1], data: unescapeData(v1[2]), form: '##[', line });
+  }
+  return found;
+}
+
 export function parseCommands(stdout: string): { groups: string[]; annotations: Annotation[]; lines: string[] } {
   const groups: string[] = [];
   const annotations: Annotation[] = [];

@@ -2,6 +2,8 @@
  * Default registered names (CONTRACT §2.7 Dockerfile builds, §2.8 import builds).
  */
 import path from 'node:path';
+import { ActionError } from '../errors.js';
+import { hasControlCharacters, oneLine } from '../report/untrusted.js';
 
 const DOCKERFILE_FALLBACK = 'sandbox-image';
 const IMPORT_FALLBACK = 'imported-image';
@@ -40,4 +42,28 @@ export function defaultNameForImport(reference: string): string {
   const colon = segment.lastIndexOf(':');
   if (colon >= 0 && colon < segment.length - 1) segment = segment.slice(0, colon);
   return segment === '' ? IMPORT_FALLBACK : segment;
+}
+
+const MAX_NAME_LENGTH = 200;
+
+/**
+ * Why `name` cannot be a registered image name, or undefined when it can: no whitespace or control
+ * characters (a name is printed in log lines and sent in JSON), at most 200 characters. The one rule
+ * for an explicit `name` input and for a name derived from a directory or an image reference.
+ */
+export function imageNameProblem(name: string): string | undefined {
+  if (name.length > MAX_NAME_LENGTH) return `at most ${MAX_NAME_LENGTH} characters`;
+  if (/\s/.test(name) || hasControlCharacters(name)) return 'no whitespace or control characters';
+  return undefined;
+}
+
+/** A derived name that breaks the rule: an input error that says where it came from and what to set. */
+export function checkDerivedName(name: string, from: string): string {
+  const problem = imageNameProblem(name);
+  if (problem === undefined) return name;
+  throw new ActionError(`the image name '${oneLine(name)}' derived from ${from} is not a valid image name (${problem})`, {
+    kind: 'input',
+    input: 'name',
+    advice: ['Set the name input to the name to register the image under.'],
+  });
 }

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { ActionError } from '../errors.js';
-import { defaultNameForDockerfile, defaultNameForImport } from './naming.js';
+import { checkDerivedName, defaultNameForDockerfile, defaultNameForImport } from './naming.js';
 import { parseDockerfile, type DockerInstruction, type EscapeChar } from './parse.js';
 import { splitCsvFields, unquoteWord } from './shell.js';
 
@@ -349,7 +349,7 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
     baseImageIsInternalStage,
     additionalRefs,
     lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
-    name: explicitName(opts.name) ?? defaultNameForDockerfile(opts.dockerfilePath),
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), 'the Dockerfile path'),
     warnings,
     stats: { instructions: instructions.length, stages },
   };
@@ -371,7 +371,7 @@ export function planImport(opts: { reference: string; name?: string }): BuildPla
     additionalRefs: [],
     lookupRefs: [],
     importImageReference: reference,
-    name: explicitName(opts.name) ?? defaultNameForImport(reference),
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), 'the image reference'),
     warnings: [],
     stats: { instructions: 1, stages: 1 },
   };

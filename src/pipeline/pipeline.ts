@@ -20,7 +20,7 @@ import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
 import { planBuild } from './plan-phase.js';
 import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
-import { uploadBuildInputs } from './upload.js';
+import { registryCredentials, uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
 import {
@@ -99,7 +99,11 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
 
   try {
     // Plan: local, no network.
-    const plan: BuildPlan = await phase('plan', () => planBuild(req, events));
+    const { plan, dockerConfigJson } = await phase('plan', async () => ({
+      plan: await planBuild(req, events),
+      // registry secrets are masked now, before any platform answer or builder line is printed
+      dockerConfigJson: await registryCredentials(s),
+    }));
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.warnings = plan.warnings;
@@ -175,7 +179,9 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     const ready = proxy;
 
     // Upload context and spec (§6.5–§7.1).
-    const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, (c) => (result.context = c)));
+    const upload = await phase('upload', () =>
+      uploadBuildInputs(s, ready, plan, prep, sizes, dockerConfigJson, (c) => (result.context = c)),
+    );
 
     // Build (§7).
     await phase('build', () => runBuilder(s, ready, prep, evidence));

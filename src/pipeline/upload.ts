@@ -137,7 +137,11 @@ async function uploadContext(
   }
 }
 
-async function registryCredentials(s: BuildSession): Promise<string | undefined> {
+/**
+ * Reads the runner's Docker credentials and registers every secret in them. Called in the Plan phase,
+ * before the first request: every secret is masked before any text from outside is printed.
+ */
+export async function registryCredentials(s: BuildSession): Promise<string | undefined> {
   if (!s.req.registryCredentials) return undefined;
   const creds = await loadRegistryCredentials(s.deps.env, s.deps.secrets);
   if (creds.dockerConfigJson) s.deps.secrets.add(creds.dockerConfigJson);
@@ -154,13 +158,13 @@ export async function uploadBuildInputs(
   plan: BuildPlan,
   prep: PreparedBuild,
   sizes: BuildSizes,
+  dockerConfigJson: string | undefined,
   onArchived: (c: ContextSummary) => void = () => {},
 ): Promise<UploadOutcome> {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
   await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
   const context = plan.mode === 'dockerfile' && plan.contextDir ? await uploadContext(s, proxy, plan.contextDir, onArchived) : undefined;
-  const dockerConfigJson = await registryCredentials(s);
   const spec = buildSpec({
     prepared: prep.raw,
     plan,

@@ -7,7 +7,8 @@ import type { BuildEvents, Phase, TransferProgress } from '../pipeline/events.js
 import { PHASE_TITLES } from '../pipeline/events.js';
 import type { PlanWarning } from '../dockerfile/plan.js';
 import { formatBytes } from '../context/format.js';
-import type { CorePort } from './core-port.js';
+import { guardedCore, type CorePort } from './core-port.js';
+import { oneLine } from './untrusted.js';
 
 export const MAX_ANNOTATIONS_PER_LEVEL = 10;
 /** builder log lines kept for the summary of a failed build */
@@ -31,10 +32,15 @@ export class GitHubReporter implements BuildEvents {
   /** the last builder log lines (redacted), shown in the summary when the build fails */
   readonly logTail: string[] = [];
 
+  private readonly core: CorePort;
+
   constructor(
-    private readonly core: CorePort,
+    core: CorePort,
     private readonly opts: ReporterOptions,
-  ) {}
+  ) {
+    // builder lines and platform fields pass through here: neutralise every info line
+    this.core = guardedCore(core);
+  }
 
   private line(text: string): void {
     const t = this.opts.redact(text);
@@ -59,8 +65,9 @@ export class GitHubReporter implements BuildEvents {
     this.inGroup = false;
   }
 
+  /** One status line; values from the platform it embeds cannot start a line of their own. */
   status(message: string): void {
-    this.line(message);
+    this.line(oneLine(message));
   }
 
   buildLog(stream: 'stdout' | 'stderr', line: string): void {

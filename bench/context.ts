@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createContextArchive, scanContext } from '../src/context/archive.js';
-import { formatBytes } from '../src/context/format.js';
+import { formatBytes } from '../src/format.js';
 
 const files = Number(process.argv[2] ?? 10_000);
 const bigMiB = Number(process.argv[3] ?? 256);

@@ -29713,10 +29713,13 @@ var ActionError = class extends Error {
 function isActionError(e) {
   return e instanceof ActionError;
 }
+function cancelledError(doing, cause) {
+  return new ActionError(doing ? `the run was cancelled while ${doing}` : "the run was cancelled", { kind: "cancelled", cause });
+}
 function toActionError(e, kind = "internal") {
   if (e instanceof ActionError) return e;
   if (e instanceof Error) {
-    if (e.name === "AbortError") return new ActionError("the run was cancelled", { kind: "cancelled", cause: e });
+    if (e.name === "AbortError") return cancelledError(void 0, e);
     return new ActionError(e.message || e.name, { kind, cause: e });
   }
   return new ActionError(String(e), { kind });
@@ -30122,7 +30125,7 @@ var SecretRegistry = class {
   }
 };
 
-// src/context/format.ts
+// src/format.ts
 var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 function formatBytes(n) {
   if (!Number.isFinite(n)) return `${n} B`;
@@ -30153,6 +30156,13 @@ function formatBytes(n) {
     }
     return `${text} ${UNITS[unit]}`;
   }
+}
+function formatDuration(ms) {
+  if (ms < 1e3) return `${ms}ms`;
+  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
+  const m = Math.floor(ms / 6e4);
+  const s = Math.round(ms % 6e4 / 1e3);
+  return s ? `${m}m${s}s` : `${m}m`;
 }
 
 // src/platform/validate.ts
@@ -31493,17 +31503,6 @@ var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE"
 var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
 var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
-function formatBytes2(n) {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${n} B`;
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
-}
 var lineAt = (text, index) => {
   let line = 1;
   for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
@@ -31512,7 +31511,7 @@ var lineAt = (text, index) => {
 function tooLarge(bytes) {
   return planError2(
     void 0,
-    `Dockerfile is too large: ${formatBytes2(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
+    `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
     [NOT_A_DOCKERFILE_ADVICE]
   );
 }
@@ -32441,6 +32440,27 @@ function isPotentialField(line, field) {
   return line.length <= field.length || line.charCodeAt(field.length) === 58;
 }
 
+// src/signals.ts
+function anySignal(...signals) {
+  const list = signals.filter((s) => s !== void 0);
+  if (list.length <= 1) return list[0];
+  return AbortSignal.any(list);
+}
+function abortableSleep(ms, signal) {
+  return new Promise((resolve6, reject) => {
+    if (signal?.aborted) return reject(cancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve6();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelledError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 // src/platform/proxy.ts
 function clientError(message) {
   return new ActionError(message, { kind: "sandbox" });
@@ -32559,7 +32579,7 @@ async function* sseData(body, operation, opts = {}) {
     }
   } catch (e) {
     if (idled) return;
-    if (opts.signal?.aborted) throw new ActionError(`the run was cancelled while trying to ${operation}`, { kind: "cancelled", cause: e });
+    if (opts.signal?.aborted) throw cancelledError(`trying to ${operation}`, e);
     if (e instanceof ActionError) throw e;
     const code2 = e.code;
     throw new TransportError(`failed to ${operation}: the event stream broke off (${e instanceof Error ? e.message : String(e)})`, {
@@ -32660,7 +32680,7 @@ var SandboxProxy = class {
     const operation = `follow output of process ${pid}`;
     const path11 = `/api/v1/processes/${pid}/output/follow`;
     const s = await this.openSse({ method: "GET", path: path11, operation, retry: "always", signal });
-    const sig = anyOf(this.transport.signal, signal);
+    const sig = anySignal(this.transport.signal, signal);
     for await (const data of sseData(s.body, operation, { idleMs: this.followIdleMs, signal: sig })) {
       const ev = parseOutputPayload(data);
       if (ev) yield ev;
@@ -32753,17 +32773,13 @@ var SandboxProxy = class {
   async *runProcess(payload, signal) {
     const operation = `run '${typeof payload.command === "string" ? payload.command : "process"}' in the builder sandbox`;
     const s = await this.openSse({ method: "POST", path: "/api/v1/processes/run", operation, json: payload, retry: "if-unsent", signal });
-    const sig = anyOf(this.transport.signal, signal);
+    const sig = anySignal(this.transport.signal, signal);
     for await (const data of sseData(s.body, operation, { signal: sig })) {
       const ev = parseRunPayload(data);
       if (ev) yield ev;
     }
   }
 };
-function anyOf(a, b) {
-  if (a && b) return AbortSignal.any([a, b]);
-  return a ?? b;
-}
 function collect(body, max) {
   return new Promise((resolve6, reject) => {
     const chunks = [];
@@ -32887,13 +32903,7 @@ function classifyNetworkError(e) {
   return { code: code2, unsent, text: message };
 }
 function cancelled(operation, cause) {
-  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: "cancelled", cause });
-}
-function anySignal(signals) {
-  const list = signals.filter((s) => s !== void 0);
-  if (list.length === 0) return void 0;
-  if (list.length === 1) return list[0];
-  return AbortSignal.any(list);
+  return cancelledError(`trying to ${operation}`, cause);
 }
 async function defaultSleep(ms, signal) {
   await delay(ms, void 0, signal ? { signal } : void 0);
@@ -32950,7 +32960,7 @@ var HttpTransport = class {
   }
   /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
   async sleep(ms, signal, operation = "wait") {
-    const s = anySignal([this.signal, signal]);
+    const s = anySignal(this.signal, signal);
     if (s?.aborted) throw cancelled(operation);
     try {
       await this.sleepImpl(ms, s);
@@ -32992,7 +33002,7 @@ var HttpTransport = class {
     return h;
   }
   async run(spec, streaming) {
-    const signal = anySignal([this.signal, spec.signal]);
+    const signal = anySignal(this.signal, spec.signal);
     const started = this.clock();
     const path11 = loggablePath(spec.url);
     const max = spec.retry === "never" ? 1 : this.policy.maxAttempts;
@@ -33000,23 +33010,23 @@ var HttpTransport = class {
       if (signal?.aborted) throw cancelled(spec.operation);
       const headers = this.buildHeaders(spec);
       const { data, source } = openRequestBody(spec, headers);
-      const t0 = Date.now();
+      const t0 = this.clock();
       const headerWait = streaming ? new AbortController() : void 0;
       const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg;
       try {
-        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal(signal, headerWait?.signal), streaming);
       } catch (e) {
         clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
-          this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+          this.debug(`HTTP ${spec.method} ${path11} \u2192 cancelled (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(
-          `HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
+          `HTTP ${spec.method} ${path11} \u2192 network error ${f.code ?? ""} ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`
         );
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
@@ -33029,7 +33039,7 @@ var HttpTransport = class {
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
       if (streaming && (isSuccess(status) || !retryable)) {
-        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} stream opened (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
         return {
           status,
           headers: resHeaders,
@@ -33043,14 +33053,16 @@ var HttpTransport = class {
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path11} \u2192 ${status}, body broke off: ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`
+        );
         const wait = spec.retry === "always" ? this.nextWait(attempt, max, started, void 0) : void 0;
         if (wait === void 0) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
         continue;
       }
       registerBodySecrets(body, this.secrets);
-      this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
+      this.debug(`HTTP ${spec.method} ${path11} \u2192 ${status} (${this.clock() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
       if (retryable) {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
@@ -33151,6 +33163,13 @@ var HttpTransport = class {
     this.log.debug(this.secrets.redact(line));
   }
 };
+function transportFor(auth, opts) {
+  return new HttpTransport({
+    ...opts,
+    token: auth.token,
+    scopeHeaders: auth.kind === "pat" ? { organizationId: auth.organizationId, projectId: auth.projectId } : void 0
+  });
+}
 
 // src/platform/process.ts
 var START_ATTEMPTS = 3;
@@ -33187,9 +33206,9 @@ async function runCommand(proxy, payload, opts = {}) {
   const notice2 = (m) => opts.onNotice?.(m);
   const sleep = async (ms) => {
     if (opts.sleep) {
-      if (signal?.aborted) throw new ActionError(`the run was cancelled while running '${payload.command}'`, { kind: "cancelled" });
+      if (signal?.aborted) throw cancelledError(`running '${payload.command}'`);
       await opts.sleep(ms, signal);
-      if (signal?.aborted) throw new ActionError(`the run was cancelled while running '${payload.command}'`, { kind: "cancelled" });
+      if (signal?.aborted) throw cancelledError(`running '${payload.command}'`);
     } else {
       await proxy.sleep(ms, signal);
     }
@@ -33290,43 +33309,11 @@ async function startWithRecovery(proxy, payload, signal, notice2, sleep) {
   throw new ActionError(message, { kind: startError instanceof ActionError ? startError.kind : "sandbox", cause: startError });
 }
 
-// src/pipeline/session.ts
-var CONTRACT_LIMITS = {
-  sandboxRunningMs: 12e4,
-  sandboxPollMs: 1e3,
-  readinessMs: 12e4,
-  keepaliveMs: 12e4,
-  cleanupMs: 6e4,
-  cancelledCleanupMs: 5e3
-};
-function cancelledError() {
-  return new ActionError("the run was cancelled", { kind: "cancelled" });
-}
-function abortableSleep(ms, signal) {
-  return new Promise((resolve6, reject) => {
-    if (signal?.aborted) return reject(cancelledError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve6();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(cancelledError());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-function formatDuration(ms) {
-  if (ms < 1e3) return `${ms}ms`;
-  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
-  const m = Math.floor(ms / 6e4);
-  const s = Math.round(ms % 6e4 / 1e3);
-  return s ? `${m}m${s}s` : `${m}m`;
-}
+// src/pipeline/exec.ts
 async function execInSandbox(s, proxy, payload, opts = {}) {
   const outer = opts.signal ?? s.signal;
   const deadline = opts.timeoutMs !== void 0 ? AbortSignal.timeout(Math.max(1, opts.timeoutMs)) : void 0;
-  const signal = deadline ? outer ? AbortSignal.any([outer, deadline]) : deadline : outer;
+  const signal = anySignal(outer, deadline);
   let res;
   try {
     res = await runCommand(proxy, payload, {
@@ -33355,13 +33342,6 @@ async function execInSandbox(s, proxy, payload, opts = {}) {
   return res;
 }
 var COMMAND_LIMITS_MS = { housekeeping: 2 * 6e4, untar: 15 * 6e4 };
-function transportFor(auth, opts) {
-  return new HttpTransport({
-    ...opts,
-    token: auth.token,
-    scopeHeaders: auth.kind === "pat" ? { organizationId: auth.organizationId, projectId: auth.projectId } : void 0
-  });
-}
 
 // src/pipeline/sandbox.ts
 function builderSandboxName(buildId) {
@@ -33456,7 +33436,8 @@ async function cleanupBuilderSandbox(s, target) {
     log: deps.log,
     retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
     signal: AbortSignal.timeout(budget),
-    sleep: deps.sleep
+    sleep: deps.sleep,
+    now: s.now
   });
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
   let ok = true;
@@ -33488,7 +33469,7 @@ async function cleanupBuilderSandbox(s, target) {
           break;
         }
         if (look >= LOST_CREATE_LOOKS || s.now() - t0 + 1e3 > budget - 500) break;
-        await new Promise((r) => setTimeout(r, 1e3));
+        await s.sleep(1e3);
       }
       if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {
@@ -33546,8 +33527,8 @@ function escapeBytes(buf) {
   }
   return s;
 }
-function cancelledError2(signal) {
-  return new ActionError("Build context archiving was cancelled", { kind: "cancelled", cause: signal.reason });
+function archivingCancelled(signal) {
+  return cancelledError("archiving the build context", signal.reason);
 }
 function errCode(e) {
   return e?.code;
@@ -33601,7 +33582,7 @@ async function resolveContextRoot(contextDir) {
 }
 async function scanContextInternal(contextDir, opts = {}) {
   const { signal } = opts;
-  if (signal?.aborted) throw cancelledError2(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
   const { root, real } = await resolveContextRoot(contextDir);
   const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
   let outputRel = null;
@@ -33627,7 +33608,7 @@ async function scanContextInternal(contextDir, opts = {}) {
     ]
   });
   const walk = async (relDir, absDir, state, excluded) => {
-    if (signal?.aborted) throw cancelledError2(signal);
+    if (signal?.aborted) throw archivingCancelled(signal);
     let dirents;
     try {
       dirents = await fsp2.readdir(absDir, { withFileTypes: true, encoding: "buffer" });
@@ -33681,7 +33662,7 @@ async function scanContextInternal(contextDir, opts = {}) {
       needStat.push({ rel, abs, isLink: d.isSymbolicLink() });
     }
     for (let i = 0; i < needStat.length; i += LSTAT_CONCURRENCY) {
-      if (signal?.aborted) throw cancelledError2(signal);
+      if (signal?.aborted) throw archivingCancelled(signal);
       const batch = needStat.slice(i, i + LSTAT_CONCURRENCY);
       const results = await Promise.all(batch.map((item) => statEntry(item.rel, item.abs)));
       for (const r of results) {
@@ -33812,14 +33793,14 @@ function changed(rel, expected, read) {
 }
 async function createContextArchive(contextDir, opts = {}) {
   const { signal, onProgress } = opts;
-  if (signal?.aborted) throw cancelledError2(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
   }
   const tmpDir = path10.resolve(opts.tmpDir ?? os6.tmpdir());
   const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
-  if (signal?.aborted) throw cancelledError2(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
   const outPath = path10.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
   let out;
   try {
@@ -33849,7 +33830,7 @@ async function createContextArchive(contextDir, opts = {}) {
   failed.catch(() => {
   });
   const onAbort = () => {
-    pack2.destroy(signal ? cancelledError2(signal) : new Error("aborted"));
+    pack2.destroy(signal ? archivingCancelled(signal) : new Error("aborted"));
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   const files = scan.entries.filter((e) => e.type === "file");
@@ -33870,7 +33851,7 @@ async function createContextArchive(contextDir, opts = {}) {
   };
   const guard = async (p) => Promise.race([p, failed]);
   const checkAbort = () => {
-    if (signal?.aborted) throw cancelledError2(signal);
+    if (signal?.aborted) throw archivingCancelled(signal);
     if (failure !== void 0) throw failure;
   };
   const waitPackBuffer = async () => {
@@ -34072,7 +34053,7 @@ async function createContextArchive(contextDir, opts = {}) {
   };
 }
 function toArchiveError(e, signal, outPath) {
-  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : cancelledError2(signal);
+  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : archivingCancelled(signal);
   if (isActionError(e)) return e;
   const code2 = e?.code;
   const msg = e instanceof Error ? e.message : String(e);
@@ -34423,13 +34404,23 @@ async function waitForAdmission(s, platform2, buildId, onPoll) {
   }
 }
 
+// src/pipeline/session.ts
+var DEFAULT_LIMITS = {
+  sandboxRunningMs: 12e4,
+  sandboxPollMs: 1e3,
+  readinessMs: 12e4,
+  keepaliveMs: 12e4,
+  cleanupMs: 6e4,
+  cancelledCleanupMs: 5e3
+};
+
 // src/pipeline/pipeline.ts
 async function runBuild(req, deps) {
   const s = {
     req,
     deps,
     events: deps.events,
-    limits: { ...CONTRACT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits },
+    limits: { ...DEFAULT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits },
     signal: deps.signal,
     now: deps.now ?? Date.now,
     sleep: deps.sleep ?? abortableSleep
@@ -34470,6 +34461,7 @@ async function runBuild(req, deps) {
     retry: deps.retry,
     signal,
     sleep: deps.sleep,
+    now,
     onRetry: (i) => events2.status(`${i.operation}: ${i.reason}; retrying in ${formatDuration(i.delayMs)} (attempt ${i.attempt + 1})`)
   });
   const platform2 = new PlatformApi(transport, req.apiUrl);

@@ -21459,10 +21459,13 @@ var ActionError = class extends Error {
     return this;
   }
 };
+function cancelledError(doing, cause) {
+  return new ActionError(doing ? `the run was cancelled while ${doing}` : "the run was cancelled", { kind: "cancelled", cause });
+}
 function toActionError(e, kind = "internal") {
   if (e instanceof ActionError) return e;
   if (e instanceof Error) {
-    if (e.name === "AbortError") return new ActionError("the run was cancelled", { kind: "cancelled", cause: e });
+    if (e.name === "AbortError") return cancelledError(void 0, e);
     return new ActionError(e.message || e.name, { kind, cause: e });
   }
   return new ActionError(String(e), { kind });
@@ -21687,6 +21690,27 @@ import {
 import { Agent as HttpsAgent } from "node:https";
 import { Readable as Readable2 } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
+
+// src/signals.ts
+function anySignal(...signals) {
+  const list = signals.filter((s) => s !== void 0);
+  if (list.length <= 1) return list[0];
+  return AbortSignal.any(list);
+}
+function abortableSleep(ms, signal) {
+  return new Promise((resolve2, reject) => {
+    if (signal?.aborted) return reject(cancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve2();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelledError());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 // src/version.ts
 var ACTION_VERSION = "1.0.0";
@@ -22031,13 +22055,7 @@ function classifyNetworkError(e) {
   return { code, unsent, text: message };
 }
 function cancelled(operation, cause) {
-  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: "cancelled", cause });
-}
-function anySignal(signals) {
-  const list = signals.filter((s) => s !== void 0);
-  if (list.length === 0) return void 0;
-  if (list.length === 1) return list[0];
-  return AbortSignal.any(list);
+  return cancelledError(`trying to ${operation}`, cause);
 }
 async function defaultSleep(ms, signal) {
   await delay(ms, void 0, signal ? { signal } : void 0);
@@ -22094,7 +22112,7 @@ var HttpTransport = class {
   }
   /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
   async sleep(ms, signal, operation = "wait") {
-    const s = anySignal([this.signal, signal]);
+    const s = anySignal(this.signal, signal);
     if (s?.aborted) throw cancelled(operation);
     try {
       await this.sleepImpl(ms, s);
@@ -22136,7 +22154,7 @@ var HttpTransport = class {
     return h;
   }
   async run(spec, streaming) {
-    const signal = anySignal([this.signal, spec.signal]);
+    const signal = anySignal(this.signal, spec.signal);
     const started = this.clock();
     const path6 = loggablePath(spec.url);
     const max = spec.retry === "never" ? 1 : this.policy.maxAttempts;
@@ -22144,23 +22162,23 @@ var HttpTransport = class {
       if (signal?.aborted) throw cancelled(spec.operation);
       const headers = this.buildHeaders(spec);
       const { data, source } = openRequestBody(spec, headers);
-      const t0 = Date.now();
+      const t0 = this.clock();
       const headerWait = streaming ? new AbortController() : void 0;
       const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg;
       try {
-        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal(signal, headerWait?.signal), streaming);
       } catch (e) {
         clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
-          this.debug(`HTTP ${spec.method} ${path6} \u2192 cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+          this.debug(`HTTP ${spec.method} ${path6} \u2192 cancelled (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
         const f = headerWait?.signal.aborted ? { code: "ETIMEDOUT", text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1e3)}s`, unsent: false } : classifyNetworkError(e);
         this.debug(
-          `HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`
+          `HTTP ${spec.method} ${path6} \u2192 network error ${f.code ?? ""} ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`
         );
         const retryable2 = spec.retry === "always" || spec.retry === "if-unsent" && f.unsent;
         const wait = retryable2 ? this.nextWait(attempt, max, started, void 0) : void 0;
@@ -22173,7 +22191,7 @@ var HttpTransport = class {
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
       if (streaming && (isSuccess(status) || !retryable)) {
-        this.debug(`HTTP ${spec.method} ${path6} \u2192 ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(`HTTP ${spec.method} ${path6} \u2192 ${status} stream opened (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
         return {
           status,
           headers: resHeaders,
@@ -22187,14 +22205,16 @@ var HttpTransport = class {
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path6} \u2192 ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path6} \u2192 ${status}, body broke off: ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`
+        );
         const wait = spec.retry === "always" ? this.nextWait(attempt, max, started, void 0) : void 0;
         if (wait === void 0) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
         continue;
       }
       registerBodySecrets(body, this.secrets);
-      this.debug(`HTTP ${spec.method} ${path6} \u2192 ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
+      this.debug(`HTTP ${spec.method} ${path6} \u2192 ${status} (${this.clock() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
       if (retryable) {
         const retryAfter = parseRetryAfter(headerValue(resHeaders, "retry-after"), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
@@ -22295,9 +22315,6 @@ var HttpTransport = class {
     this.log.debug(this.secrets.redact(line));
   }
 };
-
-// src/pipeline/session.ts
-var COMMAND_LIMITS_MS = { housekeeping: 2 * 6e4, untar: 15 * 6e4 };
 function transportFor(auth, opts) {
   return new HttpTransport({
     ...opts,
@@ -22604,7 +22621,7 @@ async function runPost(options = {}) {
     try {
       let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       if (swept.length === 0) {
-        await new Promise((r) => setTimeout(r, LATE_CREATE_WAIT_MS));
+        await abortableSleep(LATE_CREATE_WAIT_MS);
         swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       }
       if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);

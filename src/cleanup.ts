@@ -7,9 +7,10 @@ import * as actionsCore from '@actions/core';
 import { readConnection } from './inputs.js';
 import { SecretRegistry } from './secrets.js';
 import { ActionError, formatError, toActionError } from './errors.js';
-import { transportFor } from './pipeline/session.js';
+import { transportFor } from './platform/transport.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
+import { abortableSleep } from './signals.js';
 import { USER_AGENT } from './version.js';
 import { guardedCore } from './report/core-port.js';
 
@@ -68,7 +69,7 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
       let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       if (swept.length === 0) {
         // a create whose answer was lost may land a moment later: look once more
-        await new Promise((r) => setTimeout(r, LATE_CREATE_WAIT_MS));
+        await abortableSleep(LATE_CREATE_WAIT_MS);
         swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       }
       if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);

@@ -71,11 +71,19 @@ export function isActionError(e: unknown): e is ActionError {
   return e instanceof ActionError;
 }
 
+/**
+ * The error of a cancelled run (SIGINT/SIGTERM aborted it). `doing` says what was under way, as a
+ * phrase that follows "while": `trying to upload the context`, `running 'tar'`.
+ */
+export function cancelledError(doing?: string, cause?: unknown): ActionError {
+  return new ActionError(doing ? `the run was cancelled while ${doing}` : 'the run was cancelled', { kind: 'cancelled', cause });
+}
+
 /** Wraps anything thrown into an ActionError, keeping an ActionError as is. */
 export function toActionError(e: unknown, kind: FailureKind = 'internal'): ActionError {
   if (e instanceof ActionError) return e;
   if (e instanceof Error) {
-    if (e.name === 'AbortError') return new ActionError('the run was cancelled', { kind: 'cancelled', cause: e });
+    if (e.name === 'AbortError') return cancelledError(undefined, e);
     return new ActionError(e.message || e.name, { kind, cause: e });
   }
   return new ActionError(String(e), { kind });

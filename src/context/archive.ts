@@ -32,7 +32,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { ActionError, isActionError } from '../errors.js';
-import { cancelledError, scanContext, scanContextInternal, type ScannedEntry, type SkippedEntry } from './walk.js';
+import { archivingCancelled, scanContext, scanContextInternal, type ScannedEntry, type SkippedEntry } from './walk.js';
 
 export { scanContext };
 export type { SkippedEntry };
@@ -135,14 +135,14 @@ function changed(rel: string, expected: number, read: number): ActionError {
 
 export async function createContextArchive(contextDir: string, opts: ContextArchiveOptions = {}): Promise<ContextArchive> {
   const { signal, onProgress } = opts;
-  if (signal?.aborted) throw cancelledError(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: 'internal' });
   }
   const tmpDir = path.resolve(opts.tmpDir ?? os.tmpdir());
   const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
-  if (signal?.aborted) throw cancelledError(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
 
   const outPath = path.join(tmpDir, `tensorlake-build-context-${randomBytes(8).toString('hex')}.tar.gz`);
   let out: FileHandle;
@@ -174,7 +174,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   failed.catch(() => {});
 
   const onAbort = (): void => {
-    pack.destroy(signal ? cancelledError(signal) : new Error('aborted'));
+    pack.destroy(signal ? archivingCancelled(signal) : new Error('aborted'));
   };
   signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -197,7 +197,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
 
   const guard = async <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   const checkAbort = (): void => {
-    if (signal?.aborted) throw cancelledError(signal);
+    if (signal?.aborted) throw archivingCancelled(signal);
     if (failure !== undefined) throw failure;
   };
 
@@ -405,7 +405,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
 }
 
 function toArchiveError(e: unknown, signal: AbortSignal | undefined, outPath: string): ActionError {
-  if (signal?.aborted) return isActionError(e) && e.kind === 'cancelled' ? e : cancelledError(signal);
+  if (signal?.aborted) return isActionError(e) && e.kind === 'cancelled' ? e : archivingCancelled(signal);
   if (isActionError(e)) return e;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const msg = e instanceof Error ? e.message : String(e);

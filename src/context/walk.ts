@@ -31,7 +31,7 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ActionError } from '../errors.js';
+import { ActionError, cancelledError } from '../errors.js';
 import { loadDockerignoreMatcher, type DockerIgnoreMatcher } from './dockerignore.js';
 
 export interface SkippedEntry {
@@ -89,8 +89,8 @@ export function escapeBytes(buf: Buffer): string {
   return s;
 }
 
-export function cancelledError(signal: AbortSignal): ActionError {
-  return new ActionError('Build context archiving was cancelled', { kind: 'cancelled', cause: signal.reason });
+export function archivingCancelled(signal: AbortSignal): ActionError {
+  return cancelledError('archiving the build context', signal.reason);
 }
 
 function errCode(e: unknown): string | undefined {
@@ -151,7 +151,7 @@ export async function resolveContextRoot(contextDir: string): Promise<{ root: st
 
 export async function scanContextInternal(contextDir: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const { signal } = opts;
-  if (signal?.aborted) throw cancelledError(signal);
+  if (signal?.aborted) throw archivingCancelled(signal);
   const { root, real } = await resolveContextRoot(contextDir);
   const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
   let outputRel: string | null = null;
@@ -181,7 +181,7 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
     });
 
   const walk = async (relDir: string, absDir: string, state: readonly boolean[], excluded: boolean): Promise<number> => {
-    if (signal?.aborted) throw cancelledError(signal);
+    if (signal?.aborted) throw archivingCancelled(signal);
     let dirents: Dirent<Buffer>[];
     try {
       dirents = await fsp.readdir(absDir, { withFileTypes: true, encoding: 'buffer' });
@@ -238,7 +238,7 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
     }
 
     for (let i = 0; i < needStat.length; i += LSTAT_CONCURRENCY) {
-      if (signal?.aborted) throw cancelledError(signal);
+      if (signal?.aborted) throw archivingCancelled(signal);
       const batch = needStat.slice(i, i + LSTAT_CONCURRENCY);
       const results = await Promise.all(batch.map((item) => statEntry(item.rel, item.abs)));
       for (const r of results) {

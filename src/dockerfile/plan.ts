@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { ActionError } from '../errors.js';
+import { formatBytes } from '../format.js';
 import { checkDerivedName, defaultNameForDockerfile, defaultNameForImport } from './naming.js';
 import { parseDockerfile, type DockerInstruction, type EscapeChar } from './parse.js';
 import { splitCsvFields, unquoteWord } from './shell.js';
@@ -79,19 +80,6 @@ const planError = (line: number | undefined, msg: string, advice?: string[]): Ac
 export function planErrorLine(e: ActionError): number | undefined {
   const m = /^line (\d+): /.exec(e.message);
   return m ? Number(m[1]) : undefined;
-}
-
-/** Byte formatting of CONTRACT §2.9 (B, KiB, MiB, …; 2 decimals below 10, 1 below 100). */
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  if (u === 0) return `${n} B`;
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
 }
 
 const lineAt = (text: string, index: number): number => {

@@ -5,7 +5,8 @@
 import { ActionError } from '../errors.js';
 import type { PlatformApi } from '../platform/platform-api.js';
 import type { Template } from '../platform/types.js';
-import { formatDuration, type BuildSession } from './session.js';
+import { formatDuration } from '../format.js';
+import type { BuildSession } from './session.js';
 
 export async function waitForAdmission(s: BuildSession, platform: PlatformApi, buildId: string, onPoll: () => void): Promise<Template> {
   const { events, now, req } = s;

@@ -8,7 +8,9 @@ import type { SandboxProxy } from '../platform/proxy.js';
 import type { PreparedBuild } from '../platform/types.js';
 import { hasDiskSpaceEvidence } from './diagnostics.js';
 import { builderPayload } from './spec.js';
-import { execInSandbox, formatDuration, type BuildSession } from './session.js';
+import { formatDuration } from '../format.js';
+import { execInSandbox } from './exec.js';
+import type { BuildSession } from './session.js';
 import { OOM_SUFFIX } from '../platform/process.js';
 
 export interface BuilderEvidence {

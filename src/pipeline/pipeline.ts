@@ -4,8 +4,8 @@
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).
  */
-import { ActionError, toActionError } from '../errors.js';
-import { formatBytes } from '../context/format.js';
+import { ActionError, cancelledError, toActionError } from '../errors.js';
+import { formatBytes, formatDuration } from '../format.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
@@ -23,27 +23,19 @@ import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createM
 import { registryCredentials, uploadBuildInputs } from './upload.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
-import {
-  CONTRACT_LIMITS,
-  abortableSleep,
-  cancelledError,
-  formatDuration,
-  transportFor,
-  type BuildDeps,
-  type BuildRequest,
-  type BuildSession,
-} from './session.js';
+import { transportFor } from '../platform/transport.js';
+import { abortableSleep } from '../signals.js';
+import { DEFAULT_LIMITS, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
 
+/** The build interface: what a caller passes to build one image. */
 export type { BuildDeps, BuildRequest, BuildLimits } from './session.js';
-export { CONTRACT_LIMITS, abortableSleep } from './session.js';
-export { builderSandboxName } from './sandbox.js';
 
 export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<BuildResult> {
   const s: BuildSession = {
     req,
     deps,
     events: deps.events,
-    limits: { ...CONTRACT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits },
+    limits: { ...DEFAULT_LIMITS, sandboxRunningMs: req.sandboxTimeoutMs, readinessMs: req.sandboxTimeoutMs, ...deps.limits },
     signal: deps.signal,
     now: deps.now ?? Date.now,
     sleep: deps.sleep ?? abortableSleep,
@@ -86,6 +78,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     retry: deps.retry,
     signal,
     sleep: deps.sleep,
+    now,
     onRetry: (i) => events.status(`${i.operation}: ${i.reason}; retrying in ${formatDuration(i.delayMs)} (attempt ${i.attempt + 1})`),
   });
   const platform = new PlatformApi(transport, req.apiUrl);

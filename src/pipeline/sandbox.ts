@@ -10,7 +10,10 @@ import { LifecycleApi } from '../platform/lifecycle-api.js';
 import { SandboxProxy, resolveProxyTarget } from '../platform/proxy.js';
 import type { PreparedBuild } from '../platform/types.js';
 import type { BuildSizes } from './sizes.js';
-import { execInSandbox, formatDuration, transportFor, type BuildSession } from './session.js';
+import { formatDuration } from '../format.js';
+import { transportFor } from '../platform/transport.js';
+import { execInSandbox } from './exec.js';
+import type { BuildSession } from './session.js';
 
 /** A stable, valid sandbox name derived from the build, so an ambiguous create can be found again. */
 export function builderSandboxName(buildId: string): string {
@@ -156,6 +159,7 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarg
     retry: { ...deps.retry, maxElapsedMs: Math.min(budget, deps.retry?.maxElapsedMs ?? budget) },
     signal: AbortSignal.timeout(budget),
     sleep: deps.sleep,
+    now: s.now,
   });
   const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
   let ok = true;
@@ -188,7 +192,7 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarg
           break;
         }
         if (look >= LOST_CREATE_LOOKS || s.now() - t0 + 1000 > budget - 500) break;
-        await new Promise((r) => setTimeout(r, 1000));
+        await s.sleep(1000);
       }
       if (!settled) s.events.status(`No builder sandbox named ${target.name} found yet; the post step will look again`);
     } catch (e) {

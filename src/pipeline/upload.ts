@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { ActionError } from '../errors.js';
 import { createContextArchive } from '../context/archive.js';
-import { formatBytes } from '../context/format.js';
+import { formatBytes } from '../format.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import type { SandboxProxy } from '../platform/proxy.js';
 import type { JsonObject, PreparedBuild } from '../platform/types.js';
@@ -15,7 +15,8 @@ import { multipartHint, type BuildSizes } from './sizes.js';
 import { buildSpec } from './spec.js';
 import { loadRegistryCredentials } from './credentials.js';
 import { BUILD_DIR, CONTEXT_ARCHIVE, CONTEXT_DIR, SPEC_PATH } from './remote-paths.js';
-import { COMMAND_LIMITS_MS, execInSandbox, type BuildSession } from './session.js';
+import { COMMAND_LIMITS_MS, execInSandbox } from './exec.js';
+import type { BuildSession } from './session.js';
 
 /** What to do when the platform refuses the context archive as too large (HTTP 413). */
 export function contextTooLargeAdvice(compressedBytes: number): string {

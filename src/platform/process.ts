@@ -2,7 +2,7 @@
  * The remote-command protocol of CONTRACT.md §6.2: start (with recovery by listing), follow the
  * output with replay counting and reattachment, and derive the terminal status.
  */
-import { ActionError } from '../errors.js';
+import { ActionError, cancelledError } from '../errors.js';
 import { HttpStatusError, TransportError } from './http-errors.js';
 import type { SandboxProxy } from './proxy.js';
 import type { CommandResult, OutputEvent, ProcessInfo, ProcessStartPayload } from './types.js';
@@ -63,9 +63,9 @@ export async function runCommand(proxy: SandboxProxy, payload: ProcessStartPaylo
   const notice = (m: string): void => opts.onNotice?.(m);
   const sleep = async (ms: number): Promise<void> => {
     if (opts.sleep) {
-      if (signal?.aborted) throw new ActionError(`the run was cancelled while running '${payload.command}'`, { kind: 'cancelled' });
+      if (signal?.aborted) throw cancelledError(`running '${payload.command}'`);
       await opts.sleep(ms, signal);
-      if (signal?.aborted) throw new ActionError(`the run was cancelled while running '${payload.command}'`, { kind: 'cancelled' });
+      if (signal?.aborted) throw cancelledError(`running '${payload.command}'`);
     } else {
       await proxy.sleep(ms, signal);
     }

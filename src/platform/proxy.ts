@@ -4,7 +4,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { ActionError } from '../errors.js';
+import { ActionError, cancelledError } from '../errors.js';
+import { anySignal } from '../signals.js';
 import { TransportError, isSuccess } from './http-errors.js';
 import { HttpTransport, type HttpResponse, type HttpStream, type RequestSpec } from './transport.js';
 import { isLoopbackHost } from './urls.js';
@@ -166,7 +167,7 @@ export async function* sseData(
     }
   } catch (e) {
     if (idled) return;
-    if (opts.signal?.aborted) throw new ActionError(`the run was cancelled while trying to ${operation}`, { kind: 'cancelled', cause: e });
+    if (opts.signal?.aborted) throw cancelledError(`trying to ${operation}`, e);
     if (e instanceof ActionError) throw e;
     const code = (e as { code?: unknown }).code;
     throw new TransportError(`failed to ${operation}: the event stream broke off (${e instanceof Error ? e.message : String(e)})`, {
@@ -289,7 +290,7 @@ export class SandboxProxy {
     const operation = `follow output of process ${pid}`;
     const path = `/api/v1/processes/${pid}/output/follow`;
     const s = await this.openSse({ method: 'GET', path, operation, retry: 'always', signal });
-    const sig = anyOf(this.transport.signal, signal);
+    const sig = anySignal(this.transport.signal, signal);
     for await (const data of sseData(s.body, operation, { idleMs: this.followIdleMs, signal: sig })) {
       const ev = parseOutputPayload(data);
       if (ev) yield ev;
@@ -391,17 +392,12 @@ export class SandboxProxy {
   async *runProcess(payload: JsonObject, signal?: AbortSignal): AsyncGenerator<RunEvent> {
     const operation = `run '${typeof payload.command === 'string' ? payload.command : 'process'}' in the builder sandbox`;
     const s = await this.openSse({ method: 'POST', path: '/api/v1/processes/run', operation, json: payload, retry: 'if-unsent', signal });
-    const sig = anyOf(this.transport.signal, signal);
+    const sig = anySignal(this.transport.signal, signal);
     for await (const data of sseData(s.body, operation, { signal: sig })) {
       const ev = parseRunPayload(data);
       if (ev) yield ev;
     }
   }
-}
-
-function anyOf(a?: AbortSignal, b?: AbortSignal): AbortSignal | undefined {
-  if (a && b) return AbortSignal.any([a, b]);
-  return a ?? b;
 }
 
 function collect(body: NodeJS.ReadableStream, max: number): Promise<Buffer> {

@@ -37,7 +37,9 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpClient } from '@actions/http-client';
 import type { RequestHandler } from '@actions/http-client/lib/interfaces';
-import { ActionError } from '../errors.js';
+import { cancelledError, type ActionError } from '../errors.js';
+import { anySignal } from '../signals.js';
+import type { Auth } from '../inputs.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
@@ -133,14 +135,7 @@ function classifyNetworkError(e: unknown): NetFailure {
 }
 
 function cancelled(operation: string, cause?: unknown): ActionError {
-  return new ActionError(`the run was cancelled while trying to ${operation}`, { kind: 'cancelled', cause });
-}
-
-function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const list = signals.filter((s): s is AbortSignal => s !== undefined);
-  if (list.length === 0) return undefined;
-  if (list.length === 1) return list[0];
-  return AbortSignal.any(list);
+  return cancelledError(`trying to ${operation}`, cause);
 }
 
 async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -207,7 +202,7 @@ export class HttpTransport {
 
   /** Sleeps through the injected sleep, honouring the run-level signal (and an extra one). */
   async sleep(ms: number, signal?: AbortSignal, operation = 'wait'): Promise<void> {
-    const s = anySignal([this.signal, signal]);
+    const s = anySignal(this.signal, signal);
     if (s?.aborted) throw cancelled(operation);
     try {
       await this.sleepImpl(ms, s);
@@ -256,7 +251,7 @@ export class HttpTransport {
   }
 
   private async run(spec: RequestSpec, streaming: boolean): Promise<HttpResponse | HttpStream> {
-    const signal = anySignal([this.signal, spec.signal]);
+    const signal = anySignal(this.signal, spec.signal);
     const started = this.clock();
     const path = loggablePath(spec.url);
     const max = spec.retry === 'never' ? 1 : this.policy.maxAttempts;
@@ -265,27 +260,27 @@ export class HttpTransport {
       if (signal?.aborted) throw cancelled(spec.operation);
       const headers = this.buildHeaders(spec);
       const { data, source } = openRequestBody(spec, headers);
-      const t0 = Date.now();
+      const t0 = this.clock();
       // A stream has no overall timeout, but its response headers must come within a limit: a
       // server that accepts the request and never answers must not hang the build.
       const headerWait = streaming ? new AbortController() : undefined;
       const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
       let msg: IncomingMessage;
       try {
-        msg = await this.sendOnce(spec, headers, data, anySignal([signal, headerWait?.signal]), streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal(signal, headerWait?.signal), streaming);
       } catch (e) {
         clearTimeout(headerTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
-          this.debug(`HTTP ${spec.method} ${path} → cancelled (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+          this.debug(`HTTP ${spec.method} ${path} → cancelled (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
         const f: NetFailure = headerWait?.signal.aborted
           ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
           : classifyNetworkError(e);
         this.debug(
-          `HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`,
+          `HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`,
         );
         const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
         const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
@@ -300,7 +295,7 @@ export class HttpTransport {
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
 
       if (streaming && (isSuccess(status) || !retryable)) {
-        this.debug(`HTTP ${spec.method} ${path} → ${status} stream opened (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(`HTTP ${spec.method} ${path} → ${status} stream opened (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
         return {
           status,
           headers: resHeaders,
@@ -315,7 +310,9 @@ export class HttpTransport {
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
         const f = classifyNetworkError(e);
-        this.debug(`HTTP ${spec.method} ${path} → ${status}, body broke off: ${f.text} (${Date.now() - t0} ms, attempt ${attempt}/${max})`);
+        this.debug(
+          `HTTP ${spec.method} ${path} → ${status}, body broke off: ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`,
+        );
         const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined) : undefined;
         if (wait === undefined) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
@@ -323,9 +320,10 @@ export class HttpTransport {
       }
       // Before anything can quote this body (debug lines, error excerpts), its signed URLs are secrets.
       registerBodySecrets(body, this.secrets);
-      this.debug(`HTTP ${spec.method} ${path} → ${status} (${Date.now() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
+      this.debug(`HTTP ${spec.method} ${path} → ${status} (${this.clock() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
 
       if (retryable) {
+        // An HTTP-date Retry-After is wall-clock time, so it is read against the wall clock.
         const retryAfter = parseRetryAfter(headerValue(resHeaders, 'retry-after'), Date.now());
         const wait = this.nextWait(attempt, max, started, retryAfter);
         if (wait !== undefined) {
@@ -444,4 +442,15 @@ export class HttpTransport {
   private debug(line: string): void {
     this.log.debug(this.secrets.redact(line));
   }
+}
+
+export type TransportOptions = Omit<HttpTransportOptions, 'token' | 'scopeHeaders'>;
+
+/** A transport authenticated as the inputs say: the token, plus scope headers for a PAT (§1.2). */
+export function transportFor(auth: Auth, opts: TransportOptions): HttpTransport {
+  return new HttpTransport({
+    ...opts,
+    token: auth.token,
+    scopeHeaders: auth.kind === 'pat' ? { organizationId: auth.organizationId, projectId: auth.projectId } : undefined,
+  });
 }

@@ -6,7 +6,7 @@
 import type { BuildEvents, Phase, TransferProgress } from '../pipeline/events.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
 import type { PlanWarning } from '../dockerfile/plan.js';
-import { formatBytes } from '../context/format.js';
+import { formatBytes } from '../format.js';
 import { guardedCore, type CorePort } from './core-port.js';
 import { oneLine } from './untrusted.js';
 

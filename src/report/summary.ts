@@ -4,7 +4,7 @@
  */
 import type { BuildResult } from '../pipeline/result.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
-import { formatBytes } from '../context/format.js';
+import { formatBytes } from '../format.js';
 import { formatError } from '../errors.js';
 import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
 

@@ -555,7 +555,7 @@ test('abort: rejects as cancelled promptly and removes the temp file', async () 
           if (p.files >= 3) ac.abort(new Error('user cancelled'));
         },
       }),
-      isCtxError(/^Build context archiving was cancelled$/, 'cancelled'),
+      isCtxError(/^the run was cancelled while archiving the build context$/, 'cancelled'),
     );
     assert.ok(events < 60);
     assert.deepEqual(await fsp.readdir(out), []);

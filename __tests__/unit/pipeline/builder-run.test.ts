@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { runBuilder, type BuilderEvidence } from '../../../src/pipeline/builder-run.js';
-import { CONTRACT_LIMITS, type BuildSession } from '../../../src/pipeline/session.js';
+import { DEFAULT_LIMITS, type BuildSession } from '../../../src/pipeline/session.js';
 import { nullEvents } from '../../../src/pipeline/events.js';
 import type { SandboxProxy } from '../../../src/platform/proxy.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
@@ -57,7 +57,7 @@ function session(keepaliveMs: number, buildTimeoutMs = 60_000): { s: BuildSessio
     req: { buildTimeoutMs },
     deps: { events, secrets: new SecretRegistry(), log: silentLog, env: {} },
     events,
-    limits: { ...CONTRACT_LIMITS, keepaliveMs },
+    limits: { ...DEFAULT_LIMITS, keepaliveMs },
     now: Date.now,
     sleep: (ms: number) => delay(ms),
   } as unknown as BuildSession;

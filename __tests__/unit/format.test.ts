@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes } from '../../../src/context/format.js';
+import { formatBytes } from '../../src/format.js';
 
 test('formatBytes: CONTRACT §2.9 byte formatting', () => {
   const KiB = 1024;

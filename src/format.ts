@@ -1,5 +1,7 @@
 /**
- * Byte formatting shared by every message (CONTRACT §2.9, last paragraph): units B, KiB, MiB, GiB,
+ * Number formatting shared by every message: byte sizes and durations.
+ *
+ * Byte formatting (CONTRACT §2.9, last paragraph): units B, KiB, MiB, GiB,
  * TiB (powers of 1024); a plain integer for bytes; two decimals below 10, one below 100, none
  * otherwise. `4096 MiB` → `4.00 GiB`, `10 GiB` → `10.0 GiB`, `512` → `512 B`.
  *
@@ -38,4 +40,13 @@ export function formatBytes(n: number): string {
     }
     return `${text} ${UNITS[unit]}`;
   }
+}
+
+/** 850 → `850ms`, 1500 → `1.5s`, 90000 → `1m30s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m}m${s}s` : `${m}m`;
 }

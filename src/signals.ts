@@ -1,0 +1,28 @@
+/** Cancellation plumbing: combining abort signals and sleeping until a time or an abort. */
+import { cancelledError } from './errors.js';
+
+/** One signal that aborts when any of the given ones does; undefined when none is given. */
+export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const list = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (list.length <= 1) return list[0];
+  return AbortSignal.any(list);
+}
+
+/** A sleep: the injected kind every wait in the action goes through (tests pass a fake one). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** The real sleep: resolves after `ms`, rejects with a cancelled error when `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(cancelledError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -179,7 +179,12 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
   if (output) lines.splice(Math.min(lines.length, 1), 0, ...output.lines.map((text) => ({ text, stream: output.stream ?? 'stdout' })));
 
   // faults
-  const failRule = world.faults.take('builderFail') ?? world.faults.take('builderOom') ?? world.faults.take('builderEnospc');
+  const buildName = world.builds.get(String(spec.buildId))?.name;
+  const forThisBuild = (f: { templateName?: string }): boolean => f.templateName === undefined || f.templateName === buildName;
+  const failRule =
+    world.faults.take('builderFail', forThisBuild) ??
+    world.faults.take('builderOom', forThisBuild) ??
+    world.faults.take('builderEnospc', forThisBuild);
   const term = world.faults.take(
     'terminateSandbox',
     (f) => f.afterBuilderLines !== undefined && (f.sandboxId === undefined || f.sandboxId === sb.id),

@@ -99,10 +99,12 @@ export function validateFault(input: unknown): FaultRuleInput {
     case 'builderFail':
       optInt(input, 'exitCode', 1);
       optInt(input, 'afterLines', 0);
+      if (input.templateName !== undefined && typeof input.templateName !== 'string') bad('templateName must be a string');
       break;
     case 'builderOom':
     case 'builderEnospc':
       optInt(input, 'afterLines', 0);
+      if (input.templateName !== undefined && typeof input.templateName !== 'string') bad('templateName must be a string');
       if (input.dmesg !== undefined && typeof input.dmesg !== 'boolean') bad('dmesg must be a boolean');
       if (input.logLines !== undefined && typeof input.logLines !== 'boolean') bad('logLines must be a boolean');
       break;

@@ -71,7 +71,7 @@ export async function handleLifecycle(ctx: Ctx, namespace: string, rest: string[
       name,
       `sim-node-${1 + (world.sandboxes.size % 3)}`,
     );
-    world.sandboxes.set(id, sb);
+    world.addSandbox(sb);
     const term = world.faults.take('terminateSandbox', (f) => f.afterBuilderLines === undefined && f.sandboxId === undefined);
     if (term) sb.terminate(term.reason ?? 'terminated by the platform (injected fault)');
     else {

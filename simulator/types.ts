@@ -149,20 +149,24 @@ export interface TerminateSandboxFault extends FaultBase {
   afterBuilderLines?: number;
   reason?: string;
 }
-export interface BuilderFailFault extends FaultBase {
+/** builder faults can be limited to the build of one template name (several builds at once) */
+interface BuilderMatch {
+  templateName?: string;
+}
+export interface BuilderFailFault extends FaultBase, BuilderMatch {
   kind: 'builderFail';
   exitCode?: number;
   message?: string;
   /** fail after this many builder lines; default: at the first RUN step */
   afterLines?: number;
 }
-export interface BuilderOomFault extends FaultBase {
+export interface BuilderOomFault extends FaultBase, BuilderMatch {
   kind: 'builderOom';
   afterLines?: number;
   /** false: dmesg shows nothing (only the process status says oom_killed); default true */
   dmesg?: boolean;
 }
-export interface BuilderEnospcFault extends FaultBase {
+export interface BuilderEnospcFault extends FaultBase, BuilderMatch {
   kind: 'builderEnospc';
   afterLines?: number;
   /** false: the builder's log says nothing about disk space (only df shows 100%); default true */
@@ -348,6 +352,8 @@ export interface SimState {
   url: string;
   startedAt: string;
   sandboxes: SandboxState[];
+  /** the most builder sandboxes that were alive (not terminated) at once since start or reset */
+  maxConcurrentSandboxes: number;
   builds: BuildState[];
   templates: JsonObject[];
   chunkStore: ChunkStoreStats;

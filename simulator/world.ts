@@ -118,6 +118,8 @@ export class World {
   templates = new Map<string, StoredTemplate>();
   builds = new Map<string, Build>();
   sandboxes = new Map<string, Sandbox>();
+  /** the most sandboxes alive at once (counted whenever one is created) */
+  maxConcurrentSandboxes = 0;
   /** durable snapshots written by the builder: uri → info */
   snapshots = new Map<string, { sizeBytes: number; buildId?: string; rootfsDiskBytes?: number }>();
   requests: RequestLogEntry[] = [];
@@ -166,6 +168,14 @@ export class World {
     return vis.find((t) => match(t) && t.organizationId === org) ?? vis.find(match);
   }
 
+  /** a sandbox was created: count how many are alive now */
+  addSandbox(sb: Sandbox): void {
+    this.sandboxes.set(sb.id, sb);
+    let alive = 0;
+    for (const s of this.sandboxes.values()) if (s.status !== 'terminated') alive++;
+    this.maxConcurrentSandboxes = Math.max(this.maxConcurrentSandboxes, alive);
+  }
+
   registerTemplate(org: string, project: string, tpl: StoredTemplate['tpl']): void {
     for (const [id, t] of this.templates) {
       if (t.organizationId === org && t.projectId === project && t.tpl.name === tpl.name) this.templates.delete(id);
@@ -203,6 +213,7 @@ export class World {
     this.templates = new Map();
     this.builds = new Map();
     this.sandboxes = new Map();
+    this.maxConcurrentSandboxes = 0;
     this.snapshots = new Map();
     this.requests = [];
     this.seedTemplates();
@@ -213,6 +224,7 @@ export class World {
       url: this.url,
       startedAt: this.startedAt,
       sandboxes: [...this.sandboxes.values()].map((s) => s.stateView()),
+      maxConcurrentSandboxes: this.maxConcurrentSandboxes,
       builds: [...this.builds.values()].map((b) => JSON.parse(JSON.stringify(b)) as BuildState),
       templates: [...this.templates.values()].map((t) => {
         const o: JsonObject = { ...t.tpl };

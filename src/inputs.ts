@@ -260,3 +260,27 @@ export function readInputs(src: InputSource): ActionInputs {
   };
   return inputs;
 }
+
+/** How a step with several images (or skip-unchanged / dry-run) runs them. */
+export interface OrchestrationInputs {
+  /** the raw `images` YAML, '' for a single-image step */
+  images: string;
+  maxParallel: number;
+  failFast: boolean;
+  skipUnchanged: boolean;
+  dryRun: boolean;
+  summary: boolean;
+  annotations: boolean;
+}
+
+export function readOrchestration(src: InputSource): OrchestrationInputs {
+  return {
+    images: src.input('images').trim(),
+    maxParallel: positiveNumber(src, 'max-parallel', { integer: true, min: 1, max: 64 }) ?? 4,
+    failFast: boolInput(src, 'fail-fast', false),
+    skipUnchanged: boolInput(src, 'skip-unchanged', false),
+    dryRun: boolInput(src, 'dry-run', false),
+    summary: boolInput(src, 'summary', true),
+    annotations: boolInput(src, 'annotations', true),
+  };
+}

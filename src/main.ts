@@ -4,13 +4,17 @@
  */
 import * as actionsCore from '@actions/core';
 import { ActionError, formatError, toActionError } from './errors.js';
-import { readInputs, type ActionInputs } from './inputs.js';
+import { readInputs, readOrchestration, type ActionInputs, type InputSource, type OrchestrationInputs } from './inputs.js';
+import { readImageEntries, singleImageEntry, type ImageEntry } from './images/entries.js';
+import { runImages, type ImageOutcome } from './images/orchestrator.js';
+import { SharedConsole } from './images/console.js';
+import { renderImagesSummary, type ImageReport } from './report/images-report.js';
 import { SecretRegistry } from './secrets.js';
 import type { Log } from './log.js';
 import { runBuild, type BuildDeps } from './pipeline/pipeline.js';
 import type { BuildResult } from './pipeline/result.js';
 import { GitHubReporter } from './report/reporter.js';
-import { resultOutputs } from './report/outputs.js';
+import { imagesStepOutputs, resultOutputs } from './report/outputs.js';
 import { renderSummary } from './report/summary.js';
 import { guardedCore, type CorePort } from './report/core-port.js';
 import { fencedBlock } from './report/untrusted.js';
@@ -51,10 +55,8 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
   maskRawSecrets(core, env, secrets);
   const redact = (s: string) => secrets.redact(s);
 
-  let inputs: ActionInputs;
-  try {
-    inputs = readInputs({ input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() });
-  } catch (e) {
+  const source: InputSource = { input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() };
+  const invalidInput = async (e: unknown): Promise<undefined> => {
     const err = toActionError(e, 'input');
     const text = formatError(err, redact);
     core.setOutput('status', 'failed');
@@ -62,8 +64,28 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n${fencedBlock(text)}\n`)).catch(() => undefined);
     core.setFailed(text);
     return undefined;
+  };
+  let inputs: ActionInputs;
+  let orchestration: OrchestrationInputs;
+  let entries: ImageEntry[] | undefined;
+  try {
+    orchestration = readOrchestration(source);
+    if (orchestration.images) {
+      const read = await readImageEntries(source, orchestration.images);
+      entries = read.entries;
+      inputs = entries[0].inputs;
+    } else {
+      inputs = readInputs(source);
+      if (orchestration.skipUnchanged || orchestration.dryRun) entries = [await singleImageEntry(source)];
+    }
+  } catch (e) {
+    return invalidInput(e);
   }
   for (const s of inputs.secrets) secrets.add(s);
+  if (entries) {
+    await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps });
+    return undefined;
+  }
 
   const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact });
   const log: Log = {
@@ -72,17 +94,7 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     warning: (m) => core.warning(redact(m)),
   };
 
-  const controller = new AbortController();
-  let signalled: string | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = sig;
-    core.info(`Received ${sig}: cancelling the build and deleting the builder sandbox...`);
-    controller.abort();
-  };
-  signals.on('SIGINT', onSignal);
-  signals.on('SIGTERM', onSignal);
-
+  const cancel = cancelOnSignals(signals, core, 'the build and deleting the builder sandbox');
   let result: BuildResult;
   try {
     result = await runBuild(inputs, {
@@ -90,13 +102,12 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
       secrets,
       log,
       env,
-      signal: controller.signal,
+      signal: cancel.signal,
       userAgent: USER_AGENT,
       ...options.deps,
     });
   } finally {
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
+    cancel.dispose();
     reporter.close();
   }
 
@@ -128,6 +139,130 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     core.notice(redact(`Build ${result.buildId} accepted; admission continues on the platform (wait: false).`));
   }
   return result;
+}
+
+/** SIGINT/SIGTERM abort the returned signal (once); dispose() stops listening. */
+function cancelOnSignals(signals: Pick<NodeJS.Process, 'on' | 'off'>, core: { info(m: string): void }, what: string) {
+  const controller = new AbortController();
+  let signalled: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = sig;
+    core.info(`Received ${sig}: cancelling ${what}...`);
+    controller.abort();
+  };
+  signals.on('SIGINT', onSignal);
+  signals.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+interface ImagesStepContext {
+  env: Record<string, string | undefined>;
+  signals: Pick<NodeJS.Process, 'on' | 'off'>;
+  writeSummary: (markdown: string) => Promise<void>;
+  secrets: SecretRegistry;
+  deps?: RunOptions['deps'];
+}
+
+/**
+ * Several images (the `images` input), or one with skip-unchanged / dry-run: the orchestrator runs
+ * the pipeline per image; each image's log goes to its own groups, prefixed with its name when
+ * there are several.
+ */
+async function runImagesStep(
+  core: CorePort,
+  entries: ImageEntry[],
+  o: OrchestrationInputs,
+  ctx: ImagesStepContext,
+): Promise<ImageOutcome[]> {
+  const redact = (s: string) => ctx.secrets.redact(s);
+  const many = o.images !== '';
+  const shared = many ? new SharedConsole(core) : undefined;
+  const logOf = (c: CorePort): Log => ({
+    debug: (m) => c.debug(redact(m)),
+    info: (m) => c.info(redact(m)),
+    warning: (m) => c.warning(redact(m)),
+  });
+  // lines about the whole run wait their turn like an image's, so they never land inside its group
+  const log = logOf(shared ? shared.port() : core);
+  const ports = new Map<string, { reporter: GitHubReporter; log: Log }>();
+  const portFor = (e: ImageEntry) => {
+    let p = ports.get(e.name);
+    if (!p) {
+      const c = shared ? shared.port() : core;
+      p = { reporter: new GitHubReporter(c, { annotations: o.annotations, redact, label: many ? e.name : undefined }), log: logOf(c) };
+      ports.set(e.name, p);
+    }
+    return p;
+  };
+  const reporterFor = (e: ImageEntry) => portFor(e).reporter;
+  if (many) {
+    core.info(
+      redact(
+        `Building ${entries.length} images (at most ${o.maxParallel} at once${o.failFast ? ', fail-fast' : ''}${o.skipUnchanged ? ', skip-unchanged' : ''}${o.dryRun ? ', dry run' : ''}): ` +
+          entries.map((e) => `${e.name}${e.deps.length ? ` (after ${e.deps.join(', ')})` : ''}`).join(', '),
+      ),
+    );
+  }
+  const cancel = cancelOnSignals(ctx.signals, core, `the builds and deleting their builder sandboxes`);
+  let outcomes: ImageOutcome[];
+  try {
+    outcomes = await runImages(
+      { entries, maxParallel: o.maxParallel, failFast: o.failFast, skipUnchanged: o.skipUnchanged, planOnly: o.dryRun },
+      {
+        eventsFor: reporterFor,
+        logFor: (e) => portFor(e).log,
+        note: (m, e) => {
+          if (e) reporterFor(e).status(m);
+          else log.info(m);
+        },
+        secrets: ctx.secrets,
+        log,
+        env: ctx.env,
+        signal: cancel.signal,
+        userAgent: USER_AGENT,
+        ...ctx.deps,
+      },
+    );
+  } finally {
+    cancel.dispose();
+    for (const p of ports.values()) p.reporter.close();
+    shared?.flush();
+  }
+
+  for (const [k, v] of Object.entries(imagesStepOutputs(outcomes, { many, dryRun: o.dryRun }))) core.setOutput(k, redact(v));
+  if (o.summary) {
+    const reports: ImageReport[] = outcomes.map((outcome) => {
+      const r = ports.get(outcome.entry.name)?.reporter;
+      return { outcome, overflow: r?.overflow ?? [], logTail: r?.logTail ?? [] };
+    });
+    await ctx
+      .writeSummary(renderImagesSummary(reports, redact, o.dryRun))
+      .catch((e: unknown) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+  }
+  const bad = outcomes.filter((x) => x.status === 'failed' || x.status === 'cancelled' || x.status === 'skipped');
+  if (bad.length) {
+    const text = bad
+      .map(
+        (x) =>
+          `${x.entry.name}: ${x.status}${x.result?.error && x.status === 'failed' ? `: ${formatError(x.result.error)}` : x.reason ? ` (${x.reason})` : ''}`,
+      )
+      .join('\n');
+    core.setFailed(
+      redact(bad.length === 1 && !many ? text.replace(/^[^:]*: /, '') : `${bad.length} of ${outcomes.length} images not built:\n${text}`),
+    );
+  }
+  for (const x of outcomes) {
+    if (x.status === 'ingesting')
+      core.notice(redact(`${x.entry.name}: build ${x.result?.buildId} accepted; admission continues on the platform (wait: false).`));
+  }
+  return outcomes;
 }
 
 export { ActionError };

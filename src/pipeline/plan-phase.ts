@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { ActionError, toActionError } from '../errors.js';
 import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
 import { loadDockerignore } from '../context/dockerignore.js';
+import { withBuildRecord } from '../images/build-record.js';
 import type { BuildEvents } from './events.js';
 import type { BuildRequest } from './session.js';
 
@@ -43,6 +44,7 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
     // A pattern Docker rejects fails here, before any network call, naming the ignore file's line.
     await loadDockerignore(req.source.context, req.source.dockerfile);
   }
+  if (req.buildRecord) plan.dockerfileText = withBuildRecord(plan.dockerfileText, req.buildRecord);
   for (const w of plan.warnings) events.planWarning(w, plan.dockerfilePath);
   if (req.dockerCompat) {
     events.warning(

@@ -10,7 +10,10 @@ import type { RetryPolicy } from '../platform/retry.js';
 import type { Sleep } from '../signals.js';
 import type { BuildEvents } from './events.js';
 
-export type BuildRequest = Omit<ActionInputs, 'summary' | 'annotations' | 'secrets'>;
+export type BuildRequest = Omit<ActionInputs, 'summary' | 'annotations' | 'secrets'> & {
+  /** skip-unchanged: the build digest to record with the template (appended to its Dockerfile text) */
+  buildRecord?: string;
+};
 
 export interface BuildLimits {
   sandboxRunningMs: number;

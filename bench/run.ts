@@ -1,5 +1,5 @@
 /**
- * Benchmarks: `npm run bench -- [--quick] [--only context,e2e,admission,upload,sdk] [--reps N] [--out bench/results.json]`.
+ * Benchmarks: `npm run bench -- [--quick] [--only context,e2e,admission,upload,images,sdk] [--reps N] [--out bench/results.json]`.
  *
  * 1. Context packaging: the action's createContextArchive (bundled with esbuild like dist/, run in
  *    a child process under `/usr/bin/time -v` for its peak RSS) vs GNU tar `-czf` with
@@ -13,6 +13,8 @@
  *    3 s poll interval and with `poll-interval: 500ms`.
  * 3. Upload: a 256 MiB context (`--quick`: 64 MiB) through the action; the Upload context phase time
  *    from the summary's timings table.
+ *
+ * 3b. Several images in one step: three independent images vs the slowest alone (bench/images.ts).
  *
  * 4. The real Tensorlake SDK (native tensorlake@0.5.89) beside the action, same build, same
  *    simulator: wall times, phases and request counts from the request log (bench/sdk.ts).
@@ -32,12 +34,13 @@ import type { SimState, SimulatorHandle, SimulatorOptions } from '../simulator/t
 import { runAction, cleanupRun, DIST_MAIN, ROOT, SIM_KEY, type ActionRun } from '../tools/action-runner.js';
 import { flags, median, table } from './lib.js';
 import { benchSdk, type SdkReport } from './sdk.js';
+import { benchImages } from './images.js';
 
 const f = flags(process.argv.slice(2));
 const QUICK = f.bool('quick');
 const ONLY = new Set(
   f
-    .str('only', 'context,e2e,admission,upload,sdk')
+    .str('only', 'context,e2e,admission,upload,images,sdk')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -509,6 +512,7 @@ async function main(): Promise<number> {
   if (ONLY.has('e2e')) await benchE2E();
   if (ONLY.has('admission')) await benchAdmission();
   if (ONLY.has('upload')) await benchUpload();
+  if (ONLY.has('images')) await benchImages({ reps: REPS, record });
   let sdk: SdkReport | undefined;
   const pending = f.num('sdk-sandbox-pending-ms', NaN); // f.num throws on a non-number
   const pendingFlag = Number.isNaN(pending) ? '' : String(pending);

@@ -248,15 +248,17 @@ async function runImagesStep(
   }
   const bad = outcomes.filter((x) => x.status === 'failed' || x.status === 'cancelled' || x.status === 'skipped');
   if (bad.length) {
-    const text = bad
-      .map(
-        (x) =>
-          `${x.entry.name}: ${x.status}${x.result?.error && x.status === 'failed' ? `: ${formatError(x.result.error)}` : x.reason ? ` (${x.reason})` : ''}`,
-      )
-      .join('\n');
-    core.setFailed(
-      redact(bad.length === 1 && !many ? text.replace(/^[^:]*: /, '') : `${bad.length} of ${outcomes.length} images not built:\n${text}`),
+    const why = (x: ImageOutcome) =>
+      x.result?.error && x.status !== 'skipped'
+        ? `${x.status === 'cancelled' ? 'Cancelled: ' : ''}${formatError(x.result.error)}`
+        : (x.reason ?? x.status);
+    const text = redact(
+      many
+        ? `${bad.length} of ${outcomes.length} images not built:\n${bad.map((x) => `${x.entry.name}: ${x.status}: ${why(x)}`).join('\n')}`
+        : why(bad[0]),
     );
+    core.setOutput('error', text);
+    core.setFailed(text);
   }
   for (const x of outcomes) {
     if (x.status === 'ingesting')

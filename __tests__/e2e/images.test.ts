@@ -145,7 +145,7 @@ describe('images: several images in one step (dist/index.js)', () => {
     assert.ok(r.lines.includes("[app] not built: it builds on 'base', which failed"));
     assert.equal(r.outputs.status, 'failed');
     assert.match(r.stdout, /::error::2 of 3 images not built:%0Aapp: skipped: not built: it builds on 'base', which failed%0Abase: failed: Command/);
-    assert.match(r.summary, /\| `app` \| ⏭️ skipped .*not built: it builds on 'base', which failed \|/);
+    assert.match(r.summary, /\| `app` \| ⏭️ skipped .*not built: it builds on &#39;base&#39;, which failed \|/);
     assert.match(r.summary, /### ❌ `base`/);
     assert.equal(s.state().builds.filter((b) => b.name === 'app').length, 0, 'app never prepared');
     assertNoSandboxRunning(s);

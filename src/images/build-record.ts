@@ -8,8 +8,8 @@
  *
  * The record needs no service beyond the platform: the digest travels as a comment line appended
  * to the Dockerfile text sent to prepare; the platform stores that text with the template it
- * registers and returns it from the by-name lookup (docs/protocol.md, "Build records"). The
- * builder ignores it: it is a Dockerfile comment.
+ * registers and returns it from the by-name lookup (README, "Skip unchanged"). The builder ignores
+ * it: it is a Dockerfile comment.
  */
 import { createHash } from 'node:crypto';
 import type { ActionInputs } from '../inputs.js';

@@ -2,6 +2,7 @@
 import type { ImageOutcome } from '../images/orchestrator.js';
 import { formatError } from '../errors.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
+import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
 
 export interface ImageReport {
   outcome: ImageOutcome;
@@ -12,12 +13,18 @@ export interface ImageReport {
 
 const ICON: Record<string, string> = { registered: '✅', ingesting: '⏳', failed: '❌', cancelled: '🚫', skipped: '⏭️', planned: '📝' };
 
+/** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 
+/** Plain text from outside (reasons quoting platform answers, warnings): no HTML, no line breaks. */
+function plain(text: string): string {
+  return escapeHtml(oneLine(text));
+}
+
 function code(text: string): string {
-  return '`' + text.replace(/`/g, "'") + '`';
+  return '`' + oneLine(text).replace(/`/g, "'") + '`';
 }
 
 export function renderImagesSummary(reports: ImageReport[], redact: (s: string) => string, planOnly = false): string {
@@ -44,21 +51,19 @@ export function renderImagesSummary(reports: ImageReport[], redact: (s: string) 
         : `${o.entry.inputs.streaming ? 'cas-streaming' : 'ext4'}${r?.rootfsNodeKind ? `, ${r.rootfsNodeKind}` : ''}${o.entry.deps.length ? ` on ${o.entry.deps.map(code).join(', ')}` : ''}`;
     const failedIn = r?.error?.phase ? ` in ${PHASE_TITLES[r.error.phase as keyof typeof PHASE_TITLES] ?? r.error.phase}` : '';
     lines.push(
-      `| ${cell(code(o.entry.name))} | ${ICON[o.status] ?? ''} ${o.status}${cell(failedIn)} | ${o.cacheHit ? 'hit' : o.digest ? 'miss' : '-'} | ${r?.templateId ? cell(code(r.templateId)) : '-'} | ${cell(mode)} | ${o.entry.layer} | ${o.ms ? `${(o.ms / 1000).toFixed(1)} s` : '-'} | ${cell(o.reason ?? '')} |`,
+      `| ${cell(code(o.entry.name))} | ${ICON[o.status] ?? ''} ${o.status}${cell(failedIn)} | ${o.cacheHit ? 'hit' : o.digest ? 'miss' : '-'} | ${r?.templateId ? cell(code(r.templateId)) : '-'} | ${cell(mode)} | ${o.entry.layer} | ${o.ms ? `${(o.ms / 1000).toFixed(1)} s` : '-'} | ${cell(plain(o.reason ?? ''))} |`,
     );
   }
   lines.push('');
   for (const rep of reports) {
     const o = rep.outcome;
     if (!o.result?.error || o.status === 'cancelled') continue;
-    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', '```text', formatError(o.result.error), '```', '');
+    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', fencedBlock(formatError(o.result.error)), '');
     if (rep.logTail.length) {
       lines.push(
         `<details><summary>Last ${rep.logTail.length} builder log lines</summary>`,
         '',
-        '```text',
-        ...rep.logTail.map((l) => l.replace(/```/g, "'''")),
-        '```',
+        fencedBlock(rep.logTail.join('\n')),
         '',
         '</details>',
         '',
@@ -75,7 +80,7 @@ export function renderImagesSummary(reports: ImageReport[], redact: (s: string) 
   ]);
   if (warnings.length) {
     lines.push(`### Warnings (${warnings.length})`, '');
-    for (const w of warnings) lines.push(`- ${cell(w)}`);
+    for (const w of warnings) lines.push(`- ${cell(plain(w))}`);
     lines.push('');
   }
   return redact(lines.join('\n'));

@@ -13,7 +13,7 @@ import type { Template } from '../platform/types.js';
 import { baseIsEligibleForLookup } from '../pipeline/references.js';
 import { runBuild, type BuildDeps } from '../pipeline/pipeline.js';
 import type { BuildResult } from '../pipeline/result.js';
-import { transportFor } from '../pipeline/session.js';
+import { transportFor } from '../platform/transport.js';
 import type { BuildEvents } from '../pipeline/events.js';
 import type { Log } from '../log.js';
 import { buildDigest, recordedDigest, shortDigest, type ParentIdentity } from './build-record.js';

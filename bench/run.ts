@@ -535,7 +535,9 @@ async function main(): Promise<number> {
   const previous = await readFile(OUT, 'utf8')
     .then((t) => JSON.parse(t) as Record<string, unknown>)
     .catch(() => ({}));
-  const own = results.filter((r) => !r.group.startsWith('sdk'));
+  // the sdk comparison and the several-images case are written under their own keys
+  const own = results.filter((r) => !r.group.startsWith('sdk') && r.group !== 'images');
+  const images = results.filter((r) => r.group === 'images');
   await writeFile(
     OUT,
     JSON.stringify(
@@ -554,6 +556,16 @@ async function main(): Promise<number> {
               reps: REPS,
               seconds: Math.round((performance.now() - t0) / 100) / 10,
               results: own,
+            }
+          : {}),
+        ...(images.length
+          ? {
+              images: {
+                date: new Date().toISOString(),
+                machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model },
+                reps: REPS,
+                results: images,
+              },
             }
           : {}),
         // a run with --sdk-sandbox-pending-ms is an experiment: written under its own key

@@ -144,7 +144,10 @@ describe('images: several images in one step (dist/index.js)', () => {
     assert.equal(res.app.reason, "not built: it builds on 'base', which failed");
     assert.ok(r.lines.includes("[app] not built: it builds on 'base', which failed"));
     assert.equal(r.outputs.status, 'failed');
-    assert.match(r.stdout, /::error::2 of 3 images not built:%0Aapp: skipped: not built: it builds on 'base', which failed%0Abase: failed: Command/);
+    assert.match(
+      r.stdout,
+      /::error::2 of 3 images not built:%0Aapp: skipped: not built: it builds on 'base', which failed%0Abase: failed: Command/,
+    );
     assert.match(r.summary, /\| `app` \| ⏭️ skipped .*not built: it builds on &#39;base&#39;, which failed \|/);
     assert.match(r.summary, /### ❌ `base`/);
     assert.equal(s.state().builds.filter((b) => b.name === 'app').length, 0, 'app never prepared');
@@ -252,6 +255,40 @@ describe('images: several images in one step (dist/index.js)', () => {
         .map((b) => b.name),
       ['other'],
     );
+    assertNoSandboxRunning(s);
+  });
+
+  it('SIGINT cancels every image and deletes every builder sandbox; SIGKILL leaves them to the post step, which finds them all', async () => {
+    s.reset();
+    const ws = await makeProject({
+      'a/Dockerfile': `FROM python:3.12-slim\n${RUNS(200)}\n`,
+      'b/Dockerfile': `FROM python:3.12-slim\n${RUNS(200)}\n`,
+    });
+    const images = '- dockerfile: a/Dockerfile\n- dockerfile: b/Dockerfile\n';
+    const both = /\[a\] .*step 3[\s\S]*\[b\] .*step 3|\[b\] .*step 3[\s\S]*\[a\] .*step 3/;
+    const r = await run(s, ws, { images }, { killOn: { pattern: both, signal: 'SIGINT' } });
+    assert.equal(r.code, 1);
+    const res = results(r);
+    assert.equal(res.a.status, 'cancelled');
+    assert.equal(res.b.status, 'cancelled');
+    assert.equal(s.state().sandboxes.length, 2);
+    for (const sb of s.state().sandboxes) assert.ok(sb.deletedAt, `sandbox ${sb.id} deleted by the action`);
+    assert.ok(r.exitAfterSignalMs! < 7500, `exited within GitHub's grace period (${r.exitAfterSignalMs} ms)`);
+
+    s.reset();
+    const killed = await run(s, ws, { images }, { killOn: { pattern: both, signal: 'SIGKILL' } });
+    assert.equal(killed.signal, 'SIGKILL');
+    const saved = JSON.parse(killed.state['builder-sandboxes']) as string[];
+    assert.deepEqual(
+      saved.sort(),
+      s
+        .state()
+        .sandboxes.map((x) => x.id)
+        .sort(),
+      "both builds' sandboxes saved for the post step",
+    );
+    const post = await run(s, ws, { images }, { post: true, state: { 'builder-sandboxes': killed.state['builder-sandboxes'] } });
+    assert.equal(post.code, 0, post.stdout + post.stderr);
     assertNoSandboxRunning(s);
   });
 

@@ -1,36 +1,44 @@
 /**
- * The build context archive: a deterministic, streamed `tar.gz` written to a temp file.
+ * The build context archive: a deterministic `tar.gz` written to a temp file.
  *
- * walk (`walk.ts`, sorted) → tar-stream pack → sha256 (`digest`) → gzip → sha256
+ * walk (`walk.ts`, sorted) → tar stream (headers written here, file data read straight into it) →
+ * sha256 (`digest`) → cut into 1 MiB blocks → each block gzip-compressed on its own, several at
+ * once on libuv's thread pool (more than one core) → concatenated in order → sha256
  * (`archiveDigest`) → `tensorlake-build-context-<random>.tar.gz` in `os.tmpdir()` (or `tmpDir`).
- * Only the list of entries is held in memory; file contents stream through with backpressure.
+ * Concatenated gzip members are one valid `.tar.gz` (RFC 1952 §2.2; GNU tar, `gzip -d` and zlib
+ * read them as one stream). Only the entry list and a few blocks in flight are held in memory.
+ *
+ * Compression (docs/protocol.md "Build context archive"): gzip level 1 by default (`gzipLevel`), as
+ * the reference client uses: on a CI runner the archive is CPU-bound and level 6 costs about three
+ * times the CPU for roughly 10 % fewer bytes on source text. Each 64 KiB piece of a block whose
+ * sampled byte entropy is above 7.5 bits/byte (random, already-compressed data) goes into a stored
+ * member (level 0) instead: deflating it gains nothing and costs as much as text.
  *
  * Determinism: entries sorted by the byte order of their UTF-8 path (directories before their
  * contents), uid/gid 0, empty uname/gname, mtime 0, modes normalised (dirs 0755, files 0755 when
  * any execute bit is set else 0644, symlinks 0777), ustar headers with pax records for long or
- * non-ASCII paths and link targets, gzip through node:zlib at a fixed level (its header carries
- * mtime 0). The same context gives the same `digest` anywhere; `archiveDigest` is the same for the
- * same Node/zlib build (another zlib may compress differently), so `digest` is the identity to
- * report and compare.
+ * non-ASCII paths and link targets (byte for byte what tar-stream writes), 1024 zero bytes at the
+ * end. Block boundaries are fixed offsets of the tar stream and the stored/deflated choice depends
+ * only on the bytes, so the same tree gives the same archive whatever the timing. `digest` — the
+ * build's `context-digest` — is the sha256 of the *uncompressed* tar stream, so it does not depend
+ * on the gzip level, the block size or the zlib build; `archiveDigest` is the sha256 of the bytes
+ * uploaded and is the same for the same level and zlib build.
  *
  * `uncompressedBytes` is the size of the tar stream (headers and padding included: what `digest`
  * covers); the sum of file sizes is the progress `totalBytes`.
  *
- * Files are opened with O_NOFOLLOW|O_NONBLOCK: a file replaced by a symlink after the walk is
- * never followed out of the context, and one replaced by a FIFO cannot block the run. A file
+ * Files are opened with O_NOFOLLOW|O_NONBLOCK and must be the inode the walk saw (device and inode
+ * compared after the open): a file replaced by a symlink after the walk is never followed, a
+ * directory of the context swapped for a symlink to somewhere else is not read through (the file
+ * reached through it is another inode), and a file replaced by a FIFO cannot block the run. A file
  * whose size differs from the walk's → `Build context file changed while archiving: <path>
  * (expected <n>, read <m>)`; nothing is retried.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { constants as fsConstants, promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import * as tar from 'tar-stream';
 import { ActionError, isActionError } from '../errors.js';
 import { archivingCancelled, scanContext, scanContextInternal, type ScannedEntry, type SkippedEntry } from './walk.js';
 
@@ -66,61 +74,173 @@ export interface ContextArchiveOptions {
   tmpDir?: string;
   onProgress?: (p: ArchiveProgress) => void;
   signal?: AbortSignal;
+  /** 0–9; default 1 (see the module comment) */
   gzipLevel?: number;
 }
 
-/** Test seam: how files are opened (lets tests simulate EACCES when running as root). */
-export const archiveTestHooks: { openFile: (p: string, flags: number) => Promise<FileHandle> } = {
-  openFile: (p, flags) => fsp.open(p, flags),
+/** Test seam: how files are opened (lets tests simulate EACCES when running as root). Returns a descriptor. */
+export const archiveTestHooks: { openFile: (p: string, flags: number) => number } = {
+  openFile: (p, flags) => fs.openSync(p, flags),
 };
 
-const DEFAULT_GZIP_LEVEL = 6;
-const READ_CHUNK = 256 * 1024;
-/** Files up to this size are read whole, ahead of the tar writer. */
-const SMALL_FILE = 64 * 1024;
-const READ_AHEAD_FILES = 32;
-const READ_AHEAD_BYTES = 4 * 1024 * 1024;
-/** The tar stream is handed to gzip in blocks of at least this size (fewer zlib round trips). */
-const GZIP_BLOCK = 64 * 1024;
+export const DEFAULT_GZIP_LEVEL = 1;
+/** The tar stream is compressed in blocks of this size, each on its own (one or more gzip members). */
+export const BLOCK_BYTES = 1024 * 1024;
+/** Unit of the stored-or-deflated choice inside a block. */
+const PIECE_BYTES = 64 * 1024;
+/** Bytes of each piece sampled for its entropy, and the entropy (bits per byte) above which it is stored. */
+const SAMPLE_BYTES = 4096;
+const STORED_ENTROPY = 7.5;
+/** Blocks being compressed at once (libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise). */
+const IN_FLIGHT = Math.max(2, Math.min(8, (os.availableParallelism?.() ?? os.cpus().length) + 1));
+/** The archiver yields to the event loop after this much synchronous work. */
+const YIELD_MS = 8;
 const PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
-/** Pause feeding headers while tar-stream holds more than this much unread output. */
-const PACK_BUFFER_LIMIT = 1024 * 1024;
-const MTIME_ZERO = new Date(0);
-const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
-/** Hashes and counts what passes; with `block`, also coalesces small chunks into blocks. */
-function hashTap(block = 0): { stream: Transform; hash: ReturnType<typeof createHash>; bytes: () => number } {
-  const hash = createHash('sha256');
-  let n = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      n += chunk.length;
-      if (block === 0) return cb(null, chunk);
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes < block) return cb();
-      const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      cb(null, out);
-    },
-    flush(cb) {
-      if (pendingBytes > 0) this.push(Buffer.concat(pending, pendingBytes));
-      pending = [];
-      cb();
-    },
-  });
-  return { stream, hash, bytes: () => n };
+// ------------------------------------------------------------------------------------------
+// tar headers (ustar + pax, the bytes tar-stream writes)
+
+const HEADER_TEMPLATE = (() => {
+  const b = Buffer.alloc(512);
+  const field = (text: string, at: number): void => void b.write(text, at, 'latin1');
+  field('000000 ', 108); // uid 0
+  field('000000 ', 116); // gid 0
+  field('00000000000 ', 136); // mtime 0
+  field('ustar', 257); // magic "ustar\0" (the NUL is already there), version "00"
+  field('00', 263);
+  field('000000 ', 329); // devmajor
+  field('000000 ', 337); // devminor
+  return b;
+})();
+const SEVENS = '77777777777';
+
+function octal(val: number, n: number): string {
+  const s = val.toString(8);
+  return s.length > n ? `${SEVENS.slice(0, n)} ` : `${'0'.repeat(n - s.length)}${s} `;
 }
+
+/** One ustar header block, or null when the entry needs a pax record (non-ASCII or long name, long link target). */
+function ustarHeader(name: string, mode: number, size: number, typeflag: string, linkname: string | undefined): Buffer | null {
+  if (Buffer.byteLength(name) !== name.length) return null;
+  let prefix = '';
+  while (name.length > 100) {
+    const i = name.indexOf('/');
+    if (i === -1) return null;
+    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
+    name = name.slice(i + 1);
+  }
+  if (name.length > 100 || prefix.length > 155) return null;
+  if (linkname && Buffer.byteLength(linkname) > 100) return null;
+  const b = Buffer.from(HEADER_TEMPLATE);
+  b.write(name, 0, 'latin1');
+  b.write(octal(mode & 0o7777, 6), 100, 'latin1');
+  if (size.toString(8).length > 11) {
+    b[124] = 0x80;
+    let num = size;
+    for (let i = 11; i > 0; i--) {
+      b[124 + i] = num & 0xff;
+      num = Math.floor(num / 0x100);
+    }
+  } else b.write(octal(size, 11), 124, 'latin1');
+  b.write(typeflag, 156, 'latin1');
+  if (linkname) b.write(linkname, 157, 'utf8');
+  if (prefix) b.write(prefix, 345, 'latin1');
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += b[i];
+  for (let i = 156; i < 512; i++) sum += b[i];
+  b.write(octal(sum, 6), 148, 'latin1');
+  return b;
+}
+
+function paxRecord(key: string, value: string): string {
+  const str = ` ${key}=${value}\n`;
+  const len = Buffer.byteLength(str);
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
+  if (len + digits >= Math.pow(10, digits)) digits++;
+  return `${len + digits}${str}`;
+}
+
+/** The header blocks of an entry (a pax header, its records padded, then the entry header when needed). */
+function entryHeader(e: ScannedEntry): Buffer[] {
+  const name = e.type === 'dir' ? `${e.path}/` : e.path;
+  const typeflag = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
+  const size = e.type === 'file' ? e.size : 0;
+  const link = e.type === 'symlink' ? e.linkTarget || undefined : undefined;
+  const plain = ustarHeader(name, e.mode, size, typeflag, link);
+  if (plain) return [plain];
+  const records = Buffer.from(paxRecord('path', name) + (link ? paxRecord('linkpath', link) : ''));
+  const paxLink = link ? 'PaxHeader' : undefined;
+  const pad = (512 - (records.length % 512)) % 512;
+  return [
+    ustarHeader('PaxHeader', e.mode, records.length, 'x', paxLink)!,
+    records,
+    Buffer.alloc(pad),
+    ustarHeader('PaxHeader', e.mode, size, typeflag, paxLink)!,
+  ];
+}
+
+// ------------------------------------------------------------------------------------------
+// block compression
+
+/** Shannon entropy (bits per byte) of a sample from the start of `piece`. */
+function entropy(piece: Buffer): number {
+  const n = Math.min(piece.length, SAMPLE_BYTES);
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < n; i++) counts[piece[i]]++;
+  let h = 0;
+  for (let i = 0; i < 256; i++) {
+    const c = counts[i];
+    if (c) {
+      const p = c / n;
+      h -= p * Math.log2(p);
+    }
+  }
+  return h;
+}
+
+/** Runs of a block with the same choice: `[start, end, stored]`. Small pieces are always deflated. */
+export function blockRuns(block: Buffer): Array<[number, number, boolean]> {
+  const runs: Array<[number, number, boolean]> = [];
+  for (let off = 0; off < block.length; off += PIECE_BYTES) {
+    const end = Math.min(block.length, off + PIECE_BYTES);
+    const piece = block.subarray(off, end);
+    const stored = piece.length >= SAMPLE_BYTES && entropy(piece) > STORED_ENTROPY;
+    const last = runs[runs.length - 1];
+    if (last && last[2] === stored) last[1] = end;
+    else runs.push([off, end, stored]);
+  }
+  return runs;
+}
+
+function gzip(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    // one output buffer big enough for the whole member: one trip to the thread pool
+    zlib.gzip(data, { level, chunkSize: Math.max(64 * 1024, data.length + 8192) }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+async function compressBlock(block: Buffer, level: number): Promise<Buffer[]> {
+  if (level === 0) return [await gzip(block, 0)];
+  return Promise.all(blockRuns(block).map(([s, e, stored]) => gzip(block.subarray(s, e), stored ? 0 : level)));
+}
+
+// ------------------------------------------------------------------------------------------
 
 function noLongerFile(rel: string, cause?: unknown): ActionError {
   return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
     kind: 'context',
     advice: ['Do not modify the build context while the action runs.'],
     cause,
+  });
+}
+
+function notTheWalkedFile(rel: string): ActionError {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer the file that was walked)`, {
+    kind: 'context',
+    advice: [
+      'A file or one of its parent directories was replaced (for example by a symlink) after the context was listed; do not modify the build context while the action runs.',
+    ],
   });
 }
 
@@ -131,6 +251,17 @@ function changed(rel: string, expected: number, read: number): ActionError {
       'Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore.',
     ],
   });
+}
+
+/** Reads from `pos` into `buf[off, off+len)` until full or EOF; returns the bytes read. */
+function readFull(fd: number, buf: Buffer, off: number, len: number, pos: number): number {
+  let n = 0;
+  while (n < len) {
+    const r = fs.readSync(fd, buf, off + n, len - n, pos + n);
+    if (r === 0) break;
+    n += r;
+  }
+  return n;
 }
 
 export async function createContextArchive(contextDir: string, opts: ContextArchiveOptions = {}): Promise<ContextArchive> {
@@ -145,9 +276,9 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   if (signal?.aborted) throw archivingCancelled(signal);
 
   const outPath = path.join(tmpDir, `tensorlake-build-context-${randomBytes(8).toString('hex')}.tar.gz`);
-  let out: FileHandle;
+  let out: number;
   try {
-    out = await fsp.open(outPath, 'wx', 0o600);
+    out = fs.openSync(outPath, 'wx', 0o600);
   } catch (e) {
     throw new ActionError(`Cannot create the build context archive in ${tmpDir}: ${(e as Error).message}`, {
       kind: 'context',
@@ -156,30 +287,9 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     });
   }
 
-  const pack = tar.pack();
-  const tarTap = hashTap(GZIP_BLOCK);
-  const gzTap = hashTap();
-  const gzip = zlib.createGzip({ level });
-  const sink = out.createWriteStream();
-  const done = pipeline(pack, tarTap.stream, gzip, gzTap.stream, sink);
-  // Rejects (and stays rejected) when the pipeline fails, so every wait can race against it.
-  let failure: unknown;
-  const failed = done.then(
-    () => new Promise<never>(() => {}),
-    (e: unknown) => {
-      failure ??= e;
-      throw e;
-    },
-  );
-  failed.catch(() => {});
-
-  const onAbort = (): void => {
-    pack.destroy(signal ? archivingCancelled(signal) : new Error('aborted'));
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-
-  const files = scan.entries.filter((e) => e.type === 'file');
-  const totalFiles = files.length;
+  const entries = scan.entries;
+  let totalFiles = 0;
+  for (const e of entries) if (e.type === 'file') totalFiles++;
   const totalBytes = scan.totalBytes;
   let doneFiles = 0;
   let doneBytes = 0;
@@ -194,34 +304,70 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     last = { phase: 'archive', files: doneFiles, totalFiles, bytes: doneBytes, totalBytes, percent };
     onProgress({ ...last });
   };
-
-  const guard = async <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   const checkAbort = (): void => {
     if (signal?.aborted) throw archivingCancelled(signal);
-    if (failure !== undefined) throw failure;
   };
 
-  const waitPackBuffer = async (): Promise<void> => {
-    const state = (pack as unknown as { _readableState?: { buffered?: number } })._readableState;
-    let spins = 0;
-    while (typeof state?.buffered === 'number' && state.buffered > PACK_BUFFER_LIMIT) {
-      checkAbort();
-      await guard(new Promise<void>((r) => (spins++ < 8 ? setImmediate(r) : setTimeout(r, 1))));
+  // the tar stream, in blocks; full blocks are hashed and handed to the thread pool in order
+  const tarHash = createHash('sha256');
+  const gzHash = createHash('sha256');
+  let tarBytes = 0;
+  let gzBytes = 0;
+  let block = Buffer.alloc(BLOCK_BYTES);
+  let used = 0;
+  const jobs: Array<Promise<Buffer[]>> = [];
+  const flush = (): void => {
+    if (used === 0) return;
+    const data = used === block.length ? block : block.subarray(0, used);
+    tarHash.update(data);
+    tarBytes += used;
+    const job = compressBlock(data, level);
+    job.catch(() => {});
+    jobs.push(job);
+    block = Buffer.alloc(BLOCK_BYTES);
+    used = 0;
+  };
+  const writeHead = async (): Promise<void> => {
+    const members = await jobs[0];
+    jobs.shift();
+    for (const m of members) {
+      gzHash.update(m);
+      gzBytes += m.length;
+      let off = 0;
+      while (off < m.length) off += fs.writeSync(out, m, off, m.length - off);
     }
   };
-
-  const header = (e: ScannedEntry): Parameters<tar.Pack['entry']>[0] => {
-    const common = { uid: 0, gid: 0, uname: '', gname: '', mtime: MTIME_ZERO, mode: e.mode };
-    if (e.type === 'dir') return { ...common, name: `${e.path}/`, type: 'directory' };
-    if (e.type === 'symlink') return { ...common, name: e.path, type: 'symlink', linkname: e.linkTarget ?? '' };
-    return { ...common, name: e.path, type: 'file', size: e.size };
+  let sliceStart = performance.now();
+  /** Backpressure (at most IN_FLIGHT blocks compressing) and a yield to the event loop now and then. */
+  const pump = async (): Promise<void> => {
+    while (jobs.length >= IN_FLIGHT) await writeHead();
+    if (performance.now() - sliceStart >= YIELD_MS) {
+      await new Promise<void>((r) => setImmediate(r));
+      sliceStart = performance.now();
+    }
+    checkAbort();
+  };
+  /** Appends bytes (headers, pax records) to the stream. */
+  const put = (b: Buffer): void => {
+    let off = 0;
+    while (off < b.length) {
+      const n = b.copy(block, used, off);
+      used += n;
+      off += n;
+      if (used === block.length) flush();
+    }
+  };
+  /** Zero padding to the next 512-byte boundary (blocks start zeroed and are 512-aligned). */
+  const pad512 = (): void => {
+    used += (512 - (used % 512)) % 512;
+    if (used === block.length) flush();
   };
 
-  const openChecked = async (e: ScannedEntry): Promise<FileHandle> => {
-    const abs = path.join(scan.root, e.path);
-    let fh: FileHandle;
+  const openChecked = (e: ScannedEntry): number => {
+    const abs = path.join(scan.realRoot, e.path);
+    let fd: number;
     try {
-      fh = await archiveTestHooks.openFile(abs, OPEN_FLAGS);
+      fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
@@ -239,167 +385,108 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
       throw new ActionError(`Cannot read build context file: ${e.path} (${(err as Error).message})`, { kind: 'context', cause: err });
     }
     try {
-      const st = await fh.stat();
+      const st = fs.fstatSync(fd);
       if (!st.isFile()) throw noLongerFile(e.path);
+      if (e.ino !== undefined && (st.ino !== e.ino || st.dev !== e.dev)) throw notTheWalkedFile(e.path);
     } catch (err) {
-      await fh.close().catch(() => {});
+      fs.closeSync(fd);
       throw err;
     }
-    return fh;
+    return fd;
   };
 
-  /** Reads from `pos` to EOF into `buf` (a short read only happens at EOF for regular files). */
-  const readFull = async (fh: FileHandle, buf: Buffer, pos: number): Promise<number> => {
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, pos + n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return n;
-  };
-
-  /** Small files are read whole, ahead of the writer, one read of size+1 bytes (detects growth). */
-  const readSmall = async (e: ScannedEntry): Promise<Buffer> => {
-    const fh = await openChecked(e);
+  /** A file's data into the stream; the read past the end (one byte) detects a file that grew. */
+  const addFile = async (e: ScannedEntry): Promise<void> => {
+    const fd = openChecked(e);
     try {
-      const buf = Buffer.allocUnsafe(e.size + 1);
-      const n = await readFull(fh, buf, 0);
-      if (n > e.size) throw changed(e.path, e.size, Math.max(n, (await fh.stat()).size));
-      if (n < e.size) throw changed(e.path, e.size, n);
-      return buf.subarray(0, n);
-    } finally {
-      await fh.close().catch(() => {});
-    }
-  };
-
-  const newEntry = (e: ScannedEntry): { entry: ReturnType<tar.Pack['entry']>; done: Promise<void> } => {
-    let settle!: (err?: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      settle = (err) => (err ? rej(err) : res());
-    });
-    done.catch(() => {});
-    const entry = pack.entry(header(e), (err) => settle(err));
-    entry.on('error', () => {}); // failures surface through `done` and the pipeline
-    return { entry, done };
-  };
-
-  const addSmall = async (e: ScannedEntry, data: Buffer): Promise<void> => {
-    const { entry, done } = newEntry(e);
-    if (data.length > 0 && !entry.write(data)) await guard(once(entry, 'drain').then(() => undefined));
-    entry.end(null);
-    await guard(done);
-    doneBytes += data.length;
-    doneFiles++;
-    report(false);
-  };
-
-  const addLarge = async (e: ScannedEntry): Promise<void> => {
-    const fh = await openChecked(e);
-    try {
-      const { entry, done } = newEntry(e);
-      let pos = 0;
-      while (pos < e.size) {
-        checkAbort();
-        const want = Math.min(READ_CHUNK, e.size - pos);
-        const buf = Buffer.allocUnsafe(want);
-        const n = await readFull(fh, buf, pos);
-        if (n < want) throw changed(e.path, e.size, pos + n);
-        pos += n;
-        doneBytes += n;
-        if (!entry.write(buf)) await guard(once(entry, 'drain').then(() => undefined));
-        report(false);
+      for (const h of entryHeader(e)) put(h);
+      if (block.length - used > e.size) {
+        // fits the current block with a byte to spare: one read
+        const n = readFull(fd, block, used, e.size + 1, 0);
+        if (n > e.size) throw changed(e.path, e.size, Math.max(n, fs.fstatSync(fd).size));
+        if (n < e.size) throw changed(e.path, e.size, n);
+        block[used + e.size] = 0;
+        used += e.size;
+        doneBytes += e.size;
+      } else {
+        let pos = 0;
+        while (pos < e.size) {
+          const want = Math.min(block.length - used, e.size - pos);
+          const n = readFull(fd, block, used, want, pos);
+          used += n;
+          pos += n;
+          doneBytes += n;
+          if (n < want) throw changed(e.path, e.size, pos);
+          if (used === block.length) {
+            flush();
+            report(false);
+            await pump();
+          }
+        }
+        const probe = Buffer.allocUnsafe(1);
+        if (fs.readSync(fd, probe, 0, 1, pos) > 0) throw changed(e.path, e.size, Math.max(pos + 1, fs.fstatSync(fd).size));
       }
-      // Did the file grow? Read a little past the end; report the size it has now.
-      const probe = Buffer.allocUnsafe(64 * 1024);
-      const { bytesRead: extra } = await fh.read(probe, 0, probe.length, pos);
-      if (extra > 0) throw changed(e.path, e.size, Math.max(pos + extra, (await fh.stat()).size));
-      entry.end(null);
-      await guard(done);
+      pad512();
     } finally {
-      await fh.close().catch(() => {});
+      fs.closeSync(fd);
     }
     doneFiles++;
     report(false);
-  };
-
-  // Read-ahead of small files: bounded by count and bytes; results are consumed strictly in order.
-  const entries = scan.entries;
-  const ahead = new Map<number, Promise<Buffer>>();
-  let nextAhead = 0;
-  let aheadBytes = 0;
-  const fillAhead = (from: number): void => {
-    if (nextAhead < from) nextAhead = from;
-    while (nextAhead < entries.length && ahead.size < READ_AHEAD_FILES && aheadBytes < READ_AHEAD_BYTES) {
-      const i = nextAhead++;
-      const e = entries[i];
-      if (e.type !== 'file' || e.size > SMALL_FILE) continue;
-      const pr = readSmall(e);
-      pr.catch(() => {});
-      ahead.set(i, pr);
-      aheadBytes += e.size;
-    }
   };
 
   let ok = false;
   try {
     report(false);
-    for (let i = 0; i < entries.length; i++) {
+    for (const e of entries) {
       checkAbort();
-      const e = entries[i];
-      fillAhead(i);
-      const pre = ahead.get(i);
-      if (pre) {
-        ahead.delete(i);
-        aheadBytes -= e.size;
-        await addSmall(e, await guard(pre));
-      } else if (e.type === 'file') {
-        await addLarge(e);
-      } else {
-        pack.entry(header(e)).on('error', () => {});
-        await waitPackBuffer();
-      }
+      if (e.type === 'file') await addFile(e);
+      else for (const h of entryHeader(e)) put(h);
+      if (jobs.length >= IN_FLIGHT || performance.now() - sliceStart >= YIELD_MS) await pump();
     }
     checkAbort();
-    pack.finalize();
-    await done;
+    put(Buffer.alloc(1024)); // end of archive
+    flush();
+    while (jobs.length) await writeHead();
+    fs.closeSync(out);
     checkAbort();
     report(true);
     ok = true;
   } catch (e) {
-    if (!pack.destroyed) pack.destroy(e instanceof Error ? e : new Error(String(e)));
-    await done.catch(() => {});
+    await Promise.allSettled(jobs);
     throw toArchiveError(e, signal, outPath);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
     if (!ok) {
-      await out.close().catch(() => {});
-      await fsp.rm(outPath, { force: true }).catch(() => {});
+      try {
+        fs.closeSync(out);
+      } catch {
+        // already closed
+      }
+      fs.rmSync(outPath, { force: true });
     }
   }
 
   let fileCount = 0;
   let dirCount = 0;
   let symlinkCount = 0;
-  for (const e of scan.entries) {
+  for (const e of entries) {
     if (e.type === 'file') fileCount++;
     else if (e.type === 'dir') dirCount++;
     else symlinkCount++;
   }
   return {
     path: outPath,
-    compressedBytes: gzTap.bytes(),
-    uncompressedBytes: tarTap.bytes(),
+    compressedBytes: gzBytes,
+    uncompressedBytes: tarBytes,
     fileCount,
     dirCount,
     symlinkCount,
-    digest: `sha256:${tarTap.hash.digest('hex')}`,
-    archiveDigest: `sha256:${gzTap.hash.digest('hex')}`,
-    entries: scan.entries.map((e) => e.path),
+    digest: `sha256:${tarHash.digest('hex')}`,
+    archiveDigest: `sha256:${gzHash.digest('hex')}`,
+    entries: entries.map((e) => e.path),
     skipped: scan.skipped,
     ignoreFile: scan.ignoreFile,
     cleanup: async () => {
-      await fsp.rm(outPath, { force: true });
+      await fs.promises.rm(outPath, { force: true });
     },
   };
 }

@@ -28,7 +28,8 @@
  *   context only as extracted files, so leaving them out of the archive is what gives Docker's
  *   observable result: not excluded → in the archive (and COPY-able), excluded → not visible.
  */
-import { promises as fsp, type Dirent } from 'node:fs';
+import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError, cancelledError } from '../errors.js';
@@ -48,10 +49,15 @@ export interface ScannedEntry {
   /** normalised archive mode: dirs 0755, files 0755 (any x bit) or 0644, symlinks 0777 */
   mode: number;
   linkTarget?: string;
+  /** regular files: the device and inode the walk saw (the archive checks it opens the same file) */
+  dev?: number;
+  ino?: number;
 }
 
 export interface ScanResult {
   root: string;
+  /** the context's real path (symlinks resolved): where the archive opens files */
+  realRoot: string;
   entries: ScannedEntry[];
   skipped: SkippedEntry[];
   totalBytes: number;
@@ -68,7 +74,6 @@ export interface ScanOptions {
 export const OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const LSTAT_CONCURRENCY = 32;
 
 function decodeUtf8(buf: Buffer): string | null {
   try {
@@ -149,6 +154,34 @@ export async function resolveContextRoot(contextDir: string): Promise<{ root: st
   return { root, real };
 }
 
+/** Linux: `/proc/self/fd/<n>/<name>` resolves `name` inside the directory the descriptor holds (openat semantics). */
+const PROC_FD = '/proc/self/fd';
+let procFdUsable: boolean | undefined;
+function haveProcFd(): boolean {
+  if (procFdUsable === undefined) {
+    try {
+      procFdUsable = process.platform === 'linux' && fs.statSync(PROC_FD).isDirectory();
+    } catch {
+      procFdUsable = false;
+    }
+  }
+  return procFdUsable;
+}
+const DIR_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
+/** The walk yields to the event loop (timers, signals, cancellation) after this much synchronous work. */
+const YIELD_MS = 8;
+
+/**
+ * The walk: synchronous file-system calls (one `readdir` per directory, one `lstat` per file or
+ * symlink; no promise per entry), yielding to the event loop every few milliseconds.
+ *
+ * On Linux each directory is opened (`O_DIRECTORY|O_NOFOLLOW`) below its parent's descriptor and
+ * listed and `lstat`ed through `/proc/self/fd/<n>`, so every entry recorded really is inside the
+ * context even if a directory is swapped for a symlink while the walk runs: a swapped directory
+ * fails to open (it is a symlink now) or is a different inode than the parent listed. Each file's
+ * device and inode are recorded; the archive opens the file by path and checks that it got that
+ * inode (see `archive.ts`). Elsewhere (no `/proc`) the walk uses plain paths.
+ */
 export async function scanContextInternal(contextDir: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const { signal } = opts;
   if (signal?.aborted) throw archivingCancelled(signal);
@@ -170,6 +203,7 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
   const entries: ScannedEntry[] = [];
   const skipped: SkippedEntry[] = [];
   let totalBytes = 0;
+  const useFd = haveProcFd();
 
   const badName = (relDir: string, name: Buffer, what: string): ActionError =>
     new ActionError(`Build context ${what} name is not valid UTF-8: "${escapeBytes(name)}" in directory ${relDir === '' ? '.' : relDir}`, {
@@ -179,98 +213,62 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
         ignoreAdvice(matcher, root) + ' Bad bytes match wildcards such as `*`.',
       ],
     });
+  const vanished = (relDir: string, e?: unknown): ActionError =>
+    new ActionError(`Build context directory changed while archiving: ${relDir === '' ? '.' : relDir} (it no longer exists)`, {
+      kind: 'context',
+      advice: ['Do not modify the build context while the action runs.'],
+      cause: e,
+    });
+  const swapped = (relDir: string): ActionError =>
+    new ActionError(`Build context directory changed while archiving: ${relDir} (it is no longer the directory that was listed)`, {
+      kind: 'context',
+      advice: ['Do not modify the build context while the action runs.'],
+    });
 
-  const walk = async (relDir: string, absDir: string, state: readonly boolean[], excluded: boolean): Promise<number> => {
+  let sliceStart = performance.now();
+  const maybeYield = async (): Promise<void> => {
+    if (performance.now() - sliceStart < YIELD_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
     if (signal?.aborted) throw archivingCancelled(signal);
-    let dirents: Dirent<Buffer>[];
-    try {
-      dirents = await fsp.readdir(absDir, { withFileTypes: true, encoding: 'buffer' });
-    } catch (e) {
-      const code = errCode(e);
-      if (excluded && (code === 'EACCES' || code === 'EPERM')) return 0;
-      const shown = relDir === '' ? '.' : relDir;
-      if (code === 'EACCES' || code === 'EPERM') {
-        throw new ActionError(`Cannot read build context directory: ${shown} (permission denied)`, {
-          kind: 'context',
-          advice: ['Make the directory readable by the runner user.', ignoreAdvice(matcher, root)],
-          cause: e,
-        });
-      }
-      if (code === 'ENOENT' || code === 'ENOTDIR') {
-        throw new ActionError(`Build context directory changed while archiving: ${shown} (it no longer exists)`, {
-          kind: 'context',
-          advice: ['Do not modify the build context while the action runs.'],
-          cause: e,
-        });
-      }
-      throw new ActionError(`Cannot read build context directory: ${shown} (${(e as Error).message})`, { kind: 'context', cause: e });
-    }
-
-    let emitted = 0;
-    const needStat: Array<{ rel: string; abs: string; isLink: boolean }> = [];
-    const subdirs: Array<{ rel: string; abs: string; state: boolean[]; excluded: boolean }> = [];
-
-    for (const d of dirents) {
-      const nameBuf = d.name;
-      const name = decodeUtf8(nameBuf);
-      const isDir = d.isDirectory();
-      const rel = relDir === '' ? (name ?? nameBuf.toString('utf8')) : `${relDir}/${name ?? nameBuf.toString('utf8')}`;
-      const { ignored, state: childState } = matcher.matchChild(rel, state);
-      const reinclude = ignored && isDir && matcher.mayReinclude(rel);
-      if (ignored && !reinclude) continue;
-      if (name === null) throw badName(relDir, nameBuf, isDir ? 'directory' : 'file');
-      if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir) {
-        skipped.push({ path: rel, reason: 'an archive written by this action (its output directory is inside the context)' });
-        continue;
-      }
-      const abs = path.join(absDir, name);
-      if (isDir) {
-        subdirs.push({ rel, abs, state: childState, excluded: ignored });
-        continue;
-      }
-      if (ignored) continue;
-      const special = specialKind(d);
-      if (special) {
-        skipped.push({ path: rel, reason: `${special}: not archived` });
-        continue;
-      }
-      needStat.push({ rel, abs, isLink: d.isSymbolicLink() });
-    }
-
-    for (let i = 0; i < needStat.length; i += LSTAT_CONCURRENCY) {
-      if (signal?.aborted) throw archivingCancelled(signal);
-      const batch = needStat.slice(i, i + LSTAT_CONCURRENCY);
-      const results = await Promise.all(batch.map((item) => statEntry(item.rel, item.abs)));
-      for (const r of results) {
-        if ('skip' in r) {
-          skipped.push(r.skip);
-          continue;
-        }
-        entries.push(r.entry);
-        totalBytes += r.entry.size;
-        emitted++;
-      }
-    }
-
-    for (const sd of subdirs) {
-      if (sd.excluded) {
-        const n = await walk(sd.rel, sd.abs, sd.state, true);
-        if (n > 0) {
-          entries.push({ path: sd.rel, type: 'dir', size: 0, mode: 0o755 });
-          emitted += n + 1;
-        }
-      } else {
-        entries.push({ path: sd.rel, type: 'dir', size: 0, mode: 0o755 });
-        emitted += 1 + (await walk(sd.rel, sd.abs, sd.state, false));
-      }
-    }
-    return emitted;
+    sliceStart = performance.now();
   };
 
-  const statEntry = async (rel: string, abs: string): Promise<{ entry: ScannedEntry } | { skip: SkippedEntry }> => {
-    let st;
+  /** Opens a directory as a handle: `base` is where names resolve (a `/proc/self/fd/<n>` path, or the absolute path). */
+  const openDir = (relDir: string, at: string, expect?: { dev: number; ino: number }, excluded = false): number | null => {
+    let fd: number;
     try {
-      st = await fsp.lstat(abs);
+      fd = fs.openSync(at, DIR_FLAGS);
+    } catch (e) {
+      const code = errCode(e);
+      if (excluded && (code === 'EACCES' || code === 'EPERM')) return null;
+      if (code === 'EACCES' || code === 'EPERM') throw unreadableDir(relDir, e);
+      if (code === 'ENOENT') throw vanished(relDir, e);
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw swapped(relDir);
+      throw new ActionError(`Cannot read build context directory: ${relDir === '' ? '.' : relDir} (${(e as Error).message})`, {
+        kind: 'context',
+        cause: e,
+      });
+    }
+    if (expect) {
+      const st = fs.fstatSync(fd);
+      if (st.dev !== expect.dev || st.ino !== expect.ino) {
+        fs.closeSync(fd);
+        throw swapped(relDir);
+      }
+    }
+    return fd;
+  };
+  const unreadableDir = (relDir: string, e: unknown): ActionError =>
+    new ActionError(`Cannot read build context directory: ${relDir === '' ? '.' : relDir} (permission denied)`, {
+      kind: 'context',
+      advice: ['Make the directory readable by the runner user.', ignoreAdvice(matcher, root)],
+      cause: e,
+    });
+
+  const statEntry = (rel: string, at: string): { entry: ScannedEntry } | { skip: SkippedEntry } => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(at);
     } catch (e) {
       throw new ActionError(`Build context file changed while archiving: ${rel} (it disappeared during the walk)`, {
         kind: 'context',
@@ -281,7 +279,7 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
     if (st.isSymbolicLink()) {
       let target: Buffer;
       try {
-        target = await fsp.readlink(abs, { encoding: 'buffer' });
+        target = fs.readlinkSync(at, { encoding: 'buffer' });
       } catch (e) {
         throw new ActionError(`Cannot read build context symlink: ${rel} (${(e as Error).message})`, { kind: 'context', cause: e });
       }
@@ -294,7 +292,9 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
       }
       return { entry: { path: rel, type: 'symlink', size: 0, mode: 0o777, linkTarget: t } };
     }
-    if (st.isFile()) return { entry: { path: rel, type: 'file', size: st.size, mode: normaliseMode('file', st.mode) } };
+    if (st.isFile()) {
+      return { entry: { path: rel, type: 'file', size: st.size, mode: normaliseMode('file', st.mode), dev: st.dev, ino: st.ino } };
+    }
     const special = specialKind(st);
     if (special) return { skip: { path: rel, reason: `${special}: not archived` } };
     // a directory appearing where readdir saw a file: the tree changed under us
@@ -304,19 +304,132 @@ export async function scanContextInternal(contextDir: string, opts: ScanOptions 
     });
   };
 
-  await walk('', root, matcher.rootState(), false);
+  /**
+   * Lists one directory. `at` is how to reach it: its absolute path (plain walk, or the root), or
+   * `/proc/self/fd/<parent>/<name>` (fd walk). Returns how many entries were emitted below it.
+   */
+  const walk = async (
+    relDir: string,
+    absDir: string,
+    at: string,
+    expect: { dev: number; ino: number } | undefined,
+    state: readonly boolean[],
+    excluded: boolean,
+  ): Promise<number> => {
+    await maybeYield();
+    if (signal?.aborted) throw archivingCancelled(signal);
+    let fd: number | null = null;
+    let base = absDir;
+    if (useFd) {
+      fd = openDir(relDir, at, expect, excluded);
+      if (fd === null) return 0;
+      base = `${PROC_FD}/${fd}`;
+    }
+    try {
+      let dirents: fs.Dirent<Buffer>[];
+      try {
+        dirents = fs.readdirSync(base, { withFileTypes: true, encoding: 'buffer' });
+      } catch (e) {
+        const code = errCode(e);
+        if (excluded && (code === 'EACCES' || code === 'EPERM')) return 0;
+        if (code === 'EACCES' || code === 'EPERM') throw unreadableDir(relDir, e);
+        if (code === 'ENOENT' || code === 'ENOTDIR') throw vanished(relDir, e);
+        throw new ActionError(`Cannot read build context directory: ${relDir === '' ? '.' : relDir} (${(e as Error).message})`, {
+          kind: 'context',
+          cause: e,
+        });
+      }
 
-  // Byte order of the UTF-8 path; a directory's path is a prefix of its contents' paths, so it
-  // sorts first.
-  const keyed = entries.map((e) => ({ key: Buffer.from(e.path, 'utf8'), e }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+      let emitted = 0;
+      const subdirs: Array<{ rel: string; name: string; state: boolean[]; excluded: boolean }> = [];
+      for (const d of dirents) {
+        const nameBuf = d.name;
+        const name = decodeUtf8(nameBuf);
+        const isDir = d.isDirectory();
+        const rel = relDir === '' ? (name ?? nameBuf.toString('utf8')) : `${relDir}/${name ?? nameBuf.toString('utf8')}`;
+        const { ignored, state: childState } = matcher.matchChild(rel, state);
+        const reinclude = ignored && isDir && matcher.mayReinclude(rel);
+        if (ignored && !reinclude) continue;
+        if (name === null) throw badName(relDir, nameBuf, isDir ? 'directory' : 'file');
+        if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir) {
+          skipped.push({ path: rel, reason: 'an archive written by this action (its output directory is inside the context)' });
+          continue;
+        }
+        if (isDir) {
+          subdirs.push({ rel, name, state: childState, excluded: ignored });
+          continue;
+        }
+        if (ignored) continue;
+        const special = specialKind(d);
+        if (special) {
+          skipped.push({ path: rel, reason: `${special}: not archived` });
+          continue;
+        }
+        const r = statEntry(rel, `${base}/${name}`);
+        if ('skip' in r) {
+          skipped.push(r.skip);
+          continue;
+        }
+        entries.push(r.entry);
+        totalBytes += r.entry.size;
+        emitted++;
+      }
+
+      for (const sd of subdirs) {
+        const childAt = `${base}/${sd.name}`;
+        let expectChild: { dev: number; ino: number } | undefined;
+        if (useFd) {
+          // what this directory's listing holds under that name; the open below must get the same inode
+          let st: fs.Stats;
+          try {
+            st = fs.lstatSync(childAt);
+          } catch (e) {
+            throw vanished(sd.rel, e);
+          }
+          if (!st.isDirectory()) throw swapped(sd.rel);
+          expectChild = { dev: st.dev, ino: st.ino };
+        }
+        const childAbs = path.join(absDir, sd.name);
+        if (sd.excluded) {
+          const n = await walk(sd.rel, childAbs, childAt, expectChild, sd.state, true);
+          if (n > 0) {
+            entries.push({ path: sd.rel, type: 'dir', size: 0, mode: 0o755 });
+            emitted += n + 1;
+          }
+        } else {
+          entries.push({ path: sd.rel, type: 'dir', size: 0, mode: 0o755 });
+          emitted += 1 + (await walk(sd.rel, childAbs, childAt, expectChild, sd.state, false));
+        }
+      }
+      return emitted;
+    } finally {
+      if (fd !== null) fs.closeSync(fd);
+    }
+  };
+
+  await walk('', real, real, undefined, matcher.rootState(), false);
+
   return {
     root,
-    entries: keyed.map((k) => k.e),
-    skipped: skipped.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path))),
+    realRoot: real,
+    entries: sortByPath(entries),
+    skipped: sortByPath(skipped),
     totalBytes,
     ignoreFile: matcher.source,
   };
+}
+
+/**
+ * Sorts by the byte order of the UTF-8 path (a directory's path is a prefix of its contents'
+ * paths, so it sorts first). UTF-16 order is the same as UTF-8 byte order unless a path holds a
+ * surrogate pair or a code unit from U+E000 up, so plain string comparison is used unless one does.
+ */
+export function sortByPath<T extends { path: string }>(items: T[]): T[] {
+  const simple = items.every((e) => !/[\ud800-\uffff]/.test(e.path));
+  if (simple) return items.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const keyed = items.map((e) => ({ key: Buffer.from(e.path, 'utf8'), e }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.e);
 }
 
 /** The public planning view (no archive, no network). */

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, createReadStream, promises as fsp, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFileSync, createReadStream, promises as fsp, renameSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -245,9 +245,10 @@ test('deterministic: same tree in two places, different mtimes/owners/umask → 
       // the same context archived again gives the same bytes; a different gzip level changes only archiveDigest
       const again = await createContextArchive(ctx1, { tmpDir: out });
       assert.equal(again.archiveDigest, a1.archiveDigest);
-      const level1 = await createContextArchive(ctx1, { tmpDir: out, gzipLevel: 1 });
-      assert.equal(level1.digest, a1.digest);
-      for (const a of [a1, a2, again, level1]) await a.cleanup();
+      const level6 = await createContextArchive(ctx1, { tmpDir: out, gzipLevel: 6 });
+      assert.equal(level6.digest, a1.digest);
+      assert.notEqual(level6.archiveDigest, a1.archiveDigest);
+      for (const a of [a1, a2, again, level6]) await a.cleanup();
     } finally {
       await fsp.rm(ctx2, { recursive: true, force: true });
     }
@@ -338,7 +339,7 @@ test('unreadable file: a clear error naming the file and suggesting .dockerignor
     const original = archiveTestHooks.openFile;
     if (asRoot) {
       // root reads through mode 000, so simulate the EACCES the kernel gives other users
-      archiveTestHooks.openFile = async (p, flags) => {
+      archiveTestHooks.openFile = (p, flags) => {
         if (p === target) throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
         return original(p, flags);
       };
@@ -432,6 +433,33 @@ test('a file replaced by a symlink after the walk is not followed', async () => 
       }),
       isCtxError(/^Build context file changed while archiving: f\.txt \(it is no longer a regular file\)$/),
     );
+  });
+});
+
+test('a directory swapped for a symlink to outside the context after the walk is not read through (device and inode checked)', async () => {
+  await withDirs(async (ctx, out) => {
+    const outside = await mkTmp('ctx-outside-');
+    try {
+      // same name and size inside and outside: only the inode tells them apart
+      await makeTree(ctx, { Dockerfile: 'FROM scratch\n', 'conf/passwd': 'inside:x:0:0\n' });
+      await makeTree(outside, { passwd: 'SECRET:x:0:0\n' });
+      let first = true;
+      await assert.rejects(
+        createContextArchive(ctx, {
+          tmpDir: out,
+          onProgress: () => {
+            if (!first) return;
+            first = false; // the 0 % event: after the walk, before any file is read
+            renameSync(path.join(ctx, 'conf'), path.join(ctx, 'conf.orig'));
+            symlinkSync(outside, path.join(ctx, 'conf'));
+          },
+        }),
+        isCtxError(/^Build context file changed while archiving: conf\/passwd \(it is no longer the file that was walked\)$/),
+      );
+      assert.deepEqual(await fsp.readdir(out), [], 'no archive is left behind');
+    } finally {
+      await fsp.rm(outside, { recursive: true, force: true });
+    }
   });
 });
 

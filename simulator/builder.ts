@@ -6,7 +6,7 @@
  */
 import type { CmdCtx } from './commands.js';
 import { syntheticImage, type ImageFile } from './image.js';
-import { FsError } from './memfs.js';
+import { FsError, fileSize } from './memfs.js';
 import type { ExitResult } from './processes.js';
 import type { JsonObject } from './types.js';
 import { formatBytes, isNonNegInt, isObject, logicalLines, sha256Hex } from './util.js';
@@ -168,8 +168,10 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
   if (spec.importImageReference === undefined) {
     for (const { path, node } of sb.fs.walk(spec.contextDir as string)) {
       if (node.type === 'file') {
-        imgFiles.push({ path, type: 'file', mode: node.mode, data: node.data });
-        ctxBytes += node.data.length;
+        // a spilled (large) file enters the synthetic image as its size and digest, not its bytes
+        const data = node.spill ? Buffer.from(`spilled ${node.spill.size} B sha256:${node.spill.sha256 ?? '?'}`) : node.data;
+        imgFiles.push({ path, type: 'file', mode: node.mode, data });
+        ctxBytes += fileSize(node);
       } else if (node.type === 'symlink') imgFiles.push({ path, type: 'symlink', mode: node.mode, target: node.target });
       else imgFiles.push({ path, type: 'dir', mode: node.mode });
     }

@@ -1,5 +1,8 @@
 /** Request context, reply values and body helpers shared by the role handlers. */
+import { createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
 import type { Principal } from './auth.js';
 import type { World } from './world.js';
 import { HttpError } from './util.js';
@@ -19,6 +22,8 @@ export interface Ctx {
   query: URLSearchParams;
   principal?: Principal;
   body(): Promise<Buffer>;
+  /** streams the body to a host file instead of memory (large uploads); resolves to its size */
+  bodyToFile(path: string): Promise<number>;
   json(): Promise<unknown>;
 }
 
@@ -52,6 +57,32 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('error', reject);
     req.on('aborted', () => reject(new HttpError(400, 'request aborted', 'ABORTED')));
   });
+}
+
+/** Like readBody, but into a file: the same 413 rules, never more than one chunk in memory. */
+export async function readBodyToFile(req: IncomingMessage, limit: number, path: string): Promise<number> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit)
+    throw new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`, 'PAYLOAD_TOO_LARGE');
+  let size = 0;
+  const count = new Transform({
+    transform(c: Buffer, _e, cb) {
+      size += c.length;
+      if (size > limit) cb(new HttpError(413, `request body exceeds the limit of ${limit} bytes`, 'PAYLOAD_TOO_LARGE'));
+      else cb(null, c);
+    },
+  });
+  let aborted = false;
+  req.once('aborted', () => (aborted = true));
+  try {
+    await pipeline(req, count, createWriteStream(path, { highWaterMark: 1024 * 1024 }));
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    if (aborted || (e as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
+      throw new HttpError(400, 'request aborted', 'ABORTED');
+    throw e;
+  }
+  return size;
 }
 
 export function parseJsonBody(buf: Buffer): unknown {

@@ -4,14 +4,33 @@
  * with the single permission rule that matters for the build (§6.5): the sandbox user may
  * create entries only in directories it owns or that are world-writable.
  */
-import { posix } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 
 export type Owner = 'root' | 'user';
 
 export type FsNode =
   | { type: 'dir'; mode: number; owner: Owner; mtime: number }
-  | { type: 'file'; mode: number; owner: Owner; mtime: number; data: Buffer }
+  | { type: 'file'; mode: number; owner: Owner; mtime: number; data: Buffer; spill?: Spill }
   | { type: 'symlink'; mode: number; owner: Owner; mtime: number; target: string };
+
+/**
+ * A large file's bytes live in a host temp file instead of memory (uploads and extracted files
+ * above `SPILL_BYTES`); `data` is then empty. The files are removed with the node, and all of them
+ * when the sandbox's filesystem is disposed (sandbox terminated, simulator stopped).
+ */
+export interface Spill {
+  path: string;
+  size: number;
+  /** hex sha256 of the bytes, when known (extracted files: the builder's image records it instead of the bytes) */
+  sha256?: string;
+}
+export const SPILL_BYTES = 8 * 1024 * 1024;
+
+export function fileSize(node: { data: Buffer; spill?: Spill }): number {
+  return node.spill ? node.spill.size : node.data.length;
+}
 
 const ERRNO: Record<FsErrorCode, [number, string]> = {
   ENOENT: [2, 'No such file or directory'],
@@ -40,6 +59,31 @@ export class FsError extends Error {
 
 export class MemFs {
   private readonly nodes = new Map<string, FsNode>();
+  private spillDir?: string;
+  private spillSeq = 0;
+
+  /** A fresh host path for a spilled file (the directory is created on first use). */
+  spillPath(): string {
+    this.spillDir ??= mkdtempSync(join(tmpdir(), 'tl-sim-spill-'));
+    return join(this.spillDir, String(++this.spillSeq));
+  }
+
+  /** Removes every spilled file (the sandbox is gone). */
+  dispose(): void {
+    if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
+    this.spillDir = undefined;
+  }
+
+  private dropSpill(node: FsNode | undefined): void {
+    if (node?.type === 'file' && node.spill) {
+      try {
+        unlinkSync(node.spill.path);
+      } catch {
+        // already gone (disposed)
+      }
+      node.spill = undefined;
+    }
+  }
 
   constructor() {
     const now = Date.now();
@@ -151,19 +195,31 @@ export class MemFs {
     this.nodes.set(real, { type: 'dir', mode: opts.mode ?? 0o755, owner: opts.user, mtime: Date.now() });
   }
 
-  writeFile(p: string, data: Buffer, opts: { user: Owner; mode?: number }): void {
+  /** Writes a file; with `spill`, its bytes are that host file (taken over: removed with the node) and `data` is ignored. */
+  writeFile(p: string, data: Buffer, opts: { user: Owner; mode?: number; spill?: Spill }): void {
     const real = this.resolve(p);
     const existing = this.nodes.get(real);
     if (existing?.type === 'dir') throw new FsError('EISDIR', p);
+    const spill = opts.spill;
+    if (spill) data = Buffer.alloc(0);
     if (existing?.type === 'file') {
       if (opts.user !== 'root' && existing.owner !== 'user' && (existing.mode & 0o002) === 0) throw new FsError('EACCES', p);
+      this.dropSpill(existing);
       existing.data = data;
+      existing.spill = spill;
       existing.mtime = Date.now();
       if (opts.mode !== undefined) existing.mode = opts.mode;
       return;
     }
     this.checkWritableDir(posix.dirname(real), opts.user, p);
-    this.nodes.set(real, { type: 'file', mode: opts.mode ?? 0o644, owner: opts.user, mtime: Date.now(), data });
+    this.nodes.set(real, {
+      type: 'file',
+      mode: opts.mode ?? 0o644,
+      owner: opts.user,
+      mtime: Date.now(),
+      data,
+      ...(spill ? { spill } : {}),
+    });
   }
 
   symlink(target: string, p: string, opts: { user: Owner }): void {
@@ -179,7 +235,17 @@ export class MemFs {
     if (!node) throw new FsError('ENOENT', p);
     if (node.type === 'dir') throw new FsError('EISDIR', p);
     if (node.type !== 'file') throw new FsError('ENOENT', p);
-    return node.data;
+    return node.spill ? readFileSync(node.spill.path) : node.data;
+  }
+
+  /** Where a file's bytes are, without loading a spilled file: its buffer, or its host path and size. */
+  fileSource(p: string): { data: Buffer } | Spill {
+    const real = this.resolve(p);
+    const node = this.nodes.get(real);
+    if (!node) throw new FsError('ENOENT', p);
+    if (node.type === 'dir') throw new FsError('EISDIR', p);
+    if (node.type !== 'file') throw new FsError('ENOENT', p);
+    return node.spill ? { ...node.spill } : { data: node.data };
   }
 
   /** unlink a file or symlink, or remove a directory (recursively when asked) */
@@ -190,8 +256,12 @@ export class MemFs {
     if (node.type === 'dir') {
       const kids = [...this.nodes.keys()].filter((k) => k.startsWith(real === '/' ? '/' : real + '/') && k !== real);
       if (kids.length && !opts.recursive) throw new FsError('ENOTEMPTY', p);
-      for (const k of kids) this.nodes.delete(k);
+      for (const k of kids) {
+        this.dropSpill(this.nodes.get(k));
+        this.nodes.delete(k);
+      }
     }
+    this.dropSpill(node);
     this.nodes.delete(real);
   }
 

@@ -2,11 +2,12 @@
  * Per-sandbox proxy / daemon role (§6): processes (start, list, status, follow SSE, run SSE),
  * file API, health and blob signing. Routed by X-Tensorlake-Sandbox-Id or Host <id>.local.
  */
+import { rmSync } from 'node:fs';
 import { posix } from 'node:path';
 import { authenticate } from './auth.js';
 import { launch } from './commands.js';
 import { json, type Ctx, type Reply } from './http.js';
-import { FsError } from './memfs.js';
+import { FsError, SPILL_BYTES } from './memfs.js';
 import { followOutput, runStream, type SimProcess, type StartPayload } from './processes.js';
 import type { Sandbox } from './sandbox.js';
 import type { JsonValue } from './types.js';
@@ -161,6 +162,19 @@ async function files(ctx: Ctx, sb: Sandbox): Promise<Reply> {
   const fs = sb.fs;
   switch (ctx.method) {
     case 'PUT': {
+      // a large upload (the context archive) goes to a host temp file, not memory
+      if (Number(ctx.req.headers['content-length'] ?? 0) > SPILL_BYTES) {
+        const host = fs.spillPath();
+        let size: number;
+        try {
+          size = await ctx.bodyToFile(host);
+          fs.writeFile(path, Buffer.alloc(0), { user: 'user', spill: { path: host, size } });
+        } catch (e) {
+          rmSync(host, { force: true });
+          fsFail('create', e);
+        }
+        return json(200, { path, size });
+      }
       const data = await ctx.body();
       try {
         fs.writeFile(path, data, { user: 'user' });

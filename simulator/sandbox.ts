@@ -54,6 +54,7 @@ export class Sandbox {
     this.terminatedAt = new Date().toISOString();
     this.terminationReason = reason;
     for (const p of this.processes.values()) if (p.running) p.kill(9);
+    this.fs.dispose();
   }
 
   /** SandboxInfo per §5.2 */

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { handleLifecycle } from './lifecycle.js';
-import { errorReply, json, parseJsonBody, readBody, sendReply, type Ctx, type Reply } from './http.js';
+import { errorReply, json, parseJsonBody, readBody, readBodyToFile, sendReply, type Ctx, type Reply } from './http.js';
 import { handlePlatform } from './platform.js';
 import { handleProxy, sandboxIdOf } from './proxy.js';
 import type { FaultRuleInput, FaultRuleState, RequestLogEntry, StatusFault } from './types.js';
@@ -117,6 +117,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
     segments: [],
     query,
     body: () => (bodyP ??= readBody(req, world.opts.maxBodyBytes)),
+    bodyToFile: (path) => readBodyToFile(req, world.opts.maxBodyBytes, path),
     json: async () => {
       const body = await ctx.body();
       // §1.4: the platform's JSON bodies come with Content-Type: application/json (the control plane is lenient)

@@ -5,9 +5,13 @@
  * leading `/` is stripped; symlinks are created last (GNU's delayed-symlink placeholders), so a
  * member cannot be written through a symlink from the same archive.
  */
-import { gunzipSync } from 'node:zlib';
+import { closeSync, createReadStream, createWriteStream, openSync, readSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
-import { FsError, MemFs, type Owner } from './memfs.js';
+import { FsError, MemFs, SPILL_BYTES, type Owner, type Spill } from './memfs.js';
 import type { ExtractedFile } from './types.js';
 
 export interface TarResult {
@@ -20,13 +24,23 @@ function within(root: string, p: string): boolean {
   return p === root || p.startsWith(root === '/' ? '/' : root + '/');
 }
 
+function readHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return b.subarray(0, readSync(fd, b, 0, 2, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function extractTarGz(fs: MemFs, archive: string, destIn: string, user: Owner): Promise<TarResult> {
   const stderr: string[] = [];
   const files: ExtractedFile[] = [];
   const fatal = (...lines: string[]): TarResult => ({ exitCode: 2, stderr: [...stderr, ...lines], files });
-  let raw: Buffer;
+  let src: { data: Buffer } | Spill;
   try {
-    raw = fs.readFile(archive);
+    src = fs.fileSource(archive);
   } catch (e) {
     const text = e instanceof FsError ? e.text : String(e);
     return fatal(
@@ -45,21 +59,13 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
   } catch (e) {
     return fatal(`tar: ${destIn}: Cannot open: ${e instanceof FsError ? e.text : String(e)}`, 'tar: Error is not recoverable: exiting now');
   }
-  if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) {
+  const magic = 'data' in src ? src.data.subarray(0, 2) : readHead(src.path);
+  if (magic.length < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
     return fatal('gzip: stdin: not in gzip format', 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now');
-  }
-  let tarBytes: Buffer;
-  try {
-    tarBytes = gunzipSync(raw);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const gz = /unexpected end/i.test(msg)
-      ? 'gzip: stdin: unexpected end of file'
-      : 'gzip: stdin: invalid compressed data--format violated';
-    return fatal(gz, 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now');
   }
 
   let failed = false;
+  let spillTaken = false;
   let warnedAbs = false;
   const delayed: Array<{ path: string; target: string; display: string; mode: number }> = [];
   const ensureParents = (rel: string): void => {
@@ -78,7 +84,7 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
       else if (node.type !== 'dir') throw new FsError('ENOTDIR', cur);
     }
   };
-  const apply = (h: Header, data: Buffer): void => {
+  const apply = (h: Header, data: Buffer, spill?: Spill): void => {
     let name = h.name;
     if (name.startsWith('/')) {
       if (!warnedAbs) stderr.push("tar: Removing leading `/' from member names");
@@ -111,8 +117,9 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
           const st = fs.lstat(target);
           if (st?.type === 'dir') throw new FsError('EISDIR', target);
           if (st) fs.remove(target);
-          fs.writeFile(target, data, { user, mode });
-          files.push({ path: rel, type: 'file', size: data.length, mode });
+          fs.writeFile(target, data, { user, mode, spill });
+          spillTaken = spill !== undefined;
+          files.push({ path: rel, type: 'file', size: spill ? spill.size : data.length, mode });
           return;
         }
         case 'symlink': {
@@ -153,19 +160,54 @@ export async function extractTarGz(fs: MemFs, archive: string, destIn: string, u
     }
   };
 
+  // streamed: the archive is gunzipped and parsed as it is read; members larger than SPILL_BYTES
+  // are written to host temp files instead of memory
   const ex = extract();
   const consume = (async (): Promise<void> => {
     for await (const entry of ex) {
+      const h = entry.header;
+      if ((h.type ?? 'file') === 'file' && (h.size ?? 0) > SPILL_BYTES) {
+        const host = fs.spillPath();
+        const hash = createHash('sha256');
+        const tap = new Transform({
+          transform(c: Buffer, _e, cb) {
+            hash.update(c);
+            cb(null, c);
+          },
+        });
+        await pipeline(entry, tap, createWriteStream(host, { highWaterMark: 1024 * 1024 }));
+        spillTaken = false;
+        apply(h, Buffer.alloc(0), { path: host, size: h.size ?? 0, sha256: hash.digest('hex') });
+        if (!spillTaken) rmSync(host, { force: true });
+        continue;
+      }
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
-      apply(entry.header, Buffer.concat(chunks));
+      apply(h, Buffer.concat(chunks));
     }
   })();
-  ex.end(tarBytes);
+  const input = 'data' in src ? Readable.from([src.data]) : createReadStream(src.path, { highWaterMark: 1024 * 1024 });
+  const gunzip = createGunzip();
+  let gzipError: Error | undefined;
+  // zlib's own failures carry a Z_* code; a parse error from tar destroys the gunzip too, with its own error
+  gunzip.on('error', (e: NodeJS.ErrnoException) => {
+    if (String(e.code ?? '').startsWith('Z_')) gzipError ??= e;
+  });
+  const feed = pipeline(input, gunzip, ex).catch(() => undefined);
   try {
     await consume;
+    await feed;
+    if (gzipError) throw gzipError;
   } catch (e) {
-    const msg = (e as Error).message;
+    await feed;
+    const err = gzipError ?? (e as Error);
+    const msg = err.message;
+    if (gzipError) {
+      const gz = /unexpected end/i.test(msg)
+        ? 'gzip: stdin: unexpected end of file'
+        : 'gzip: stdin: invalid compressed data--format violated';
+      return fatal(gz, 'tar: Child returned status 1', 'tar: Error is not recoverable: exiting now');
+    }
     if (/unexpected end/i.test(msg))
       return fatal('tar: Unexpected EOF in archive', 'tar: Unexpected EOF in archive', 'tar: Error is not recoverable: exiting now');
     return fatal(

@@ -203,6 +203,7 @@ export class World {
     for (const s of this.sandboxes.values()) {
       for (const r of s.openStreams) r.destroy();
       for (const p of s.processes.values()) if (p.running) p.kill(9);
+      s.fs.dispose();
     }
   }
 

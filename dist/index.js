@@ -40018,6 +40018,10 @@ function cachedResult(e, t) {
 async function runImages(plan, deps) {
   const t0 = Date.now();
   const outcomes = /* @__PURE__ */ new Map();
+  const settle = (o) => {
+    outcomes.set(o.entry.name, o);
+    deps.onOutcome?.(o);
+  };
   let decisions;
   try {
     decisions = await decide(plan, deps);
@@ -40036,7 +40040,7 @@ async function runImages(plan, deps) {
         admissionPolls: 0,
         error: err
       };
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: result.status,
         cacheHit: false,
@@ -40050,7 +40054,7 @@ async function runImages(plan, deps) {
   for (const entry of plan.entries) {
     const d = decisions.get(entry.name);
     if (!d.build && d.template) {
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: "registered",
         cacheHit: true,
@@ -40061,7 +40065,7 @@ async function runImages(plan, deps) {
         ms: 0
       });
     } else if (plan.planOnly) {
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: "planned",
         cacheHit: false,
@@ -40087,7 +40091,8 @@ async function runImages(plan, deps) {
     const s0 = Date.now();
     const events2 = deps.eventsFor(entry);
     if (plan.skipUnchanged) events2.status(`Build digest ${d.digest}; building because ${d.reason}`);
-    const p = runBuild(
+    deps.onStart?.(entry);
+    const p = (deps.build ?? runBuild)(
       { ...entry.inputs, buildRecord: plan.skipUnchanged ? d.digest : void 0 },
       { ...deps, log: deps.logFor?.(entry) ?? deps.log, events: events2, signal }
     ).then((result) => {
@@ -40102,7 +40107,7 @@ async function runImages(plan, deps) {
           );
         }
       }
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: result.status,
         cacheHit: false,
@@ -40130,7 +40135,7 @@ async function runImages(plan, deps) {
       else if (signal.aborted)
         reason = firstFailure && !deps.signal?.aborted ? `not started: fail-fast, '${firstFailure}' failed` : "not started: the run was cancelled";
       if (reason) {
-        outcomes.set(e.name, { entry: e, status: blocked ? "skipped" : "cancelled", cacheHit: false, reason, ms: 0 });
+        settle({ entry: e, status: blocked ? "skipped" : "cancelled", cacheHit: false, reason, ms: 0 });
         deps.note(reason, e);
         pending.splice(i--, 1);
       }

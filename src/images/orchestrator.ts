@@ -49,6 +49,12 @@ export interface OrchestratorDeps extends Omit<BuildDeps, 'events'> {
   logFor?(entry: ImageEntry): Log;
   /** a line about the whole run, or about one image */
   note(message: string, entry?: ImageEntry): void;
+  /** builds one image: the single-image pipeline unless another build plane is plugged in */
+  build?: typeof runBuild;
+  /** an image's build starts (a commit status can go pending) */
+  onStart?(entry: ImageEntry): void;
+  /** an image has its outcome: built, unchanged, failed, cancelled or skipped (one status/comment per image) */
+  onOutcome?(outcome: ImageOutcome): void;
 }
 
 interface Decision {
@@ -177,6 +183,10 @@ function cachedResult(e: ImageEntry, t: Template): BuildResult {
 export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promise<ImageOutcome[]> {
   const t0 = Date.now();
   const outcomes = new Map<string, ImageOutcome>();
+  const settle = (o: ImageOutcome): void => {
+    outcomes.set(o.entry.name, o);
+    deps.onOutcome?.(o);
+  };
   let decisions: Map<string, Decision>;
   try {
     decisions = await decide(plan, deps);
@@ -195,7 +205,7 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
         admissionPolls: 0,
         error: err,
       };
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: result.status,
         cacheHit: false,
@@ -210,7 +220,7 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
   for (const entry of plan.entries) {
     const d = decisions.get(entry.name)!;
     if (!d.build && d.template) {
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: 'registered',
         cacheHit: true,
@@ -221,7 +231,7 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
         ms: 0,
       });
     } else if (plan.planOnly) {
-      outcomes.set(entry.name, {
+      settle({
         entry,
         status: 'planned',
         cacheHit: false,
@@ -249,7 +259,8 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
     const s0 = Date.now();
     const events = deps.eventsFor(entry);
     if (plan.skipUnchanged) events.status(`Build digest ${d.digest}; building because ${d.reason}`);
-    const p = runBuild(
+    deps.onStart?.(entry);
+    const p = (deps.build ?? runBuild)(
       { ...entry.inputs, buildRecord: plan.skipUnchanged ? d.digest : undefined },
       { ...deps, log: deps.logFor?.(entry) ?? deps.log, events, signal },
     )
@@ -265,7 +276,7 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
             );
           }
         }
-        outcomes.set(entry.name, {
+        settle({
           entry,
           status: result.status,
           cacheHit: false,
@@ -296,7 +307,7 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
         reason =
           firstFailure && !deps.signal?.aborted ? `not started: fail-fast, '${firstFailure}' failed` : 'not started: the run was cancelled';
       if (reason) {
-        outcomes.set(e.name, { entry: e, status: blocked ? 'skipped' : 'cancelled', cacheHit: false, reason, ms: 0 });
+        settle({ entry: e, status: blocked ? 'skipped' : 'cancelled', cacheHit: false, reason, ms: 0 });
         deps.note(reason, e);
         pending.splice(i--, 1);
       }

@@ -204,3 +204,76 @@ test('build digest: changes with each thing that determines the image, not with 
   // a parent known by its recorded digest is the same parent as one built in the step with that digest
   assert.equal(buildDigest({ ...base, parents: { base: { kind: 'template', digest: 'sha256:p1', templateId: 't', snapshotId: 's' } } }), d);
 });
+
+test('scheduler (a fake build plane): dependency order, the max-parallel bound, dependents of a failure skipped, fail-fast cancels', async () => {
+  const { runImages } = await import('../../../src/images/orchestrator.js');
+  const { SecretRegistry } = await import('../../../src/secrets.js');
+  const { nullEvents } = await import('../../../src/pipeline/events.js');
+  const ws = await makeProject({
+    'base/Dockerfile': 'FROM python:3.12-slim\n',
+    'app/Dockerfile': 'FROM base\n',
+    'x/Dockerfile': 'FROM alpine\n',
+    'y/Dockerfile': 'FROM alpine\n',
+  });
+  const src = { input: (n: string) => ({ 'api-key': 'tl_key_123456' })[n as 'api-key'] ?? '', env: {}, workspace: ws };
+  const { entries } = await readImageEntries(
+    src,
+    '- dockerfile: app/Dockerfile\n- dockerfile: base/Dockerfile\n- dockerfile: x/Dockerfile\n- dockerfile: y/Dockerfile\n',
+  );
+  const go = async (opts: { failing?: string; failFast?: boolean; maxParallel: number }) => {
+    let alive = 0;
+    let most = 0;
+    const order: string[] = [];
+    const outcomes = await runImages(
+      { entries, maxParallel: opts.maxParallel, failFast: opts.failFast ?? false, skipUnchanged: false, planOnly: false },
+      {
+        eventsFor: () => nullEvents,
+        note: () => {},
+        secrets: new SecretRegistry(),
+        log: { debug() {}, info() {}, warning() {} },
+        env: {},
+        build: async (req, deps) => {
+          alive++;
+          most = Math.max(most, alive);
+          order.push(`start ${req.name}`);
+          const long = req.name === opts.failing ? 20 : 80;
+          const cancelled = await new Promise<boolean>((resolve) => {
+            const t = setTimeout(() => resolve(false), long);
+            deps.signal?.addEventListener('abort', () => (clearTimeout(t), resolve(true)), { once: true });
+          });
+          alive--;
+          order.push(`end ${req.name}`);
+          const status = cancelled ? 'cancelled' : req.name === opts.failing ? 'failed' : 'registered';
+          return {
+            status,
+            name: req.name,
+            mode: 'dockerfile',
+            rootfsFormat: 'ext4',
+            sandboxDeleted: true,
+            templateId: `tpl-${req.name}`,
+            warnings: [],
+            timings: [],
+            admissionPolls: 0,
+          } as never;
+        },
+      },
+    );
+    return { outcomes: Object.fromEntries(outcomes.map((o) => [o.entry.name, o])), most, order };
+  };
+  const ok = await go({ maxParallel: 2 });
+  assert.equal(ok.most, 2);
+  assert.ok(ok.order.indexOf('end base') < ok.order.indexOf('start app'), ok.order.join(', '));
+  for (const o of Object.values(ok.outcomes)) assert.equal(o.status, 'registered');
+
+  const failed = await go({ maxParallel: 4, failing: 'base' });
+  assert.equal(failed.outcomes.base.status, 'failed');
+  assert.equal(failed.outcomes.app.status, 'skipped');
+  assert.equal(failed.outcomes.app.reason, "not built: it builds on 'base', which failed");
+  assert.equal(failed.outcomes.x.status, 'registered');
+  assert.ok(!failed.order.includes('start app'));
+
+  const fast = await go({ maxParallel: 4, failing: 'base', failFast: true });
+  assert.equal(fast.outcomes.x.status, 'cancelled');
+  assert.equal(fast.outcomes.x.reason, "cancelled by fail-fast: 'base' failed");
+  assert.equal(fast.outcomes.app.status, 'skipped');
+});

@@ -17,21 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../simulator/index.js';
 import { cleanupRun, runAction, SIM_KEY } from '../tools/action-runner.js';
-import { median } from './lib.js';
-
-interface Recorded {
-  group: string;
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
+import { median, type Measurement } from './lib.js';
 
 const NAMES = ['alpha', 'beta', 'gamma'];
 
-export async function benchImages(opts: { reps: number; record: (r: Recorded) => void }): Promise<void> {
+export async function benchImages(opts: { reps: number; record: (r: Measurement) => void }): Promise<void> {
   const s = await startSimulator({ quiet: true, builderLineDelayMs: 40, sandboxPendingMs: 50 });
   const ws = await mkdtemp(join(tmpdir(), 'bench-images-'));
   try {

@@ -134,6 +134,17 @@ export function signedUrls(state: SimState): Map<string, Set<string>> {
   return byBuild;
 }
 
+/** One benchmark measurement, as the table and results.json show it. */
+export interface Measurement {
+  group: string;
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+  pass?: boolean;
+  note?: string;
+}
+
 export function median(xs: number[]): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);

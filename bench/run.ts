@@ -32,7 +32,7 @@ import { build as esbuild } from 'esbuild';
 import { startSimulator } from '../simulator/index.js';
 import type { SimState, SimulatorHandle, SimulatorOptions } from '../simulator/types.js';
 import { runAction, cleanupRun, DIST_MAIN, ROOT, SIM_KEY, type ActionRun } from '../tools/action-runner.js';
-import { flags, median, table } from './lib.js';
+import { flags, median, table, type Measurement } from './lib.js';
 import { benchSdk, type SdkReport } from './sdk.js';
 import { benchImages } from './images.js';
 
@@ -48,15 +48,7 @@ const REPS = f.num('reps', QUICK ? 3 : 5);
 const OUT = f.str('out', join(ROOT, 'bench', 'results.json'));
 const MiB = 1024 * 1024;
 
-interface Result {
-  group: string;
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
+type Result = Measurement;
 const results: Result[] = [];
 function record(r: Result): void {
   results.push(r);

@@ -603,10 +603,10 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code3, data) {
+      constructor(message, code2, data) {
         super(message);
         this.name = "HTTPParserError";
-        this.code = code3 ? `HPE_${code3}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
       static [Symbol.hasInstance](instance) {
@@ -629,12 +629,12 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code3, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code3;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -645,12 +645,12 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code3, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
-        this.statusCode = code3;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -860,8 +860,8 @@ var require_tree = __commonJS({
         if (index === void 0 || index >= key.length) {
           throw new TypeError("Unreachable");
         }
-        const code3 = this.code = key.charCodeAt(index);
-        if (code3 > 127) {
+        const code2 = this.code = key.charCodeAt(index);
+        if (code2 > 127) {
           throw new TypeError("key must be ascii string");
         }
         if (key.length !== ++index) {
@@ -882,11 +882,11 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (true) {
-          const code3 = key.charCodeAt(index);
-          if (code3 > 127) {
+          const code2 = key.charCodeAt(index);
+          if (code2 > 127) {
             throw new TypeError("key must be ascii string");
           }
-          if (node.code === code3) {
+          if (node.code === code2) {
             if (length === ++index) {
               node.value = value;
               break;
@@ -896,7 +896,7 @@ var require_tree = __commonJS({
               node.middle = new _TstNode(key, value, index);
               break;
             }
-          } else if (node.code < code3) {
+          } else if (node.code < code2) {
             if (node.left !== null) {
               node = node.left;
             } else {
@@ -920,19 +920,19 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (node !== null && index < keylength) {
-          let code3 = key[index];
-          if (code3 <= 90 && code3 >= 65) {
-            code3 |= 32;
+          let code2 = key[index];
+          if (code2 <= 90 && code2 >= 65) {
+            code2 |= 32;
           }
           while (node !== null) {
-            if (code3 === node.code) {
+            if (code2 === node.code) {
               if (keylength === ++index) {
                 return node;
               }
               node = node.middle;
               break;
             }
-            node = node.code < code3 ? node.left : node.right;
+            node = node.code < code2 ? node.left : node.right;
           }
         }
         return null;
@@ -1639,11 +1639,11 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code: code3, reason } = evt;
+        const { websocket, code: code2, reason } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
-          code3,
+          code2,
           reason
         );
       });
@@ -4131,9 +4131,9 @@ var require_util2 = __commonJS({
     }
     function isValidEncodedURL(url) {
       for (let i = 0; i < url.length; ++i) {
-        const code3 = url.charCodeAt(i);
-        if (code3 > 126 || // Non-US-ASCII + DEL
-        code3 < 32) {
+        const code2 = url.charCodeAt(i);
+        if (code2 > 126 || // Non-US-ASCII + DEL
+        code2 < 32) {
           return false;
         }
       }
@@ -4724,8 +4724,8 @@ var require_util2 = __commonJS({
       }
       const rangeStart = collectASequenceOfCodePoints(
         (char) => {
-          const code3 = char.charCodeAt(0);
-          return code3 >= 48 && code3 <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -4751,8 +4751,8 @@ var require_util2 = __commonJS({
       }
       const rangeEnd = collectASequenceOfCodePoints(
         (char) => {
-          const code3 = char.charCodeAt(0);
-          return code3 >= 48 && code3 <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -7043,9 +7043,9 @@ var require_client_h2 = __commonJS({
       this[kSocket][kError] = err;
       this[kClient][kOnError](err);
     }
-    function onHttp2FrameError(type, code3, id) {
+    function onHttp2FrameError(type, code2, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`);
+        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         this[kSocket][kError] = err;
         this[kClient][kOnError](err);
       }
@@ -7055,8 +7055,8 @@ var require_client_h2 = __commonJS({
       this.destroy(err);
       util.destroy(this[kSocket], err);
     }
-    function onHTTP2GoAway(code3) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code3}`, util.getSocketInfo(this));
+    function onHTTP2GoAway(code2) {
+      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
@@ -7261,8 +7261,8 @@ var require_client_h2 = __commonJS({
       stream.once("error", function(err) {
         abort(err);
       });
-      stream.once("frameError", (type, code3) => {
-        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`));
+      stream.once("frameError", (type, code2) => {
+        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       return true;
       function writeBodyH2() {
@@ -9200,7 +9200,7 @@ var require_retry_handler = __commonJS({
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
       static [kRetryHandlerDefaultRetry](err, { state, opts }, cb) {
-        const { statusCode, code: code3, headers } = err;
+        const { statusCode, code: code2, headers } = err;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -9212,7 +9212,7 @@ var require_retry_handler = __commonJS({
           methods
         } = retryOptions;
         const { counter } = state;
-        if (code3 && code3 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code3)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code2)) {
           cb(err);
           return;
         }
@@ -11955,8 +11955,8 @@ var require_headers = __commonJS({
     var util = __require("node:util");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
-    function isHTTPWhiteSpaceCharCode(code3) {
-      return code3 === 10 || code3 === 13 || code3 === 9 || code3 === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i = 0;
@@ -16111,8 +16111,8 @@ var require_util6 = __commonJS({
     "use strict";
     function isCTLExcludingHtab(value) {
       for (let i = 0; i < value.length; ++i) {
-        const code3 = value.charCodeAt(i);
-        if (code3 >= 0 && code3 <= 8 || code3 >= 10 && code3 <= 31 || code3 === 127) {
+        const code2 = value.charCodeAt(i);
+        if (code2 >= 0 && code2 <= 8 || code2 >= 10 && code2 <= 31 || code2 === 127) {
           return true;
         }
       }
@@ -16120,26 +16120,26 @@ var require_util6 = __commonJS({
     }
     function validateCookieName(name) {
       for (let i = 0; i < name.length; ++i) {
-        const code3 = name.charCodeAt(i);
-        if (code3 < 33 || // exclude CTLs (0-31), SP and HT
-        code3 > 126 || // exclude non-ascii and DEL
-        code3 === 34 || // "
-        code3 === 40 || // (
-        code3 === 41 || // )
-        code3 === 60 || // <
-        code3 === 62 || // >
-        code3 === 64 || // @
-        code3 === 44 || // ,
-        code3 === 59 || // ;
-        code3 === 58 || // :
-        code3 === 92 || // \
-        code3 === 47 || // /
-        code3 === 91 || // [
-        code3 === 93 || // ]
-        code3 === 63 || // ?
-        code3 === 61 || // =
-        code3 === 123 || // {
-        code3 === 125) {
+        const code2 = name.charCodeAt(i);
+        if (code2 < 33 || // exclude CTLs (0-31), SP and HT
+        code2 > 126 || // exclude non-ascii and DEL
+        code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 60 || // <
+        code2 === 62 || // >
+        code2 === 64 || // @
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 58 || // :
+        code2 === 92 || // \
+        code2 === 47 || // /
+        code2 === 91 || // [
+        code2 === 93 || // ]
+        code2 === 63 || // ?
+        code2 === 61 || // =
+        code2 === 123 || // {
+        code2 === 125) {
           throw new Error("Invalid cookie name");
         }
       }
@@ -16155,31 +16155,31 @@ var require_util6 = __commonJS({
         ++i;
       }
       while (i < len) {
-        const code3 = value.charCodeAt(i++);
-        if (code3 < 33 || // exclude CTLs (0-31)
-        code3 > 126 || // non-ascii and DEL (127)
-        code3 === 34 || // "
-        code3 === 44 || // ,
-        code3 === 59 || // ;
-        code3 === 92) {
+        const code2 = value.charCodeAt(i++);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 > 126 || // non-ascii and DEL (127)
+        code2 === 34 || // "
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 92) {
           throw new Error("Invalid cookie value");
         }
       }
     }
     function validateCookiePath(path11) {
       for (let i = 0; i < path11.length; ++i) {
-        const code3 = path11.charCodeAt(i);
-        if (code3 < 32 || // exclude CTLs (0-31)
-        code3 > 126 || // exclude DEL and non-ascii
-        code3 === 59) {
+        const code2 = path11.charCodeAt(i);
+        if (code2 < 32 || // exclude CTLs (0-31)
+        code2 > 126 || // exclude DEL and non-ascii
+        code2 === 59) {
           throw new Error("Invalid cookie path");
         }
       }
     }
-    function isLetterOrDigit(code3) {
-      return code3 >= 48 && code3 <= 57 || // 0-9
-      code3 >= 65 && code3 <= 90 || // A-Z
-      code3 >= 97 && code3 <= 122;
+    function isLetterOrDigit(code2) {
+      return code2 >= 48 && code2 <= 57 || // 0-9
+      code2 >= 65 && code2 <= 90 || // A-Z
+      code2 >= 97 && code2 <= 122;
     }
     function validateCookieDomain(domain) {
       if (domain === " ") {
@@ -16190,8 +16190,8 @@ var require_util6 = __commonJS({
       }
       let labelLength = 0;
       for (let i = 0; i < domain.length; ++i) {
-        const code3 = domain.charCodeAt(i);
-        if (code3 === 46) {
+        const code2 = domain.charCodeAt(i);
+        if (code2 === 46) {
           if (labelLength === 0) {
             throw new Error("Invalid cookie domain");
           }
@@ -16201,10 +16201,10 @@ var require_util6 = __commonJS({
           labelLength = 0;
           continue;
         }
-        if (labelLength === 0 && !isLetterOrDigit(code3)) {
+        if (labelLength === 0 && !isLetterOrDigit(code2)) {
           throw new Error("Invalid cookie domain");
         }
-        if (!isLetterOrDigit(code3) && code3 !== 45) {
+        if (!isLetterOrDigit(code2) && code2 !== 45) {
           throw new Error("Invalid cookie domain");
         }
         if (++labelLength > 63) {
@@ -16978,37 +16978,37 @@ var require_util7 = __commonJS({
         return false;
       }
       for (let i = 0; i < protocol.length; ++i) {
-        const code3 = protocol.charCodeAt(i);
-        if (code3 < 33 || // CTL, contains SP (0x20) and HT (0x09)
-        code3 > 126 || code3 === 34 || // "
-        code3 === 40 || // (
-        code3 === 41 || // )
-        code3 === 44 || // ,
-        code3 === 47 || // /
-        code3 === 58 || // :
-        code3 === 59 || // ;
-        code3 === 60 || // <
-        code3 === 61 || // =
-        code3 === 62 || // >
-        code3 === 63 || // ?
-        code3 === 64 || // @
-        code3 === 91 || // [
-        code3 === 92 || // \
-        code3 === 93 || // ]
-        code3 === 123 || // {
-        code3 === 125) {
+        const code2 = protocol.charCodeAt(i);
+        if (code2 < 33 || // CTL, contains SP (0x20) and HT (0x09)
+        code2 > 126 || code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 44 || // ,
+        code2 === 47 || // /
+        code2 === 58 || // :
+        code2 === 59 || // ;
+        code2 === 60 || // <
+        code2 === 61 || // =
+        code2 === 62 || // >
+        code2 === 63 || // ?
+        code2 === 64 || // @
+        code2 === 91 || // [
+        code2 === 92 || // \
+        code2 === 93 || // ]
+        code2 === 123 || // {
+        code2 === 125) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code3) {
-      if (code3 >= 1e3 && code3 < 1015) {
-        return code3 !== 1004 && // reserved
-        code3 !== 1005 && // "MUST NOT be set as a status code"
-        code3 !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code3 >= 3e3 && code3 <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function failWebsocketConnection(ws, reason) {
       const { [kController]: controller, [kResponse]: response } = ws;
@@ -17277,7 +17277,7 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code3, reason, reasonByteLength) {
+    function closeWebSocketConnection(ws, code2, reason, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -17285,12 +17285,12 @@ var require_connection = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code3 !== void 0 && reason === void 0) {
+        if (code2 !== void 0 && reason === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
-          frame.frameData.writeUInt16BE(code3, 0);
-        } else if (code3 !== void 0 && reason !== void 0) {
+          frame.frameData.writeUInt16BE(code2, 0);
+        } else if (code2 !== void 0 && reason !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
-          frame.frameData.writeUInt16BE(code3, 0);
+          frame.frameData.writeUInt16BE(code2, 0);
           frame.frameData.write(reason, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
@@ -17315,25 +17315,25 @@ var require_connection = __commonJS({
       response.socket.off("close", onSocketClose);
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
-      let code3 = 1005;
+      let code2 = 1005;
       let reason = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
-        code3 = result.code ?? 1005;
+        code2 = result.code ?? 1005;
         reason = result.reason;
       } else if (!ws[kReceivedClose]) {
-        code3 = 1006;
+        code2 = 1006;
       }
       ws[kReadyState] = states.CLOSED;
       fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
-        code: code3,
+        code: code2,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
-          code: code3,
+          code: code2,
           reason
         });
       }
@@ -17458,8 +17458,8 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws, code3, reason) {
-      closeWebSocketConnection(ws, code3, reason, Buffer.byteLength(reason));
+    function failWebsocketConnectionWithCode(ws, code2, reason) {
+      closeWebSocketConnection(ws, code2, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
     }
     var ByteParser = class extends Writable {
@@ -17646,8 +17646,8 @@ var require_receiver = __commonJS({
                   this.#info.fin,
                   (error2, data) => {
                     if (error2) {
-                      const code3 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnectionWithCode(this.ws, code3, error2.message);
+                      const code2 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnectionWithCode(this.ws, code2, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -17733,11 +17733,11 @@ var require_receiver = __commonJS({
       }
       parseCloseBody(data) {
         assert(data.length !== 1);
-        let code3;
+        let code2;
         if (data.length >= 2) {
-          code3 = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
-        if (code3 !== void 0 && !isValidStatusCode(code3)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
         let reason = data.subarray(2);
@@ -17749,7 +17749,7 @@ var require_receiver = __commonJS({
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code: code3, reason, error: false };
+        return { code: code2, reason, error: false };
       }
       /**
        * Parses control frames.
@@ -17764,8 +17764,8 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body);
           if (this.#info.closeInfo.error) {
-            const { code: code3, reason } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code3, reason, reason.length);
+            const { code: code2, reason } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code2, reason, reason.length);
             failWebsocketConnection(this.ws, reason);
             return false;
           }
@@ -18003,17 +18003,17 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code3 = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
-        if (code3 !== void 0) {
-          code3 = webidl.converters["unsigned short"](code3, prefix, "code", { clamp: true });
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, prefix, "code", { clamp: true });
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason, prefix, "reason");
         }
-        if (code3 !== void 0) {
-          if (code3 !== 1e3 && (code3 < 3e3 || code3 > 4999)) {
+        if (code2 !== void 0) {
+          if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
             throw new DOMException("invalid code", "InvalidAccessError");
           }
         }
@@ -18027,7 +18027,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code3, reason, reasonByteLength);
+        closeWebSocketConnection(this, code2, reason, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -18273,15 +18273,15 @@ var require_websocket = __commonJS({
     }
     function onParserError(err) {
       let message;
-      let code3;
+      let code2;
       if (err instanceof CloseEvent) {
         message = err.reason;
-        code3 = err.code;
+        code2 = err.code;
       } else {
         message = err.message;
       }
       fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
-      closeWebSocketConnection(this, code3);
+      closeWebSocketConnection(this, code2);
     }
     module.exports = {
       WebSocket
@@ -20310,8 +20310,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str3 += json.slice(start, i);
-                const code3 = json.substr(i + 2, 4);
-                switch (code3) {
+                const code2 = json.substr(i + 2, 4);
+                switch (code2) {
                   case "0000":
                     str3 += "\\0";
                     break;
@@ -20337,8 +20337,8 @@ var require_stringifyString = __commonJS({
                     str3 += "\\P";
                     break;
                   default:
-                    if (code3.substr(0, 2) === "00")
-                      str3 += "\\x" + code3.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str3 += "\\x" + code2.substr(2);
                     else
                       str3 += json.substr(i, 6);
                 }
@@ -22837,22 +22837,22 @@ var require_errors2 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code3, message) {
+      constructor(name, pos, code2, message) {
         super();
         this.name = name;
-        this.code = code3;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code3, message) {
-        super("YAMLParseError", pos, code3, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code3, message) {
-        super("YAMLWarning", pos, code3, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -23761,7 +23761,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value;
-      const _onError = (rel, code3, msg) => onError(offset + rel, code3, msg);
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -23959,9 +23959,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError) {
       const cc = source.substr(offset, length);
       const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code3 = ok ? parseInt(cc, 16) : NaN;
+      const code2 = ok ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code3);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -24283,12 +24283,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code3, message, warning2) => {
+        this.onError = (source, code2, message, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code3, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code3, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -24450,12 +24450,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code3, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code3, message);
+            onError(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code3, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -26841,13 +26841,13 @@ var init_main = __esm({
       CodeDescription2.is = is;
     })(CodeDescription || (CodeDescription = {}));
     (function(Diagnostic2) {
-      function create(range, message, severity, code3, source, relatedInformation) {
+      function create(range, message, severity, code2, source, relatedInformation) {
         const result = { range, message };
         if (Is.defined(severity)) {
           result.severity = severity;
         }
-        if (Is.defined(code3)) {
-          result.code = code3;
+        if (Is.defined(code2)) {
+          result.code = code2;
         }
         if (Is.defined(source)) {
           result.source = source;
@@ -33449,9 +33449,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addCodeBlock(code3, lang) {
+  addCodeBlock(code2, lang) {
     const attrs = Object.assign({}, lang && { lang });
-    const element = this.wrap("pre", this.wrap("code", code3), attrs);
+    const element = this.wrap("pre", this.wrap("code", code2), attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -33477,11 +33477,11 @@ var Summary = class {
    */
   addTable(rows) {
     const tableBody = rows.map((row) => {
-      const cells = row.map((cell3) => {
-        if (typeof cell3 === "string") {
-          return this.wrap("td", cell3);
+      const cells = row.map((cell2) => {
+        if (typeof cell2 === "string") {
+          return this.wrap("td", cell2);
         }
-        const { header, data, colspan, rowspan } = cell3;
+        const { header, data, colspan, rowspan } = cell2;
         const tag = header ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
@@ -34137,14 +34137,14 @@ var ToolRunner = class extends events.EventEmitter {
           state.processClosed = true;
           state.CheckComplete();
         });
-        cp.on("exit", (code3) => {
-          state.processExitCode = code3;
+        cp.on("exit", (code2) => {
+          state.processExitCode = code2;
           state.processExited = true;
-          this._debug(`Exit code ${code3} received from tool '${this.toolPath}'`);
+          this._debug(`Exit code ${code2} received from tool '${this.toolPath}'`);
           state.CheckComplete();
         });
-        cp.on("close", (code3) => {
-          state.processExitCode = code3;
+        cp.on("close", (code2) => {
+          state.processExitCode = code2;
           state.processExited = true;
           state.processClosed = true;
           this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
@@ -35913,9 +35913,9 @@ async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
     try {
       text = await fsp.readFile(file, "utf8");
     } catch (e) {
-      const code3 = e.code;
-      if (code3 === "ENOENT" || code3 === "ENOTDIR") continue;
-      const why = code3 === "EACCES" || code3 === "EPERM" ? "permission denied" : code3 === "EISDIR" ? "it is a directory" : e.message;
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
+      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
       throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
         kind: "context",
         advice: ["Make the ignore file a readable regular file, or remove it."],
@@ -36396,11 +36396,11 @@ async function scanContextInternal(contextDir, opts = {}) {
     try {
       fd = fs3.openSync(at, DIR_FLAGS);
     } catch (e) {
-      const code3 = errCode(e);
-      if (excluded && (code3 === "EACCES" || code3 === "EPERM")) return null;
-      if (code3 === "EACCES" || code3 === "EPERM") throw unreadableDir(relDir, e);
-      if (code3 === "ENOENT") throw vanished(relDir, e);
-      if (code3 === "ELOOP" || code3 === "ENOTDIR") throw swapped(relDir);
+      const code2 = errCode(e);
+      if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return null;
+      if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
+      if (code2 === "ENOENT") throw vanished(relDir, e);
+      if (code2 === "ELOOP" || code2 === "ENOTDIR") throw swapped(relDir);
       throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
         kind: "context",
         cause: e
@@ -36472,10 +36472,10 @@ async function scanContextInternal(contextDir, opts = {}) {
       try {
         dirents = fs3.readdirSync(base, { withFileTypes: true, encoding: "buffer" });
       } catch (e) {
-        const code3 = errCode(e);
-        if (excluded && (code3 === "EACCES" || code3 === "EPERM")) return 0;
-        if (code3 === "EACCES" || code3 === "EPERM") throw unreadableDir(relDir, e);
-        if (code3 === "ENOENT" || code3 === "ENOTDIR") throw vanished(relDir, e);
+        const code2 = errCode(e);
+        if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return 0;
+        if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
+        if (code2 === "ENOENT" || code2 === "ENOTDIR") throw vanished(relDir, e);
         throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
           kind: "context",
           cause: e
@@ -36637,8 +36637,8 @@ function entryHeader(e) {
   const typeflag = e.type === "dir" ? "5" : e.type === "symlink" ? "2" : "0";
   const size = e.type === "file" ? e.size : 0;
   const link = e.type === "symlink" ? e.linkTarget || void 0 : void 0;
-  const plain3 = ustarHeader(name, e.mode, size, typeflag, link);
-  if (plain3) return [plain3];
+  const plain2 = ustarHeader(name, e.mode, size, typeflag, link);
+  if (plain2) return [plain2];
   const records = Buffer.from(paxRecord("path", name) + (link ? paxRecord("linkpath", link) : ""));
   const paxLink = link ? "PaxHeader" : void 0;
   const pad = (512 - records.length % 512) % 512;
@@ -36814,8 +36814,8 @@ async function createContextArchive(contextDir, opts = {}) {
     try {
       fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
     } catch (err) {
-      const code3 = err.code;
-      if (code3 === "EACCES" || code3 === "EPERM") {
+      const code2 = err.code;
+      if (code2 === "EACCES" || code2 === "EPERM") {
         throw new ActionError(`Cannot read build context file: ${e.path} (permission denied)`, {
           kind: "context",
           advice: [
@@ -36825,8 +36825,8 @@ async function createContextArchive(contextDir, opts = {}) {
           cause: err
         });
       }
-      if (code3 === "ENOENT") throw changed(e.path, e.size, 0);
-      if (code3 === "ELOOP" || code3 === "ENXIO") throw noLongerFile(e.path, err);
+      if (code2 === "ENOENT") throw changed(e.path, e.size, 0);
+      if (code2 === "ELOOP" || code2 === "ENXIO") throw noLongerFile(e.path, err);
       throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: "context", cause: err });
     }
     try {
@@ -36932,9 +36932,9 @@ async function createContextArchive(contextDir, opts = {}) {
 function toArchiveError(e, signal, outPath) {
   if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : archivingCancelled(signal);
   if (isActionError(e)) return e;
-  const code3 = e?.code;
+  const code2 = e?.code;
   const msg = e instanceof Error ? e.message : String(e);
-  if (code3 === "ENOSPC" || code3 === "EDQUOT") {
+  if (code2 === "ENOSPC" || code2 === "EDQUOT") {
     return new ActionError(`No space left to write the build context archive ${outPath}`, {
       kind: "context",
       advice: ["Free disk space on the runner, or shrink the context with .dockerignore."],
@@ -38434,9 +38434,9 @@ async function* sseData(body, operation, opts = {}) {
     if (idled) return;
     if (opts.signal?.aborted) throw cancelledError(`trying to ${operation}`, e);
     if (e instanceof ActionError) throw e;
-    const code3 = e.code;
+    const code2 = e.code;
     throw new TransportError(`failed to ${operation}: the event stream broke off (${e instanceof Error ? e.message : String(e)})`, {
-      code: typeof code3 === "string" ? code3 : void 0,
+      code: typeof code2 === "string" ? code2 : void 0,
       unsent: false,
       cause: e
     });
@@ -38745,11 +38745,11 @@ function newTraceparent() {
 var UNSENT_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
 function classifyNetworkError(e) {
   const err = e;
-  const code3 = typeof err?.code === "string" ? err.code : void 0;
+  const code2 = typeof err?.code === "string" ? err.code : void 0;
   const syscall = typeof err?.syscall === "string" ? err.syscall : void 0;
   const message = typeof err?.message === "string" ? err.message : String(e);
-  const unsent = syscall === "connect" || syscall === "getaddrinfo" || code3 !== void 0 && UNSENT_CODES.has(code3);
-  return { code: code3, unsent, text: message };
+  const unsent = syscall === "connect" || syscall === "getaddrinfo" || code2 !== void 0 && UNSENT_CODES.has(code2);
+  return { code: code2, unsent, text: message };
 }
 function cancelled(operation, cause) {
   return cancelledError(`trying to ${operation}`, cause);
@@ -39028,8 +39028,8 @@ var TAIL_ATTEMPTS = 3;
 var STEP_MS = 1e3;
 function terminalStatus(p) {
   if (p.oom_killed || p.status === "oom_killed" || p.managed_oom_killed === true) {
-    const code3 = p.signal !== void 0 ? -p.signal : p.exit_code !== void 0 ? p.exit_code : -9;
-    return { exitCode: code3, oomKilled: true };
+    const code2 = p.signal !== void 0 ? -p.signal : p.exit_code !== void 0 ? p.exit_code : -9;
+    return { exitCode: code2, oomKilled: true };
   }
   if (p.exit_code !== void 0) return { exitCode: p.exit_code, oomKilled: false };
   if (p.signal !== void 0) return { exitCode: -p.signal, oomKilled: false };
@@ -40246,8 +40246,7 @@ var SharedConsole = class {
   }
 };
 
-// src/report/images-report.ts
-var ICON = { registered: "\u2705", ingesting: "\u23F3", failed: "\u274C", cancelled: "\u{1F6AB}", skipped: "\u23ED\uFE0F", planned: "\u{1F4DD}" };
+// src/report/summary.ts
 function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }
@@ -40257,6 +40256,80 @@ function plain(text) {
 function code(text) {
   return "`" + oneLine(text).replace(/`/g, "'") + "`";
 }
+function renderSummary(r, extraWarnings, redact, logTail = []) {
+  const icon = r.status === "registered" ? "\u2705" : r.status === "ingesting" ? "\u23F3" : r.status === "cancelled" ? "\u{1F6AB}" : "\u274C";
+  const headline = r.status === "registered" ? "registered" : r.status === "ingesting" ? "submitted, admission in progress" : r.status === "cancelled" ? "cancelled" : "failed";
+  const lines = [];
+  lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + " " : ""}${headline}`, "");
+  const rows = [
+    ["Result", r.status],
+    ["Failed in", r.error?.phase ? PHASE_TITLES[r.error.phase] ?? r.error.phase : void 0],
+    ["Template id", r.templateId && code(r.templateId)],
+    ["Template name", r.templateName && code(r.templateName)],
+    ["Manifest URI", r.manifestUri && code(r.manifestUri)],
+    ["Image digest", r.imageDigest && code(r.imageDigest)],
+    ["Build id", r.buildId && code(r.buildId)],
+    [
+      "Builder sandbox",
+      r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? " (deleted)" : " (NOT deleted: the post step retries)"}`
+    ],
+    ["Format", r.rootfsFormat === "cas-streaming" ? "cas-streaming (content-addressed streaming)" : "ext4"],
+    [
+      "Mode",
+      r.mode === "import" ? "import" : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ""}` : "Dockerfile"
+    ],
+    ["Base image", r.baseImage && code(r.baseImage)],
+    ["Snapshot id", r.snapshotId && code(r.snapshotId)],
+    ["Image size", r.imageSizeBytes !== void 0 ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : void 0],
+    ["Target rootfs", r.rootfsDiskBytes !== void 0 ? formatBytes(r.rootfsDiskBytes) : void 0],
+    ["Admission polls", r.admissionPolls ? String(r.admissionPolls) : void 0]
+  ];
+  if (r.context) {
+    const c = r.context;
+    rows.push(
+      ["Context digest", code(c.digest)],
+      [
+        "Context",
+        `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} \u2192 ${formatBytes(c.compressedBytes)} compressed`
+      ]
+    );
+  }
+  lines.push("| | |", "|---|---|");
+  for (const [k, v] of rows) if (v !== void 0 && v !== "") lines.push(`| ${k} | ${cell(v)} |`);
+  lines.push("");
+  if (r.error) {
+    lines.push("### Error", "", fencedBlock(formatError(r.error)), "");
+    if (logTail.length) {
+      lines.push(
+        `<details><summary>Last ${logTail.length} builder log lines</summary>`,
+        "",
+        fencedBlock(logTail.join("\n")),
+        "",
+        "</details>",
+        ""
+      );
+    }
+  }
+  if (r.timings.length) {
+    lines.push("### Timings", "", "| Phase | Time | Outcome |", "|---|---:|---|");
+    for (const t of r.timings) lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1e3).toFixed(2)} s | ${t.outcome} |`);
+    lines.push("");
+  }
+  const warnings = [
+    ...r.warnings.map((w) => `${w.line !== void 0 && !w.message.startsWith("line ") ? `line ${w.line}: ` : ""}${w.message}`),
+    ...extraWarnings.filter((w) => !r.warnings.some((pw) => w.endsWith(pw.message)))
+  ];
+  if (r.context?.skipped.length) for (const s of r.context.skipped) warnings.push(`context: skipped ${s.path}: ${s.reason}`);
+  if (warnings.length) {
+    lines.push(`### Warnings (${warnings.length})`, "");
+    for (const w of warnings) lines.push(`- ${plain(w)}`);
+    lines.push("");
+  }
+  return redact(lines.join("\n"));
+}
+
+// src/report/images-report.ts
+var ICON = { registered: "\u2705", ingesting: "\u23F3", failed: "\u274C", cancelled: "\u{1F6AB}", skipped: "\u23ED\uFE0F", planned: "\u{1F4DD}" };
 function renderImagesSummary(reports, redact, planOnly = false) {
   const outcomes = reports.map((r) => r.outcome);
   const count = (s) => outcomes.filter((o) => o.status === s).length;
@@ -40531,88 +40604,6 @@ function imagesStepOutputs(outcomes, opts) {
   if (opts.dryRun) out.matrix = matrixOutput(outcomes);
   out.status = overallStatus(outcomes);
   return out;
-}
-
-// src/report/summary.ts
-function cell2(text) {
-  return text.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
-}
-function plain2(text) {
-  return escapeHtml(oneLine(text));
-}
-function code2(text) {
-  return "`" + oneLine(text).replace(/`/g, "'") + "`";
-}
-function renderSummary(r, extraWarnings, redact, logTail = []) {
-  const icon = r.status === "registered" ? "\u2705" : r.status === "ingesting" ? "\u23F3" : r.status === "cancelled" ? "\u{1F6AB}" : "\u274C";
-  const headline = r.status === "registered" ? "registered" : r.status === "ingesting" ? "submitted, admission in progress" : r.status === "cancelled" ? "cancelled" : "failed";
-  const lines = [];
-  lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code2(r.name) + " " : ""}${headline}`, "");
-  const rows = [
-    ["Result", r.status],
-    ["Failed in", r.error?.phase ? PHASE_TITLES[r.error.phase] ?? r.error.phase : void 0],
-    ["Template id", r.templateId && code2(r.templateId)],
-    ["Template name", r.templateName && code2(r.templateName)],
-    ["Manifest URI", r.manifestUri && code2(r.manifestUri)],
-    ["Image digest", r.imageDigest && code2(r.imageDigest)],
-    ["Build id", r.buildId && code2(r.buildId)],
-    [
-      "Builder sandbox",
-      r.builderSandboxId && `${code2(r.builderSandboxId)}${r.sandboxDeleted ? " (deleted)" : " (NOT deleted: the post step retries)"}`
-    ],
-    ["Format", r.rootfsFormat === "cas-streaming" ? "cas-streaming (content-addressed streaming)" : "ext4"],
-    [
-      "Mode",
-      r.mode === "import" ? "import" : r.rootfsNodeKind ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code2(r.parentTemplate)}` : ""}` : "Dockerfile"
-    ],
-    ["Base image", r.baseImage && code2(r.baseImage)],
-    ["Snapshot id", r.snapshotId && code2(r.snapshotId)],
-    ["Image size", r.imageSizeBytes !== void 0 ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : void 0],
-    ["Target rootfs", r.rootfsDiskBytes !== void 0 ? formatBytes(r.rootfsDiskBytes) : void 0],
-    ["Admission polls", r.admissionPolls ? String(r.admissionPolls) : void 0]
-  ];
-  if (r.context) {
-    const c = r.context;
-    rows.push(
-      ["Context digest", code2(c.digest)],
-      [
-        "Context",
-        `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} \u2192 ${formatBytes(c.compressedBytes)} compressed`
-      ]
-    );
-  }
-  lines.push("| | |", "|---|---|");
-  for (const [k, v] of rows) if (v !== void 0 && v !== "") lines.push(`| ${k} | ${cell2(v)} |`);
-  lines.push("");
-  if (r.error) {
-    lines.push("### Error", "", fencedBlock(formatError(r.error)), "");
-    if (logTail.length) {
-      lines.push(
-        `<details><summary>Last ${logTail.length} builder log lines</summary>`,
-        "",
-        fencedBlock(logTail.join("\n")),
-        "",
-        "</details>",
-        ""
-      );
-    }
-  }
-  if (r.timings.length) {
-    lines.push("### Timings", "", "| Phase | Time | Outcome |", "|---|---:|---|");
-    for (const t of r.timings) lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1e3).toFixed(2)} s | ${t.outcome} |`);
-    lines.push("");
-  }
-  const warnings = [
-    ...r.warnings.map((w) => `${w.line !== void 0 && !w.message.startsWith("line ") ? `line ${w.line}: ` : ""}${w.message}`),
-    ...extraWarnings.filter((w) => !r.warnings.some((pw) => w.endsWith(pw.message)))
-  ];
-  if (r.context?.skipped.length) for (const s of r.context.skipped) warnings.push(`context: skipped ${s.path}: ${s.reason}`);
-  if (warnings.length) {
-    lines.push(`### Warnings (${warnings.length})`, "");
-    for (const w of warnings) lines.push(`- ${plain2(w)}`);
-    lines.push("");
-  }
-  return redact(lines.join("\n"));
 }
 
 // src/main.ts

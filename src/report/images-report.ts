@@ -2,7 +2,8 @@
 import type { ImageOutcome } from '../images/orchestrator.js';
 import { formatError } from '../errors.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
-import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
+import { fencedBlock } from './untrusted.js';
+import { cell, code, plain } from './summary.js';
 
 export interface ImageReport {
   outcome: ImageOutcome;
@@ -12,20 +13,6 @@ export interface ImageReport {
 }
 
 const ICON: Record<string, string> = { registered: '✅', ingesting: '⏳', failed: '❌', cancelled: '🚫', skipped: '⏭️', planned: '📝' };
-
-/** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-
-/** Plain text from outside (reasons quoting platform answers, warnings): no HTML, no line breaks. */
-function plain(text: string): string {
-  return escapeHtml(oneLine(text));
-}
-
-function code(text: string): string {
-  return '`' + oneLine(text).replace(/`/g, "'") + '`';
-}
 
 export function renderImagesSummary(reports: ImageReport[], redact: (s: string) => string, planOnly = false): string {
   const outcomes = reports.map((r) => r.outcome);

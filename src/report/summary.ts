@@ -9,17 +9,17 @@ import { formatError } from '../errors.js';
 import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
 
 /** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
-function cell(text: string): string {
+export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 
 /** Plain text from outside (warnings quoting file names, ...): no HTML, no line breaks. */
-function plain(text: string): string {
+export function plain(text: string): string {
   return escapeHtml(oneLine(text));
 }
 
 /** An inline code span: Markdown renders its content literally, so only backticks and breaks matter. */
-function code(text: string): string {
+export function code(text: string): string {
   return '`' + oneLine(text).replace(/`/g, "'") + '`';
 }
 

@@ -34807,6 +34807,13 @@ function loggablePath(url) {
     return "<unparsable url>";
   }
 }
+var LOCAL_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
+function encodePathSegment(s) {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+function trimBaseUrl(url) {
+  return url.trim().replace(/\/+$/, "");
+}
 
 // src/inputs.ts
 var DEFAULT_API_URL = "https://api.tensorlake.ai";
@@ -37188,12 +37195,6 @@ function resolvePolicy(partial) {
 }
 
 // src/platform/platform-api.ts
-function encodePathSegment(s) {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-function trimBaseUrl(url) {
-  return url.trim().replace(/\/+$/, "");
-}
 function validateTemplate(f) {
   f.optString("id");
   f.optString("name");
@@ -37487,7 +37488,6 @@ async function resolveReferences(platform2, plan, streaming) {
 }
 
 // src/platform/lifecycle-api.ts
-var LOCAL_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
 function resolveLifecycle(apiUrl, namespace = "default") {
   let u;
   try {
@@ -40419,6 +40419,54 @@ var SecretRegistry = class {
     return out;
   }
 };
+var CREDENTIAL_SOURCES = [
+  { input: "api-key", env: "TENSORLAKE_API_KEY" },
+  { input: "pat", env: "TENSORLAKE_PAT" }
+];
+function registerCredentials(secrets, input, env) {
+  for (const s of CREDENTIAL_SOURCES) {
+    secrets.add(input(s.input));
+    secrets.add(env[s.env]);
+  }
+}
+
+// src/post-state.ts
+var STATE_KEYS = {
+  sandboxIds: "builder-sandboxes",
+  sandboxNames: "builder-sandbox-names"
+};
+var PostStateWriter = class {
+  constructor(save) {
+    this.save = save;
+  }
+  save;
+  ids = [];
+  names = [];
+  /** The sandboxes created and not yet deleted. */
+  get sandboxIds() {
+    return this.ids;
+  }
+  addSandbox(id) {
+    if (!this.ids.includes(id)) this.ids.push(id);
+    this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
+  }
+  removeSandbox(id) {
+    remove(this.ids, id);
+    this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
+  }
+  addName(name) {
+    if (!this.names.includes(name)) this.names.push(name);
+    this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+  }
+  removeName(name) {
+    remove(this.names, name);
+    this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+  }
+};
+function remove(list, value) {
+  const i = list.indexOf(value);
+  if (i >= 0) list.splice(i, 1);
+}
 
 // src/report/core-port.ts
 function guardedCore(core) {
@@ -40445,7 +40493,6 @@ var GitHubReporter = class {
   errorsAnnotated = 0;
   /** warnings that did not become annotations (over the cap, or annotations off) */
   overflow = [];
-  stateSandboxes = [];
   lastProgress = /* @__PURE__ */ new Map();
   /** the last builder log lines (redacted), shown in the summary when the build fails */
   logTail = [];
@@ -40520,24 +40567,17 @@ var GitHubReporter = class {
       this.overflow.push(text);
     }
   }
-  stateNames = [];
   sandboxNaming(name) {
-    if (!this.stateNames.includes(name)) this.stateNames.push(name);
-    this.core.saveState("builder-sandbox-names", JSON.stringify(this.stateNames));
+    this.opts.postState.addName(name);
   }
   sandboxNameSettled(name) {
-    const i = this.stateNames.indexOf(name);
-    if (i >= 0) this.stateNames.splice(i, 1);
-    this.core.saveState("builder-sandbox-names", JSON.stringify(this.stateNames));
+    this.opts.postState.removeName(name);
   }
   sandboxCreated(id) {
-    this.stateSandboxes.push(id);
-    this.core.saveState("builder-sandboxes", JSON.stringify(this.stateSandboxes));
+    this.opts.postState.addSandbox(id);
   }
   sandboxDeleted(id) {
-    const i = this.stateSandboxes.indexOf(id);
-    if (i >= 0) this.stateSandboxes.splice(i, 1);
-    this.core.saveState("builder-sandboxes", JSON.stringify(this.stateSandboxes));
+    this.opts.postState.removeSandbox(id);
   }
 };
 
@@ -40611,17 +40651,13 @@ async function defaultWriteSummary(markdown) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   await summary.addRaw(markdown, true).write();
 }
-function maskRawSecrets(core, env, secrets) {
-  for (const name of ["api-key", "pat"]) secrets.add(core.getInput(name));
-  for (const name of ["TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(env[name]);
-}
 async function run(options = {}) {
   const core = guardedCore(options.core ?? core_exports);
   const env = options.env ?? process.env;
   const signals = options.signals ?? process;
   const writeSummary = options.writeSummary ?? defaultWriteSummary;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
-  maskRawSecrets(core, env, secrets);
+  registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s) => secrets.redact(s);
   const source = { input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() };
   const invalidInput = async (e) => {
@@ -40657,7 +40693,8 @@ ${fencedBlock(text)}
     await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps });
     return void 0;
   }
-  const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact });
+  const postState = new PostStateWriter((key, value) => core.saveState(key, value));
+  const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
   const log = {
     debug: (m) => core.debug(redact(m)),
     info: (m) => core.info(redact(m)),
@@ -40736,12 +40773,16 @@ async function runImagesStep(core, entries, o, ctx) {
     warning: (m) => c.warning(redact(m))
   });
   const log = logOf(shared ? shared.port() : core);
+  const postState = new PostStateWriter((key, value) => core.saveState(key, value));
   const ports = /* @__PURE__ */ new Map();
   const portFor = (e) => {
     let p = ports.get(e.name);
     if (!p) {
       const c = shared ? shared.port() : core;
-      p = { reporter: new GitHubReporter(c, { annotations: o.annotations, redact, label: many ? e.name : void 0 }), log: logOf(c) };
+      p = {
+        reporter: new GitHubReporter(c, { annotations: o.annotations, redact, postState, label: many ? e.name : void 0 }),
+        log: logOf(c)
+      };
       ports.set(e.name, p);
     }
     return p;
@@ -40809,7 +40850,7 @@ run().then(
   () => process.exit(),
   (e) => {
     const secrets = new SecretRegistry();
-    for (const name of ["INPUT_API-KEY", "INPUT_PAT", "TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(process.env[name]);
+    registerCredentials(secrets, (n) => getInput(n), process.env);
     const text = secrets.redact(e instanceof Error ? e.message : String(e));
     error(`sbx-image-action crashed: ${text}. Please report this with the step log.`);
     process.exit(1);

@@ -21581,6 +21581,13 @@ function loggablePath(url) {
     return "<unparsable url>";
   }
 }
+var LOCAL_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
+function encodePathSegment(s) {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+function trimBaseUrl(url) {
+  return url.trim().replace(/\/+$/, "");
+}
 
 // src/inputs.ts
 var DEFAULT_API_URL = "https://api.tensorlake.ai";
@@ -21681,6 +21688,16 @@ var SecretRegistry = class {
     return out;
   }
 };
+var CREDENTIAL_SOURCES = [
+  { input: "api-key", env: "TENSORLAKE_API_KEY" },
+  { input: "pat", env: "TENSORLAKE_PAT" }
+];
+function registerCredentials(secrets, input, env) {
+  for (const s of CREDENTIAL_SOURCES) {
+    secrets.add(input(s.input));
+    secrets.add(env[s.env]);
+  }
+}
 
 // src/platform/transport.ts
 import { randomBytes } from "node:crypto";
@@ -22323,16 +22340,7 @@ function transportFor(auth, opts) {
   });
 }
 
-// src/platform/platform-api.ts
-function encodePathSegment(s) {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-function trimBaseUrl(url) {
-  return url.trim().replace(/\/+$/, "");
-}
-
 // src/platform/lifecycle-api.ts
-var LOCAL_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
 function resolveLifecycle(apiUrl, namespace = "default") {
   let u;
   try {
@@ -22565,6 +22573,25 @@ function adopt(found) {
   return out;
 }
 
+// src/post-state.ts
+var STATE_KEYS = {
+  sandboxIds: "builder-sandboxes",
+  sandboxNames: "builder-sandbox-names"
+};
+function readPostState(getState2, warn) {
+  const list = (key) => {
+    try {
+      const raw = getState2(key);
+      const parsed = raw ? JSON.parse(raw) : [];
+      return Array.isArray(parsed) ? parsed.filter((x) => typeof x === "string" && x !== "") : [];
+    } catch {
+      warn(`Post step: the saved ${key} list is unreadable; it is skipped.`);
+      return [];
+    }
+  };
+  return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames) };
+}
+
 // src/report/core-port.ts
 function guardedCore(core) {
   const guarded = { info: (message) => core.info(neutraliseLog(message)) };
@@ -22581,11 +22608,12 @@ async function runPost(options = {}) {
   const core = guardedCore(options.core ?? core_exports);
   const env = options.env ?? process.env;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
-  for (const n of ["api-key", "pat"]) secrets.add(core.getInput(n));
-  for (const n of ["TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(env[n]);
+  registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s) => secrets.redact(s);
-  const ids = savedList(core, "builder-sandboxes");
-  const names = savedList(core, "builder-sandbox-names");
+  const { sandboxIds: ids, sandboxNames: names } = readPostState(
+    (key) => core.getState(key),
+    (m) => core.warning(m)
+  );
   if (ids.length === 0 && names.length === 0) {
     core.info("No builder sandbox left to clean up.");
     return { deleted: [], failed: [] };
@@ -22638,16 +22666,6 @@ async function runPost(options = {}) {
 }
 var PER_SANDBOX_MS = 3e4;
 var LATE_CREATE_WAIT_MS = 3e3;
-function savedList(core, key) {
-  try {
-    const raw = core.getState(key);
-    const parsed = raw ? JSON.parse(raw) : [];
-    return Array.isArray(parsed) ? parsed.filter((x) => typeof x === "string" && x !== "") : [];
-  } catch {
-    core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
-    return [];
-  }
-}
 async function withinBudget(call) {
   const signal = AbortSignal.timeout(PER_SANDBOX_MS);
   try {
@@ -22663,7 +22681,7 @@ runPost().then(
   () => process.exit(),
   (e) => {
     const secrets = new SecretRegistry();
-    for (const name of ["INPUT_API-KEY", "INPUT_PAT", "TENSORLAKE_API_KEY", "TENSORLAKE_PAT"]) secrets.add(process.env[name]);
+    registerCredentials(secrets, (n) => getInput(n), process.env);
     warning(`sbx-image-action post step failed: ${secrets.redact(e instanceof Error ? e.message : String(e))}`);
     process.exit(0);
   }

@@ -5,11 +5,12 @@
  */
 import * as actionsCore from '@actions/core';
 import { readConnection } from './inputs.js';
-import { SecretRegistry } from './secrets.js';
+import { registerCredentials, SecretRegistry } from './secrets.js';
 import { ActionError, formatError, toActionError } from './errors.js';
 import { transportFor } from './platform/transport.js';
 import { LifecycleApi } from './platform/lifecycle-api.js';
 import type { RetryPolicy } from './platform/retry.js';
+import { readPostState } from './post-state.js';
 import { abortableSleep } from './signals.js';
 import { USER_AGENT } from './version.js';
 import { guardedCore } from './report/core-port.js';
@@ -25,12 +26,13 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   const core = guardedCore(options.core ?? actionsCore);
   const env = options.env ?? process.env;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
-  for (const n of ['api-key', 'pat']) secrets.add(core.getInput(n));
-  for (const n of ['TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(env[n]);
+  registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s: string) => secrets.redact(s);
 
-  const ids = savedList(core, 'builder-sandboxes');
-  const names = savedList(core, 'builder-sandbox-names');
+  const { sandboxIds: ids, sandboxNames: names } = readPostState(
+    (key) => core.getState(key),
+    (m) => core.warning(m),
+  );
   if (ids.length === 0 && names.length === 0) {
     core.info('No builder sandbox left to clean up.');
     return { deleted: [], failed: [] };
@@ -87,17 +89,6 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
 
 const PER_SANDBOX_MS = 30_000;
 const LATE_CREATE_WAIT_MS = 3_000;
-
-function savedList(core: Pick<typeof actionsCore, 'getState' | 'warning'>, key: string): string[] {
-  try {
-    const raw = core.getState(key);
-    const parsed: unknown = raw ? JSON.parse(raw) : [];
-    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string' && x !== '') : [];
-  } catch {
-    core.warning(`Post step: the saved ${key} list is unreadable; it is skipped.`);
-    return [];
-  }
-}
 
 /** Runs one cleanup call under its own time budget; running out is reported as such, not as "cancelled". */
 async function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {

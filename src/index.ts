@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { run } from './main.js';
-import { SecretRegistry } from './secrets.js';
+import { registerCredentials, SecretRegistry } from './secrets.js';
 
 // Exit explicitly once the run is over: no timer or socket may keep a cancelled step alive.
 run().then(
@@ -8,7 +8,7 @@ run().then(
   (e: unknown) => {
     // run() reports every failure itself; this is a last resort for a bug. Even here, no secret.
     const secrets = new SecretRegistry();
-    for (const name of ['INPUT_API-KEY', 'INPUT_PAT', 'TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(process.env[name]);
+    registerCredentials(secrets, (n) => core.getInput(n), process.env);
     const text = secrets.redact(e instanceof Error ? e.message : String(e));
     // core.error escapes the text: a message from outside cannot end the command and start another
     core.error(`sbx-image-action crashed: ${text}. Please report this with the step log.`);

@@ -9,10 +9,11 @@ import { readImageEntries, singleImageEntry, type ImageEntry } from './images/en
 import { runImages, type ImageOutcome } from './images/orchestrator.js';
 import { SharedConsole } from './images/console.js';
 import { renderImagesSummary, type ImageReport } from './report/images-report.js';
-import { SecretRegistry } from './secrets.js';
+import { registerCredentials, SecretRegistry } from './secrets.js';
 import type { Log } from './log.js';
 import { runBuild, type BuildDeps } from './pipeline/pipeline.js';
 import type { BuildResult } from './pipeline/result.js';
+import { PostStateWriter } from './post-state.js';
 import { GitHubReporter } from './report/reporter.js';
 import { imagesStepOutputs, resultOutputs } from './report/outputs.js';
 import { renderSummary } from './report/summary.js';
@@ -35,16 +36,6 @@ async function defaultWriteSummary(markdown: string): Promise<void> {
   await actionsCore.summary.addRaw(markdown, true).write();
 }
 
-/** Secret-looking inputs are masked before anything else runs, even before validation. */
-function maskRawSecrets(
-  core: { getInput(name: string): string; setSecret(v: string): void },
-  env: Record<string, string | undefined>,
-  secrets: SecretRegistry,
-): void {
-  for (const name of ['api-key', 'pat']) secrets.add(core.getInput(name));
-  for (const name of ['TENSORLAKE_API_KEY', 'TENSORLAKE_PAT']) secrets.add(env[name]);
-}
-
 export async function run(options: RunOptions = {}): Promise<BuildResult | undefined> {
   // every info line is neutralised: text from outside can never issue a workflow command
   const core = guardedCore(options.core ?? actionsCore);
@@ -52,7 +43,8 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
   const signals = options.signals ?? process;
   const writeSummary = options.writeSummary ?? defaultWriteSummary;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
-  maskRawSecrets(core, env, secrets);
+  // credentials are masked before anything else runs, even before validation
+  registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s: string) => secrets.redact(s);
 
   const source: InputSource = { input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd() };
@@ -87,7 +79,8 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     return undefined;
   }
 
-  const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact });
+  const postState = new PostStateWriter((key, value) => core.saveState(key, value));
+  const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
   const log: Log = {
     debug: (m) => core.debug(redact(m)),
     info: (m) => core.info(redact(m)),
@@ -191,12 +184,17 @@ async function runImagesStep(
   });
   // lines about the whole run wait their turn like an image's, so they never land inside its group
   const log = logOf(shared ? shared.port() : core);
+  // one state for the step: every image's builder sandboxes land in the same lists
+  const postState = new PostStateWriter((key, value) => core.saveState(key, value));
   const ports = new Map<string, { reporter: GitHubReporter; log: Log }>();
   const portFor = (e: ImageEntry) => {
     let p = ports.get(e.name);
     if (!p) {
       const c = shared ? shared.port() : core;
-      p = { reporter: new GitHubReporter(c, { annotations: o.annotations, redact, label: many ? e.name : undefined }), log: logOf(c) };
+      p = {
+        reporter: new GitHubReporter(c, { annotations: o.annotations, redact, postState, label: many ? e.name : undefined }),
+        log: logOf(c),
+      };
       ports.set(e.name, p);
     }
     return p;

@@ -40,3 +40,21 @@ export class SecretRegistry {
     return out;
   }
 }
+
+/** Where a credential can come from: each secret input and the environment variable that stands in for it. */
+export const CREDENTIAL_SOURCES = [
+  { input: 'api-key', env: 'TENSORLAKE_API_KEY' },
+  { input: 'pat', env: 'TENSORLAKE_PAT' },
+] as const;
+
+/** Registers every credential the step was given, before anything is validated or printed. */
+export function registerCredentials(
+  secrets: SecretRegistry,
+  input: (name: string) => string | undefined,
+  env: Record<string, string | undefined>,
+): void {
+  for (const s of CREDENTIAL_SOURCES) {
+    secrets.add(input(s.input));
+    secrets.add(env[s.env]);
+  }
+}

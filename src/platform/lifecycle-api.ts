@@ -5,13 +5,10 @@
 import { ActionError } from '../errors.js';
 import { TransportError, isSuccess } from './http-errors.js';
 import { HttpTransport, type HttpResponse } from './transport.js';
-import { encodePathSegment, trimBaseUrl } from './platform-api.js';
+import { LOCAL_HOSTS, encodePathSegment, trimBaseUrl } from './urls.js';
 import { isTerminalStatus } from './retry.js';
 import type { SandboxCreateRequest, SandboxCreated, SandboxInfo } from './types.js';
 import { Fields, parseJsonBody, type ResponseContext } from './validate.js';
-
-/** §1.5: the hosts the contract treats as local (namespaced lifecycle paths, Host override). Not ::1. */
-export const LOCAL_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1']);
 
 /**
  * §1.5 lifecycle base. `baseUrl` is the URL that `/sandboxes…` is appended to: for a localhost API

@@ -9,21 +9,7 @@ import { isTerminalStatus } from './retry.js';
 import type { BuildStatus, CompleteRequest, CompleteResponse, JsonObject, PrepareRequest, PreparedBuild, Template } from './types.js';
 import { Fields, parseJsonBody, statusText, bodyExcerpt, type ResponseContext } from './validate.js';
 import { registerUrlSecrets } from './url-secrets.js';
-
-export { registerUrlSecrets };
-
-/**
- * Percent-encodes every byte except `A–Z a–z 0–9 - . _ ~` (§3): `encodeURIComponent` plus the
- * five characters it leaves alone (`! ' ( ) *`).
- */
-export function encodePathSegment(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** Strips trailing slashes so paths can be concatenated as plain strings (§1.1). */
-export function trimBaseUrl(url: string): string {
-  return url.trim().replace(/\/+$/, '');
-}
+import { encodePathSegment, trimBaseUrl } from './urls.js';
 
 /** Validates a §3 template object (every field optional, known fields type-checked, unknown kept). */
 export function validateTemplate(f: Fields): Template {

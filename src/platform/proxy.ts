@@ -8,9 +8,8 @@ import { ActionError, cancelledError } from '../errors.js';
 import { anySignal } from '../signals.js';
 import { TransportError, isSuccess } from './http-errors.js';
 import { HttpTransport, type HttpResponse, type HttpStream, type RequestSpec } from './transport.js';
-import { isLoopbackHost } from './urls.js';
+import { LOCAL_HOSTS, isLoopbackHost } from './urls.js';
 import { registerBodySecrets, registerUrlSecrets } from './url-secrets.js';
-import { LOCAL_HOSTS } from './lifecycle-api.js';
 import type { JsonObject, OutputEvent, ProcessInfo, ProcessStartPayload, RunEvent } from './types.js';
 import { Fields, isJsonObject, parseJsonBody } from './validate.js';
 

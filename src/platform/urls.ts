@@ -1,4 +1,4 @@
-/** URL helpers shared by the platform clients: loopback hosts and URLs fit for logs. */
+/** URL helpers shared by the platform clients: local and loopback hosts, path segments, base URLs, URLs fit for logs. */
 import { SENSITIVE_QUERY } from './url-secrets.js';
 
 /** Loopback hosts for which plain http:// is accepted (127.0.0.0/8, localhost, ::1). */
@@ -21,4 +21,20 @@ export function loggablePath(url: string): string {
   } catch {
     return '<unparsable url>';
   }
+}
+
+/** §1.5: the hosts the contract treats as local (namespaced lifecycle paths, Host override). Not ::1. */
+export const LOCAL_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1']);
+
+/**
+ * Percent-encodes every byte except `A–Z a–z 0–9 - . _ ~` (§3): `encodeURIComponent` plus the
+ * five characters it leaves alone (`! ' ( ) *`).
+ */
+export function encodePathSegment(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** Strips trailing slashes so paths can be concatenated as plain strings (§1.1). */
+export function trimBaseUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
 }

@@ -9,6 +9,7 @@ import type { PlanWarning } from '../dockerfile/plan.js';
 import { formatBytes } from '../format.js';
 import { guardedCore, type CorePort } from './core-port.js';
 import { oneLine } from './untrusted.js';
+import type { PostStateWriter } from '../post-state.js';
 
 export const MAX_ANNOTATIONS_PER_LEVEL = 10;
 /** builder log lines kept for the summary of a failed build */
@@ -17,6 +18,8 @@ export const LOG_TAIL_LINES = 30;
 export interface ReporterOptions {
   annotations: boolean;
   redact: (s: string) => string;
+  /** where the builder sandboxes the post step must delete are recorded (one per step, shared by its builds) */
+  postState: PostStateWriter;
   /** a prefix for every line, to tell builds apart when several run in one step */
   label?: string;
 }
@@ -27,7 +30,6 @@ export class GitHubReporter implements BuildEvents {
   private errorsAnnotated = 0;
   /** warnings that did not become annotations (over the cap, or annotations off) */
   readonly overflow: string[] = [];
-  readonly stateSandboxes: string[] = [];
   private lastProgress = new Map<string, number>();
   /** the last builder log lines (redacted), shown in the summary when the build fails */
   readonly logTail: string[] = [];
@@ -123,27 +125,19 @@ export class GitHubReporter implements BuildEvents {
     }
   }
 
-  private readonly stateNames: string[] = [];
-
   sandboxNaming(name: string): void {
-    if (!this.stateNames.includes(name)) this.stateNames.push(name);
-    this.core.saveState('builder-sandbox-names', JSON.stringify(this.stateNames));
+    this.opts.postState.addName(name);
   }
 
   sandboxNameSettled(name: string): void {
-    const i = this.stateNames.indexOf(name);
-    if (i >= 0) this.stateNames.splice(i, 1);
-    this.core.saveState('builder-sandbox-names', JSON.stringify(this.stateNames));
+    this.opts.postState.removeName(name);
   }
 
   sandboxCreated(id: string): void {
-    this.stateSandboxes.push(id);
-    this.core.saveState('builder-sandboxes', JSON.stringify(this.stateSandboxes));
+    this.opts.postState.addSandbox(id);
   }
 
   sandboxDeleted(id: string): void {
-    const i = this.stateSandboxes.indexOf(id);
-    if (i >= 0) this.stateSandboxes.splice(i, 1);
-    this.core.saveState('builder-sandboxes', JSON.stringify(this.stateSandboxes));
+    this.opts.postState.removeSandbox(id);
   }
 }

@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { builderSandboxName } from '../../../src/pipeline/sandbox.js';
 import { abortableSleep } from '../../../src/signals.js';
-import { registerUrlSecrets } from '../../../src/platform/platform-api.js';
+import { registerUrlSecrets } from '../../../src/platform/url-secrets.js';
 import { toLocalImage, baseIsEligibleForLookup, STREAMING_BASE_ONLY_MESSAGE } from '../../../src/pipeline/references.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { ActionError } from '../../../src/errors.js';

@@ -1,6 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { PlatformApi, encodePathSegment, registerUrlSecrets } from '../../../src/platform/platform-api.js';
+import { PlatformApi } from '../../../src/platform/platform-api.js';
+import { registerUrlSecrets } from '../../../src/platform/url-secrets.js';
+import { encodePathSegment } from '../../../src/platform/urls.js';
 import type { CompleteRequest, PrepareRequest } from '../../../src/platform/types.js';
 import { harness, json, rejects, startServer } from './helpers.js';
 

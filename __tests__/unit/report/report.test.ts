@@ -1,5 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { PostStateWriter, readPostState } from '../../../src/post-state.js';
 import { GitHubReporter, MAX_ANNOTATIONS_PER_LEVEL } from '../../../src/report/reporter.js';
 import { renderSummary } from '../../../src/report/summary.js';
 import { resultOutputs } from '../../../src/report/outputs.js';
@@ -34,7 +35,11 @@ test('phases become groups; stderr lines are marked; secrets redacted from every
   const { core, calls } = recorder();
   const s = new SecretRegistry();
   s.add('sekret-token');
-  const r = new GitHubReporter(core, { annotations: true, redact: (t) => s.redact(t) });
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (t) => s.redact(t),
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
   r.phaseStart('build');
   r.buildLog('stdout', 'step 1 sekret-token');
   r.buildLog('stderr', 'oops');
@@ -52,7 +57,11 @@ test('phases become groups; stderr lines are marked; secrets redacted from every
 
 test('plan warnings become annotations with file and line, capped; the rest overflow to the summary', () => {
   const { core, calls } = recorder();
-  const r = new GitHubReporter(core, { annotations: true, redact: (t) => t });
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (t) => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
   for (let i = 1; i <= MAX_ANNOTATIONS_PER_LEVEL + 3; i++)
     r.planWarning({ kind: 'ignored-instruction', line: i, message: `EXPOSE instruction ${i}` }, 'app/Dockerfile');
   const ann = calls.filter((c) => c.fn === 'warning');
@@ -64,7 +73,11 @@ test('plan warnings become annotations with file and line, capped; the rest over
 
 test('annotations: false keeps warnings out of annotations', () => {
   const { core, calls } = recorder();
-  const r = new GitHubReporter(core, { annotations: false, redact: (t) => t });
+  const r = new GitHubReporter(core, {
+    annotations: false,
+    redact: (t) => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
   r.planWarning({ kind: 'ignored-instruction', line: 2, message: 'x' });
   assert.equal(calls.filter((c) => c.fn === 'warning').length, 0);
   assert.equal(r.overflow.length, 1);
@@ -72,7 +85,11 @@ test('annotations: false keeps warnings out of annotations', () => {
 
 test('sandbox state is saved for the post step and cleared on deletion', () => {
   const { core, calls } = recorder();
-  const r = new GitHubReporter(core, { annotations: true, redact: (t) => t });
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (t) => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
   r.sandboxCreated('sbx-1');
   r.sandboxDeleted('sbx-1');
   assert.deepEqual(
@@ -82,6 +99,41 @@ test('sandbox state is saved for the post step and cleared on deletion', () => {
       ['builder-sandboxes', '[]'],
     ],
   );
+});
+
+test('post state: what the main step saves is what the post step reads; an unreadable list is skipped with a warning', () => {
+  const saved = new Map<string, string>();
+  const w = new PostStateWriter((k, v) => saved.set(k, v));
+  w.addSandbox('sbx-1');
+  w.addSandbox('sbx-2');
+  w.addName('tl-build-1');
+  w.removeSandbox('sbx-1');
+  const warnings: string[] = [];
+  assert.deepEqual(
+    readPostState(
+      (k) => saved.get(k) ?? '',
+      (m) => void warnings.push(m),
+    ),
+    { sandboxIds: ['sbx-2'], sandboxNames: ['tl-build-1'] },
+  );
+  w.removeName('tl-build-1');
+  assert.deepEqual(
+    readPostState(
+      (k) => saved.get(k) ?? '',
+      (m) => void warnings.push(m),
+    ).sandboxNames,
+    [],
+  );
+  assert.equal(warnings.length, 0);
+  saved.set('builder-sandboxes', '{not json');
+  assert.deepEqual(
+    readPostState(
+      (k) => saved.get(k) ?? '',
+      (m) => void warnings.push(m),
+    ).sandboxIds,
+    [],
+  );
+  assert.equal(warnings.length, 1);
 });
 
 const base: BuildResult = {

@@ -2,6 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { neutraliseLog, oneLine, escapeHtml, fencedBlock, hasControlCharacters } from '../../../src/report/untrusted.js';
 import { guardedCore, type CorePort } from '../../../src/report/core-port.js';
+import { PostStateWriter } from '../../../src/post-state.js';
 import { GitHubReporter } from '../../../src/report/reporter.js';
 import { renderSummary } from '../../../src/report/summary.js';
 import { ActionError } from '../../../src/errors.js';
@@ -92,7 +93,11 @@ test('guardedCore: info lines are neutralised, commands the action issues are ke
 
 test('reporter: builder lines and platform fields in status lines never become commands', () => {
   const { core, out } = recorder();
-  const r = new GitHubReporter(core, { annotations: true, redact: (t) => t });
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (t) => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
   r.phaseStart('build');
   for (const h of HOSTILE) r.buildLog('stdout', h);
   for (const h of HOSTILE) r.buildLog('stderr', h);

@@ -40168,7 +40168,7 @@ var SharedConsole = class {
   waiting = [];
   /** A CorePort for one build. */
   port() {
-    const p = { held: [], inGroup: false, saved: /* @__PURE__ */ new Map() };
+    const p = { held: [], inGroup: false };
     this.ports.push(p);
     const write = (w) => this.write(p, w);
     const core = this.core;
@@ -40183,7 +40183,7 @@ var SharedConsole = class {
       setOutput: (n, v) => core.setOutput(n, v),
       setSecret: (v) => core.setSecret(v),
       setFailed: (m) => core.setFailed(m),
-      saveState: (n, v) => this.saveState(p, n, v)
+      saveState: (n, v) => core.saveState(n, v)
     };
   }
   /** Writes everything still held (the run is over). */
@@ -40229,20 +40229,6 @@ var SharedConsole = class {
     const i = this.waiting.indexOf(p);
     if (i >= 0) this.waiting.splice(i, 1);
     for (const w of held) w();
-  }
-  saveState(p, name, value) {
-    let list;
-    try {
-      const parsed = JSON.parse(value);
-      if (Array.isArray(parsed)) list = parsed.filter((x) => typeof x === "string");
-    } catch {
-      list = void 0;
-    }
-    if (!list) return this.core.saveState(name, value);
-    p.saved.set(name, list);
-    const union = /* @__PURE__ */ new Set();
-    for (const q of this.ports) for (const v of q.saved.get(name) ?? []) union.add(v);
-    this.core.saveState(name, JSON.stringify([...union]));
   }
 };
 

@@ -14,8 +14,6 @@ interface Port {
   /** writes held back while another port owns the log */
   held: Write[];
   inGroup: boolean;
-  /** the lists this port saved (builder-sandboxes, builder-sandbox-names) */
-  saved: Map<string, string[]>;
 }
 
 export class SharedConsole {
@@ -28,7 +26,7 @@ export class SharedConsole {
 
   /** A CorePort for one build. */
   port(): CorePort {
-    const p: Port = { held: [], inGroup: false, saved: new Map() };
+    const p: Port = { held: [], inGroup: false };
     this.ports.push(p);
     const write = (w: Write) => this.write(p, w);
     const core = this.core;
@@ -43,7 +41,7 @@ export class SharedConsole {
       setOutput: (n, v) => core.setOutput(n, v),
       setSecret: (v) => core.setSecret(v),
       setFailed: (m) => core.setFailed(m),
-      saveState: (n, v) => this.saveState(p, n, v),
+      saveState: (n, v) => core.saveState(n, v),
     };
   }
 
@@ -97,20 +95,5 @@ export class SharedConsole {
     const i = this.waiting.indexOf(p);
     if (i >= 0) this.waiting.splice(i, 1);
     for (const w of held) w();
-  }
-
-  private saveState(p: Port, name: string, value: string): void {
-    let list: string[] | undefined;
-    try {
-      const parsed: unknown = JSON.parse(value);
-      if (Array.isArray(parsed)) list = parsed.filter((x): x is string => typeof x === 'string');
-    } catch {
-      list = undefined;
-    }
-    if (!list) return this.core.saveState(name, value);
-    p.saved.set(name, list);
-    const union = new Set<string>();
-    for (const q of this.ports) for (const v of q.saved.get(name) ?? []) union.add(v);
-    this.core.saveState(name, JSON.stringify([...union]));
   }
 }

@@ -5,6 +5,8 @@ import { SharedConsole } from '../../../src/images/console.js';
 import { didYouMean, parseImagesYaml, readImageEntries, ENTRY_KEYS } from '../../../src/images/entries.js';
 import { buildDigest, recordedDigest, withBuildRecord, BUILD_RECORD_PREFIX } from '../../../src/images/build-record.js';
 import type { CorePort } from '../../../src/report/core-port.js';
+import { PostStateWriter } from '../../../src/post-state.js';
+import { GitHubReporter } from '../../../src/report/reporter.js';
 import { makeProject } from '../../../tools/action-runner.js';
 
 test('layers follow dependencies; a cycle is named along its path', () => {
@@ -94,15 +96,19 @@ test('shared console: a group holds only its owner’s lines; the others are wri
   ]);
 });
 
-test('shared console: saved sandbox lists are merged, not overwritten', () => {
+test('two images of one step share the post state: their saved sandbox lists are merged, not overwritten', () => {
   const { core, out } = recorder();
   const con = new SharedConsole(core);
-  const a = con.port();
-  const b = con.port();
-  a.saveState('builder-sandboxes', '["s1"]');
-  b.saveState('builder-sandboxes', '["s2"]');
-  a.saveState('builder-sandboxes', '[]');
-  assert.deepEqual(out, ['state builder-sandboxes=["s1"]', 'state builder-sandboxes=["s1","s2"]', 'state builder-sandboxes=["s2"]']);
+  const postState = new PostStateWriter((k, v) => core.saveState(k, v));
+  const a = new GitHubReporter(con.port(), { annotations: false, redact: (t) => t, postState, label: 'a' });
+  const b = new GitHubReporter(con.port(), { annotations: false, redact: (t) => t, postState, label: 'b' });
+  a.sandboxCreated('s1');
+  b.sandboxCreated('s2');
+  a.sandboxDeleted('s1');
+  assert.deepEqual(
+    out.filter((l) => l.startsWith('state ')),
+    ['state builder-sandboxes=["s1"]', 'state builder-sandboxes=["s1","s2"]', 'state builder-sandboxes=["s2"]'],
+  );
 });
 
 test('images YAML: scalars only, known keys only, with a did-you-mean', () => {

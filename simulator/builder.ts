@@ -4,7 +4,7 @@
  * (one step per Dockerfile instruction), then writes metadata.json: durable ext4 metadata, or
  * — for rootfsFormat cas-streaming — stages a real content-addressed synthetic image.
  */
-import type { CmdCtx } from './commands.js';
+import type { CmdCtx } from './command-context.js';
 import { syntheticImage, type ImageFile } from './image.js';
 import { FsError, fileSize } from './memfs.js';
 import type { ExitResult } from './processes.js';

@@ -9,17 +9,8 @@ import { ProcessKilled, type ExitResult, type SimProcess, type StartPayload } fr
 import type { Sandbox } from './sandbox.js';
 import { extractTarGz } from './tar.js';
 import { HttpError } from './util.js';
+import type { CmdCtx } from './command-context.js';
 import type { World } from './world.js';
-
-export interface CmdCtx {
-  world: World;
-  sb: Sandbox;
-  proc: SimProcess;
-  args: string[];
-  user: Owner;
-  emit(line: string, stream?: 'stdout' | 'stderr'): void;
-  sleep(ms: number): Promise<void>;
-}
 
 type CommandFn = (c: CmdCtx) => Promise<ExitResult>;
 

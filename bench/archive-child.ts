@@ -1,15 +1,16 @@
 /**
- * Child process of `bench/run.ts`: archives one directory with the action's createContextArchive
+ * Child process of `bench/perf.ts`: archives one directory with the action's createContextArchive
  * and prints one JSON line (time, sizes, digests, this process's peak RSS). Run bundled (esbuild,
  * like dist/) so that the measured RSS is the archiver's, not a TypeScript loader's.
  */
+import { dirname } from 'node:path';
 import { createContextArchive } from '../src/context/archive.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: archive-child <dir>');
+  if (!dir) throw new Error('usage: archive-child <dir> [<output file in the directory to write to>]');
   const t0 = performance.now();
-  const a = await createContextArchive(dir);
+  const a = await createContextArchive(dir, { tmpDir: process.argv[3] ? dirname(process.argv[3]) : undefined });
   const ms = performance.now() - t0;
   const out = {
     ms,

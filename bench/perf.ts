@@ -318,7 +318,27 @@ async function benchColdStart(o: PerfOptions): Promise<void> {
   } finally {
     await sim.stop();
   }
+  // anchor: a bare node process's spawn → first output byte, in the same run (the machine's own start-up cost)
+  const bare: number[] = [];
+  for (let i = 0; i < firsts.length; i++) {
+    bare.push(
+      await new Promise<number>((resolve, reject) => {
+        const t0 = performance.now();
+        const child = spawn(process.execPath, ['-e', 'process.stdout.write("x")'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let first: number | undefined;
+        child.stdout.on('data', () => (first ??= performance.now() - t0));
+        child.on('error', reject);
+        child.on('close', () => resolve(first ?? performance.now() - t0));
+      }),
+    );
+  }
   const ms = median(firsts);
+  o.record({
+    group: 'cold start',
+    name: `bare node: spawn → first output (median of ${bare.length}, anchor)`,
+    value: median(bare),
+    unit: 'ms',
+  });
   o.record({
     group: 'cold start',
     name: `spawn → first request (median of ${firsts.length})`,

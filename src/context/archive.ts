@@ -11,7 +11,7 @@
  * Compression (docs/protocol.md "Build context archive"): gzip level 1 by default (`gzipLevel`), as
  * the reference client uses: on a CI runner the archive is CPU-bound and level 6 costs about three
  * times the CPU for roughly 10 % fewer bytes on source text. Each 64 KiB piece of a block whose
- * sampled byte entropy is above 7.5 bits/byte (random, already-compressed data) goes into a stored
+ * sampled byte entropy (first 1 KiB) is above 7.2 bits/byte (random, already-compressed data) goes into a stored
  * member (level 0) instead: deflating it gains nothing and costs as much as text.
  *
  * Determinism: entries sorted by the byte order of their UTF-8 path (directories before their
@@ -89,8 +89,8 @@ export const BLOCK_BYTES = 1024 * 1024;
 /** Unit of the stored-or-deflated choice inside a block. */
 const PIECE_BYTES = 64 * 1024;
 /** Bytes of each piece sampled for its entropy, and the entropy (bits per byte) above which it is stored. */
-const SAMPLE_BYTES = 4096;
-const STORED_ENTROPY = 7.5;
+const SAMPLE_BYTES = 1024;
+const STORED_ENTROPY = 7.2;
 /** Blocks being compressed at once (libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise). */
 const IN_FLIGHT = Math.max(2, Math.min(8, (os.availableParallelism?.() ?? os.cpus().length) + 1));
 /** The archiver yields to the event loop after this much synchronous work. */

@@ -34741,6 +34741,8 @@ function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
       }
     } else if (SECRET_KEY.test(keyHint)) {
       secrets.add(value);
+    } else {
+      registerEmbeddedUrls(value, secrets, presigned);
     }
     return;
   }
@@ -34778,14 +34780,18 @@ function registerBodySecrets(body, secrets) {
   try {
     parsed = JSON.parse(text);
   } catch {
-    for (const m of text.matchAll(URL_WITH_QUERY)) {
-      if (!isSignedUrl(m[0])) continue;
-      secrets.add(m[0]);
-      secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-    }
+    registerEmbeddedUrls(text, secrets, false);
     return;
   }
   registerUrlSecrets(parsed, secrets);
+}
+function registerEmbeddedUrls(text, secrets, presigned) {
+  if (!text.includes("://")) return;
+  for (const m of text.matchAll(URL_WITH_QUERY)) {
+    if (!presigned && !isSignedUrl(m[0])) continue;
+    secrets.add(m[0]);
+    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
+  }
 }
 
 // src/platform/urls.ts

@@ -30,6 +30,9 @@ export function registerUrlSecrets(
       }
     } else if (SECRET_KEY.test(keyHint)) {
       secrets.add(value);
+    } else {
+      // a URL inside free text (`"error": "cannot sign https://…?sig=…"`) is as secret as a bare one
+      registerEmbeddedUrls(value, secrets, presigned);
     }
     return;
   }
@@ -82,12 +85,18 @@ export function registerBodySecrets(body: Buffer, secrets: { add(v: string | und
     parsed = JSON.parse(text);
   } catch {
     // not JSON (an HTML error page, plain text): signed URLs anywhere in the text
-    for (const m of text.matchAll(URL_WITH_QUERY)) {
-      if (!isSignedUrl(m[0])) continue;
-      secrets.add(m[0]);
-      secrets.add(m[0].slice(m[0].indexOf('?') + 1));
-    }
+    registerEmbeddedUrls(text, secrets, false);
     return;
   }
   registerUrlSecrets(parsed, secrets);
+}
+
+/** Registers the URLs with a query found anywhere in free text: signed-looking ones, or all of them in a pre-signing answer. */
+function registerEmbeddedUrls(text: string, secrets: { add(v: string | undefined | null): void }, presigned: boolean): void {
+  if (!text.includes('://')) return;
+  for (const m of text.matchAll(URL_WITH_QUERY)) {
+    if (!presigned && !isSignedUrl(m[0])) continue;
+    secrets.add(m[0]);
+    secrets.add(m[0].slice(m[0].indexOf('?') + 1));
+  }
 }

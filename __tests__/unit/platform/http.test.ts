@@ -380,3 +380,22 @@ test('https to a server that does not speak TLS is a transport error, not a cras
   const err = await rejects(h.transport.request({ method: 'GET', url: `https://127.0.0.1:${port}/x`, operation: 'read', retry: 'always' }));
   assert.equal(err.kind, 'transport');
 });
+
+test('every response body is scanned for signed URLs before anything can quote it (success, error, non-JSON)', async (t) => {
+  const inJson = 'https://s3.example/a?X-Amz-Signature=feedfacefeedface';
+  const inHtml = 'https://storage.example/b?sig=c0ffeec0ffeec0ffee';
+  const srv = await startServer((req, res) => {
+    if (req.url === '/ok') return json(res, 200, { note: `see ${inJson}` });
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end(`<html>bad gateway for ${inHtml}</html>`);
+  });
+  t.after(() => srv.close());
+  const h = harness({ retry: { maxAttempts: 1 } });
+  await h.transport.request({ method: 'GET', url: `${srv.url}/ok`, operation: 'read ok', retry: 'always' });
+  assert.equal(h.secrets.redact(`x ${inJson} y`).includes('feedfacefeedface'), false, 'a signed URL in a 200 JSON body is a secret');
+  const res = await h.transport.request({ method: 'GET', url: `${srv.url}/err`, operation: 'read err', retry: 'always' });
+  assert.equal(res.status, 502);
+  assert.equal(h.secrets.redact(inHtml).includes('c0ffeec0ffeec0ffee'), false, 'a signed URL in an HTML error body is a secret');
+  const err = h.transport.statusError(res, 'read err');
+  assert.ok(!err.message.includes('c0ffeec0ffeec0ffee'), err.message);
+});

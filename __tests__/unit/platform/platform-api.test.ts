@@ -370,3 +370,23 @@ test('registerUrlSecrets: signed URLs and their query strings, token-named value
   assert.ok(seen.includes('https://user:pw@host/x'), "seen.includes('https://user:pw@host/x')");
   assert.ok(!seen.includes('s3://b/final.tlsnap'), "!seen.includes('s3://b/final.tlsnap')");
 });
+
+test('complete: a 409 while the build is still prepared is not sent again (the platform refused it, it did not lose it)', async (t) => {
+  let posts = 0;
+  const srv = await startServer((req, res) => {
+    if (req.method === 'POST') {
+      posts++;
+      return posts === 1 ? json(res, 409, { error: 'build is being completed' }) : json(res, 200, { id: 'tpl_2' });
+    }
+    json(res, 200, { status: 'prepared' });
+  });
+  t.after(() => srv.close());
+  const h = harness();
+  const api = new PlatformApi(h.transport, srv.url);
+  api.setScope(SCOPE);
+  const err = await rejects(api.complete('b1', completeReq));
+  assert.equal(err.httpStatus, 409);
+  assert.match(err.message, /^failed to complete sandbox image build \(HTTP 409 Conflict\)/);
+  assert.equal(posts, 1);
+  assert.equal(srv.requests.filter((r) => r.method === 'GET').length, 1, 'the build was read once to reconcile');
+});

@@ -301,3 +301,38 @@ test('cancellation during a follow ends runCommand with kind cancelled', async (
   const err = await rejects(runCommand(proxy, { command: 'x', args: [] }, { signal: ac.signal, sleep: async () => {} }));
   assert.equal(err.kind, 'cancelled');
 });
+
+test('a stream that broke while the process exited is followed once more for the tail: no line lost', async (t) => {
+  const all = L(6);
+  const d = daemon({
+    follow: (p, n, req, res) => {
+      openSse(res);
+      if (n === 1) {
+        // two lines, then the process ends and the stream breaks before the rest arrives
+        writeEvents(res, all.slice(0, 2));
+        p.status = 'exited';
+        p.exit_code = 0;
+        req.socket.destroy();
+        return;
+      }
+      // an exited process's stream replays its whole history and closes
+      writeEvents(res, all);
+      res.end();
+    },
+  });
+  const { srv, proxy } = await setup(d.handler, { maxAttempts: 1 });
+  t.after(() => srv.close());
+  const got: string[] = [];
+  const r = await runCommand(
+    proxy,
+    { command: '/usr/local/bin/tl-rootfs-build', args: [] },
+    { onOutput: (e) => got.push(e.line), sleep: async () => {} },
+  );
+  assert.equal(r.exitCode, 0);
+  // However many lines the broken stream delivered, the re-follow skips them and delivers the rest.
+  assert.deepEqual(
+    got,
+    all.map((l) => l.line),
+  );
+  assert.equal(d.counts().follows, 2);
+});

@@ -280,6 +280,32 @@ test('signBlob: error bodies echoing a signed URL are redacted; a non-object ans
   assert.ok(!e2.message.includes('0badc0de0badc0de'), e2.message);
 });
 
+test("SSE follow: a failed stream's error body is scanned for signed URLs before the error quotes it", async (t) => {
+  const signed = 'https://s3.example/log?X-Amz-Signature=5e5e5e5e5e5e5e5e';
+  const srv = await startServer((_req, res) => json(res, 400, { error: `log moved to ${signed}` }));
+  t.after(() => srv.close());
+  const h = harness();
+  const proxy = proxyFor(srv.url, h);
+  const err = await rejects(collect(proxy.followOutput(5)));
+  assert.equal(err.httpStatus, 400);
+  assert.match(err.message, /^failed to follow output of process 5 \(HTTP 400 Bad Request\)/);
+  assert.ok(!err.message.includes('5e5e5e5e5e5e5e5e'), err.message);
+  assert.equal(h.secrets.redact(signed).includes('5e5e5e5e5e5e5e5e'), false);
+});
+
+test("signBlob: an error body's URLs count as pre-signed even when their query names nothing secret", async (t) => {
+  // The transport's scan of every body only knows signature-looking query keys; a signing
+  // endpoint's error may echo a URL signed with opaque keys, which only its own rule catches.
+  const presigned = 'https://blob.example/obj?e=1767225600&h=a1b2c3d4e5f6a7b8';
+  const srv = await startServer((_req, res) => json(res, 400, { error: `cannot sign ${presigned}` }));
+  t.after(() => srv.close());
+  const h = harness();
+  const proxy = proxyFor(srv.url, h);
+  const err = await rejects(proxy.signBlob({}));
+  assert.match(err.message, /^failed to sign blob access \(HTTP 400 Bad Request\)/);
+  assert.ok(!err.message.includes('a1b2c3d4e5f6a7b8'), err.message);
+});
+
 test('runProcess: started / output / exited events, skipped payloads', async (t) => {
   const srv = await startServer((_req, res) => {
     sse(res);

@@ -292,6 +292,30 @@ describe('images: several images in one step (dist/index.js)', () => {
     assertNoSandboxRunning(s);
   });
 
+  it('skip-unchanged on a single-image step: the second run builds nothing and sets the single-image outputs with cache-hit', async () => {
+    s.reset();
+    const ws = await chainProject();
+    const inputs = { dockerfile: 'images/other/Dockerfile', 'skip-unchanged': 'true' };
+    const first = await run(s, ws, inputs);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.equal(first.outputs['cache-hit'], 'false');
+    assert.match(first.outputs['build-digest'], /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(
+      first.groups,
+      ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'],
+      'no prefix for one image',
+    );
+    const n = s.state().sandboxes.length;
+    const second = await run(s, ws, inputs);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(s.state().sandboxes.length, n, 'no sandbox');
+    assert.equal(second.outputs['cache-hit'], 'true');
+    assert.equal(second.outputs.status, 'registered');
+    assert.equal(second.outputs['template-id'], first.outputs['template-id']);
+    assert.equal(second.outputs['build-digest'], first.outputs['build-digest']);
+    assert.equal(second.outputs.results, undefined, 'results only with images');
+  });
+
   it('dry-run with images: the matrix lists what needs a build with its layer, and no sandbox is created', async () => {
     s.reset();
     const ws = await chainProject();

@@ -3,7 +3,7 @@
  * loopback. Each test checks outputs, log groups, annotations, the summary and the simulator state,
  * and that no builder sandbox is left running and no secret is visible.
  */
-import { describe, it } from 'node:test';
+import { describe, expect, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -75,10 +75,7 @@ describe('action end to end (dist/index.js)', () => {
     assert.deepEqual(JSON.parse(spec.dockerConfigJson as string), { auths: { 'ghcr.io': { auth: '[REDACTED]' } } });
     assertNoSecrets(r, [SIM_KEY, ...login.secrets], s);
     // the local archive was written to RUNNER_TEMP and removed
-    assert.deepEqual(
-      (await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-')),
-      [],
-    );
+    expect((await readdir(r.dir)).filter((n) => n.startsWith('tensorlake-build-context-'))).toStrictEqual([]);
   });
 
   it('cas-streaming: 202, several admission polls with heartbeats, content-addressed identity', async () => {

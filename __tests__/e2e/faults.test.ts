@@ -3,7 +3,7 @@
  * asserts the outcome (success, or failure with the expected message), that no builder sandbox is
  * left running, that no secret is visible anywhere, and that nothing crashed with a stack trace.
  */
-import { describe, it, before } from 'node:test';
+import { describe, it, beforeAll } from '@jest/globals';
 import assert from 'node:assert/strict';
 import {
   appProject,
@@ -50,7 +50,7 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
   let secrets: string[];
   let env: Record<string, string>;
   simulatorForSuite((h) => (s = h));
-  before(async () => {
+  beforeAll(async () => {
     const login = await dockerLogin();
     env = login.env;
     secrets = [SIM_KEY, ...login.secrets];

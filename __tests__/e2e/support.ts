@@ -1,6 +1,6 @@
 /** Shared setup for end-to-end tests: a simulator per test file, projects, credentials, leak checks. */
 import assert from 'node:assert/strict';
-import { before, after, afterEach } from 'node:test';
+import { beforeAll, afterAll, afterEach } from '@jest/globals';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,11 +106,11 @@ export function lineIndex(r: ActionRun, re: RegExp): number {
  */
 export function simulatorForSuite(set: (s: SimulatorHandle) => void, opts: SimulatorOptions = {}): void {
   let s: SimulatorHandle | undefined;
-  before(async () => {
+  beforeAll(async () => {
     s = await sim(opts);
     set(s);
   });
-  after(async () => s?.stop());
+  afterAll(async () => s?.stop());
   afterEach(() => {
     if (!s) return;
     assertNoSandboxRunning(s);

@@ -1,14 +1,14 @@
 /** cas-streaming: the hand-written client sequence end to end, dedup, and admission failures. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
 import { buildFlow, FAST, obj, pollBuild, req, SCOPE } from './client.js';
 
 let sim: SimulatorHandle;
-before(async () => {
+beforeAll(async () => {
   sim = await startSimulator({ ...FAST, chunkSizeBytes: 16 * 1024, admissionBytesPerSecond: 4 * 1024 * 1024 });
 });
-after(() => sim.stop());
+afterAll(() => sim.stop());
 
 test('cas-streaming build: 202 ingesting, polled to a content-addressed template; a second identical build is deduplicated', async () => {
   const a = await buildFlow(sim, { name: 'cas-a' });

@@ -1,14 +1,14 @@
 /** Every fault kind, the control plane (/_sim), the request log and reset. */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, test } from '@jest/globals';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
 import { BUILD_DIR, buildFlow, FAST, KEY, obj, req, run, sandbox, SCOPE, sse } from './client.js';
 
 let sim: SimulatorHandle;
-before(async () => {
+beforeAll(async () => {
   sim = await startSimulator({ ...FAST });
 });
-after(() => sim.stop());
+afterAll(() => sim.stop());
 beforeEach(() => sim.clearFaults());
 
 const BY_NAME = `${SCOPE}/sandbox-templates/by-name/tensorlake%2Fbase%3A1`;

@@ -1,11 +1,11 @@
 /** Platform API role: auth and scope (§1), templates (§3), prepare (§4), complete/poll (§8, §9), bad requests. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
 import { buildFlow, FAST, KEY, obj, ORG, PAT, PROJ, req, SCOPE } from './client.js';
 
 let sim: SimulatorHandle;
-before(async () => {
+beforeAll(async () => {
   sim = await startSimulator({
     ...FAST,
     apiKeys: [
@@ -23,7 +23,7 @@ before(async () => {
     ],
   });
 });
-after(() => sim.stop());
+afterAll(() => sim.stop());
 
 const PAT_H = { 'x-forwarded-organization-id': ORG, 'x-forwarded-project-id': PROJ };
 

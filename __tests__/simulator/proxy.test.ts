@@ -1,12 +1,12 @@
 /** Lifecycle (§5) and proxy (§6, §7, §10) roles: routing, processes, SSE replay, files, tar, blob/sign, builder checks. */
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
 import { BUILD_DIR, buildFlow, FAST, obj, ORG, PAT, PROJ, req, run, sandbox, sse, tarGz } from './client.js';
 
 let sim: SimulatorHandle;
-before(async () => {
+beforeAll(async () => {
   sim = await startSimulator({
     ...FAST,
     apiKeys: [
@@ -15,7 +15,7 @@ before(async () => {
     ],
   });
 });
-after(() => sim.stop());
+afterAll(() => sim.stop());
 
 const fileUrl = (p: string): string => `/api/v1/files?path=${encodeURIComponent(p)}`;
 

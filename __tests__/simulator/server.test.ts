@@ -1,6 +1,6 @@
 /** Server-level behaviour: independent instances in one process, prompt stop with open SSE streams, timeouts. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { startSimulator } from '../../simulator/index.js';
 import { FAST, obj, req, run, sandbox, SCOPE, sse } from './client.js';
 

@@ -1,5 +1,5 @@
 /** action.yml, the code and the README must agree on every input and output (the README's tables are generated: npm run docs). */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';

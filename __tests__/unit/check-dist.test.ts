@@ -1,5 +1,5 @@
 /** dist/ is what GitHub runs: it must be exactly what `npm run package` makes from src/ now. */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';

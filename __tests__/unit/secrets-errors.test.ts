@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { SecretRegistry } from '../../src/secrets.js';
 import { ActionError, formatError, toActionError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
 /** The soak/bench helpers that decide the must-be-0 counts: PRNG, log-group parsing, signed URLs. */
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { builderLinesOf, flags, groupLines, median, pool, rng, signedUrls } from '../../../bench/lib.js';
 import type { SimState } from '../../../simulator/types.js';

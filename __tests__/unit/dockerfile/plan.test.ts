@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ActionError } from '../../../src/errors.js';

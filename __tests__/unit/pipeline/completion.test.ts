@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { completeRequestFromMetadata, parseUnsigned, parseMetadata } from '../../../src/pipeline/completion.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';

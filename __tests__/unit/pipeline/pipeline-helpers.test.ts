@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { builderSandboxName } from '../../../src/pipeline/sandbox.js';
 import { abortableSleep } from '../../../src/signals.js';

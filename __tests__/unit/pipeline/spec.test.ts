@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { expect, test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { buildSpec, builderPayload } from '../../../src/pipeline/spec.js';
 import { shellWords } from '../../../src/pipeline/shell-words.js';
@@ -28,7 +28,7 @@ test('spec = raw prepare + builder inputs; unknown fields pass through', () => {
     dockerConfigJson: '{"auths":{}}',
     dockerCompat: true,
   });
-  assert.deepEqual(spec, {
+  expect(spec).toStrictEqual({
     buildId: 'b1',
     runtimeContract: { x: 1 },
     snapshotUri: 'old',

@@ -1,4 +1,5 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createServer } from 'node:http';
@@ -9,11 +10,11 @@ import { loggablePath } from '../../../src/platform/urls.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../../../src/version.js';
 import { freePort, harness, json, rejects, startServer, TOKEN } from './helpers.js';
 
-test('429 with Retry-After in seconds is honoured, then success', async (t) => {
+test('429 with Retry-After in seconds is honoured, then success', async () => {
   const srv = await startServer((_req, res, _b, n) =>
     n < 3 ? json(res, 429, { error: 'slow down' }, { 'retry-after': '7' }) : json(res, 200, { ok: true }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
   assert.equal(res.status, 200);
@@ -21,11 +22,11 @@ test('429 with Retry-After in seconds is honoured, then success', async (t) => {
   assert.deepEqual(h.sleeps, [7000, 7000]);
 });
 
-test('429 with Retry-After as an HTTP-date is honoured (above the per-wait cap, within the total)', async (t) => {
+test('429 with Retry-After as an HTTP-date is honoured (above the per-wait cap, within the total)', async () => {
   const srv = await startServer((_req, res, _b, n) =>
     n === 1 ? json(res, 429, 'no', { 'retry-after': new Date(Date.now() + 30_000).toUTCString() }) : json(res, 200, {}),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'POST', url: `${srv.url}/p`, operation: 'prepare', retry: 'if-unsent', json: {} });
   assert.equal(res.status, 200);
@@ -33,9 +34,9 @@ test('429 with Retry-After as an HTTP-date is honoured (above the per-wait cap, 
   assert.ok(h.sleeps[0] > 25_000 && h.sleeps[0] <= 30_000, `slept ${h.sleeps[0]}`);
 });
 
-test('Retry-After longer than the remaining total time: no retry, the 429 is returned', async (t) => {
+test('Retry-After longer than the remaining total time: no retry, the 429 is returned', async () => {
   const srv = await startServer((_req, res) => json(res, 429, 'no', { 'retry-after': '3600' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
   assert.equal(res.status, 429);
@@ -43,11 +44,11 @@ test('Retry-After longer than the remaining total time: no retry, the 429 is ret
   assert.deepEqual(h.sleeps, []);
 });
 
-test('502/503 bursts then success; backoff grows with full jitter', async (t) => {
+test('502/503 bursts then success; backoff grows with full jitter', async () => {
   const srv = await startServer((_req, res, _b, n) =>
     n <= 4 ? json(res, n % 2 ? 502 : 503, '<html><body>Bad gateway</body></html>') : json(res, 200, { ok: 1 }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const retries: number[] = [];
   const h = harness({ onRetry: (i) => retries.push(i.attempt) });
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
@@ -58,18 +59,18 @@ test('502/503 bursts then success; backoff grows with full jitter', async (t) =>
   assert.deepEqual(retries, [1, 2, 3, 4]);
 });
 
-test('gives up after maxAttempts and returns the last 503', async (t) => {
+test('gives up after maxAttempts and returns the last 503', async () => {
   const srv = await startServer((_req, res) => json(res, 503, 'down'));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ retry: { maxAttempts: 3 } });
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
   assert.equal(res.status, 503);
   assert.equal(srv.requests.length, 3);
 });
 
-test('total-time cap stops retrying even with attempts left', async (t) => {
+test('total-time cap stops retrying even with attempts left', async () => {
   const srv = await startServer((_req, res) => json(res, 502, 'bad'));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ retry: { maxAttempts: 100, baseDelayMs: 10_000, maxDelayMs: 10_000, maxElapsedMs: 25_000 }, random: () => 1 });
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
   assert.equal(res.status, 502);
@@ -78,12 +79,12 @@ test('total-time cap stops retrying even with attempts left', async (t) => {
   assert.equal(srv.requests.length, 3);
 });
 
-test('network reset on a GET is retried', async (t) => {
+test('network reset on a GET is retried', async () => {
   const srv = await startServer((req, res, _b, n) => {
     if (n === 1) req.socket.destroy();
     else json(res, 200, { ok: true });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
   assert.equal(res.status, 200);
@@ -91,9 +92,9 @@ test('network reset on a GET is retried', async (t) => {
   assert.equal(h.sleeps.length, 1);
 });
 
-test("POST 'if-unsent' is not retried once the server received it (reset after reading)", async (t) => {
+test("POST 'if-unsent' is not retried once the server received it (reset after reading)", async () => {
   const srv = await startServer((req) => req.socket.destroy());
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const err = await rejects(
     h.transport.request({
@@ -112,10 +113,10 @@ test("POST 'if-unsent' is not retried once the server received it (reset after r
   assert.deepEqual(h.sleeps, []);
 });
 
-test("POST 'if-unsent' is not retried on 502/504 (ambiguous) but is on 429 and 503+Retry-After", async (t) => {
+test("POST 'if-unsent' is not retried on 502/504 (ambiguous) but is on 429 and 503+Retry-After", async () => {
   const statuses = [502];
   const srv = await startServer((_req, res) => json(res, statuses.shift() ?? 200, 'x'));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const spec = { method: 'POST' as const, url: `${srv.url}/p`, operation: 'op', retry: 'if-unsent' as const, json: {} };
   assert.equal((await h.transport.request(spec)).status, 502);
@@ -124,15 +125,15 @@ test("POST 'if-unsent' is not retried on 502/504 (ambiguous) but is on 429 and 5
   const srv2 = await startServer((_req, res, _b, n) =>
     n === 1 ? json(res, 429, 'x') : n === 2 ? json(res, 503, 'x', { 'retry-after': '1' }) : json(res, 201, {}),
   );
-  t.after(() => srv2.close());
+  afterTest(() => srv2.close());
   assert.equal((await h.transport.request({ ...spec, url: `${srv2.url}/p` })).status, 201);
   assert.equal(srv2.requests.length, 3);
 });
 
-test("POST 'if-unsent' is retried on connection refused (the request never left)", async (t) => {
+test("POST 'if-unsent' is retried on connection refused (the request never left)", async () => {
   const port = await freePort();
   let srv: Awaited<ReturnType<typeof startServer>> | undefined;
-  t.after(() => srv?.close());
+  afterTest(() => srv?.close());
   const h = harness({
     sleep: async () => {
       // the server comes up during the first backoff
@@ -160,10 +161,10 @@ test("'never' makes exactly one attempt; refused connection gives a transport er
   assert.deepEqual(h.sleeps, []);
 });
 
-test('terminal 4xx statuses are never retried, whatever the mode', async (t) => {
+test('terminal 4xx statuses are never retried, whatever the mode', async () => {
   for (const status of [400, 401, 403, 404, 409, 422]) {
     const srv = await startServer((_req, res) => json(res, status, { error: 'no' }, { 'retry-after': '1' }));
-    t.after(() => srv.close());
+    afterTest(() => srv.close());
     const h = harness();
     const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read x', retry: 'always' });
     assert.equal(res.status, status);
@@ -171,9 +172,9 @@ test('terminal 4xx statuses are never retried, whatever the mode', async (t) => 
   }
 });
 
-test('common headers: bearer, user agent, fresh traceparent, content-type on JSON, Content-Length 0 on empty POST', async (t) => {
+test('common headers: bearer, user agent, fresh traceparent, content-type on JSON, Content-Length 0 on empty POST', async () => {
   const srv = await startServer((_req, res) => json(res, 200, {}));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   await h.transport.request({ method: 'POST', url: `${srv.url}/a`, operation: 'a', retry: 'never', json: { x: 1 } });
   await h.transport.request({ method: 'POST', url: `${srv.url}/b`, operation: 'b', retry: 'never' });
@@ -196,9 +197,9 @@ test('common headers: bearer, user agent, fresh traceparent, content-type on JSO
   }
 });
 
-test('scope headers on every request unless the request opts out; custom user agent', async (t) => {
+test('scope headers on every request unless the request opts out; custom user agent', async () => {
   const srv = await startServer((_req, res) => json(res, 200, {}));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ scopeHeaders: { organizationId: 'org1', projectId: 'proj1' }, userAgent: 'custom/1' });
   await h.transport.request({ method: 'GET', url: `${srv.url}/a`, operation: 'a', retry: 'never' });
   await h.transport.request({ method: 'POST', url: `${srv.url}/b`, operation: 'b', retry: 'never', scopeHeaders: false });
@@ -209,9 +210,9 @@ test('scope headers on every request unless the request opts out; custom user ag
   assert.equal(srv.requests[1].headers['x-forwarded-project-id'], undefined);
 });
 
-test('the Host override header actually goes out on the wire', async (t) => {
+test('the Host override header actually goes out on the wire', async () => {
   const srv = await startServer((_req, res) => json(res, 200, {}));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   await h.transport.request({
     method: 'GET',
@@ -226,9 +227,9 @@ test('the Host override header actually goes out on the wire', async (t) => {
   assert.equal(srv.requests[0].headers.host, 'sbx-123.local');
 });
 
-test('stream bodies: explicit Content-Length, progress, reopened on retry', async (t) => {
+test('stream bodies: explicit Content-Length, progress, reopened on retry', async () => {
   const srv = await startServer((_req, res, _b, n) => (n === 1 ? json(res, 503, 'busy') : json(res, 200, {})));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const payload = Buffer.alloc(200_000, 7);
   let opens = 0;
@@ -255,9 +256,9 @@ test('stream bodies: explicit Content-Length, progress, reopened on retry', asyn
   assert.equal(progress.at(-1), payload.length);
 });
 
-test('Buffer bodies are sent whole with Content-Length', async (t) => {
+test('Buffer bodies are sent whole with Content-Length', async () => {
   const srv = await startServer((_req, res) => json(res, 200, {}));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const buf = Buffer.from('{"a":1}\n');
   await h.transport.request({ method: 'PUT', url: `${srv.url}/f`, operation: 'put', retry: 'never', body: buf });
@@ -265,11 +266,11 @@ test('Buffer bodies are sent whole with Content-Length', async (t) => {
   assert.ok(srv.requests[0].body.equals(buf), 'srv.requests[0].body.equals(buf)');
 });
 
-test('abort: an in-flight request is cancelled promptly with kind cancelled', async (t) => {
+test('abort: an in-flight request is cancelled promptly with kind cancelled', async () => {
   const srv = await startServer(() => {
     /* never answers */
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const ac = new AbortController();
   const h = harness({ signal: ac.signal });
   const p = h.transport.request({ method: 'GET', url: `${srv.url}/hang`, operation: 'read the build', retry: 'always' });
@@ -281,9 +282,9 @@ test('abort: an in-flight request is cancelled promptly with kind cancelled', as
   assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
 });
 
-test('abort: a retry wait is cut short (real sleep)', async (t) => {
+test('abort: a retry wait is cut short (real sleep)', async () => {
   const srv = await startServer((_req, res) => json(res, 503, 'x', { 'retry-after': '100' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const ac = new AbortController();
   const h = harness({ sleep: undefined });
   const p = h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'poll', retry: 'always', signal: ac.signal });
@@ -294,7 +295,7 @@ test('abort: a retry wait is cut short (real sleep)', async (t) => {
   assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
 });
 
-test('a response body that breaks off mid-way is a transport error (and retried for GET)', async (t) => {
+test('a response body that breaks off mid-way is a transport error (and retried for GET)', async () => {
   const srv = await startServer((req, res, _b, n) => {
     if (n === 1) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
@@ -302,7 +303,7 @@ test('a response body that breaks off mid-way is a transport error (and retried 
       setTimeout(() => req.socket.destroy(), 10);
     } else json(res, 200, { whole: true });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read', retry: 'always' });
   assert.deepEqual(JSON.parse(res.body.toString()), { whole: true });
@@ -313,7 +314,7 @@ test('a response body that breaks off mid-way is a transport error (and retried 
     res.write('{"partial":');
     setTimeout(() => req.socket.destroy(), 10);
   });
-  t.after(() => srv2.close());
+  afterTest(() => srv2.close());
   const err = await rejects(
     h2.transport.request({ method: 'POST', url: `${srv2.url}/x`, operation: 'complete', retry: 'if-unsent', json: {} }),
   );
@@ -321,23 +322,23 @@ test('a response body that breaks off mid-way is a transport error (and retried 
   assert.equal(srv2.requests.length, 1);
 });
 
-test('redirects are not followed (no token sent elsewhere)', async (t) => {
+test('redirects are not followed (no token sent elsewhere)', async () => {
   const other = await startServer((_req, res) => json(res, 200, {}));
-  t.after(() => other.close());
+  afterTest(() => other.close());
   const srv = await startServer((_req, res) => {
     res.writeHead(302, { location: `${other.url}/steal` });
     res.end();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x`, operation: 'read', retry: 'always' });
   assert.equal(res.status, 302);
   assert.equal(other.requests.length, 0);
 });
 
-test('debug log: one line per attempt with method, path, status, duration, attempt; redacted', async (t) => {
+test('debug log: one line per attempt with method, path, status, duration, attempt; redacted', async () => {
   const srv = await startServer((_req, res, _b, n) => (n === 1 ? json(res, 502, 'x') : json(res, 200, {})));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   h.secrets.add('s3cr3t-path-part');
   await h.transport.request({
@@ -370,11 +371,11 @@ test('isTransientError follows §5.4', () => {
   assert.equal(isTransientError(new Error('x')), false);
 });
 
-test('https to a server that does not speak TLS is a transport error, not a crash', async (t) => {
+test('https to a server that does not speak TLS is a transport error, not a crash', async () => {
   // Not a full TLS server (no certs here): a plain TCP server speaking no TLS makes the handshake fail.
   const s = createServer((_q, r) => r.end('plain'));
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => s.close(() => r())));
+  afterTest(() => new Promise<void>((r) => s.close(() => r())));
   const port = (s.address() as AddressInfo).port;
   const h = harness({ retry: { maxAttempts: 1 } });
   const err = await rejects(h.transport.request({ method: 'GET', url: `https://127.0.0.1:${port}/x`, operation: 'read', retry: 'always' }));

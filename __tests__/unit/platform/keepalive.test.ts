@@ -1,9 +1,10 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import { json, harness, startServer } from './helpers.js';
 import { TransportError } from '../../../src/platform/http-errors.js';
 
-test('ordinary requests reuse one connection; SSE streams get their own', async (t) => {
+test('ordinary requests reuse one connection; SSE streams get their own', async () => {
   const sockets = new Set<unknown>();
   const srv = await startServer((req, res) => {
     sockets.add(req.socket);
@@ -14,7 +15,7 @@ test('ordinary requests reuse one connection; SSE streams get their own', async 
     }
     json(res, 200, { ok: true });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   for (let i = 0; i < 5; i++) {
     const res = await h.transport.request({ method: 'GET', url: `${srv.url}/x${i}`, operation: 'read', retry: 'always' });
@@ -27,7 +28,7 @@ test('ordinary requests reuse one connection; SSE streams get their own', async 
   assert.equal(srv.requests.at(-2)?.headers.connection, 'keep-alive');
 });
 
-test('an unsafe POST never rides a reused socket (a dying reused socket would look like an ambiguous send)', async (t) => {
+test('an unsafe POST never rides a reused socket (a dying reused socket would look like an ambiguous send)', async () => {
   const perSocket = new Map<unknown, number>();
   const srv = await startServer((req, res) => {
     const n = (perSocket.get(req.socket) ?? 0) + 1;
@@ -36,7 +37,7 @@ test('an unsafe POST never rides a reused socket (a dying reused socket would lo
     if (n === 2) return req.socket.destroy();
     json(res, 200, { ok: true });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   assert.equal((await h.transport.request({ method: 'GET', url: `${srv.url}/a`, operation: 'read', retry: 'always' })).status, 200);
   const res = await h.transport.request({ method: 'POST', url: `${srv.url}/prepare`, operation: 'prepare', retry: 'if-unsent', json: {} });
@@ -45,11 +46,11 @@ test('an unsafe POST never rides a reused socket (a dying reused socket would lo
   assert.equal(srv.requests.length, 2, 'no retry was needed');
 });
 
-test('a stream whose headers never come fails after the header timeout instead of hanging', async (t) => {
+test('a stream whose headers never come fails after the header timeout instead of hanging', async () => {
   const srv = await startServer(() => {
     /* accept the request, never answer */
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ streamHeaderTimeoutMs: 150, retry: { maxAttempts: 2 } });
   const t0 = Date.now();
   await assert.rejects(

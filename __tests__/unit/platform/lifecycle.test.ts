@@ -1,4 +1,5 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import { LifecycleApi, resolveLifecycle } from '../../../src/platform/lifecycle-api.js';
 import type { SandboxCreateRequest } from '../../../src/platform/types.js';
@@ -38,11 +39,11 @@ test('resolveLifecycle follows §1.5', () => {
   assert.deepEqual(resolveLifecycle('::not a url::'), { baseUrl: 'https://sandbox.tensorlake.ai', namespaced: false });
 });
 
-test('createSandbox: namespaced POST with snake_case body; 2xx decoded', async (t) => {
+test('createSandbox: namespaced POST with snake_case body; 2xx decoded', async () => {
   const srv = await startServer((_req, res) =>
     json(res, 201, { sandbox_id: 'sbx1', status: 'pending', sandbox_url: 'http://127.0.0.1:1', routing_hint: 'rh' }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new LifecycleApi(harness().transport, srv.url);
   const c = await api.createSandbox(createReq);
   assert.deepEqual(c, { sandbox_id: 'sbx1', status: 'pending', sandbox_url: 'http://127.0.0.1:1', routing_hint: 'rh' });
@@ -50,15 +51,15 @@ test('createSandbox: namespaced POST with snake_case body; 2xx decoded', async (
   assert.deepEqual(JSON.parse(srv.requests[0].body.toString()), createReq);
 });
 
-test('createSandbox: a 504 with a decodable body is success', async (t) => {
+test('createSandbox: a 504 with a decodable body is success', async () => {
   const srv = await startServer((_req, res) => json(res, 504, { sandbox_id: 'sbx2', status: 'pending' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new LifecycleApi(harness().transport, srv.url);
   assert.equal((await api.createSandbox(createReq)).sandbox_id, 'sbx2');
   assert.equal(srv.requests.length, 1);
 });
 
-test('createSandbox: ambiguous failure (reset after the server created it) → found by name, no second sandbox', async (t) => {
+test('createSandbox: ambiguous failure (reset after the server created it) → found by name, no second sandbox', async () => {
   const sandboxes: ReturnType<typeof info>[] = [];
   const srv = await startServer((req, res, body) => {
     if (req.method === 'POST') {
@@ -69,7 +70,7 @@ test('createSandbox: ambiguous failure (reset after the server created it) → f
     }
     json(res, 200, { sandboxes: [info('other', 'someone-else'), ...sandboxes] });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new LifecycleApi(harness().transport, srv.url);
   const c = await api.createSandbox(createReq);
   assert.equal(c.sandbox_id, 'sbx1');
@@ -79,7 +80,7 @@ test('createSandbox: ambiguous failure (reset after the server created it) → f
   assert.equal(srv.requests.filter((r) => r.method === 'POST').length, 1);
 });
 
-test('createSandbox: ambiguous 502 and nothing by that name → created again; a late duplicate is deleted', async (t) => {
+test('createSandbox: ambiguous 502 and nothing by that name → created again; a late duplicate is deleted', async () => {
   const sandboxes: ReturnType<typeof info>[] = [];
   let posts = 0;
   let lists = 0;
@@ -99,7 +100,7 @@ test('createSandbox: ambiguous 502 and nothing by that name → created again; a
     if (lists === 2) sandboxes.push(info('sbx1', 'sbx-image-b1')); // the late one shows up
     json(res, 200, { sandboxes });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const api = new LifecycleApi(h.transport, srv.url);
   const c = await api.createSandbox(createReq);
@@ -108,24 +109,24 @@ test('createSandbox: ambiguous 502 and nothing by that name → created again; a
   assert.deepEqual(deleted, ['/v1/namespaces/default/sandboxes/sbx1']);
 });
 
-test('createSandbox: terminal 400 fails at once with the status; without a name ambiguity is not reconciled', async (t) => {
+test('createSandbox: terminal 400 fails at once with the status; without a name ambiguity is not reconciled', async () => {
   const srv = await startServer((_req, res) => json(res, 400, { error: 'bad image' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new LifecycleApi(harness().transport, srv.url);
   const err = await rejects(api.createSandbox(createReq));
   assert.equal(err.message, 'failed to create builder sandbox (HTTP 400 Bad Request): {"error":"bad image"}');
   assert.equal(srv.requests.length, 1);
   const srv2 = await startServer((_req, res) => json(res, 500, 'boom'));
-  t.after(() => srv2.close());
+  afterTest(() => srv2.close());
   const api2 = new LifecycleApi(harness().transport, srv2.url);
   const err2 = await rejects(api2.createSandbox({ ...createReq, name: undefined }));
   assert.equal(err2.httpStatus, 500);
   assert.equal(srv2.requests.length, 1);
 });
 
-test('createSandbox: invalid 2xx body → clear error', async (t) => {
+test('createSandbox: invalid 2xx body → clear error', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { id: 'x' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const err = await rejects(new LifecycleApi(harness().transport, srv.url).createSandbox(createReq));
   assert.match(
     err.message,
@@ -133,7 +134,7 @@ test('createSandbox: invalid 2xx body → clear error', async (t) => {
   );
 });
 
-test('getSandbox: accepts the id alias, keeps routing hint and url; retried on 503', async (t) => {
+test('getSandbox: accepts the id alias, keeps routing hint and url; retried on 503', async () => {
   let n = 0;
   const srv = await startServer((_req, res) =>
     ++n === 1
@@ -147,7 +148,7 @@ test('getSandbox: accepts the id alias, keeps routing hint and url; retried on 5
           resources: { cpus: 1.5, memory_mb: 1024 },
         }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const s = await new LifecycleApi(harness().transport, srv.url).getSandbox('sbx1');
   assert.equal(s.sandbox_id, 'sbx1');
   assert.equal(s.routing_hint, 'rh');
@@ -156,21 +157,21 @@ test('getSandbox: accepts the id alias, keeps routing hint and url; retried on 5
   assert.equal(srv.requests.at(-1)?.url, '/v1/namespaces/default/sandboxes/sbx1');
 });
 
-test('getSandbox: errors keep status and body for §5.4 classification', async (t) => {
+test('getSandbox: errors keep status and body for §5.4 classification', async () => {
   const srv = await startServer((_req, res) => json(res, 400, 'sandbox not running yet'));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const err = await rejects(new LifecycleApi(harness().transport, srv.url).getSandbox('sbx1'));
   assert.equal(err.httpStatus, 400);
   assert.match(err.message, /not running/);
 });
 
-test('deleteSandbox: 2xx and 404 are fine; 500 retried then error', async (t) => {
+test('deleteSandbox: 2xx and 404 are fine; 500 retried then error', async () => {
   let status = 204;
   const srv = await startServer((_req, res) => {
     res.statusCode = status;
     res.end();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ retry: { maxAttempts: 3 } });
   const api = new LifecycleApi(h.transport, srv.url);
   await api.deleteSandbox('sbx1');
@@ -183,9 +184,9 @@ test('deleteSandbox: 2xx and 404 are fine; 500 retried then error', async (t) =>
   assert.equal(srv.requests[0].method, 'DELETE');
 });
 
-test('listSandboxes: validates entries', async (t) => {
+test('listSandboxes: validates entries', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { sandboxes: [info('a'), { status: 'running' }] }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const err = await rejects(new LifecycleApi(harness().transport, srv.url).listSandboxes());
   assert.match(err.message, /invalid sandbox list response: sandboxes\[1\]\.sandbox_id is missing/);
 });

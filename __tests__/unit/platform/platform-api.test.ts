@@ -1,4 +1,5 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import { PlatformApi } from '../../../src/platform/platform-api.js';
 import { registerUrlSecrets } from '../../../src/platform/url-secrets.js';
@@ -50,9 +51,9 @@ test('encodePathSegment encodes every byte but A-Z a-z 0-9 - . _ ~', () => {
   assert.equal(encodePathSegment('é'), '%C3%A9');
 });
 
-test('introspect: POST, empty body, no scope headers even when the transport has them', async (t) => {
+test('introspect: POST, empty body, no scope headers even when the transport has them', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { id: 'key_1', organizationId: 'o', projectId: 'p' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ scopeHeaders: SCOPE });
   const api = new PlatformApi(h.transport, `${srv.url}/`);
   assert.deepEqual(await api.introspect(), { id: 'key_1', organizationId: 'o', projectId: 'p' });
@@ -66,9 +67,9 @@ test('introspect: POST, empty body, no scope headers even when the transport has
   assert.match(String(r.headers.traceparent), /^00-/);
 });
 
-test('introspect: 401 → auth error with the contract text', async (t) => {
+test('introspect: 401 → auth error with the contract text', async () => {
   const srv = await startServer((_req, res) => json(res, 401, '{"message":"invalid key"}'));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const err = await rejects(new PlatformApi(h.transport, srv.url).introspect());
   assert.equal(err.kind, 'auth');
@@ -76,9 +77,9 @@ test('introspect: 401 → auth error with the contract text', async (t) => {
   assert.equal(srv.requests.length, 1);
 });
 
-test('introspect: a body without projectId → invalid response error', async (t) => {
+test('introspect: a body without projectId → invalid response error', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { organizationId: 'o' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const err = await rejects(new PlatformApi(harness().transport, srv.url).introspect());
   assert.equal(err.kind, 'platform');
   assert.match(
@@ -87,13 +88,13 @@ test('introspect: a body without projectId → invalid response error', async (t
   );
 });
 
-test('lookupTemplate: encoded by-name path, Accept json, scope headers, 404 → null', async (t) => {
+test('lookupTemplate: encoded by-name path, Accept json, scope headers, 404 → null', async () => {
   const srv = await startServer((req, res) =>
     req.url?.endsWith('python%3A3.12-slim') && !req.url.includes('%2F')
       ? json(res, 404, { error: 'not found' })
       : json(res, 200, { id: 't1', name: 'n', snapshotId: 's', public: true, extra: 1 }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ scopeHeaders: SCOPE });
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);
@@ -106,19 +107,19 @@ test('lookupTemplate: encoded by-name path, Accept json, scope headers, 404 → 
   assert.equal(srv.requests.length, 2, '404 is not retried');
 });
 
-test("lookupTemplate: ! ' ( ) * are percent-encoded on the wire", async (t) => {
+test("lookupTemplate: ! ' ( ) * are percent-encoded on the wire", async () => {
   const srv = await startServer((_req, res) => json(res, 404, {}));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   await api.lookupTemplate("we!rd'(name)*");
   assert.equal(srv.requests[0].url, `${BASE}/sandbox-templates/by-name/we%21rd%27%28name%29%2A`);
 });
 
-test('lookupTemplate: wrong field type → clear error; 403 → auth error', async (t) => {
+test('lookupTemplate: wrong field type → clear error; 403 → auth error', async () => {
   let mode = 'types';
   const srv = await startServer((_req, res) => (mode === 'types' ? json(res, 200, { id: 5 }) : json(res, 403, 'forbidden')));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const e1 = await rejects(api.lookupTemplate('x'));
@@ -133,9 +134,9 @@ test('lookupTemplate: wrong field type → clear error; 403 → auth error', asy
   assert.match(e2.message, /^failed to look up template 'x' \(HTTP 403 Forbidden\): "?forbidden/);
 });
 
-test('prepare: JSON body, validated answer, raw kept, signed upload URL registered as secret', async (t) => {
+test('prepare: JSON body, validated answer, raw kept, signed upload URL registered as secret', async () => {
   const srv = await startServer((_req, res) => json(res, 200, prepared));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);
@@ -153,9 +154,9 @@ test('prepare: JSON body, validated answer, raw kept, signed upload URL register
   assert.ok(!h.secrets.has('s3://bucket/snap1.tlsnap'), 'plain storage URIs are not secrets');
 });
 
-test('prepare: non-2xx → contract error text, not retried on 500', async (t) => {
+test('prepare: non-2xx → contract error text, not retried on 500', async () => {
   const srv = await startServer((_req, res) => json(res, 500, { error: 'db down' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const err = await rejects(api.prepare(prepareReq));
@@ -216,12 +217,12 @@ for (const [name, status, body, expect] of [
     /^failed to prepare sandbox image build \(HTTP 502 Bad Gateway\): HTML page: Bad Gateway$/,
   ],
 ] as const) {
-  test(`prepare: ${name} → clear error naming operation and status, never a crash`, async (t) => {
+  test(`prepare: ${name} → clear error naming operation and status, never a crash`, async () => {
     const srv = await startServer((_req, res) => {
       res.writeHead(status, { 'content-type': body.startsWith('<') ? 'text/html' : 'application/json' });
       res.end(body);
     });
-    t.after(() => srv.close());
+    afterTest(() => srv.close());
     const api = new PlatformApi(harness().transport, srv.url);
     api.setScope(SCOPE);
     const err = await rejects(api.prepare(prepareReq));
@@ -236,10 +237,10 @@ for (const [name, status, body, expect] of [
   });
 }
 
-test('error excerpts are redacted and short', async (t) => {
+test('error excerpts are redacted and short', async () => {
   const secret = 'https://s3.example/obj?X-Amz-Signature=0123456789abcdef';
   const srv = await startServer((_req, res) => json(res, 400, `bad request for ${secret} ${'x'.repeat(2000)}`));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   h.secrets.add(secret);
   const api = new PlatformApi(h.transport, srv.url);
@@ -249,10 +250,10 @@ test('error excerpts are redacted and short', async (t) => {
   assert.ok(err.message.length < 450, `length ${err.message.length}`);
 });
 
-test('complete: 200 template and 202 ingesting are returned with their status', async (t) => {
+test('complete: 200 template and 202 ingesting are returned with their status', async () => {
   let answer: [number, unknown] = [200, { id: 'tpl_1', name: 'img' }];
   const srv = await startServer((_req, res) => json(res, answer[0], answer[1]));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   assert.deepEqual(await api.complete('b1', completeReq), { httpStatus: 200, body: { id: 'tpl_1', name: 'img' } });
@@ -268,7 +269,7 @@ test('complete: 200 template and 202 ingesting are returned with their status', 
   assert.match(err.message, /invalid complete response: body is empty .*HTTP 202 Accepted/);
 });
 
-test('complete: reset after the server processed it → build read → not re-sent', async (t) => {
+test('complete: reset after the server processed it → build read → not re-sent', async () => {
   let state = 'prepared';
   const srv = await startServer((req, res) => {
     if (req.method === 'POST') {
@@ -278,7 +279,7 @@ test('complete: reset after the server processed it → build read → not re-se
     }
     json(res, 200, { status: state, template: { id: 'tpl_9', name: 'img' } });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const r = await api.complete('b1', completeReq);
@@ -289,11 +290,11 @@ test('complete: reset after the server processed it → build read → not re-se
   );
 });
 
-test('complete: 502 while ingesting → 202 ingesting, not re-sent', async (t) => {
+test('complete: 502 while ingesting → 202 ingesting, not re-sent', async () => {
   const srv = await startServer((req, res) =>
     req.method === 'POST' ? json(res, 502, 'bad gateway') : json(res, 200, { status: 'ingesting' }),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   assert.deepEqual(await api.complete('b1', { ...completeReq, rootfsFormat: 'cas-streaming' }), {
@@ -303,7 +304,7 @@ test('complete: 502 while ingesting → 202 ingesting, not re-sent', async (t) =
   assert.equal(srv.requests.filter((r) => r.method === 'POST').length, 1);
 });
 
-test('complete: ambiguous and still prepared → sent again', async (t) => {
+test('complete: ambiguous and still prepared → sent again', async () => {
   let posts = 0;
   const srv = await startServer((req, res) => {
     if (req.method === 'POST') {
@@ -313,7 +314,7 @@ test('complete: ambiguous and still prepared → sent again', async (t) => {
     }
     json(res, 200, { status: 'prepared' });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);
@@ -322,9 +323,9 @@ test('complete: ambiguous and still prepared → sent again', async (t) => {
   assert.equal(h.sleeps.length, 1);
 });
 
-test('complete: 422 is terminal, no reconciliation', async (t) => {
+test('complete: 422 is terminal, no reconciliation', async () => {
   const srv = await startServer((_req, res) => json(res, 422, { error: 'snapshotUri mismatch' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const err = await rejects(api.complete('b1', completeReq));
@@ -332,7 +333,7 @@ test('complete: 422 is terminal, no reconciliation', async (t) => {
   assert.equal(srv.requests.length, 1);
 });
 
-test('getBuild: retried on 503, validated, error text on 404', async (t) => {
+test('getBuild: retried on 503, validated, error text on 404', async () => {
   let n = 0;
   const srv = await startServer((_req, res) => {
     n++;
@@ -341,7 +342,7 @@ test('getBuild: retried on 503, validated, error text on 404', async (t) => {
     if (n === 3) return json(res, 200, { status: 7 });
     json(res, 404, { error: 'no such build' });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
   api.setScope(SCOPE);
   const st = await api.getBuild('b1');

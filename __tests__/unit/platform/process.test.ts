@@ -1,4 +1,5 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SandboxProxy } from '../../../src/platform/proxy.js';
@@ -82,7 +83,7 @@ function setup(handler: Parameters<typeof startServer>[0], retry?: { maxAttempts
   });
 }
 
-test('replay after dropped streams and a clean-but-running end: no line lost or duplicated', async (t) => {
+test('replay after dropped streams and a clean-but-running end: no line lost or duplicated', async () => {
   const all = L(9);
   const d = daemon({
     follow: async (p, n, req, res) => {
@@ -109,7 +110,7 @@ test('replay after dropped streams and a clean-but-running end: no line lost or 
     },
   });
   const { srv, proxy } = await setup(d.handler);
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const got: string[] = [];
   const notices: string[] = [];
   const sleeps: number[] = [];
@@ -136,7 +137,7 @@ test('replay after dropped streams and a clean-but-running end: no line lost or 
   assert.equal(d.counts().follows, 4);
 });
 
-test('clean end but still running → reattach (unbounded), then exit code', async (t) => {
+test('clean end but still running → reattach (unbounded), then exit code', async () => {
   const d = daemon({
     follow: (p, n, _req, res) => {
       openSse(res);
@@ -149,7 +150,7 @@ test('clean end but still running → reattach (unbounded), then exit code', asy
     },
   });
   const { srv, proxy } = await setup(d.handler);
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const notices: string[] = [];
   const got: string[] = [];
   const r = await runCommand(
@@ -163,7 +164,7 @@ test('clean end but still running → reattach (unbounded), then exit code', asy
   assert.equal(commandFailureMessage('tar', r), "Command 'tar' failed with exit code 3");
 });
 
-test('start recovery: reset after the daemon started it → found by exact command/args, highest pid; not started twice', async (t) => {
+test('start recovery: reset after the daemon started it → found by exact command/args, highest pid; not started twice', async () => {
   let posts = 0;
   const old: Proc = { pid: 50, command: '/bin/true', args: [], status: 'exited', exit_code: 0, lines: [] };
   const otherArgs: Proc = { pid: 900, command: 'mkdir', args: ['-p', '/other'], status: 'running', lines: [] };
@@ -183,7 +184,7 @@ test('start recovery: reset after the daemon started it → found by exact comma
     },
   });
   const { srv, proxy } = await setup(d.handler);
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const notices: string[] = [];
   const got: string[] = [];
   const r = await runCommand(
@@ -197,7 +198,7 @@ test('start recovery: reset after the daemon started it → found by exact comma
   assert.deepEqual(notices, ['process start attempt 1 failed; looking for an already-started process']);
 });
 
-test('start failure with nothing to recover → 3 attempts, clear error', async (t) => {
+test('start failure with nothing to recover → 3 attempts, clear error', async () => {
   let posts = 0;
   const d = daemon({
     start: (_b, _req, res) => {
@@ -207,7 +208,7 @@ test('start failure with nothing to recover → 3 attempts, clear error', async 
     follow: (_p, _n, _req, res) => res.end(),
   });
   const { srv, proxy } = await setup(d.handler);
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const sleeps: number[] = [];
   const err = await rejects(runCommand(proxy, { command: '/bin/true', args: [] }, { sleep: async (ms) => void sleeps.push(ms) }));
   assert.equal(posts, 3);
@@ -220,10 +221,10 @@ test('start failure with nothing to recover → 3 attempts, clear error', async 
   assert.equal(sleeps.length, 29);
 });
 
-test('10 consecutive stream failures → the follow error is thrown', async (t) => {
+test('10 consecutive stream failures → the follow error is thrown', async () => {
   const d = daemon({ follow: (_p, _n, _req, res) => json(res, 502, 'PROXY_ERROR') });
   const { srv, proxy } = await setup(d.handler, { maxAttempts: 1 });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const notices: string[] = [];
   const err = await rejects(runCommand(proxy, { command: 'x', args: [] }, { onNotice: (m) => notices.push(m), sleep: async () => {} }));
   assert.match(err.message, /^failed to follow output of process 100 \(HTTP 502 Bad Gateway\): PROXY_ERROR/);
@@ -231,26 +232,26 @@ test('10 consecutive stream failures → the follow error is thrown', async (t) 
   assert.equal(notices.length, 9);
 });
 
-test('failed status reads share the failure budget; a terminal status after a failed follow ends the run', async (t) => {
+test('failed status reads share the failure budget; a terminal status after a failed follow ends the run', async () => {
   const d = daemon({
     follow: (_p, _n, req) => req.socket.destroy(),
     status: (_p, n) => (n < 4 ? 'error' : { status: 'exited', exit_code: 0, signal: undefined }),
   });
   const { srv, proxy } = await setup(d.handler, { maxAttempts: 1 });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const r = await runCommand(proxy, { command: 'x', args: [] }, { sleep: async () => {} });
   assert.equal(r.exitCode, 0);
   assert.deepEqual(d.counts(), { follows: 1, statuses: 4 });
 
   const d2 = daemon({ follow: (_p, _n, req) => req.socket.destroy(), status: () => 'error' });
   const s2 = await setup(d2.handler, { maxAttempts: 1 });
-  t.after(() => s2.srv.close());
+  afterTest(() => s2.srv.close());
   const err = await rejects(runCommand(s2.proxy, { command: 'x', args: [] }, { sleep: async () => {} }));
   assert.match(err.message, /read status of process 100 \(HTTP 500/);
   assert.deepEqual(d2.counts(), { follows: 1, statuses: 9 }, '1 follow failure + 9 status failures = 10');
 });
 
-test('OOM, signal and exit rules through the daemon', async (t) => {
+test('OOM, signal and exit rules through the daemon', async () => {
   const cases: [Partial<Proc>, number, boolean][] = [
     [{ status: 'oom_killed', signal: 9 }, -9, true],
     [{ status: 'exited', oom_killed: true, exit_code: 137 }, 137, true],
@@ -267,7 +268,7 @@ test('OOM, signal and exit rules through the daemon', async (t) => {
       },
     });
     const { srv, proxy } = await setup(d.handler);
-    t.after(() => srv.close());
+    afterTest(() => srv.close());
     const r = await runCommand(proxy, { command: '/usr/local/bin/tl-rootfs-build', args: [] }, { sleep: async () => {} });
     assert.deepEqual([r.exitCode, r.oomKilled], [code, oom], JSON.stringify(st));
   }
@@ -292,10 +293,10 @@ test('terminalStatus and commandFailureMessage', () => {
   );
 });
 
-test('cancellation during a follow ends runCommand with kind cancelled', async (t) => {
+test('cancellation during a follow ends runCommand with kind cancelled', async () => {
   const d = daemon({ follow: (_p, _n, _req, res) => openSse(res) });
   const { srv, proxy } = await setup(d.handler);
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);
   const err = await rejects(runCommand(proxy, { command: 'x', args: [] }, { signal: ac.signal, sleep: async () => {} }));

@@ -1,4 +1,5 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
+import { afterTest } from '../../after-test.js';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { SandboxProxy, resolveProxyTarget, parseOutputPayload, parseRunPayload } from '../../../src/platform/proxy.js';
@@ -43,9 +44,9 @@ function proxyFor(url: string, h = harness(), extra: { routingHint?: string } = 
   return new SandboxProxy(h.transport, { ...resolveProxyTarget(url, 'sbx1'), sandboxId: 'sbx1', ...extra });
 }
 
-test('proxy headers: sandbox id, route hint, Host override, bearer and scope', async (t) => {
+test('proxy headers: sandbox id, route hint, Host override, bearer and scope', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { healthy: true }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ scopeHeaders: { organizationId: 'o', projectId: 'p' } });
   const proxy = proxyFor(srv.url, h, { routingHint: 'hint-7' });
   assert.equal(await proxy.health(), true);
@@ -58,7 +59,7 @@ test('proxy headers: sandbox id, route hint, Host override, bearer and scope', a
   assert.equal(r.headers['x-forwarded-organization-id'], 'o');
 });
 
-test('health: false on errors and on a bad body, never throws', async (t) => {
+test('health: false on errors and on a bad body, never throws', async () => {
   let mode = 0;
   const srv = await startServer((req, res) => {
     mode++;
@@ -66,14 +67,14 @@ test('health: false on errors and on a bad body, never throws', async (t) => {
     if (mode === 2) return json(res, 200, '<html>');
     req.socket.destroy();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   assert.equal(await proxy.health(), false);
   assert.equal(await proxy.health(), false);
   assert.equal(await proxy.health(), false);
 });
 
-test('SSE follow: multi-line data, heartbeats/comments/other payloads skipped, events split across chunks', async (t) => {
+test('SSE follow: multi-line data, heartbeats/comments/other payloads skipped, events split across chunks', async () => {
   const srv = await startServer(async (_req, res) => {
     sse(res);
     const write = (s: string) => new Promise<void>((r) => res.write(s, () => setTimeout(r, 5)));
@@ -89,7 +90,7 @@ test('SSE follow: multi-line data, heartbeats/comments/other payloads skipped, e
     await write('😀","timestamp":4}\r\n\r\n');
     res.end();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   const events = await collect(proxy.followOutput(100));
   assert.deepEqual(
@@ -105,7 +106,7 @@ test('SSE follow: multi-line data, heartbeats/comments/other payloads skipped, e
   assert.equal(srv.requests[0].headers.accept, 'text/event-stream');
 });
 
-test('SSE follow: UTF-8 split inside a multi-byte character', async (t) => {
+test('SSE follow: UTF-8 split inside a multi-byte character', async () => {
   const payload = Buffer.from('data: {"line":"ü","timestamp":1}\n\n');
   const cut = payload.indexOf(Buffer.from('ü')) + 1;
   const srv = await startServer(async (_req, res) => {
@@ -114,7 +115,7 @@ test('SSE follow: UTF-8 split inside a multi-byte character', async (t) => {
     await new Promise((r) => setTimeout(r, 20));
     res.end(payload.subarray(cut));
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const events = await collect(proxyFor(srv.url).followOutput(1));
   assert.deepEqual(
     events.map((e) => e.line),
@@ -122,9 +123,9 @@ test('SSE follow: UTF-8 split inside a multi-byte character', async (t) => {
   );
 });
 
-test('SSE follow: wrong content type is a clear error', async (t) => {
+test('SSE follow: wrong content type is a clear error', async () => {
   const srv = await startServer((_req, res) => json(res, 200, { line: 'x' }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const err = await rejects(collect(proxyFor(srv.url).followOutput(5)));
   assert.equal(
     err.message,
@@ -132,7 +133,7 @@ test('SSE follow: wrong content type is a clear error', async (t) => {
   );
 });
 
-test('SSE follow: non-2xx → status error; network error mid-stream → transport error', async (t) => {
+test('SSE follow: non-2xx → status error; network error mid-stream → transport error', async () => {
   let n = 0;
   const srv = await startServer(async (req, res) => {
     n++;
@@ -142,7 +143,7 @@ test('SSE follow: non-2xx → status error; network error mid-stream → transpo
     await new Promise((r) => setTimeout(r, 20));
     req.socket.destroy();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   const e1 = await rejects(collect(proxy.followOutput(5)));
   assert.equal(e1.httpStatus, 404);
@@ -158,12 +159,12 @@ test('SSE follow: non-2xx → status error; network error mid-stream → transpo
   assert.match(e2.message, /event stream broke off/);
 });
 
-test('SSE follow: a silent stream ends cleanly after the idle limit', async (t) => {
+test('SSE follow: a silent stream ends cleanly after the idle limit', async () => {
   const srv = await startServer((_req, res) => {
     sse(res);
     res.write('data: {"line":"a","timestamp":1}\n\n');
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const proxy = new SandboxProxy(h.transport, { baseUrl: srv.url, sandboxId: 's' }, { followIdleTimeoutMs: 100 });
   const events = await collect(proxy.followOutput(1));
@@ -173,9 +174,9 @@ test('SSE follow: a silent stream ends cleanly after the idle limit', async (t) 
   );
 });
 
-test('SSE follow: aborting the run signal cancels promptly', async (t) => {
+test('SSE follow: aborting the run signal cancels promptly', async () => {
   const srv = await startServer((_req, res) => sse(res));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const ac = new AbortController();
   const h = harness({ signal: ac.signal });
   const proxy = new SandboxProxy(h.transport, { baseUrl: srv.url, sandboxId: 's' });
@@ -184,7 +185,7 @@ test('SSE follow: aborting the run signal cancels promptly', async (t) => {
   assert.equal(err.kind, 'cancelled');
 });
 
-test('putFile: form-encoded path, explicit Content-Length, no content type; getFile/deleteFile', async (t) => {
+test('putFile: form-encoded path, explicit Content-Length, no content type; getFile/deleteFile', async () => {
   const files = new Map<string, Buffer>();
   const srv = await startServer((req, res, body) => {
     const path = new URL(req.url ?? '', 'http://x').searchParams.get('path') ?? '';
@@ -203,7 +204,7 @@ test('putFile: form-encoded path, explicit Content-Length, no content type; getF
     res.statusCode = existed ? 200 : 404;
     res.end();
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   const path = '/var/lib/tensorlake/rootfs-builder/build/my spec.json';
   await proxy.putFile(path, Buffer.from('{"a":1}'));
@@ -217,7 +218,7 @@ test('putFile: form-encoded path, explicit Content-Length, no content type; getF
   assert.match(err.message, /^failed to download .* from the builder sandbox \(HTTP 404 Not Found\)/);
 });
 
-test('signBlob: signed URLs in the answer are registered and never reach the debug log', async (t) => {
+test('signBlob: signed URLs in the answer are registered and never reach the debug log', async () => {
   let base = '';
   // The "signed" URLs point back at the test server, with a signature in a query parameter whose
   // name is not recognisably sensitive: only the registry can redact it.
@@ -237,7 +238,7 @@ test('signBlob: signed URLs in the answer are registered and never reach the deb
     else json(res, 200, { kind: 'single_get', url: getUrl() });
   });
   base = srv.url;
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
   const up = await proxy.signBlob({
@@ -264,13 +265,13 @@ test('signBlob: signed URLs in the answer are registered and never reach the deb
   }
 });
 
-test('signBlob: error bodies echoing a signed URL are redacted; a non-object answer is invalid', async (t) => {
+test('signBlob: error bodies echoing a signed URL are redacted; a non-object answer is invalid', async () => {
   const signed = 'https://s3.example/x?X-Amz-Signature=0badc0de0badc0de';
   let n = 0;
   const srv = await startServer((_req, res) =>
     ++n === 1 ? json(res, 400, { error: `cannot sign ${signed}`, url: signed }) : json(res, 200, [signed]),
   );
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
   const e1 = await rejects(proxy.signBlob({}));
@@ -280,10 +281,10 @@ test('signBlob: error bodies echoing a signed URL are redacted; a non-object ans
   assert.ok(!e2.message.includes('0badc0de0badc0de'), e2.message);
 });
 
-test("SSE follow: a failed stream's error body is scanned for signed URLs before the error quotes it", async (t) => {
+test("SSE follow: a failed stream's error body is scanned for signed URLs before the error quotes it", async () => {
   const signed = 'https://s3.example/log?X-Amz-Signature=5e5e5e5e5e5e5e5e';
   const srv = await startServer((_req, res) => json(res, 400, { error: `log moved to ${signed}` }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
   const err = await rejects(collect(proxy.followOutput(5)));
@@ -293,12 +294,12 @@ test("SSE follow: a failed stream's error body is scanned for signed URLs before
   assert.equal(h.secrets.redact(signed).includes('5e5e5e5e5e5e5e5e'), false);
 });
 
-test("signBlob: an error body's URLs count as pre-signed even when their query names nothing secret", async (t) => {
+test("signBlob: an error body's URLs count as pre-signed even when their query names nothing secret", async () => {
   // The transport's scan of every body only knows signature-looking query keys; a signing
   // endpoint's error may echo a URL signed with opaque keys, which only its own rule catches.
   const presigned = 'https://blob.example/obj?e=1767225600&h=a1b2c3d4e5f6a7b8';
   const srv = await startServer((_req, res) => json(res, 400, { error: `cannot sign ${presigned}` }));
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const proxy = proxyFor(srv.url, h);
   const err = await rejects(proxy.signBlob({}));
@@ -306,7 +307,7 @@ test("signBlob: an error body's URLs count as pre-signed even when their query n
   assert.ok(!err.message.includes('a1b2c3d4e5f6a7b8'), err.message);
 });
 
-test('runProcess: started / output / exited events, skipped payloads', async (t) => {
+test('runProcess: started / output / exited events, skipped payloads', async () => {
   const srv = await startServer((_req, res) => {
     sse(res);
     res.write('data: {"pid":7,"started_at":123}\n\n');
@@ -316,7 +317,7 @@ test('runProcess: started / output / exited events, skipped payloads', async (t)
     res.write('data: garbage\n\n');
     res.end('data: {"exit_code":0,"oom_killed":false}\n\n');
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   const events = await collect(proxy.runProcess({ command: '/bin/sh', args: ['-lc', 'dmesg'], user: 'root', timeout: 5 }));
   assert.deepEqual(events, [
@@ -340,7 +341,7 @@ test('payload parsers', () => {
   assert.equal(parseRunPayload('{"exit_code":"0"}'), undefined);
 });
 
-test('process endpoints: start/list/get validated', async (t) => {
+test('process endpoints: start/list/get validated', async () => {
   const srv = await startServer((req, res) => {
     if (req.method === 'POST') return json(res, 200, { pid: 100, status: 'running', command: '/bin/true', args: [], started_at: 1 });
     if (req.url === '/api/v1/processes')
@@ -354,7 +355,7 @@ test('process endpoints: start/list/get validated', async (t) => {
       managed: { last_exit: { oom_killed: true } },
     });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const proxy = proxyFor(srv.url);
   const p = await proxy.startProcess({ command: '/bin/true', args: [] });
   assert.deepEqual(p, { pid: 100, status: 'running', command: '/bin/true', args: [], oom_killed: false });
@@ -366,13 +367,13 @@ test('process endpoints: start/list/get validated', async (t) => {
   assert.equal(g.managed_oom_killed, true);
 });
 
-test('SSE follow: 503 bursts before the stream opens are retried', async (t) => {
+test('SSE follow: 503 bursts before the stream opens are retried', async () => {
   const srv = await startServer((_req, res, _b, n) => {
     if (n <= 2) return json(res, 503, 'warming up');
     sse(res);
     res.end('data: {"line":"ok","timestamp":1}\n\n');
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const events = await collect(proxyFor(srv.url, h).followOutput(3));
   assert.deepEqual(

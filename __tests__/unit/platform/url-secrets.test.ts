@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { registerBodySecrets, registerUrlSecrets, isSignedUrl } from '../../../src/platform/url-secrets.js';
 import { SecretRegistry } from '../../../src/secrets.js';

@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { PostStateWriter, readPostState } from '../../../src/post-state.js';
 import { GitHubReporter, MAX_ANNOTATIONS_PER_LEVEL } from '../../../src/report/reporter.js';

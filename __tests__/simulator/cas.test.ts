@@ -6,7 +6,9 @@ import { buildFlow, FAST, obj, pollBuild, req, SCOPE } from './client.js';
 
 let sim: SimulatorHandle;
 beforeAll(async () => {
-  sim = await startSimulator({ ...FAST, chunkSizeBytes: 16 * 1024, admissionBytesPerSecond: 4 * 1024 * 1024 });
+  // admission lasts at least 400 ms, so the first status read after /complete still sees it
+  // running on a loaded machine
+  sim = await startSimulator({ ...FAST, chunkSizeBytes: 16 * 1024, admissionBytesPerSecond: 4 * 1024 * 1024, admissionMinMs: 400 });
 });
 afterAll(() => sim.stop());
 

@@ -20,7 +20,8 @@ afterAll(() => sim.stop());
 const fileUrl = (p: string): string => `/api/v1/files?path=${encodeURIComponent(p)}`;
 
 test('lifecycle: create → pending → running, SandboxInfo shape, name echo, list, delete, 404s', async () => {
-  sim.addFaults({ kind: 'sandboxPending', pendingMs: 40 });
+  // pending long enough for four requests on a loaded machine, then running
+  sim.addFaults({ kind: 'sandboxPending', pendingMs: 1000 });
   const c = await req(sim, 'POST', '/v1/namespaces/default/sandboxes', {
     json: { image: 'img', resources: { cpus: 1.5, memory_mb: 2048, disk_mb: 4096 }, timeout_secs: 300, name: 'tl-build-abc' },
   });
@@ -37,7 +38,7 @@ test('lifecycle: create → pending → running, SandboxInfo shape, name echo, l
   const id = created.sandbox_id as string;
   const first = obj(await req(sim, 'GET', `/v1/namespaces/default/sandboxes/${id}`));
   assert.equal(first.status, 'pending');
-  await new Promise((r) => setTimeout(r, 60));
+  await new Promise((r) => setTimeout(r, 1100));
   const info = obj(await req(sim, 'GET', `/v1/namespaces/default/sandboxes/${id}`));
   assert.equal(info.status, 'running');
   assert.equal(info.namespace, 'default');

@@ -1,6 +1,6 @@
 // moby/patternmatcher's own test tables (ported as data by scripts/port-upstream-tests.mjs, see
 // __tests__/data/upstream/README.md), run against this project's .dockerignore matcher.
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { DockerIgnoreMatcher, patternKind, readIgnoreLines } from '../../../src/context/dockerignore.js';

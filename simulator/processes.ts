@@ -152,11 +152,17 @@ function sseHeaders(res: ServerResponse): void {
   res.flushHeaders();
 }
 
-/** cut the connection after what was written so far has been flushed (fault injection) */
+/**
+ * Cut the connection after what was written so far has been flushed (fault injection). The cut
+ * waits one turn of the event loop: Node 24 keeps a response's writes corked until the next tick,
+ * and ending the socket before that loses them (the client would see none of the lines before the cut).
+ */
 function drop(res: ServerResponse): void {
-  const sock = res.socket;
-  if (sock) sock.destroySoon();
-  else res.destroy();
+  setImmediate(() => {
+    const sock = res.socket;
+    if (sock) sock.destroySoon();
+    else res.destroy();
+  });
 }
 
 function writeEvent(res: ServerResponse, payload: unknown): void {

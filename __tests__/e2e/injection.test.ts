@@ -4,7 +4,7 @@
  * of such text is printed. The runner is modelled by `runnerCommands` (lines end at \n, \r\n and a
  * lone \r; `::cmd::` after leading whitespace, `##[cmd]` anywhere).
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

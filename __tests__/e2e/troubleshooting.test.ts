@@ -3,7 +3,7 @@
  * (`<…>` marks the parts that differ between runs) must match, line for line, what the bundled
  * action prints when the simulator injects that fault, as the ::error:: annotation and the `error` output.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /** What a release needs: the licence, the version in package.json, and a CHANGELOG section the release workflow publishes. */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

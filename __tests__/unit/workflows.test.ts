@@ -4,7 +4,7 @@
  * `contents: read`, and steps that run this action use only the inputs and outputs action.yml has
  * (actionlint does not read a local action.yml, so it cannot catch a misspelt input).
  */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

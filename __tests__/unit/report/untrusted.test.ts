@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { neutraliseLog, oneLine, escapeHtml, fencedBlock, hasControlCharacters } from '../../../src/report/untrusted.js';
 import { guardedCore, type CorePort } from '../../../src/report/core-port.js';

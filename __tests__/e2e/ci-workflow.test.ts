@@ -4,7 +4,7 @@
  * (dist/index.js, what `uses: ./` runs) with their `with:` inputs, `continue-on-error` and
  * outcomes. The job passes, and it fails when its build that must fail does not.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  * the simulator: concurrency bound, dependency order with diff builds, failures with and without
  * fail-fast, and skip-unchanged across runs (nothing changed, one file changed, a deleted template).
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

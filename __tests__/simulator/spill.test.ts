@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { startSimulator, type SimulatorHandle } from '../../simulator/index.js';
@@ -54,10 +54,10 @@ test('extraction: a member above the spill size goes to a host file; removing it
 });
 
 let sim: SimulatorHandle;
-before(async () => {
+beforeAll(async () => {
   sim = await startSimulator({ ...FAST });
 });
-after(() => sim.stop());
+afterAll(() => sim.stop());
 
 test('a large PUT is streamed to a host file, extracted by tar -xzf, and removed when the sandbox is deleted', async () => {
   const sb = await sandbox(sim);

@@ -4,7 +4,7 @@
  * (blocks compressed in parallel, incompressible pieces stored), and GNU tar and the simulator
  * extract it to the same files.
  */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';

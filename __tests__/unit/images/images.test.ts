@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { dependencyLayers, dependentsOf } from '../../../src/images/graph.js';
 import { SharedConsole } from '../../../src/images/console.js';

@@ -13,6 +13,10 @@
  *     afterTest(() => srv.close());
  *     assert.equal(...);
  *   });
+ * Realms: a test runs in a vm context, Node's own APIs (fs.readdir, structuredClone, ...) hand back
+ * arrays and objects of the outer realm, and node:assert's deepEqual/deepStrictEqual compares
+ * prototypes, so `assert.deepEqual(await readdir(d), [])` fails on equal values: compare those
+ * with `expect(x).toStrictEqual(y)` (same values and types, across realms).
  * Mock an ESM module with `jest.unstable_mockModule(...)` then `await import(...)` (jest.mock cannot
  * see ESM-only packages). A test that cannot run everywhere uses `(cond ? test.skip : test)(...)` and
  * says in its name when it is skipped. Per-suite resources: beforeAll/afterAll (see

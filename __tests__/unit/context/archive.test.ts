@@ -453,7 +453,7 @@ test('a directory swapped for a symlink to outside the context after the walk is
         }),
         isCtxError(/^Build context file changed while archiving: conf\/passwd \(it is no longer the file that was walked\)$/),
       );
-      assert.deepEqual(await fsp.readdir(out), [], 'no archive is left behind');
+      expect(await fsp.readdir(out)).toStrictEqual([]); // no archive is left behind
     } finally {
       await fsp.rm(outside, { recursive: true, force: true });
     }

@@ -382,7 +382,7 @@ test('https to a server that does not speak TLS is a transport error, not a cras
   assert.equal(err.kind, 'transport');
 });
 
-test('every response body is scanned for signed URLs before anything can quote it (success, error, non-JSON)', async (t) => {
+test('every response body is scanned for signed URLs before anything can quote it (success, error, non-JSON)', async () => {
   const inJson = 'https://s3.example/a?X-Amz-Signature=feedfacefeedface';
   const inHtml = 'https://storage.example/b?sig=c0ffeec0ffeec0ffee';
   const srv = await startServer((req, res) => {
@@ -390,7 +390,7 @@ test('every response body is scanned for signed URLs before anything can quote i
     res.writeHead(502, { 'content-type': 'text/html' });
     res.end(`<html>bad gateway for ${inHtml}</html>`);
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness({ retry: { maxAttempts: 1 } });
   await h.transport.request({ method: 'GET', url: `${srv.url}/ok`, operation: 'read ok', retry: 'always' });
   assert.equal(h.secrets.redact(`x ${inJson} y`).includes('feedfacefeedface'), false, 'a signed URL in a 200 JSON body is a secret');

@@ -372,7 +372,7 @@ test('registerUrlSecrets: signed URLs and their query strings, token-named value
   assert.ok(!seen.includes('s3://b/final.tlsnap'), "!seen.includes('s3://b/final.tlsnap')");
 });
 
-test('complete: a 409 while the build is still prepared is not sent again (the platform refused it, it did not lose it)', async (t) => {
+test('complete: a 409 while the build is still prepared is not sent again (the platform refused it, it did not lose it)', async () => {
   let posts = 0;
   const srv = await startServer((req, res) => {
     if (req.method === 'POST') {
@@ -381,7 +381,7 @@ test('complete: a 409 while the build is still prepared is not sent again (the p
     }
     json(res, 200, { status: 'prepared' });
   });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const h = harness();
   const api = new PlatformApi(h.transport, srv.url);
   api.setScope(SCOPE);

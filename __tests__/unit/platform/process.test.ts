@@ -303,7 +303,7 @@ test('cancellation during a follow ends runCommand with kind cancelled', async (
   assert.equal(err.kind, 'cancelled');
 });
 
-test('a stream that broke while the process exited is followed once more for the tail: no line lost', async (t) => {
+test('a stream that broke while the process exited is followed once more for the tail: no line lost', async () => {
   const all = L(6);
   const d = daemon({
     follow: (p, n, req, res) => {
@@ -322,7 +322,7 @@ test('a stream that broke while the process exited is followed once more for the
     },
   });
   const { srv, proxy } = await setup(d.handler, { maxAttempts: 1 });
-  t.after(() => srv.close());
+  afterTest(() => srv.close());
   const got: string[] = [];
   const r = await runCommand(
     proxy,

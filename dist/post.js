@@ -21624,29 +21624,15 @@ function normalizeApiUrl(raw) {
 function pick(src, input, envName) {
   return src.input(input).trim() || (src.env[envName] ?? "").trim();
 }
-function readConnection(src) {
+function noCredentialsError() {
+  return inputError(
+    "api-key",
+    "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
+  );
+}
+function readAuth(src) {
   const apiKey = pick(src, "api-key", "TENSORLAKE_API_KEY");
   const pat = pick(src, "pat", "TENSORLAKE_PAT");
-  let auth;
-  if (apiKey) {
-    auth = { kind: "api-key", token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
-    const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
-      throw inputError(
-        missing.split(" ")[0],
-        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
-      );
-    }
-    auth = { kind: "pat", token: pat, organizationId, projectId };
-  } else {
-    throw inputError(
-      "api-key",
-      "no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets"
-    );
-  }
   for (const [input, value] of [
     ["api-key", apiKey],
     ["pat", pat]
@@ -21654,9 +21640,28 @@ function readConnection(src) {
     if (value && /[\s\x00-\x1f]/.test(value))
       throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
   }
+  if (apiKey) return { kind: "api-key", token: apiKey };
+  if (!pat) return void 0;
+  const organizationId = pick(src, "organization-id", "TENSORLAKE_ORGANIZATION_ID");
+  const projectId = pick(src, "project-id", "TENSORLAKE_PROJECT_ID");
+  if (!organizationId || !projectId) {
+    const missing = [!organizationId && "organization-id", !projectId && "project-id"].filter(Boolean).join(" and ");
+    throw inputError(
+      missing.split(" ")[0],
+      `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`
+    );
+  }
+  return { kind: "pat", token: pat, organizationId, projectId };
+}
+function readEndpoint(src) {
   const apiUrl = normalizeApiUrl(pick(src, "api-url", "TENSORLAKE_API_URL") || DEFAULT_API_URL);
   const namespace = (src.env.INDEXIFY_NAMESPACE ?? "").trim() || "default";
-  return { auth, apiUrl, namespace };
+  return { apiUrl, namespace };
+}
+function readConnection(src) {
+  const auth = readAuth(src);
+  if (!auth) throw noCredentialsError();
+  return { auth, ...readEndpoint(src) };
 }
 
 // src/secrets.ts
@@ -21696,12 +21701,14 @@ var SecretRegistry = class {
 };
 var CREDENTIAL_SOURCES = [
   { input: "api-key", env: "TENSORLAKE_API_KEY" },
-  { input: "pat", env: "TENSORLAKE_PAT" }
+  { input: "pat", env: "TENSORLAKE_PAT" },
+  // used only for the PR features' GitHub calls, but masked like the others
+  { input: "github-token" }
 ];
 function registerCredentials(secrets, input, env) {
   for (const s of CREDENTIAL_SOURCES) {
     secrets.add(input(s.input));
-    secrets.add(env[s.env]);
+    if (s.env) secrets.add(env[s.env]);
   }
 }
 

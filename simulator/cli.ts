@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { startSimulator } from './index.js';
+import { startGitHubFake, FAKE_GITHUB_TOKEN } from './github.js';
 import type { FaultRuleInput, SimulatorOptions, TemplateSeed } from './types.js';
 import { DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PAT, DEFAULT_PROJECT } from './world.js';
 
@@ -19,6 +20,8 @@ const HELP = `usage: tl-sim [options]
   --builder-line-delay <ms>      delay between builder log lines (default 5)
   --sandbox-pending <ms>         time a sandbox stays pending (default 50)
   --quiet                        no per-request log lines on stderr
+  --github                       also start the fake GitHub API (statuses, PR comments) on its own port
+  --github-only                  start only the fake GitHub API
 Defaults: API key ${DEFAULT_API_KEY} and PAT ${DEFAULT_PAT} for ${DEFAULT_ORG}/${DEFAULT_PROJECT}.`;
 
 function fail(msg: string): never {
@@ -40,6 +43,8 @@ function readJson(flag: string, file: string | undefined): unknown {
     fail(`cannot read ${flag} ${file}: ${(e as Error).message}`);
   }
 }
+
+let githubOnly = false;
 
 export function parseArgs(argv: string[]): SimulatorOptions {
   const o: SimulatorOptions = { log: (l) => process.stderr.write(l + '\n') };
@@ -89,6 +94,12 @@ export function parseArgs(argv: string[]): SimulatorOptions {
       case '--quiet':
         o.quiet = true;
         break;
+      case '--github':
+        o.github = true;
+        break;
+      case '--github-only':
+        githubOnly = true;
+        break;
       case '--help':
       case '-h':
         process.stdout.write(HELP + '\n');
@@ -103,6 +114,15 @@ export function parseArgs(argv: string[]): SimulatorOptions {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (githubOnly) {
+    const gh = await startGitHubFake({ port: opts.port }).catch((e: Error) => fail(e.message));
+    process.stdout.write(`github api on ${gh.url}\n`);
+    process.stderr.write(`tl-sim: fake GitHub API, token ${FAKE_GITHUB_TOKEN}; state at ${gh.url}/_fake/state\n`);
+    const stop = (): void => void gh.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
   let sim;
   try {
     sim = await startSimulator(opts);
@@ -110,6 +130,10 @@ async function main(): Promise<void> {
     fail((e as Error).message);
   }
   process.stdout.write(`listening on ${sim.url}\n`);
+  if (sim.github) {
+    process.stdout.write(`github api on ${sim.github.url}\n`);
+    process.stderr.write(`tl-sim: fake GitHub API, token ${FAKE_GITHUB_TOKEN}; state at ${sim.github.url}/_fake/state\n`);
+  }
   process.stderr.write(
     `tl-sim: API key ${DEFAULT_API_KEY}, PAT ${DEFAULT_PAT} (${DEFAULT_ORG}/${DEFAULT_PROJECT}); state at ${sim.url}/_sim/state\n`,
   );

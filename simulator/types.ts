@@ -3,6 +3,8 @@
  * introspection state returned by `GET /_sim/state` / `handle.state()`.
  */
 
+import type { GitHubFakeHandle, GitHubFakeOptions } from './github.js';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -78,6 +80,8 @@ export interface SimulatorOptions {
   requestLogLimit?: number;
   /** initial fault rules */
   faults?: FaultRuleInput[];
+  /** also start the fake GitHub API (simulator/github.ts) on a port of its own: `handle.github` */
+  github?: boolean | GitHubFakeOptions;
   /** suppress the per-request log lines written through `log` */
   quiet?: boolean;
   /** sink for human-readable log lines (default: none) */
@@ -372,4 +376,6 @@ export interface SimulatorHandle {
   addFaults(rules: FaultRuleInput | FaultRuleInput[]): FaultRuleState[];
   clearFaults(): void;
   reset(): void;
+  /** the fake GitHub API, when started with the `github` option (stopped with the simulator) */
+  github?: GitHubFakeHandle;
 }

@@ -9,17 +9,37 @@ import { imageNameProblem } from './dockerfile/naming.js';
 import { oneLine } from './report/untrusted.js';
 import { ActionError } from './errors.js';
 import { isLoopbackHost } from './platform/urls.js';
+import type { RunContext } from './feedback/run-context.js';
 
 export type Auth = { kind: 'api-key'; token: string } | { kind: 'pat'; token: string; organizationId: string; projectId: string };
 
 export type Source =
   { kind: 'dockerfile'; dockerfile: string; dockerfileInput: string; context: string } | { kind: 'import'; image: string };
 
+/** Why a run is plan-only: asked for (`dry-run: true`), or a fork's pull request without credentials (`auto`). */
+export interface DryRun {
+  reason: 'input' | 'fork-without-credentials';
+}
+
+/** What the PR features (commit status, PR comment) need; used only for those GitHub calls. */
+export interface FeedbackInputs {
+  /** '' when none is available (local runs) */
+  githubToken: string;
+  commitStatus: boolean;
+  /** the status context as given ('' = the default, `sandbox-image/<image name>`); `{image}` is replaced by the image name */
+  statusContext: string;
+  prComment: boolean;
+}
+
 export interface ActionInputs {
   source: Source;
   name?: string;
   streaming: boolean;
-  auth: Auth;
+  /** absent only in a plan-only run without credentials */
+  auth?: Auth;
+  /** set: run the local phases only (plan, package); no request to the platform */
+  dryRun?: DryRun;
+  feedback: FeedbackInputs;
   apiUrl: string;
   namespace: string;
   public: boolean;
@@ -49,6 +69,8 @@ export interface InputSource {
   env: Record<string, string | undefined>;
   /** Directory relative paths are resolved against (GITHUB_WORKSPACE, else cwd). */
   workspace: string;
+  /** The run's event facts (`dry-run: auto` looks at them); none outside a workflow run. */
+  run?: RunContext;
 }
 
 export function inputError(input: string, problem: string): ActionError {
@@ -152,30 +174,17 @@ export interface Connection {
   namespace: string;
 }
 
-/** Credentials and endpoint only: what the post step needs to delete a builder sandbox. */
-export function readConnection(src: InputSource): Connection {
+function noCredentialsError(): ActionError {
+  return inputError(
+    'api-key',
+    'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets',
+  );
+}
+
+/** The credentials the inputs (or their environment fallbacks) give, undefined when there are none. */
+function readAuth(src: InputSource): Auth | undefined {
   const apiKey = pick(src, 'api-key', 'TENSORLAKE_API_KEY');
   const pat = pick(src, 'pat', 'TENSORLAKE_PAT');
-  let auth: Auth;
-  if (apiKey) {
-    auth = { kind: 'api-key', token: apiKey };
-  } else if (pat) {
-    const organizationId = pick(src, 'organization-id', 'TENSORLAKE_ORGANIZATION_ID');
-    const projectId = pick(src, 'project-id', 'TENSORLAKE_PROJECT_ID');
-    if (!organizationId || !projectId) {
-      const missing = [!organizationId && 'organization-id', !projectId && 'project-id'].filter(Boolean).join(' and ');
-      throw inputError(
-        missing.split(' ')[0],
-        `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`,
-      );
-    }
-    auth = { kind: 'pat', token: pat, organizationId, projectId };
-  } else {
-    throw inputError(
-      'api-key',
-      'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets',
-    );
-  }
   for (const [input, value] of [
     ['api-key', apiKey],
     ['pat', pat],
@@ -183,11 +192,61 @@ export function readConnection(src: InputSource): Connection {
     if (value && /[\s\x00-\x1f]/.test(value))
       throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
   }
+  if (apiKey) return { kind: 'api-key', token: apiKey };
+  if (!pat) return undefined;
+  const organizationId = pick(src, 'organization-id', 'TENSORLAKE_ORGANIZATION_ID');
+  const projectId = pick(src, 'project-id', 'TENSORLAKE_PROJECT_ID');
+  if (!organizationId || !projectId) {
+    const missing = [!organizationId && 'organization-id', !projectId && 'project-id'].filter(Boolean).join(' and ');
+    throw inputError(
+      missing.split(' ')[0],
+      `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`,
+    );
+  }
+  return { kind: 'pat', token: pat, organizationId, projectId };
+}
 
+function readEndpoint(src: InputSource): { apiUrl: string; namespace: string } {
   const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
-
   const namespace = (src.env.INDEXIFY_NAMESPACE ?? '').trim() || 'default';
-  return { auth, apiUrl, namespace };
+  return { apiUrl, namespace };
+}
+
+/** Credentials and endpoint only: what the post step needs to delete a builder sandbox. */
+export function readConnection(src: InputSource): Connection {
+  const auth = readAuth(src);
+  if (!auth) throw noCredentialsError();
+  return { auth, ...readEndpoint(src) };
+}
+
+/**
+ * `dry-run`: `true` is plan-only; `auto` (default) is plan-only only when there are no credentials
+ * and the run is a pull_request from a fork (GitHub gives such runs no secrets); `false` never.
+ */
+function readDryRun(src: InputSource, hasCredentials: boolean): DryRun | undefined {
+  const raw = src.input('dry-run').trim().toLowerCase() || 'auto';
+  if (raw !== 'auto' && !/^(true|false|yes|no|on|off|1|0)$/.test(raw)) {
+    throw inputError('dry-run', `expected auto, true or false, got '${src.input('dry-run').trim()}'`);
+  }
+  if (raw === 'auto') {
+    const pr = src.run?.pullRequest;
+    return !hasCredentials && src.run?.eventName === 'pull_request' && pr?.fromFork ? { reason: 'fork-without-credentials' } : undefined;
+  }
+  return boolInput(src, 'dry-run', false) ? { reason: 'input' } : undefined;
+}
+
+function readFeedback(src: InputSource): FeedbackInputs {
+  const statusContext = src.input('status-context').trim();
+  if (statusContext.length > 255 || /[\x00-\x1f]/.test(statusContext)) {
+    throw inputError('status-context', 'must be at most 255 characters without control characters');
+  }
+  const githubToken = src.input('github-token').trim();
+  const commitStatus = boolInput(src, 'commit-status', false);
+  const prComment = boolInput(src, 'pr-comment', false);
+  if ((commitStatus || prComment) && /[\s\x00-\x1f]/.test(githubToken)) {
+    throw inputError('github-token', 'contains whitespace or control characters (check the secret for a trailing newline)');
+  }
+  return { githubToken, commitStatus, statusContext, prComment };
 }
 
 export function readInputs(src: InputSource): ActionInputs {
@@ -227,8 +286,13 @@ export function readInputs(src: InputSource): ActionInputs {
     throw inputError('name', `'${oneLine(name)}' is not a valid image name (${nameProblem})`);
   }
 
-  const { auth, apiUrl, namespace } = readConnection(src);
-  secrets.push(auth.token);
+  const auth = readAuth(src);
+  const dryRun = readDryRun(src, auth !== undefined);
+  if (!auth && !dryRun) throw noCredentialsError();
+  if (auth) secrets.push(auth.token);
+  const { apiUrl, namespace } = readEndpoint(src);
+  const feedback = readFeedback(src);
+  if (feedback.githubToken) secrets.push(feedback.githubToken);
 
   const diskMb = positiveNumber(src, 'disk-mb', { integer: true, max: 8 * 1024 * 1024 });
   const builderDiskMb = positiveNumber(src, 'builder-disk-mb', { integer: true, max: 8 * 1024 * 1024 });
@@ -240,6 +304,8 @@ export function readInputs(src: InputSource): ActionInputs {
     name,
     streaming: boolInput(src, 'streaming', false),
     auth,
+    dryRun,
+    feedback,
     apiUrl,
     namespace,
     public: boolInput(src, 'public', false),
@@ -279,7 +345,8 @@ export function readOrchestration(src: InputSource): OrchestrationInputs {
     maxParallel: positiveNumber(src, 'max-parallel', { integer: true, min: 1, max: 64 }) ?? 4,
     failFast: boolInput(src, 'fail-fast', false),
     skipUnchanged: boolInput(src, 'skip-unchanged', false),
-    dryRun: boolInput(src, 'dry-run', false),
+    // the same rule as each image's (dry-run auto: plan only for a fork's pull_request without credentials)
+    dryRun: readDryRun(src, readAuth(src) !== undefined) !== undefined,
     summary: boolInput(src, 'summary', true),
     annotations: boolInput(src, 'annotations', true),
   };

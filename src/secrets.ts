@@ -42,10 +42,12 @@ export class SecretRegistry {
 }
 
 /** Where a credential can come from: each secret input and the environment variable that stands in for it. */
-export const CREDENTIAL_SOURCES = [
+export const CREDENTIAL_SOURCES: readonly { input: string; env?: string }[] = [
   { input: 'api-key', env: 'TENSORLAKE_API_KEY' },
   { input: 'pat', env: 'TENSORLAKE_PAT' },
-] as const;
+  // used only for the PR features' GitHub calls, but masked like the others
+  { input: 'github-token' },
+];
 
 /** Registers every credential the step was given, before anything is validated or printed. */
 export function registerCredentials(
@@ -55,6 +57,6 @@ export function registerCredentials(
 ): void {
   for (const s of CREDENTIAL_SOURCES) {
     secrets.add(input(s.input));
-    secrets.add(env[s.env]);
+    if (s.env) secrets.add(env[s.env]);
   }
 }

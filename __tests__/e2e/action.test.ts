@@ -22,7 +22,7 @@ import {
   type SimulatorHandle,
 } from './support.js';
 
-const PHASES_EXT4 = ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'];
+const PHASES_EXT4 = ['Plan', 'Package', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'];
 
 describe('action end to end (dist/index.js)', () => {
   let s: SimulatorHandle;
@@ -92,7 +92,17 @@ describe('action end to end (dist/index.js)', () => {
       assert.match(r.outputs['manifest-uri'], /sha256[:/][0-9a-f]{64}$/);
       assert.equal(template.manifestUri, r.outputs['manifest-uri']);
       assert.equal(template.snapshotFormatVersion, 'content_addressed_streaming_v1');
-      assert.deepEqual(r.groups, ['Plan', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Admission', 'Cleanup']);
+      assert.deepEqual(r.groups, [
+        'Plan',
+        'Package',
+        'Prepare',
+        'Builder sandbox',
+        'Upload context',
+        'Build',
+        'Complete',
+        'Admission',
+        'Cleanup',
+      ]);
       const beats = r.lines.filter((l) => /^Admission: ingesting, .* elapsed, next poll in/.test(l));
       assert.ok(beats.length >= 2, `expected several heartbeat polls, got ${beats.length}`);
       const build = slow.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
@@ -231,7 +241,7 @@ describe('action end to end (dist/index.js)', () => {
     );
     assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
     assert.equal(r.outputs.status, 'failed');
-    assert.deepEqual(r.groups, ['Plan', 'Prepare'], 'stopped in Prepare, nothing to clean up');
+    assert.deepEqual(r.groups, ['Plan', 'Package', 'Prepare'], 'stopped in Prepare, nothing to clean up');
     assert.match(r.summary, /\| Failed in \| Prepare \|[\s\S]*--streaming builds support only base images/);
   });
 

@@ -49,7 +49,7 @@ test('context defaults to the directory of a nested Dockerfile', () => {
 
 test('env fallbacks for credentials and api url; API key wins over PAT', () => {
   const i = readInputs(src({}, { TENSORLAKE_API_KEY: 'envkey_123', TENSORLAKE_PAT: 'pat_123', TENSORLAKE_API_URL: 'http://127.0.0.1:9/' }));
-  assert.equal(i.auth.kind, 'api-key');
+  assert.equal(i.auth?.kind, 'api-key');
   assert.equal(i.apiUrl, 'http://127.0.0.1:9');
   const p = readInputs(src({ pat: 'pat_12345', 'organization-id': 'o1' }, { TENSORLAKE_PROJECT_ID: 'p1' }));
   assert.deepEqual(p.auth, { kind: 'pat', token: 'pat_12345', organizationId: 'o1', projectId: 'p1' });
@@ -152,4 +152,60 @@ test('normalizeApiUrl: https anywhere, http only on loopback, clear input error 
       bad,
     );
   }
+});
+
+const forkRun = (eventName = 'pull_request') => ({
+  eventName,
+  repository: 'o/r',
+  pullRequest: { number: 1, headSha: 'a'.repeat(40), headRepo: 'x/r', baseRepo: 'o/r', fromFork: true },
+});
+
+test('dry-run auto: plan-only only for a fork pull_request without credentials; otherwise the missing-credentials error stays', () => {
+  const fork = readInputs({ ...src({}), run: forkRun() });
+  assert.deepEqual(fork.dryRun, { reason: 'fork-without-credentials' });
+  assert.equal(fork.auth, undefined);
+  assert.deepEqual(fork.secrets, []);
+  // with credentials the fork builds for real
+  assert.equal(readInputs({ ...src({ 'api-key': 'key_abcdef' }), run: forkRun() }).dryRun, undefined);
+  // pull_request_target has the secrets: their absence is an error, as on a same-repo PR
+  inputErr(() => readInputs({ ...src({}), run: forkRun('pull_request_target') }), 'api-key', /no credentials/);
+  inputErr(
+    () => readInputs({ ...src({}), run: { ...forkRun(), pullRequest: { ...forkRun().pullRequest, fromFork: false } } }),
+    'api-key',
+    /no credentials/,
+  );
+  inputErr(() => readInputs({ ...src({ 'dry-run': 'false' }), run: forkRun() }), 'api-key', /no credentials/);
+});
+
+test('dry-run: true plans only, with or without credentials; other values are refused naming the input', () => {
+  assert.deepEqual(readInputs(src({ 'dry-run': 'true' })).dryRun, { reason: 'input' });
+  const withKey = readInputs(src({ 'dry-run': 'TRUE', 'api-key': 'key_abcdef' }));
+  assert.deepEqual(withKey.dryRun, { reason: 'input' });
+  assert.deepEqual(withKey.secrets, ['key_abcdef'], 'a key given is still masked');
+  inputErr(() => readInputs(src({ 'dry-run': 'maybe', 'api-key': 'key_abcdef' })), 'dry-run', /expected auto, true or false, got 'maybe'/);
+  // a dry run still validates what a real build would refuse
+  inputErr(() => readInputs(src({ 'dry-run': 'true', 'api-url': 'http://api.example.com' })), 'api-url', /plain http/);
+});
+
+test('PR feature inputs: defaults off, the token is a secret, status-context validated', () => {
+  const d = readInputs(src({ 'api-key': 'key_abcdef' }));
+  assert.deepEqual(d.feedback, { githubToken: '', commitStatus: false, statusContext: '', prComment: false });
+  const on = readInputs(
+    src({
+      'api-key': 'key_abcdef',
+      'github-token': 'ghs_abcdef123',
+      'commit-status': 'true',
+      'pr-comment': 'yes',
+      'status-context': 'ci/{image}',
+    }),
+  );
+  assert.deepEqual(on.feedback, { githubToken: 'ghs_abcdef123', commitStatus: true, statusContext: 'ci/{image}', prComment: true });
+  assert.ok(on.secrets.includes('ghs_abcdef123'));
+  inputErr(() => readInputs(src({ 'api-key': 'key_abcdef', 'commit-status': 'sure' })), 'commit-status', /expected true or false/);
+  inputErr(() => readInputs(src({ 'api-key': 'key_abcdef', 'status-context': 'x'.repeat(256) })), 'status-context', /255/);
+  inputErr(
+    () => readInputs(src({ 'api-key': 'key_abcdef', 'pr-comment': 'true', 'github-token': 'ghs_abc def' })),
+    'github-token',
+    /whitespace/,
+  );
 });

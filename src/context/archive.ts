@@ -64,9 +64,25 @@ export interface ContextArchive {
   digest: string;
   archiveDigest: string;
   entries: string[];
+  /** the largest regular files, biggest first (at most LARGEST_FILES; ties by path) */
+  largestFiles: { path: string; bytes: number }[];
   skipped: SkippedEntry[];
   ignoreFile?: string;
   cleanup(): Promise<void>;
+}
+
+export const LARGEST_FILES = 5;
+
+function largestFiles(entries: ScannedEntry[]): { path: string; bytes: number }[] {
+  const top: ScannedEntry[] = [];
+  for (const e of entries) {
+    if (e.type !== 'file') continue;
+    if (top.length === LARGEST_FILES && e.size <= top[top.length - 1].size) continue;
+    top.push(e);
+    top.sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));
+    if (top.length > LARGEST_FILES) top.pop();
+  }
+  return top.map((e) => ({ path: e.path, bytes: e.size }));
 }
 
 export interface ContextArchiveOptions {
@@ -483,6 +499,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     digest: `sha256:${tarHash.digest('hex')}`,
     archiveDigest: `sha256:${gzHash.digest('hex')}`,
     entries: entries.map((e) => e.path),
+    largestFiles: largestFiles(entries),
     skipped: scan.skipped,
     ignoreFile: scan.ignoreFile,
     cleanup: async () => {

@@ -74,7 +74,13 @@ async function decide(plan: ImagesPlan, deps: OrchestratorDeps): Promise<Map<str
     return decisions;
   }
   const first = plan.entries[0].inputs;
-  const transport = transportFor(first.auth, {
+  if (!first.auth) {
+    // a plan-only run without credentials (a fork's pull request): nothing to compare with, and no request
+    for (const e of ordered) decisions.set(e.name, { build: true, reason: 'no credentials to look up the registered templates' });
+    return decisions;
+  }
+  const auth = first.auth;
+  const transport = transportFor(auth, {
     userAgent: deps.userAgent,
     secrets: deps.secrets,
     log: deps.log,
@@ -83,8 +89,8 @@ async function decide(plan: ImagesPlan, deps: OrchestratorDeps): Promise<Map<str
     sleep: deps.sleep,
   });
   const platform = new PlatformApi(transport, first.apiUrl);
-  if (first.auth.kind === 'api-key') platform.setScope(await platform.introspect(deps.signal));
-  else platform.setScope({ organizationId: first.auth.organizationId, projectId: first.auth.projectId });
+  if (auth.kind === 'api-key') platform.setScope(await platform.introspect(deps.signal));
+  else platform.setScope({ organizationId: auth.organizationId, projectId: auth.projectId });
   const lookups = new Map<string, Promise<Template | null>>();
   const lookup = (ref: string) => {
     let p = lookups.get(ref);
@@ -230,19 +236,31 @@ export async function runImages(plan: ImagesPlan, deps: OrchestratorDeps): Promi
         result: cachedResult(entry, d.template),
         ms: 0,
       });
-    } else if (plan.planOnly) {
-      settle({
-        entry,
-        status: 'planned',
-        cacheHit: false,
-        reason: d.reason,
-        digest: d.digest,
-        previousDigest: d.previousDigest,
-        ms: 0,
-      });
     }
   }
-  if (plan.planOnly) return plan.entries.map((x) => outcomes.get(x.name)!);
+  if (plan.planOnly) {
+    // the local phases of each image that needs a build (plan, package): what a build would check first
+    for (const entry of plan.entries) {
+      if (outcomes.has(entry.name)) continue;
+      const d = decisions.get(entry.name)!;
+      const s0 = Date.now();
+      const result = await runBuild(
+        { ...entry.inputs, dryRun: entry.inputs.dryRun ?? { reason: 'input' } },
+        { ...deps, log: deps.logFor?.(entry) ?? deps.log, events: deps.eventsFor(entry) },
+      );
+      settle({
+        entry,
+        status: result.status,
+        cacheHit: false,
+        reason: result.status === 'planned' ? d.reason : (result.error?.message.split('\n')[0] ?? result.status),
+        digest: d.digest,
+        previousDigest: d.previousDigest,
+        result,
+        ms: Date.now() - s0,
+      });
+    }
+    return plan.entries.map((x) => outcomes.get(x.name)!);
+  }
 
   const stop = new AbortController();
   let firstFailure: string | undefined;

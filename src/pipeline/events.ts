@@ -4,10 +4,11 @@
  */
 import type { PlanWarning } from '../dockerfile/plan.js';
 
-export type Phase = 'plan' | 'prepare' | 'sandbox' | 'upload' | 'build' | 'complete' | 'admission' | 'cleanup';
+export type Phase = 'plan' | 'package' | 'prepare' | 'sandbox' | 'upload' | 'build' | 'complete' | 'admission' | 'cleanup';
 
 export const PHASE_TITLES: Record<Phase, string> = {
   plan: 'Plan',
+  package: 'Package',
   prepare: 'Prepare',
   sandbox: 'Builder sandbox',
   upload: 'Upload context',

@@ -3,6 +3,10 @@
  * image; it holds no global state, so several builds can run at once. It never throws: the result
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).
+ *
+ * The local phases (Plan, Package) come first and need no network; a plan-only request
+ * (`req.dryRun`) runs those and stops, so a dry run checks exactly what a real build checks
+ * before its first request to the platform.
  */
 import { ActionError, cancelledError, toActionError } from '../errors.js';
 import { formatBytes, formatDuration } from '../format.js';
@@ -10,7 +14,9 @@ import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
+import type { HttpTransport } from '../platform/transport.js';
 import type { PreparedBuild, Template } from '../platform/types.js';
+import type { Auth } from '../inputs.js';
 import { PHASE_TITLES, type Phase } from './events.js';
 import type { BuildResult } from './result.js';
 import { resolveReferences } from './references.js';
@@ -20,12 +26,13 @@ import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
 import { planBuild } from './plan-phase.js';
 import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
-import { registryCredentials, uploadBuildInputs } from './upload.js';
+import { uploadBuildInputs } from './upload.js';
+import { packageBuild, type PackagedBuild } from './package-phase.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
 import { transportFor } from '../platform/transport.js';
 import { abortableSleep } from '../signals.js';
-import { DEFAULT_LIMITS, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
+import { DEFAULT_LIMITS, requireAuth, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
 
 /** The build interface: what a caller passes to build one image. */
 export type { BuildDeps, BuildRequest, BuildLimits } from './session.js';
@@ -49,6 +56,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     warnings: [],
     timings: [],
     admissionPolls: 0,
+    ...(req.dryRun ? { dryRun: req.dryRun } : {}),
   };
 
   let current: Phase | undefined;
@@ -71,45 +79,58 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
   }
 
-  const transport = transportFor(req.auth, {
-    userAgent: deps.userAgent,
-    secrets: deps.secrets,
-    log: deps.log,
-    retry: deps.retry,
-    signal,
-    sleep: deps.sleep,
-    now,
-    onRetry: (i) => events.status(`${i.operation}: ${i.reason}; retrying in ${formatDuration(i.delayMs)} (attempt ${i.attempt + 1})`),
-  });
-  const platform = new PlatformApi(transport, req.apiUrl);
-  const lifecycle = new LifecycleApi(transport, req.apiUrl, req.namespace);
+  // Created only once a phase needs the platform: a plan-only run never builds a client.
+  let remote: { transport: HttpTransport; platform: PlatformApi; lifecycle: LifecycleApi } | undefined;
+  const connect = (auth: Auth) => {
+    const transport = transportFor(auth, {
+      userAgent: deps.userAgent,
+      secrets: deps.secrets,
+      log: deps.log,
+      retry: deps.retry,
+      signal,
+      sleep: deps.sleep,
+      now,
+      onRetry: (i) => events.status(`${i.operation}: ${i.reason}; retrying in ${formatDuration(i.delayMs)} (attempt ${i.attempt + 1})`),
+    });
+    return (remote = {
+      transport,
+      platform: new PlatformApi(transport, req.apiUrl),
+      lifecycle: new LifecycleApi(transport, req.apiUrl, req.namespace),
+    });
+  };
 
   let sandboxId: string | undefined;
   let sandboxReconciled = false;
   let createSent = false;
   let proxy: SandboxProxy | undefined;
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
+  let packaged: PackagedBuild | undefined;
 
   try {
-    // Plan: local, no network.
-    const { plan, dockerConfigJson } = await phase('plan', async () => ({
-      plan: await planBuild(req, events),
-      // registry secrets are masked now, before any platform answer or builder line is printed
-      dockerConfigJson: await registryCredentials(s),
-    }));
+    // Plan and Package: local, no network.
+    const plan: BuildPlan = await phase('plan', () => planBuild(req, events));
     result.name = plan.name;
     result.baseImage = plan.baseImage;
+    result.additionalRefs = plan.additionalRefs;
     result.warnings = plan.warnings;
+    const pkg = (packaged = await phase('package', () => packageBuild(s, plan, (c) => (result.context = c))));
+    if (req.dryRun) {
+      result.status = 'planned';
+      events.status(`Plan only: ${plan.name} is ready to build; nothing was sent to the platform.`);
+      return result;
+    }
+    const auth = requireAuth(req);
+    const { transport, platform, lifecycle } = connect(auth);
 
     // Prepare: scope, template lookups (§3), prepare (§4), sizes (§4.3).
     const { prep, sizes } = await phase('prepare', async (): Promise<{ prep: PreparedBuild; sizes: BuildSizes }> => {
-      if (req.auth.kind === 'api-key') {
+      if (auth.kind === 'api-key') {
         const scope = await platform.introspect(signal);
         platform.setScope(scope);
         events.status(`Authenticated with an API key for organization ${scope.organizationId}, project ${scope.projectId}`);
       } else {
-        platform.setScope({ organizationId: req.auth.organizationId, projectId: req.auth.projectId });
-        events.status(`Using a personal access token for organization ${req.auth.organizationId}, project ${req.auth.projectId}`);
+        platform.setScope({ organizationId: auth.organizationId, projectId: auth.projectId });
+        events.status(`Using a personal access token for organization ${auth.organizationId}, project ${auth.projectId}`);
       }
       const refs = await resolveReferences(platform, plan, req.streaming);
       for (const l of refs.lookups) {
@@ -172,9 +193,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     const ready = proxy;
 
     // Upload context and spec (§6.5–§7.1).
-    const upload = await phase('upload', () =>
-      uploadBuildInputs(s, ready, plan, prep, sizes, dockerConfigJson, (c) => (result.context = c)),
-    );
+    const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg));
 
     // Build (§7).
     await phase('build', () => runBuilder(s, ready, prep, evidence));
@@ -211,7 +230,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
     // A sandbox the platform terminated under us explains the failure better than the call that noticed.
-    const terminated = sandboxId && !cancelled ? await terminationReason(lifecycle, sandboxId) : undefined;
+    const terminated = sandboxId && remote && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
     if (terminated !== undefined) {
       err = new ActionError(
         `the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`,
@@ -237,6 +256,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     result.status = cancelled || signal?.aborted ? 'cancelled' : 'failed';
     result.error = err;
   } finally {
+    await packaged?.archive?.cleanup().catch(() => undefined);
     // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
     // never arrived (cancelled or failed mid-create) or it was only found again by name.
     if (result.buildId && createSent) {

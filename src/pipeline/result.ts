@@ -2,8 +2,10 @@ import type { ActionError } from '../errors.js';
 import type { Phase } from './events.js';
 import type { PlanWarning } from '../dockerfile/plan.js';
 import type { Template } from '../platform/types.js';
+import type { DryRun } from '../inputs.js';
 
-export type BuildStatusOutcome = 'registered' | 'ingesting' | 'failed' | 'cancelled';
+/** `planned`: a plan-only run (dry-run) that found nothing a real build would fail on. */
+export type BuildStatusOutcome = 'registered' | 'ingesting' | 'planned' | 'failed' | 'cancelled';
 
 export interface ContextSummary {
   digest: string;
@@ -13,6 +15,7 @@ export interface ContextSummary {
   symlinkCount: number;
   uncompressedBytes: number;
   compressedBytes: number;
+  largestFiles: { path: string; bytes: number }[];
   skipped: { path: string; reason: string }[];
 }
 
@@ -23,6 +26,10 @@ export interface BuildResult {
   rootfsFormat: 'ext4' | 'cas-streaming';
   rootfsNodeKind?: string;
   baseImage?: string;
+  /** the other images the Dockerfile names (COPY --from, later stages' FROM), in order */
+  additionalRefs?: string[];
+  /** set on a plan-only run: why it did not build */
+  dryRun?: DryRun;
   parentTemplate?: string;
   buildId?: string;
   builderSandboxId?: string;

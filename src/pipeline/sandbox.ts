@@ -13,7 +13,7 @@ import type { BuildSizes } from './sizes.js';
 import { formatDuration } from '../format.js';
 import { transportFor } from '../platform/transport.js';
 import { execInSandbox } from './exec.js';
-import type { BuildSession } from './session.js';
+import { requireAuth, type BuildSession } from './session.js';
 
 /** A stable, valid sandbox name derived from the build, so an ambiguous create can be found again. */
 export function builderSandboxName(buildId: string): string {
@@ -152,7 +152,7 @@ export async function cleanupBuilderSandbox(s: BuildSession, target: CleanupTarg
   const { req, deps } = s;
   const budget = s.signal?.aborted ? s.limits.cancelledCleanupMs : s.limits.cleanupMs;
   const t0 = s.now();
-  const transport = transportFor(req.auth, {
+  const transport = transportFor(requireAuth(req), {
     userAgent: deps.userAgent,
     secrets: deps.secrets,
     log: deps.log,

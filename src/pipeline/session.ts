@@ -5,7 +5,8 @@
  */
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
-import type { ActionInputs } from '../inputs.js';
+import { ActionError } from '../errors.js';
+import type { ActionInputs, Auth } from '../inputs.js';
 import type { RetryPolicy } from '../platform/retry.js';
 import type { Sleep } from '../signals.js';
 import type { BuildEvents } from './events.js';
@@ -57,4 +58,10 @@ export interface BuildSession {
   signal?: AbortSignal;
   now: () => number;
   sleep: Sleep;
+}
+
+/** The credentials of a build that talks to the platform (a plan-only run may have none and never asks). */
+export function requireAuth(req: BuildRequest): Auth {
+  if (!req.auth) throw new ActionError('no credentials for a request to the platform in a plan-only run', { kind: 'internal' });
+  return req.auth;
 }

@@ -53,7 +53,7 @@ import { statusText, type ResponseContext } from './validate.js';
 export type RetryMode = 'always' | 'if-unsent' | 'never';
 
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   /** What the action is doing, as a verb phrase (`prepare sandbox image build`): used in messages. */
   operation: string;

@@ -24,15 +24,20 @@ export function code(text: string): string {
 }
 
 export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string, logTail: string[] = []): string {
-  const icon = r.status === 'registered' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
+  const icon =
+    r.status === 'registered' || r.status === 'planned' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
   const headline =
     r.status === 'registered'
       ? 'registered'
       : r.status === 'ingesting'
         ? 'submitted, admission in progress'
-        : r.status === 'cancelled'
-          ? 'cancelled'
-          : 'failed';
+        : r.status === 'planned'
+          ? 'planned (plan only: nothing was built)'
+          : r.status === 'cancelled'
+            ? 'cancelled'
+            : r.dryRun
+              ? 'failed (plan only)'
+              : 'failed';
   const lines: string[] = [];
   lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
   const rows: [string, string | undefined][] = [
@@ -57,6 +62,15 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
           : 'Dockerfile',
     ],
     ['Base image', r.baseImage && code(r.baseImage)],
+    ['Other images', r.additionalRefs?.length ? r.additionalRefs.map(code).join(', ') : undefined],
+    [
+      'Plan only',
+      r.dryRun
+        ? r.dryRun.reason === 'input'
+          ? 'dry-run: true'
+          : 'a pull request from a fork, without credentials (dry-run: auto)'
+        : undefined,
+    ],
     ['Snapshot id', r.snapshotId && code(r.snapshotId)],
     ['Image size', r.imageSizeBytes !== undefined ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : undefined],
     ['Target rootfs', r.rootfsDiskBytes !== undefined ? formatBytes(r.rootfsDiskBytes) : undefined],
@@ -69,6 +83,10 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
       [
         'Context',
         `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`,
+      ],
+      [
+        'Largest files',
+        c.largestFiles.length ? c.largestFiles.map((f) => `${code(f.path)} (${formatBytes(f.bytes)})`).join(', ') : undefined,
       ],
     );
   }
@@ -87,6 +105,17 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
         '',
       );
     }
+  }
+  if (r.status === 'planned') {
+    const ignored = r.warnings.filter((w) => w.kind === 'ignored-instruction');
+    lines.push(
+      '### What a build would do',
+      '',
+      `- ${r.mode === 'import' ? `Import ${r.baseImage ? code(r.baseImage) : 'the image'}` : `Build from ${r.baseImage ? code(r.baseImage) : 'the Dockerfile'}`} as ${r.name ? code(r.name) : 'the image'}, ${r.rootfsFormat}; whether it is a base or a diff build depends on the templates the platform has registered.`,
+      `- Ignored instructions: ${ignored.length ? ignored.map((w) => (w.line !== undefined ? `line ${w.line}` : w.kind)).join(', ') : 'none'}.`,
+      '- Not checked without the platform: credentials, registered templates, sizes, the builder run and admission.',
+      '',
+    );
   }
   if (r.timings.length) {
     lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');

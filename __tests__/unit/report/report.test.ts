@@ -161,6 +161,7 @@ const base: BuildResult = {
     symlinkCount: 0,
     uncompressedBytes: 4096,
     compressedBytes: 300,
+    largestFiles: [{ path: 'big.bin', bytes: 2000 }],
     skipped: [],
   },
   warnings: [{ kind: 'ignored-instruction', line: 4, message: 'EXPOSE instruction is applied during the build but has no effect' }],

@@ -1,0 +1,86 @@
+/**
+ * The Package phase: everything the build needs from the runner, made before any request to the
+ * platform. The deterministic context archive (written to the runner's temp directory, uploaded
+ * later by the Upload phase) and its digest, and the registry credentials to forward. No network:
+ * a plan-only run stops after this phase, with every local problem a real build would hit found.
+ */
+import { createContextArchive, type ContextArchive } from '../context/archive.js';
+import { formatBytes } from '../format.js';
+import type { BuildPlan } from '../dockerfile/plan.js';
+import { loadRegistryCredentials } from './credentials.js';
+import type { ContextSummary } from './result.js';
+import type { BuildSession } from './session.js';
+
+export interface PackagedBuild {
+  /** the archive file (Dockerfile builds); the caller removes it with `cleanup()` */
+  archive?: ContextArchive;
+  context?: ContextSummary;
+  /** spec.dockerConfigJson, when registry credentials are forwarded */
+  dockerConfigJson?: string;
+  /** registries whose credentials are forwarded */
+  registries: string[];
+}
+
+async function archiveContext(s: BuildSession, contextDir: string): Promise<{ archive: ContextArchive; context: ContextSummary }> {
+  const { events, now } = s;
+  events.status(`Creating build context archive from ${contextDir}`);
+  const a0 = now();
+  const archive = await createContextArchive(contextDir, {
+    dockerfilePath: s.req.source.kind === 'dockerfile' ? s.req.source.dockerfile : undefined,
+    // the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir
+    tmpDir: s.deps.env.RUNNER_TEMP || undefined,
+    signal: s.signal,
+    onProgress: (p) => {
+      const rate = (p.bytes * 1000) / Math.max(1, now() - a0);
+      events.progress({
+        kind: 'archive',
+        bytes: p.bytes,
+        totalBytes: p.totalBytes,
+        percent: p.percent,
+        rate,
+        files: p.files,
+        totalFiles: p.totalFiles,
+      });
+    },
+  });
+  const context: ContextSummary = {
+    digest: archive.digest,
+    archiveDigest: archive.archiveDigest,
+    fileCount: archive.fileCount,
+    dirCount: archive.dirCount,
+    symlinkCount: archive.symlinkCount,
+    uncompressedBytes: archive.uncompressedBytes,
+    compressedBytes: archive.compressedBytes,
+    largestFiles: archive.largestFiles,
+    skipped: archive.skipped,
+  };
+  for (const sk of archive.skipped) events.warning(`Build context: skipped ${sk.path}: ${sk.reason}`);
+  events.status(
+    `Build context archive: ${archive.fileCount} files, ${formatBytes(archive.uncompressedBytes)} uncompressed, ${formatBytes(archive.compressedBytes)} compressed (${archive.digest})` +
+      (archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : ''),
+  );
+  return { archive, context };
+}
+
+async function registryCredentials(s: BuildSession): Promise<{ dockerConfigJson?: string; registries: string[] }> {
+  if (!s.req.registryCredentials) return { registries: [] };
+  const creds = await loadRegistryCredentials(s.deps.env, s.deps.secrets);
+  if (creds.dockerConfigJson) s.deps.secrets.add(creds.dockerConfigJson);
+  if (creds.registries.length) s.events.status(`Forwarding registry credentials for ${creds.registries.join(', ')} to the builder`);
+  for (const h of creds.helpersSkipped) {
+    s.events.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
+  }
+  return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
+}
+
+/** `onArchived` gets the context summary as soon as it exists (the result shows it even if a later step fails). */
+export async function packageBuild(s: BuildSession, plan: BuildPlan, onArchived: (c: ContextSummary) => void): Promise<PackagedBuild> {
+  const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir) : undefined;
+  if (packed) onArchived(packed.context);
+  try {
+    return { ...packed, ...(await registryCredentials(s)) };
+  } catch (e) {
+    await packed?.archive.cleanup().catch(() => undefined);
+    throw e;
+  }
+}

@@ -42442,6 +42442,7 @@ async function readEntry(src, index, raw, fail = (problem, cause) => entryError(
   if (!raw.dockerfile && !raw.image) throw fail("set dockerfile (a Dockerfile build) or image (an import)");
   const overlay = {
     env: src.env,
+    run: src.run,
     workspace: src.workspace,
     input: (n) => n in raw ? raw[n] : SOURCE_KEYS.has(n) ? "" : src.input(n)
   };

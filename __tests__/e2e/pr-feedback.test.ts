@@ -248,6 +248,31 @@ describe('PR features end to end (dist/index.js, fake GitHub API)', () => {
     );
   });
 
+  it('several images in one step: one status and one comment per image, a failed one reported as such', async () => {
+    const ws = await appProject({
+      'a/Dockerfile': 'FROM python:3.12-slim\nRUN echo a\n',
+      'b/Dockerfile': 'FROM python:3.12-slim\nRUN echo b\n',
+    });
+    s.addFaults({ kind: 'builderFail', exitCode: 4, templateName: 'b' });
+    const images = '- dockerfile: a/Dockerfile\n  name: a\n- dockerfile: b/Dockerfile\n  name: b\n';
+    const env = await githubEnv(gh, 'pull_request', prPayload());
+    const { name: _unused, ...inputs } = PR_INPUTS;
+    const r = await run(s, ws, { ...inputs, images }, { env });
+    assert.equal(r.code, 1);
+    const st = gh.state();
+    const byContext = (c: string) => st.statuses.filter((x) => x.context === c).map((x) => x.state);
+    assert.deepEqual(byContext('sandbox-image/a'), ['pending', 'success']);
+    assert.deepEqual(byContext('sandbox-image/b'), ['pending', 'failure']);
+    assert.deepEqual(st.comments.map((c) => c.body.split('\n')[0]).sort(), [
+      '<!-- sbx-image-action:image=a -->',
+      '<!-- sbx-image-action:image=b -->',
+    ]);
+    const again = await run(s, ws, { ...inputs, images }, { env });
+    assert.equal(again.code, 0, again.stdout);
+    assert.equal(gh.state().comments.length, 2, 'updated, not duplicated');
+    assert.ok(gh.state().comments.every((c) => c.updates === 1));
+  });
+
   it('features off (the default): no GitHub request at all', async () => {
     const r = await run(
       s,
@@ -332,6 +357,28 @@ describe('plan-only runs (dry-run) end to end', () => {
     assert.equal(strict.code, 1);
     assert.match(strict.stdout, /Input 'api-key': no credentials/);
     assert.equal(s.state().requests.length - before, 0);
+  });
+
+  it('a fork PR without credentials and several images: each image planned locally, no platform request', async () => {
+    const before = s.state().requests.length;
+    const ws = await appProject({ 'a/Dockerfile': 'FROM python:3.12-slim\nRUN echo a\n', 'b/Dockerfile': 'FROM a\nRUN echo b\n' });
+    const r = await forkRun(ws, { images: '- dockerfile: a/Dockerfile\n  name: a\n- dockerfile: b/Dockerfile\n  name: b\n' });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(s.state().requests.length - before, 0);
+    assert.equal(r.outputs.status, 'planned');
+    const results = JSON.parse(r.outputs.results) as Record<string, Record<string, string>>;
+    assert.deepEqual(Object.keys(results).sort(), ['a', 'b']);
+    for (const v of Object.values(results)) {
+      assert.equal(v.status, 'planned');
+      assert.match(v['context-digest'], /^sha256:[0-9a-f]{64}$/);
+    }
+    assert.deepEqual(
+      (JSON.parse(r.outputs.matrix) as { name: string; layer: number }[]).map((m) => [m.name, m.layer]),
+      [
+        ['a', 0],
+        ['b', 1],
+      ],
+    );
   });
 
   it('a fork PR plan-only run with the PR features on: a read-only token’s 403 is a warning naming the permission', async () => {

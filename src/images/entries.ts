@@ -149,6 +149,7 @@ async function readEntry(
   if (!raw.dockerfile && !raw.image) throw fail('set dockerfile (a Dockerfile build) or image (an import)');
   const overlay: InputSource = {
     env: src.env,
+    run: src.run,
     workspace: src.workspace,
     input: (n) => (n in raw ? raw[n] : SOURCE_KEYS.has(n) ? '' : src.input(n)),
   };

@@ -294,7 +294,7 @@ export async function startGitHubFake(options: GitHubFakeOptions = {}): Promise<
   return {
     url,
     port,
-    state: () => structuredClone(state),
+    state: () => JSON.parse(JSON.stringify(state)) as GitHubFakeState,
     addFault: (f) => faults.push({ ...f, left: f.times ?? Number.POSITIVE_INFINITY }),
     clearFaults: () => (faults = []),
     reset: init,

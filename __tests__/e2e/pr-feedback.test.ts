@@ -3,7 +3,7 @@
  * fake GitHub API (simulator/github.ts), with the event payloads GitHub writes for pull_request,
  * push and fork pull requests.
  */
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, beforeAll, afterAll, afterEach } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,8 +67,12 @@ describe('PR features end to end (dist/index.js, fake GitHub API)', () => {
   let s: SimulatorHandle;
   let gh: GitHubFakeHandle;
   simulatorForSuite((h) => (s = h));
-  before(async () => (gh = await startGitHubFake()));
-  after(async () => gh.stop());
+  beforeAll(async () => {
+    gh = await startGitHubFake();
+  });
+  afterAll(async () => {
+    await gh.stop();
+  });
   afterEach(() => gh.reset());
 
   it('pull_request: pending then success on the head sha, one comment created, then updated on a rerun', async () => {

@@ -1,4 +1,4 @@
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { PrFeedback, type FeedbackPorts } from '../../../src/feedback/feedback.js';
 import { GitHubError, connectGitHub, type GitHubApi, type CommitStatus } from '../../../src/feedback/github-api.js';

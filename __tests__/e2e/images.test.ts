@@ -7,7 +7,8 @@ import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simulatorForSuite, makeProject, run, assertNoSandboxRunning, SIM_KEY, type ActionRun, type SimulatorHandle } from './support.js';
+import { simulatorForSuite, makeProject, run, assertNoSandboxRunning, type ActionRun, type SimulatorHandle } from './support.js';
+import { req } from '../simulator/client.js';
 
 /** Every ::group:: block holds only lines of the image its title names; returns the titles. */
 function assertGroupsPerImage(r: ActionRun): string[] {
@@ -235,10 +236,8 @@ describe('images: several images in one step (dist/index.js)', () => {
     assert.equal(appPrep.parentTemplate.templateId, res3.base['template-id'], 'app rebuilt on the new base');
 
     // a deleted template is rebuilt (and nothing else)
-    const del = await fetch(`${s.url}/platform/v1/sandbox-templates/other`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${SIM_KEY}` },
-    });
+    // a one-off connection (no keep-alive pool left behind): the platform's own DELETE of a template
+    const del = await req(s, 'DELETE', '/platform/v1/sandbox-templates/other');
     assert.equal(del.status, 204);
     const n3 = s.state().builds.length;
     const fourth = await run(s, ws, inputs);

@@ -1,5 +1,5 @@
 /**
- * Soak test (issue 4): `npm run soak -- [--builds 50] [--concurrency 8] [--seed 1] [--timeout-ms 120000] [--json file]`.
+ * Soak test (docs/protocol.md §1.6): `npm run soak -- [--builds 50] [--concurrency 8] [--seed 1] [--timeout-ms 120000] [--json file]`.
  *
  * N real runs of the bundled action (`dist/index.js`, one process each, like GitHub runs it),
  * C at a time, against ONE in-process simulator. Each build gets its own temp project (a random

@@ -39,7 +39,7 @@ export async function handlePlatform(ctx: Ctx): Promise<Reply> {
     checkScope(principal, org, project);
     rest = seg.slice(4);
   } else if (seg[0] === 'sandbox-templates' || seg[0] === 'sandbox-template-builds') {
-    // token-scoped routes (introduced for API keys by later SDKs, #918)
+    // token-scoped routes (introduced for API keys by later SDKs; docs/protocol.md §1.2)
     org = principal.organizationId;
     project = principal.projectId;
     rest = seg;

@@ -116,7 +116,7 @@ export function shellSplit(s: string): string[] | null {
   return out;
 }
 
-/** Dockerfile logical lines per CONTRACT §2.2 */
+/** Dockerfile logical lines per docs/protocol.md §2.2 */
 export function logicalLines(text: string): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
   let parts: string[] = [];

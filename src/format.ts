@@ -1,7 +1,7 @@
 /**
  * Number formatting shared by every message: byte sizes and durations.
  *
- * Byte formatting (CONTRACT §2.9, last paragraph): units B, KiB, MiB, GiB,
+ * Byte formatting (docs/protocol.md §2.9, last paragraph): units B, KiB, MiB, GiB,
  * TiB (powers of 1024); a plain integer for bytes; two decimals below 10, one below 100, none
  * otherwise. `4096 MiB` → `4.00 GiB`, `10 GiB` → `10.0 GiB`, `512` → `512 B`.
  *

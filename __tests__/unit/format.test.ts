@@ -2,7 +2,7 @@ import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { formatBytes } from '../../src/format.js';
 
-test('formatBytes: CONTRACT §2.9 byte formatting', () => {
+test('formatBytes: docs/protocol.md §2.9 byte formatting', () => {
   const KiB = 1024;
   const MiB = KiB * 1024;
   const GiB = MiB * 1024;

@@ -24,9 +24,12 @@
  *   directory are skipped when that directory is inside the context, so the action never archives
  *   its own output (the new archive is also only created after the walk).
  * - excluded `Dockerfile` and `.dockerignore`: Docker sends them to the daemon but hides them from
- *   ADD/COPY. The builder here receives the Dockerfile in the spec (CONTRACT §2.1) and sees the
+ *   ADD/COPY. The builder here receives the Dockerfile in the spec (docs/protocol.md §2.1) and sees the
  *   context only as extracted files, so leaving them out of the archive is what gives Docker's
  *   observable result: not excluded → in the archive (and COPY-able), excluded → not visible.
+ *
+ * Over 350 lines on purpose: the walk and its safety checks (entry kinds, inode identity, names)
+ * must be read together to see that no path escapes the context.
  */
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Default registered names (CONTRACT §2.7 Dockerfile builds, §2.8 import builds).
+ * Default registered names (docs/protocol.md §2.7 Dockerfile builds, §2.8 import builds).
  */
 import path from 'node:path';
 import { ActionError } from '../errors.js';

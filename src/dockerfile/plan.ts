@@ -1,10 +1,13 @@
 /**
- * Planning (CONTRACT §2): turns Dockerfile text (or an image reference to import) into the build
+ * Planning (docs/protocol.md §2): turns Dockerfile text (or an image reference to import) into the build
  * plan — base image, additional image references, registry lookups, default name and warnings —
  * without any network or filesystem access.
  *
  * Parsing follows Docker (BuildKit), not the reference client's naive line splitter (§2.2): see
  * `parse.ts`. Everything else of §2.3–§2.8 is kept; each departure is marked `Departure:` below.
+ *
+ * Over 350 lines on purpose: planning is one pass over the instructions, and the rules that pass
+ * applies (stages, references, warnings) read best next to each other.
  */
 import path from 'node:path';
 import { ActionError } from '../errors.js';

@@ -1,4 +1,4 @@
-/** CONTRACT §8: builder metadata.json → the /complete request, with every reconciliation rule. */
+/** docs/protocol.md §8: builder metadata.json → the /complete request, with every reconciliation rule. */
 import { ActionError } from '../errors.js';
 import type { CompleteRequest, JsonObject, PreparedBuild } from '../platform/types.js';
 

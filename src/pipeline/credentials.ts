@@ -1,5 +1,5 @@
 /**
- * CONTRACT §11: registry credentials forwarded to the builder through spec.json, read from the
+ * docs/protocol.md §11: registry credentials forwarded to the builder through spec.json, read from the
  * runner's Docker config (what docker/login-action writes). Every credential is registered as a
  * secret (the base64 `auth`, the decoded password, identity tokens) before anything can print it.
  */

@@ -1,4 +1,4 @@
-/** CONTRACT §10.1: failure diagnostics (OOM and disk evidence) and the advice they produce. */
+/** docs/protocol.md §10.1: failure diagnostics (OOM and disk evidence) and the advice they produce. */
 import type { SandboxProxy } from '../platform/proxy.js';
 import { BUILD_DIR } from './remote-paths.js';
 

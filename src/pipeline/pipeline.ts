@@ -1,5 +1,5 @@
 /**
- * The build pipeline: CONTRACT.md §1–§10 in order, one phase per module. One call builds one
+ * The build pipeline: docs/protocol.md §1–§10 in order, one phase per module. One call builds one
  * image; it holds no global state, so several builds can run at once. It never throws: the result
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).

@@ -1,4 +1,4 @@
-/** CONTRACT §3: registry lookups of the Dockerfile's references → base or diff, local images. */
+/** docs/protocol.md §3: registry lookups of the Dockerfile's references → base or diff, local images. */
 import { ActionError } from '../errors.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import type { PlatformApi } from '../platform/platform-api.js';

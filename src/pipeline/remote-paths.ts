@@ -1,4 +1,4 @@
-/** CONTRACT §6.4: fixed paths inside the builder sandbox. */
+/** docs/protocol.md §6.4: fixed paths inside the builder sandbox. */
 export const BUILD_DIR = '/var/lib/tensorlake/rootfs-builder/build';
 export const CONTEXT_DIR = `${BUILD_DIR}/context`;
 export const CONTEXT_ARCHIVE = `${BUILD_DIR}/context.tar.gz`;

@@ -26,7 +26,7 @@ export interface BuildLimits {
   cancelledCleanupMs: number;
 }
 
-/** CONTRACT §12. sandboxRunningMs/readinessMs are replaced by the sandbox-timeout input. */
+/** docs/protocol.md §12. sandboxRunningMs/readinessMs are replaced by the sandbox-timeout input. */
 export const DEFAULT_LIMITS: BuildLimits = {
   sandboxRunningMs: 120_000,
   sandboxPollMs: 1_000,

@@ -1,4 +1,4 @@
-/** CONTRACT §4.3: target rootfs size and builder resources derived from prepare and the inputs. */
+/** docs/protocol.md §4.3: target rootfs size and builder resources derived from prepare and the inputs. */
 import { ActionError } from '../errors.js';
 import type { PreparedBuild } from '../platform/types.js';
 

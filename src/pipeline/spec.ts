@@ -1,4 +1,4 @@
-/** CONTRACT §7: spec.json assembly and the builder invocation. */
+/** docs/protocol.md §7: spec.json assembly and the builder invocation. */
 import { ActionError } from '../errors.js';
 import type { JsonObject, ProcessStartPayload } from '../platform/types.js';
 import type { BuildPlan } from '../dockerfile/plan.js';

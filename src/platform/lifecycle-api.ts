@@ -1,5 +1,5 @@
 /**
- * Sandbox lifecycle API (CONTRACT.md §1.5, §5): create (with reconciliation by name), get, list,
+ * Sandbox lifecycle API (docs/protocol.md §1.5, §5): create (with reconciliation by name), get, list,
  * delete of the builder sandbox.
  */
 import { ActionError } from '../errors.js';

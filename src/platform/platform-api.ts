@@ -1,5 +1,5 @@
 /**
- * Platform API client (CONTRACT.md §1.3, §3, §4, §9): introspection, template lookup, prepare,
+ * Platform API client (docs/protocol.md §1.3, §3, §4, §9): introspection, template lookup, prepare,
  * complete (with reconciliation of ambiguous failures) and build status.
  */
 import { ActionError } from '../errors.js';

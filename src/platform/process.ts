@@ -1,5 +1,5 @@
 /**
- * The remote-command protocol of CONTRACT.md §6.2: start (with recovery by listing), follow the
+ * The remote-command protocol of docs/protocol.md §6.2: start (with recovery by listing), follow the
  * output with replay counting and reattachment, and derive the terminal status.
  */
 import { ActionError, cancelledError } from '../errors.js';

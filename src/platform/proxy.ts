@@ -1,6 +1,9 @@
 /**
- * Per-sandbox proxy (container daemon) API of CONTRACT.md §1.5 and §6: processes, output follow
+ * Per-sandbox proxy (container daemon) API of docs/protocol.md §1.5 and §6: processes, output follow
  * (SSE), files, health, blob signing and the diagnostics run endpoint (§10.1).
+ *
+ * Over 350 lines on purpose: one client for one API (the sandbox's daemon); its SSE reader and
+ * payload validators are used by nothing else.
  */
 import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';

@@ -1,5 +1,5 @@
 /**
- * The one retry policy every platform, lifecycle and proxy call goes through (issue 4):
+ * The one retry policy every platform, lifecycle and proxy call goes through (docs/protocol.md §1.6):
  * exponential backoff with full jitter, a cap per wait, a cap on attempts and on total time, and
  * `Retry-After` honoured (seconds or HTTP-date).
  */

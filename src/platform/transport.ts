@@ -2,7 +2,7 @@
  * The one HTTP layer every platform, lifecycle and proxy call goes through. It wraps
  * @actions/http-client's HttpClient (whose own retries and redirects are switched off) and adds:
  *
- * - the common headers of CONTRACT.md §1.4 (Authorization, User-Agent, fresh traceparent, scope
+ * - the common headers of docs/protocol.md §1.4 (Authorization, User-Agent, fresh traceparent, scope
  *   headers for PAT auth unless a request opts out);
  * - one retry policy (retry.ts) with three modes:
  *     'always'    network errors and 408/429/500/502/503/504 are retried (GET, DELETE, polls,
@@ -23,6 +23,9 @@
  * - one redacted debug line per attempt (method, path, status, duration, attempt).
  *
  * TLS verification is never disabled (ignoreSslError is never set).
+ *
+ * Over 350 lines on purpose: the attempt loop, its retry decisions and its connection handling are
+ * one state machine; errors, bodies, URLs and the transient rule live in their own modules.
  */
 import { randomBytes } from 'node:crypto';
 import {

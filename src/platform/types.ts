@@ -1,5 +1,5 @@
 /**
- * Wire types of the Tensorlake contract (shared/CONTRACT.md), as the action sees them after
+ * Wire types of the Tensorlake contract (docs/protocol.md), as the action sees them after
  * validation at the point they enter (see validate.ts). Field names are the wire names.
  */
 

@@ -78,7 +78,7 @@ function isCtxError(re: RegExp, kind = 'context') {
   };
 }
 
-test('CONTRACT test pin under Docker semantics: ignored.txt + cache/drop.txt', async () => {
+test("the reference client's test context under Docker semantics: ignored.txt + cache/drop.txt", async () => {
   await withDirs(async (ctx, out) => {
     await makeTree(ctx, {
       '.dockerignore': 'ignored.txt\ncache/drop.txt\n',
@@ -104,7 +104,7 @@ test('CONTRACT test pin under Docker semantics: ignored.txt + cache/drop.txt', a
   });
 });
 
-test('Appendix D context under Docker semantics: nested/trace.log is KEPT for *.log', async () => {
+test("the reference client's recorded build context under Docker semantics: nested/trace.log is KEPT for *.log", async () => {
   await withDirs(async (ctx, out) => {
     await makeTree(ctx, {
       '.dockerignore': '*.log\nsecrets/\n**/__pycache__\n!keep.log\n',

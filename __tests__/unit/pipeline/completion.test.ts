@@ -13,7 +13,7 @@ const prepared = (over: Partial<PreparedBuild> = {}): PreparedBuild => ({
   ...over,
 });
 
-test('cas-streaming metadata → staged identity and format (Appendix B pin)', () => {
+test('cas-streaming metadata → staged identity and format (docs/protocol.md §8.3)', () => {
   const req = completeRequestFromMetadata(
     { rootfsFormat: 'cas-streaming', stagedArtifact: 'chunked-ext4', snapshotId: 'snapshot-1', imageSizeBytes: 600000000 },
     prepared(),

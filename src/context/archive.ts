@@ -8,7 +8,7 @@
  * Concatenated gzip members are one valid `.tar.gz` (RFC 1952 §2.2; GNU tar, `gzip -d` and zlib
  * read them as one stream). Only the entry list and a few blocks in flight are held in memory.
  *
- * Compression (README "Departures"): gzip level 1 by default (`gzipLevel`), as
+ * Compression (docs/protocol.md §2.9): gzip level 1 by default (`gzipLevel`), as
  * the reference client uses: on a CI runner the archive is CPU-bound and level 6 costs about three
  * times the CPU for roughly 10 % fewer bytes on source text. Each 64 KiB piece of a block whose
  * sampled byte entropy (first 1 KiB) is above 7.2 bits/byte (random, already-compressed data) goes into a stored

@@ -113,7 +113,8 @@ export function simulatorForSuite(set: (s: SimulatorHandle) => void, opts: Simul
   afterAll(async () => s?.stop());
   afterEach(() => {
     if (!s) return;
-    assertNoSandboxRunning(s);
+    // faults first: a leak in one test must not leave its fault rules armed for every later test
     s.clearFaults();
+    assertNoSandboxRunning(s);
   });
 }

@@ -44,7 +44,12 @@ test('action.yml runs node24 with a post step that always runs', () => {
 test('every input is read by the code', () => {
   const inputs = section(yml, 'inputs');
   assert.ok(inputs.length >= 20, `inputs: ${inputs.join(', ')}`);
-  for (const i of inputs) assert.ok(src.includes(`'${i}'`), `input ${i} is read in src/`);
+  // a read is a call of an input reader with the name as its argument (`src.input('wait')`,
+  // `boolInput(src, 'wait', …)`, `core.getInput('pat')`, `pick(src, 'api-url', …)`), not any string
+  for (const i of inputs) {
+    const read = new RegExp(`\\b(?:\\w*[iI]nput|pick|positiveNumber)\\((?:\\w+, )?'${i.replace(/-/g, '\\-')}'`);
+    assert.ok(read.test(src), `input ${i} is read in src/ (by an input reader call)`);
+  }
 });
 
 test('every output is set by the code', () => {

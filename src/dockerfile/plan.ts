@@ -329,7 +329,10 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
   const baseImage = finalFrom;
   const additionalRefs = additional.filter((r) => r !== baseImage);
   const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
-  const eligible = !baseImageIsInternalStage && !baseImage.includes('$') && !baseImage.includes('@');
+  // Departure: `scratch` is Docker's empty image, not a registry one: the reference looked it up as
+  // the final base (a request that cannot match) while skipping it everywhere else.
+  const eligible =
+    !baseImageIsInternalStage && baseImage.toLowerCase() !== 'scratch' && !baseImage.includes('$') && !baseImage.includes('@');
 
   return {
     mode: 'dockerfile',

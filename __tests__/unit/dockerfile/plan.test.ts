@@ -42,7 +42,7 @@ test('§2.2 pin: continuation joined, numbered by its first physical line', () =
     parsed.instructions.map((i) => [i.line, i.keyword, i.args.join(' ')]),
     [
       [1, 'FROM', 'ubuntu'],
-      [2, 'RUN', 'echo one && echo two'],
+      [2, 'RUN', 'echo one   && echo two'], // continuation lines keep their indentation, as in BuildKit
     ],
   );
   assert.equal(parsed.instructions[1].endLine, 3);
@@ -56,7 +56,7 @@ test('departure: a comment and a blank line inside a continuation are skipped, t
     parsed.instructions.map((i) => [i.line, i.keyword, i.args.join(' ')]),
     [
       [1, 'FROM', 'ubuntu'],
-      [2, 'RUN', 'a && b'],
+      [2, 'RUN', 'a &&   b'],
       [6, 'COPY', '/a /b'],
     ],
   );
@@ -167,14 +167,14 @@ test('heredocs: <<- with tabs, several heredocs, quoted name, ONBUILD RUN heredo
   assert.deepEqual(kinds(p), [['ignored-instruction', 10]]);
 });
 
-test('wrapped: <<EOF inside quotes or after an escape is not a heredoc (dockerfile-ast thinks it is)', () => {
+test('<<EOF inside quotes or after an escape is not a heredoc', () => {
   const p = plan(lines('FROM x', 'RUN echo "use <<EOF here"', "RUN echo 'a <<EOF'", 'RUN echo \\<<EOF', 'FROM y'));
   assert.equal(p.baseImage, 'y');
   assert.deepEqual(p.additionalRefs, ['x']);
   assert.deepEqual(p.stats, { instructions: 5, stages: 2 });
 });
 
-test('wrapped: a file-descriptor heredoc (3<<EOF) is a heredoc (dockerfile-ast misses it)', () => {
+test('a file-descriptor heredoc (3<<EOF) is a heredoc', () => {
   const p = plan(lines('FROM x', 'RUN cat 3<<EOF', 'FROM bogus', 'EOF', 'COPY --from=img:1 a b'));
   assert.equal(p.baseImage, 'x');
   assert.deepEqual(p.additionalRefs, ['img:1']);
@@ -283,8 +283,10 @@ test('§2.5: base image removed from the additional refs', () => {
   assert.deepEqual(p.additionalRefs, ['python:3.12-slim']);
 });
 
-test('§2.6: scratch as the final base is looked up', () => {
-  assert.deepEqual(plan(lines('FROM scratch', 'COPY a /a')).lookupRefs, ['scratch']);
+test('departure from §2.6: scratch as the final base is not looked up (it is no registry image), like everywhere else', () => {
+  assert.deepEqual(plan(lines('FROM scratch', 'COPY a /a')).lookupRefs, []);
+  assert.deepEqual(plan(lines('FROM alpine:3 AS b', 'FROM SCRATCH', 'COPY --from=b /a /a')).lookupRefs, ['alpine:3']);
+  assert.equal(plan(lines('FROM scratch')).baseImage, 'scratch');
 });
 
 test('departure: stage aliases compare case-insensitively, like Docker', () => {
@@ -556,7 +558,9 @@ test('binary file (NUL byte) is an error naming its line', () => {
 
 test('a file larger than 1 MiB is an error naming the limit; exactly 1 MiB is accepted', () => {
   const head = 'FROM x\n';
-  const exact = head + '#'.repeat(MAX_DOCKERFILE_BYTES - head.length - 1) + '\n';
+  const comment = `${'#'.repeat(1023)}\n`; // lines stay under BuildKit's 64 KiB line limit
+  const body = comment.repeat(Math.floor((MAX_DOCKERFILE_BYTES - head.length) / 1024));
+  const exact = head + body + '#'.repeat(MAX_DOCKERFILE_BYTES - head.length - body.length - 1) + '\n';
   assert.equal(Buffer.byteLength(exact), MAX_DOCKERFILE_BYTES);
   assert.equal(plan(exact).baseImage, 'x');
   planFails(exact + '#', 'Dockerfile is too large: 1.00 MiB (1048577 bytes); the limit is 1 MiB (1048576 bytes)');
@@ -640,4 +644,106 @@ test('flags spread over continuation lines (with a comment between) are still fl
   );
   assert.deepEqual(p.additionalRefs, ['img', 'img2']);
   assert.deepEqual(p.stats, { instructions: 3, stages: 1 });
+});
+
+// ---------------------------------------------------------------------------------------------
+// BuildKit's parser where the earlier parser (a wrapper of the dockerfile-ast library) read files differently
+
+test('partly quoted heredoc names (<<EO"F", <<eo\'f\') end at their terminator: the next stage is planned', () => {
+  for (const [open, close] of [
+    ['<<EO"F"', 'EOF'],
+    ["<<eo'f'", 'eof'],
+    ['<<"E"OF', 'EOF'],
+  ]) {
+    const p = plan(lines('FROM golang:1.22 AS build', `RUN ${open}`, 'echo hi', close, 'FROM alpine:3.20', 'COPY --from=build /a /a'));
+    assert.equal(p.baseImage, 'alpine:3.20', open);
+    assert.deepEqual(p.additionalRefs, ['golang:1.22'], open);
+    assert.equal(p.stats.stages, 2, open);
+  }
+});
+
+test('whitespace after << is a heredoc (dockerfile/1.16+): its body is not parsed as instructions', () => {
+  for (const op of ['<< EOF', '<<  EOF > /f', '<< -EOF']) {
+    const name = op.includes('-EOF') ? '-EOF' : 'EOF';
+    const parsed = parseDockerfile(lines('FROM alpine', `RUN cat ${op}`, 'FROM nope', 'USER x', name, 'RUN true'));
+    assert.deepEqual(
+      parsed.instructions.map((i) => [i.keyword, i.line, i.endLine]),
+      [
+        ['FROM', 1, 1],
+        ['RUN', 2, 5],
+        ['RUN', 6, 6],
+      ],
+      op,
+    );
+    assert.equal(parsed.instructions[1].heredocs[0].content, 'FROM nope\nUSER x\n', op);
+  }
+  assert.equal(plan(lines('FROM alpine', 'RUN << EOF', 'FROM evil', 'EOF')).baseImage, 'alpine');
+});
+
+test('parse errors BuildKit raises fail planning with their line', () => {
+  planFails(lines('FROM alpine', '', 'ENV PATH'), 'line 3: ENV must have two arguments');
+  planFails(lines('FROM alpine', 'LABEL maintainer'), 'line 2: LABEL must have two arguments');
+  planFails(lines('FROM alpine', 'LABEL a=b c'), 'line 2: Syntax error - can\'t find = in "c". Must be of the form: name=value');
+  planFails(lines('FROM alpine', 'CMD ["echo", 1]'), 'line 2: when using JSON array syntax, arrays must be comprised of strings only');
+  planFails(lines('FROM alpine', 'RUN ["sh", ["-c"]]'), 'line 2: when using JSON array syntax, arrays must be comprised of strings only');
+  planFails(
+    lines('FROM alpine', 'ENTRYPOINT ["a", null]'),
+    'line 2: when using JSON array syntax, arrays must be comprised of strings only',
+  );
+  planFails(
+    lines('FROM alpine', 'RUN true', `LABEL x=${'a'.repeat(64 * 1024)}`),
+    'line 3: dockerfile line greater than max allowed size of 65535',
+  );
+  // just under the limit is fine
+  assert.equal(plan(lines('FROM alpine', `LABEL x=${'a'.repeat(64 * 1024 - 9)}`)).baseImage, 'alpine');
+});
+
+test('a line holding only the escape character continues the instruction', () => {
+  const parsed = parseDockerfile(lines('FROM alpine', 'RUN echo a \\', '\\', '  && echo b'));
+  assert.deepEqual(
+    parsed.instructions.map((i) => [i.keyword, i.line, i.endLine, i.args]),
+    [
+      ['FROM', 1, 1, ['alpine']],
+      ['RUN', 2, 4, ['echo a   && echo b']],
+    ],
+  );
+  const first = parseDockerfile(lines('FROM alpine', '\\', 'RUN true'));
+  assert.deepEqual(
+    first.instructions.map((i) => [i.keyword, i.line]),
+    [
+      ['FROM', 1],
+      ['RUN', 2],
+    ],
+  );
+});
+
+test('COPY -- --from=x y: -- ends the flags, so x is no image reference', () => {
+  const p = plan(lines('FROM alpine', 'COPY -- --from=x y /dst'));
+  assert.deepEqual(p.additionalRefs, []);
+  const ins = parseDockerfile(lines('FROM alpine', 'COPY --chown=1 -- --from=x y /dst')).instructions[1];
+  assert.deepEqual(ins.flags, [{ name: 'chown', value: '1', raw: '1' }]);
+  assert.deepEqual(ins.args, ['--from=x', 'y', '/dst']);
+  assert.deepEqual(plan(lines('FROM alpine', 'COPY --from=tools:1 -- a b')).additionalRefs, ['tools:1']);
+});
+
+test('arguments are the text as written: no placeholder characters', () => {
+  const args = (l: string): string[] => parseDockerfile(lines('FROM alpine', l)).instructions[1].args;
+  assert.deepEqual(args('RUN echo "<<-" x'), ['echo "<<-" x']);
+  assert.deepEqual(args("RUN echo '<<EOF'"), ["echo '<<EOF'"]);
+  assert.deepEqual(args('RUN echo \\\\'), ['echo \\\\']);
+  assert.deepEqual(args('COPY a\\\\ /b'), ['a\\\\', '/b']);
+  const fd = parseDockerfile(lines('FROM alpine', 'RUN 4<<EOF cat /dev/fd/4', 'x', 'EOF')).instructions[1];
+  assert.deepEqual(fd.args, ['4<<EOF cat /dev/fd/4']);
+  assert.equal(fd.heredocs[0].fileDescriptor, 4);
+  const chomp = parseDockerfile(lines('FROM alpine', 'RUN cat <<-EOF', '\tx', '\tEOF')).instructions[1];
+  assert.deepEqual(chomp.args, ['cat <<-EOF']);
+  assert.equal(chomp.endLine, 4);
+});
+
+test('an instruction whose continuation runs to the end of the file ends on the last line', () => {
+  for (const text of ['FROM alpine\nRUN echo a \\\n  b \\\n', 'FROM alpine\nRUN echo a \\\n  b \\', 'FROM alpine\nRUN echo a \\\n\n']) {
+    const parsed = parseDockerfile(text);
+    const physical = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+    assert.equal(parsed.instructions[1].endLine, physical, JSON.stringify(text));
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * `/usr/local/bin/tl-rootfs-build [...] --spec S --metadata-out M` emulation (§7, §8).
  * Reads and validates the spec the client wrote, emits BuildKit-like log lines over time
- * (one step per Dockerfile instruction), then writes metadata.json: durable ext4 metadata, or
+ * (one step per Dockerfile instruction, split by the action's own BuildKit parser, so the steps are
+ * the instructions the planner saw), then writes metadata.json: durable ext4 metadata, or
  * — for rootfsFormat cas-streaming — stages a real content-addressed synthetic image.
  */
 import type { CmdCtx } from './command-context.js';
@@ -9,11 +10,12 @@ import { syntheticImage, type ImageFile } from './image.js';
 import { FsError, fileSize } from './memfs.js';
 import type { ExitResult } from './processes.js';
 import type { JsonObject } from './types.js';
-import { formatBytes, isNonNegInt, isObject, logicalLines, sha256Hex } from './util.js';
+import { parseDockerfile, type DockerInstruction } from '../src/dockerfile/parse.js';
+import { formatBytes, isNonNegInt, isObject, sha256Hex } from './util.js';
 
 class SpecError extends Error {}
 
-type Line = { text: string; stream: 'stdout' | 'stderr'; step?: string; run?: boolean };
+type Line = { text: string; stream: 'stdout' | 'stderr'; step?: string; run?: boolean; fail?: boolean };
 
 function validateSpec(c: CmdCtx, spec: unknown): JsonObject {
   const fail = (m: string): never => {
@@ -104,14 +106,19 @@ function planLines(spec: JsonObject, ctxFiles: number, ctxBytes: number): Line[]
   err('#3 [internal] load build context');
   err(`#3 transferring context: ${ctxFiles} files, ${formatBytes(ctxBytes)} done`);
   err('#3 DONE 0.0s');
-  const instrs = logicalLines(dockerfile);
+  let instrs: DockerInstruction[];
+  try {
+    instrs = parseDockerfile(dockerfile).instructions;
+  } catch (e) {
+    err(`ERROR: failed to solve: dockerfile parse error on ${(e as Error).message}`, { fail: true });
+    return lines;
+  }
   instrs.forEach((ins, i) => {
     const n = 4 + i;
-    const kw = ins.text.split(/\s+/, 1)[0].toUpperCase();
-    const short = ins.text.length > 100 ? ins.text.slice(0, 97) + '...' : ins.text;
-    err(`#${n} [${i + 1}/${instrs.length}] ${short}`, { step: short, run: kw === 'RUN' });
-    if (kw === 'RUN') err(`#${n} 0.${((i * 137) % 900) + 100} ${ins.text.slice(4, 84).trim()}`);
-    if (kw === 'FROM') err(`#${n} resolve ${base} done`);
+    const text = ins.original.trim();
+    err(`#${n} [${i + 1}/${instrs.length}] ${text}`, { step: text, run: ins.keyword === 'RUN' });
+    if (ins.keyword === 'RUN') err(`#${n} 0.${((i * 137) % 900) + 100} ${(ins.args[0] ?? '').slice(0, 80).trim()}`);
+    if (ins.keyword === 'FROM') err(`#${n} resolve ${base} done`);
     err(`#${n} DONE 0.${(i * 53) % 9}s`);
   });
   return lines;
@@ -139,7 +146,7 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     c.emit('Error: tl-rootfs-build must run as root (docker, loop devices and /var/lib/docker need it)', 'stderr');
     return { kind: 'exit', code: 1 };
   }
-  c.emit(`tl-rootfs-build 0.5.67-sim starting (spec ${specPath})`);
+  c.emit(`SIMULATED tl-rootfs-build 0.5.67-sim (the local simulator: no image is really built) starting (spec ${specPath})`);
   let spec: JsonObject;
   try {
     const raw = sb.fs.readFile(specPath);
@@ -243,6 +250,7 @@ export async function runBuilder(c: CmdCtx): Promise<ExitResult> {
     }
     if (i === lines.length) break;
     c.emit(lines[i].text, lines[i].stream);
+    if (lines[i].fail) return { kind: 'exit', code: 1 };
     count();
     await c.sleep(world.opts.builderLineDelayMs);
   }

@@ -115,33 +115,3 @@ export function shellSplit(s: string): string[] | null {
   if (has) out.push(cur);
   return out;
 }
-
-/** Dockerfile logical lines per docs/protocol.md §2.2 */
-export function logicalLines(text: string): Array<{ line: number; text: string }> {
-  const out: Array<{ line: number; text: string }> = [];
-  let parts: string[] = [];
-  let start = 0;
-  let pending = false;
-  text.split('\n').forEach((raw, i) => {
-    const phys = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const t = phys.trim();
-    if (!pending && (t === '' || t.startsWith('#'))) return;
-    if (!pending) start = i + 1;
-    let r = phys.trimEnd();
-    let cont = false;
-    if (r.endsWith('\\')) {
-      r = r.slice(0, -1);
-      cont = true;
-    }
-    const piece = r.trim();
-    if (piece !== '' && !piece.startsWith('#')) parts.push(piece);
-    pending = true;
-    if (!cont) {
-      if (parts.length) out.push({ line: start, text: parts.join(' ') });
-      parts = [];
-      pending = false;
-    }
-  });
-  if (parts.length) out.push({ line: start, text: parts.join(' ') });
-  return out;
-}

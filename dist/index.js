@@ -35163,6 +35163,1063 @@ var PHASE_TITLES = {
   cleanup: "Cleanup"
 };
 
+// src/context/archive.ts
+import { createHash, randomBytes as randomBytes2 } from "node:crypto";
+import * as fs4 from "node:fs";
+import * as os7 from "node:os";
+import * as path9 from "node:path";
+import * as zlib from "node:zlib";
+
+// src/context/walk.ts
+import * as fs3 from "node:fs";
+import { promises as fsp2 } from "node:fs";
+import * as os6 from "node:os";
+import * as path8 from "node:path";
+
+// src/context/dockerignore.ts
+import { promises as fsp } from "node:fs";
+import * as path7 from "node:path";
+var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
+function goTrimSpace(s) {
+  return s.replace(TRIM_RE, "");
+}
+function goClean(p) {
+  if (p === "") return ".";
+  const rooted = p.startsWith("/");
+  const out = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!rooted) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join("/");
+  if (rooted) return `/${joined}`;
+  return joined === "" ? "." : joined;
+}
+var PatternError = class extends Error {
+};
+var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
+function escapeOutside(ch) {
+  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
+}
+function escapeInClass(ch) {
+  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
+}
+function translate(glob) {
+  const chars = Array.from(glob);
+  let re = "";
+  let complex = false;
+  let kind = "exact";
+  for (let i = 0; i < chars.length; i++) {
+    const first = i === 0;
+    const ch = chars[i];
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        i++;
+        if (chars[i + 1] === "/") i++;
+        if (i + 1 >= chars.length) {
+          re += ".*";
+          kind = kind === "exact" ? "prefix" : "regexp";
+        } else {
+          re += "(?:.*/)?";
+          kind = "regexp";
+        }
+        if (first) kind = "suffix";
+      } else {
+        re += "[^/]*";
+        kind = "regexp";
+      }
+    } else if (ch === "?") {
+      re += "[^/]";
+      kind = "regexp";
+    } else if (ch === "\\") {
+      complex = true;
+      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
+      re += escapeOutside(chars[++i]);
+      kind = "regexp";
+    } else if (ch === "[") {
+      kind = "regexp";
+      let j = i + 1;
+      let cls = "[";
+      if (chars[j] === "^") {
+        cls += "^";
+        complex = true;
+        j++;
+      }
+      let ranges = 0;
+      const esc = () => {
+        const c = chars[j];
+        if (c === void 0) throw new PatternError("unterminated character class");
+        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
+        if (c === "\\") {
+          complex = true;
+          j++;
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        return chars[j++];
+      };
+      for (; ; ) {
+        if (chars[j] === "]" && ranges > 0) {
+          j++;
+          break;
+        }
+        const lo = esc();
+        let hi = lo;
+        if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        if (chars[j] === "-") {
+          j++;
+          hi = esc();
+          if (chars[j] === void 0) throw new PatternError("unterminated character class");
+        }
+        ranges++;
+        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
+        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) throw new PatternError(`reversed range ${lo}-${hi} in character class`);
+        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
+      }
+      re += `${cls}]`;
+      i = j - 1;
+    } else {
+      if (ch === "]") kind = "regexp";
+      re += escapeOutside(ch);
+    }
+  }
+  return { source: re, complex, kind };
+}
+function compile(glob, exclusion) {
+  const { source, complex, kind } = translate(glob);
+  let segments = null;
+  if (!complex && kind !== "suffix") {
+    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
+  }
+  return { glob, exclusion, kind, test: matcherFor(glob, kind, source), segments };
+}
+function matcherFor(glob, kind, source) {
+  switch (kind) {
+    case "exact":
+      return (p) => p === glob;
+    case "prefix": {
+      const prefix = glob.slice(0, -2);
+      return (p) => p.startsWith(prefix);
+    }
+    case "suffix": {
+      const suffix = glob.slice(2);
+      const bare = suffix.startsWith("/") ? suffix.slice(1) : void 0;
+      return (p) => p.endsWith(suffix) || p === bare;
+    }
+    case "regexp": {
+      const re = new RegExp(`^${source}$`, "u");
+      return (p) => re.test(p);
+    }
+  }
+}
+function readIgnoreLines(lines) {
+  const out = [];
+  lines.forEach((raw, idx) => {
+    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
+    if (line.startsWith("#")) return;
+    let p = goTrimSpace(line);
+    if (p === "") return;
+    const invert = p[0] === "!";
+    if (invert) p = goTrimSpace(p.slice(1));
+    if (p.length > 0) {
+      p = goClean(p);
+      if (p.length > 1 && p[0] === "/") p = p.slice(1);
+    }
+    if (invert) p = `!${p}`;
+    out.push({ pattern: p, line: idx + 1 });
+  });
+  return out;
+}
+function normalise(lines) {
+  return readIgnoreLines(lines).map(({ pattern, line }) => ({ pattern: goClean(goTrimSpace(pattern)), line }));
+}
+function goDir(p) {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "." : goClean(p.slice(0, i + 1));
+}
+var DockerIgnoreMatcher = class {
+  source;
+  patterns;
+  compiled;
+  hasExclusions;
+  constructor(lines, source) {
+    this.source = source;
+    const where = source ?? ".dockerignore";
+    const kept = normalise(lines);
+    this.patterns = kept.map((k) => k.pattern);
+    this.compiled = kept.map(({ pattern, line }) => {
+      let glob = pattern;
+      let exclusion = false;
+      if (glob[0] === "!") {
+        if (glob.length === 1) {
+          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
+            kind: "context",
+            advice: ['Write the path to re-include after the "!", or delete the line.']
+          });
+        }
+        exclusion = true;
+        glob = glob.slice(1);
+      }
+      try {
+        return compile(glob, exclusion);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
+          kind: "context",
+          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
+          cause: e
+        });
+      }
+    });
+    this.hasExclusions = this.compiled.some((c) => c.exclusion);
+  }
+  get empty() {
+    return this.compiled.length === 0;
+  }
+  /** Per-pattern "matches this path or a parent" state for the context root's children. */
+  rootState() {
+    return new Array(this.compiled.length).fill(false);
+  }
+  /**
+   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
+   * `relPath` is excluded and its own state (for its children, when it is a directory).
+   */
+  matchChild(relPath, parentState) {
+    const state = new Array(this.compiled.length);
+    let ignored = false;
+    for (let i = 0; i < this.compiled.length; i++) {
+      const c = this.compiled[i];
+      const m = parentState[i] || c.test(relPath);
+      state[i] = m;
+      if (m) ignored = !c.exclusion;
+    }
+    return { ignored, state };
+  }
+  ignores(relPath, _isDir) {
+    const p = normaliseRel(relPath);
+    if (p === "" || this.compiled.length === 0) return false;
+    return this.matchesOrParentMatches(p);
+  }
+  /** moby's `MatchesOrParentMatches`, on a path as given. */
+  matchesOrParentMatches(file) {
+    let matched = false;
+    const parent = goDir(file);
+    const parentDirs = parent.split("/");
+    for (const c of this.compiled) {
+      if (c.exclusion !== matched) continue;
+      let match = c.test(file);
+      for (let i = 0; !match && parent !== "." && i < parentDirs.length; i++) match = c.test(parentDirs.slice(0, i + 1).join("/"));
+      if (match) matched = !c.exclusion;
+    }
+    return matched;
+  }
+  mayReinclude(relDir) {
+    if (!this.hasExclusions) return false;
+    const dirSegs = normaliseRel(relDir).split("/");
+    for (const c of this.compiled) {
+      if (!c.exclusion) continue;
+      if (c.segments === null) return true;
+      if (couldMatchBelow(c.segments, dirSegs)) return true;
+    }
+    return false;
+  }
+};
+function couldMatchBelow(segments, dirSegs) {
+  for (let i = 0; i < dirSegs.length; i++) {
+    if (i >= segments.length) return false;
+    const s = segments[i];
+    if (s === "globstar") return true;
+    if (!s.test(dirSegs[i])) return false;
+  }
+  return segments.length > dirSegs.length;
+}
+function normaliseRel(p) {
+  let s = p.replace(/\/+$/, "");
+  while (s.startsWith("./")) s = s.slice(2);
+  return s.replace(/^\/+/, "");
+}
+async function loadDockerignore(contextDir, dockerfilePath) {
+  return loadDockerignoreMatcher(contextDir, dockerfilePath);
+}
+async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
+  const candidates = [];
+  if (dockerfilePath) candidates.push(path7.resolve(`${dockerfilePath}.dockerignore`));
+  candidates.push(path7.resolve(contextDir, ".dockerignore"));
+  for (const file of candidates) {
+    let text;
+    try {
+      text = await fsp.readFile(file, "utf8");
+    } catch (e) {
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
+      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
+      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
+        kind: "context",
+        advice: ["Make the ignore file a readable regular file, or remove it."],
+        cause: e
+      });
+    }
+    return new DockerIgnoreMatcher(text.split("\n"), file);
+  }
+  return new DockerIgnoreMatcher([]);
+}
+
+// src/context/walk.ts
+var OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
+var utf8 = new TextDecoder("utf-8", { fatal: true });
+function decodeUtf8(buf) {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    return null;
+  }
+}
+function escapeBytes(buf) {
+  let s = "";
+  for (const b of buf) {
+    if (b === 92) s += "\\\\";
+    else if (b >= 32 && b < 127) s += String.fromCharCode(b);
+    else s += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return s;
+}
+function archivingCancelled(signal) {
+  return cancelledError("archiving the build context", signal.reason);
+}
+function errCode(e) {
+  return e?.code;
+}
+function ignoreAdvice(matcher, root) {
+  return `Or exclude it from the build context in ${matcher.source ?? path8.join(root, ".dockerignore")}.`;
+}
+function normaliseMode(type, mode) {
+  if (type === "dir") return 493;
+  if (type === "symlink") return 511;
+  return mode & 73 ? 493 : 420;
+}
+function specialKind(d) {
+  if (d.isFIFO()) return "FIFO (named pipe)";
+  if (d.isSocket()) return "socket";
+  if (d.isBlockDevice()) return "block device";
+  if (d.isCharacterDevice()) return "character device";
+  return null;
+}
+async function resolveContextRoot(contextDir) {
+  const root = path8.resolve(contextDir);
+  let real;
+  try {
+    const st = await fsp2.stat(root);
+    if (!st.isDirectory()) {
+      throw new ActionError(`Local build context not found: ${contextDir}`, {
+        kind: "context",
+        advice: [`${root} exists but is not a directory; the build context must be a directory (set the \`context\` input).`]
+      });
+    }
+    real = await fsp2.realpath(root);
+  } catch (e) {
+    if (e instanceof ActionError) throw e;
+    throw new ActionError(`Local build context not found: ${contextDir}`, {
+      kind: "context",
+      advice: [
+        `${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`
+      ],
+      cause: e
+    });
+  }
+  if (path8.parse(real).root === real) {
+    throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
+      kind: "context",
+      advice: [
+        "Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."
+      ]
+    });
+  }
+  return { root, real };
+}
+var PROC_FD = "/proc/self/fd";
+var procFdUsable;
+function haveProcFd() {
+  if (procFdUsable === void 0) {
+    try {
+      procFdUsable = process.platform === "linux" && fs3.statSync(PROC_FD).isDirectory();
+    } catch {
+      procFdUsable = false;
+    }
+  }
+  return procFdUsable;
+}
+var DIR_FLAGS = fs3.constants.O_RDONLY | (fs3.constants.O_DIRECTORY ?? 0) | (fs3.constants.O_NOFOLLOW ?? 0);
+var YIELD_MS = 8;
+async function scanContextInternal(contextDir, opts = {}) {
+  const { signal } = opts;
+  if (signal?.aborted) throw archivingCancelled(signal);
+  const { root, real } = await resolveContextRoot(contextDir);
+  const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
+  let outputRel = null;
+  if (opts.outputDir !== void 0) {
+    let outReal;
+    try {
+      outReal = await fsp2.realpath(opts.outputDir);
+    } catch {
+      outReal = path8.resolve(opts.outputDir);
+    }
+    const rel = path8.relative(real, outReal);
+    if (rel === "") outputRel = "";
+    else if (!rel.startsWith("..") && !path8.isAbsolute(rel)) outputRel = rel.split(path8.sep).join("/");
+  }
+  const entries = [];
+  const skipped = [];
+  let totalBytes = 0;
+  const useFd = haveProcFd();
+  const badName = (relDir, name, what) => new ActionError(`Build context ${what} name is not valid UTF-8: "${escapeBytes(name)}" in directory ${relDir === "" ? "." : relDir}`, {
+    kind: "context",
+    advice: [
+      "Tar paths in the context archive are UTF-8; rename the file (e.g. with convmv) so its name is valid UTF-8.",
+      ignoreAdvice(matcher, root) + " Bad bytes match wildcards such as `*`."
+    ]
+  });
+  const vanished = (relDir, e) => new ActionError(`Build context directory changed while archiving: ${relDir === "" ? "." : relDir} (it no longer exists)`, {
+    kind: "context",
+    advice: ["Do not modify the build context while the action runs."],
+    cause: e
+  });
+  const swapped = (relDir) => new ActionError(`Build context directory changed while archiving: ${relDir} (it is no longer the directory that was listed)`, {
+    kind: "context",
+    advice: ["Do not modify the build context while the action runs."]
+  });
+  let sliceStart = performance.now();
+  const maybeYield = async () => {
+    if (performance.now() - sliceStart < YIELD_MS) return;
+    await new Promise((r) => setImmediate(r));
+    if (signal?.aborted) throw archivingCancelled(signal);
+    sliceStart = performance.now();
+  };
+  const openDir = (relDir, at, expect, excluded = false) => {
+    let fd;
+    try {
+      fd = fs3.openSync(at, DIR_FLAGS);
+    } catch (e) {
+      const code2 = errCode(e);
+      if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return null;
+      if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
+      if (code2 === "ENOENT") throw vanished(relDir, e);
+      if (code2 === "ELOOP" || code2 === "ENOTDIR") throw swapped(relDir);
+      throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
+        kind: "context",
+        cause: e
+      });
+    }
+    if (expect) {
+      const st = fs3.fstatSync(fd);
+      if (st.dev !== expect.dev || st.ino !== expect.ino) {
+        fs3.closeSync(fd);
+        throw swapped(relDir);
+      }
+    }
+    return fd;
+  };
+  const unreadableDir = (relDir, e) => new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (permission denied)`, {
+    kind: "context",
+    advice: ["Make the directory readable by the runner user.", ignoreAdvice(matcher, root)],
+    cause: e
+  });
+  const statEntry = (rel, at) => {
+    let st;
+    try {
+      st = fs3.lstatSync(at);
+    } catch (e) {
+      throw new ActionError(`Build context file changed while archiving: ${rel} (it disappeared during the walk)`, {
+        kind: "context",
+        advice: ["Do not modify the build context while the action runs."],
+        cause: e
+      });
+    }
+    if (st.isSymbolicLink()) {
+      let target;
+      try {
+        target = fs3.readlinkSync(at, { encoding: "buffer" });
+      } catch (e) {
+        throw new ActionError(`Cannot read build context symlink: ${rel} (${e.message})`, { kind: "context", cause: e });
+      }
+      const t = decodeUtf8(target);
+      if (t === null) {
+        throw new ActionError(`Build context symlink target is not valid UTF-8: ${rel} -> "${escapeBytes(target)}"`, {
+          kind: "context",
+          advice: ["Tar link targets in the context archive are UTF-8; fix the link.", ignoreAdvice(matcher, root)]
+        });
+      }
+      return { entry: { path: rel, type: "symlink", size: 0, mode: 511, linkTarget: t } };
+    }
+    if (st.isFile()) {
+      return { entry: { path: rel, type: "file", size: st.size, mode: normaliseMode("file", st.mode), dev: st.dev, ino: st.ino } };
+    }
+    const special = specialKind(st);
+    if (special) return { skip: { path: rel, reason: `${special}: not archived` } };
+    throw new ActionError(`Build context file changed while archiving: ${rel} (its type changed during the walk)`, {
+      kind: "context",
+      advice: ["Do not modify the build context while the action runs."]
+    });
+  };
+  const walk = async (relDir, absDir, at, expect, state, excluded) => {
+    await maybeYield();
+    if (signal?.aborted) throw archivingCancelled(signal);
+    let fd = null;
+    let base = absDir;
+    if (useFd) {
+      fd = openDir(relDir, at, expect, excluded);
+      if (fd === null) return 0;
+      base = `${PROC_FD}/${fd}`;
+    }
+    try {
+      let dirents;
+      try {
+        dirents = fs3.readdirSync(base, { withFileTypes: true, encoding: "buffer" });
+      } catch (e) {
+        const code2 = errCode(e);
+        if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return 0;
+        if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
+        if (code2 === "ENOENT" || code2 === "ENOTDIR") throw vanished(relDir, e);
+        throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
+          kind: "context",
+          cause: e
+        });
+      }
+      let emitted = 0;
+      const subdirs = [];
+      for (const d of dirents) {
+        const nameBuf = d.name;
+        const name = decodeUtf8(nameBuf);
+        const isDir2 = d.isDirectory();
+        const rel = relDir === "" ? name ?? nameBuf.toString("utf8") : `${relDir}/${name ?? nameBuf.toString("utf8")}`;
+        const { ignored, state: childState } = matcher.matchChild(rel, state);
+        const reinclude = ignored && isDir2 && matcher.mayReinclude(rel);
+        if (ignored && !reinclude) continue;
+        if (name === null) throw badName(relDir, nameBuf, isDir2 ? "directory" : "file");
+        if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir2) {
+          skipped.push({ path: rel, reason: "an archive written by this action (its output directory is inside the context)" });
+          continue;
+        }
+        if (isDir2) {
+          subdirs.push({ rel, name, state: childState, excluded: ignored });
+          continue;
+        }
+        if (ignored) continue;
+        const special = specialKind(d);
+        if (special) {
+          skipped.push({ path: rel, reason: `${special}: not archived` });
+          continue;
+        }
+        const r = statEntry(rel, `${base}/${name}`);
+        if ("skip" in r) {
+          skipped.push(r.skip);
+          continue;
+        }
+        entries.push(r.entry);
+        totalBytes += r.entry.size;
+        emitted++;
+      }
+      for (const sd of subdirs) {
+        const childAt = `${base}/${sd.name}`;
+        let expectChild;
+        if (useFd) {
+          let st;
+          try {
+            st = fs3.lstatSync(childAt);
+          } catch (e) {
+            throw vanished(sd.rel, e);
+          }
+          if (!st.isDirectory()) throw swapped(sd.rel);
+          expectChild = { dev: st.dev, ino: st.ino };
+        }
+        const childAbs = path8.join(absDir, sd.name);
+        if (sd.excluded) {
+          const n = await walk(sd.rel, childAbs, childAt, expectChild, sd.state, true);
+          if (n > 0) {
+            entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
+            emitted += n + 1;
+          }
+        } else {
+          entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
+          emitted += 1 + await walk(sd.rel, childAbs, childAt, expectChild, sd.state, false);
+        }
+      }
+      return emitted;
+    } finally {
+      if (fd !== null) fs3.closeSync(fd);
+    }
+  };
+  await walk("", real, real, void 0, matcher.rootState(), false);
+  return {
+    root,
+    realRoot: real,
+    entries: sortByPath(entries),
+    skipped: sortByPath(skipped),
+    totalBytes,
+    ignoreFile: matcher.source
+  };
+}
+function sortByPath(items) {
+  const simple = items.every((e) => !/[\ud800-\uffff]/.test(e.path));
+  if (simple) return items.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const keyed = items.map((e) => ({ key: Buffer.from(e.path, "utf8"), e }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.e);
+}
+async function scanContext(contextDir, opts = {}) {
+  const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: os6.tmpdir() });
+  return {
+    entries: r.entries.map((e) => ({ path: e.path, type: e.type, size: e.size })),
+    skipped: r.skipped,
+    totalBytes: r.totalBytes
+  };
+}
+
+// src/context/archive.ts
+var LARGEST_FILES = 5;
+function largestFiles(entries) {
+  const top = [];
+  for (const e of entries) {
+    if (e.type !== "file") continue;
+    if (top.length === LARGEST_FILES && e.size <= top[top.length - 1].size) continue;
+    top.push(e);
+    top.sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));
+    if (top.length > LARGEST_FILES) top.pop();
+  }
+  return top.map((e) => ({ path: e.path, bytes: e.size }));
+}
+var archiveTestHooks = {
+  openFile: (p, flags) => fs4.openSync(p, flags)
+};
+var DEFAULT_GZIP_LEVEL = 1;
+var BLOCK_BYTES = 1024 * 1024;
+var PIECE_BYTES = 64 * 1024;
+var SAMPLE_BYTES = 1024;
+var STORED_ENTROPY = 7.2;
+var IN_FLIGHT = Math.max(2, Math.min(8, (os7.availableParallelism?.() ?? os7.cpus().length) + 1));
+var YIELD_MS2 = 8;
+var PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
+var OPEN_FLAGS = fs4.constants.O_RDONLY | (fs4.constants.O_NOFOLLOW ?? 0) | (fs4.constants.O_NONBLOCK ?? 0);
+var HEADER_TEMPLATE = (() => {
+  const b = Buffer.alloc(512);
+  const field = (text, at) => void b.write(text, at, "latin1");
+  field("000000 ", 108);
+  field("000000 ", 116);
+  field("00000000000 ", 136);
+  field("ustar", 257);
+  field("00", 263);
+  field("000000 ", 329);
+  field("000000 ", 337);
+  return b;
+})();
+var SEVENS = "77777777777";
+function octal(val, n) {
+  const s = val.toString(8);
+  return s.length > n ? `${SEVENS.slice(0, n)} ` : `${"0".repeat(n - s.length)}${s} `;
+}
+function ustarHeader(name, mode, size, typeflag, linkname) {
+  if (Buffer.byteLength(name) !== name.length) return null;
+  let prefix = "";
+  while (name.length > 100) {
+    const i = name.indexOf("/");
+    if (i === -1) return null;
+    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
+    name = name.slice(i + 1);
+  }
+  if (name.length > 100 || prefix.length > 155) return null;
+  if (linkname && Buffer.byteLength(linkname) > 100) return null;
+  const b = Buffer.from(HEADER_TEMPLATE);
+  b.write(name, 0, "latin1");
+  b.write(octal(mode & 4095, 6), 100, "latin1");
+  if (size.toString(8).length > 11) {
+    b[124] = 128;
+    let num = size;
+    for (let i = 11; i > 0; i--) {
+      b[124 + i] = num & 255;
+      num = Math.floor(num / 256);
+    }
+  } else b.write(octal(size, 11), 124, "latin1");
+  b.write(typeflag, 156, "latin1");
+  if (linkname) b.write(linkname, 157, "utf8");
+  if (prefix) b.write(prefix, 345, "latin1");
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += b[i];
+  for (let i = 156; i < 512; i++) sum += b[i];
+  b.write(octal(sum, 6), 148, "latin1");
+  return b;
+}
+function paxRecord(key, value) {
+  const str4 = ` ${key}=${value}
+`;
+  const len = Buffer.byteLength(str4);
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
+  if (len + digits >= Math.pow(10, digits)) digits++;
+  return `${len + digits}${str4}`;
+}
+function entryHeader(e) {
+  const name = e.type === "dir" ? `${e.path}/` : e.path;
+  const typeflag = e.type === "dir" ? "5" : e.type === "symlink" ? "2" : "0";
+  const size = e.type === "file" ? e.size : 0;
+  const link = e.type === "symlink" ? e.linkTarget || void 0 : void 0;
+  const plain2 = ustarHeader(name, e.mode, size, typeflag, link);
+  if (plain2) return [plain2];
+  const records = Buffer.from(paxRecord("path", name) + (link ? paxRecord("linkpath", link) : ""));
+  const paxLink = link ? "PaxHeader" : void 0;
+  const pad = (512 - records.length % 512) % 512;
+  return [
+    ustarHeader("PaxHeader", e.mode, records.length, "x", paxLink),
+    records,
+    Buffer.alloc(pad),
+    ustarHeader("PaxHeader", e.mode, size, typeflag, paxLink)
+  ];
+}
+function entropy(piece) {
+  const n = Math.min(piece.length, SAMPLE_BYTES);
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < n; i++) counts[piece[i]]++;
+  let h = 0;
+  for (let i = 0; i < 256; i++) {
+    const c = counts[i];
+    if (c) {
+      const p = c / n;
+      h -= p * Math.log2(p);
+    }
+  }
+  return h;
+}
+function blockRuns(block) {
+  const runs = [];
+  for (let off = 0; off < block.length; off += PIECE_BYTES) {
+    const end = Math.min(block.length, off + PIECE_BYTES);
+    const piece = block.subarray(off, end);
+    const stored = piece.length >= SAMPLE_BYTES && entropy(piece) > STORED_ENTROPY;
+    const last = runs[runs.length - 1];
+    if (last && last[2] === stored) last[1] = end;
+    else runs.push([off, end, stored]);
+  }
+  return runs;
+}
+function gzip2(data, level) {
+  return new Promise((resolve6, reject) => {
+    zlib.gzip(data, { level, chunkSize: Math.max(64 * 1024, data.length + 8192) }, (err, out) => err ? reject(err) : resolve6(out));
+  });
+}
+async function compressBlock(block, level) {
+  if (level === 0) return [await gzip2(block, 0)];
+  return Promise.all(blockRuns(block).map(([s, e, stored]) => gzip2(block.subarray(s, e), stored ? 0 : level)));
+}
+function noLongerFile(rel, cause) {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
+    kind: "context",
+    advice: ["Do not modify the build context while the action runs."],
+    cause
+  });
+}
+function notTheWalkedFile(rel) {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer the file that was walked)`, {
+    kind: "context",
+    advice: [
+      "A file or one of its parent directories was replaced (for example by a symlink) after the context was listed; do not modify the build context while the action runs."
+    ]
+  });
+}
+function changed(rel, expected, read) {
+  return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
+    kind: "context",
+    advice: [
+      "Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."
+    ]
+  });
+}
+function readFull(fd, buf, off, len, pos) {
+  let n = 0;
+  while (n < len) {
+    const r = fs4.readSync(fd, buf, off + n, len - n, pos + n);
+    if (r === 0) break;
+    n += r;
+  }
+  return n;
+}
+async function createContextArchive(contextDir, opts = {}) {
+  const { signal, onProgress } = opts;
+  if (signal?.aborted) throw archivingCancelled(signal);
+  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
+  }
+  const tmpDir = path9.resolve(opts.tmpDir ?? os7.tmpdir());
+  const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
+  if (signal?.aborted) throw archivingCancelled(signal);
+  const outPath = path9.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
+  let out;
+  try {
+    out = fs4.openSync(outPath, "wx", 384);
+  } catch (e) {
+    throw new ActionError(`Cannot create the build context archive in ${tmpDir}: ${e.message}`, {
+      kind: "context",
+      advice: ["Check that the temp directory exists and is writable (RUNNER_TEMP / TMPDIR)."],
+      cause: e
+    });
+  }
+  const entries = scan.entries;
+  let totalFiles = 0;
+  for (const e of entries) if (e.type === "file") totalFiles++;
+  const totalBytes = scan.totalBytes;
+  let doneFiles = 0;
+  let doneBytes = 0;
+  let last;
+  const report = (final) => {
+    if (!onProgress) return;
+    let percent = totalBytes === 0 ? 100 : Math.floor(doneBytes * 100 / totalBytes);
+    if (!final && totalBytes > 0) percent = Math.min(percent, 99);
+    if (final) percent = 100;
+    if (last && !final && percent <= last.percent && doneBytes - last.bytes < PROGRESS_BYTES_STEP) return;
+    if (last && last.percent === percent && last.bytes === doneBytes && last.files === doneFiles) return;
+    last = { phase: "archive", files: doneFiles, totalFiles, bytes: doneBytes, totalBytes, percent };
+    onProgress({ ...last });
+  };
+  const checkAbort = () => {
+    if (signal?.aborted) throw archivingCancelled(signal);
+  };
+  const tarHash = createHash("sha256");
+  const gzHash = createHash("sha256");
+  let tarBytes = 0;
+  let gzBytes = 0;
+  let block = Buffer.alloc(BLOCK_BYTES);
+  let used = 0;
+  const jobs = [];
+  const flush = () => {
+    if (used === 0) return;
+    const data = used === block.length ? block : block.subarray(0, used);
+    tarHash.update(data);
+    tarBytes += used;
+    const job = compressBlock(data, level);
+    job.catch(() => {
+    });
+    jobs.push(job);
+    block = Buffer.alloc(BLOCK_BYTES);
+    used = 0;
+  };
+  const writeHead = async () => {
+    const members = await jobs[0];
+    jobs.shift();
+    for (const m of members) {
+      gzHash.update(m);
+      gzBytes += m.length;
+      let off = 0;
+      while (off < m.length) off += fs4.writeSync(out, m, off, m.length - off);
+    }
+  };
+  let sliceStart = performance.now();
+  const pump = async () => {
+    while (jobs.length >= IN_FLIGHT) await writeHead();
+    if (performance.now() - sliceStart >= YIELD_MS2) {
+      await new Promise((r) => setImmediate(r));
+      sliceStart = performance.now();
+    }
+    checkAbort();
+  };
+  const put = (b) => {
+    let off = 0;
+    while (off < b.length) {
+      const n = b.copy(block, used, off);
+      used += n;
+      off += n;
+      if (used === block.length) flush();
+    }
+  };
+  const pad512 = () => {
+    used += (512 - used % 512) % 512;
+    if (used === block.length) flush();
+  };
+  const openChecked = (e) => {
+    const abs = path9.join(scan.realRoot, e.path);
+    let fd;
+    try {
+      fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
+    } catch (err) {
+      const code2 = err.code;
+      if (code2 === "EACCES" || code2 === "EPERM") {
+        throw new ActionError(`Cannot read build context file: ${e.path} (permission denied)`, {
+          kind: "context",
+          advice: [
+            "Make the file readable by the runner user,",
+            `or exclude it from the build context in ${scan.ignoreFile ?? path9.join(scan.root, ".dockerignore")}.`
+          ],
+          cause: err
+        });
+      }
+      if (code2 === "ENOENT") throw changed(e.path, e.size, 0);
+      if (code2 === "ELOOP" || code2 === "ENXIO") throw noLongerFile(e.path, err);
+      throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: "context", cause: err });
+    }
+    try {
+      const st = fs4.fstatSync(fd);
+      if (!st.isFile()) throw noLongerFile(e.path);
+      if (e.ino !== void 0 && (st.ino !== e.ino || st.dev !== e.dev)) throw notTheWalkedFile(e.path);
+    } catch (err) {
+      fs4.closeSync(fd);
+      throw err;
+    }
+    return fd;
+  };
+  const addFile = async (e) => {
+    const fd = openChecked(e);
+    try {
+      for (const h of entryHeader(e)) put(h);
+      if (block.length - used > e.size) {
+        const n = readFull(fd, block, used, e.size + 1, 0);
+        if (n > e.size) throw changed(e.path, e.size, Math.max(n, fs4.fstatSync(fd).size));
+        if (n < e.size) throw changed(e.path, e.size, n);
+        block[used + e.size] = 0;
+        used += e.size;
+        doneBytes += e.size;
+      } else {
+        let pos = 0;
+        while (pos < e.size) {
+          const want = Math.min(block.length - used, e.size - pos);
+          const n = readFull(fd, block, used, want, pos);
+          used += n;
+          pos += n;
+          doneBytes += n;
+          if (n < want) throw changed(e.path, e.size, pos);
+          if (used === block.length) {
+            flush();
+            report(false);
+            await pump();
+          }
+        }
+        const probe = Buffer.allocUnsafe(1);
+        if (fs4.readSync(fd, probe, 0, 1, pos) > 0) throw changed(e.path, e.size, Math.max(pos + 1, fs4.fstatSync(fd).size));
+      }
+      pad512();
+    } finally {
+      fs4.closeSync(fd);
+    }
+    doneFiles++;
+    report(false);
+  };
+  let ok = false;
+  try {
+    report(false);
+    for (const e of entries) {
+      checkAbort();
+      if (e.type === "file") await addFile(e);
+      else for (const h of entryHeader(e)) put(h);
+      if (jobs.length >= IN_FLIGHT || performance.now() - sliceStart >= YIELD_MS2) await pump();
+    }
+    checkAbort();
+    put(Buffer.alloc(1024));
+    flush();
+    while (jobs.length) await writeHead();
+    fs4.closeSync(out);
+    checkAbort();
+    report(true);
+    ok = true;
+  } catch (e) {
+    await Promise.allSettled(jobs);
+    throw toArchiveError(e, signal, outPath);
+  } finally {
+    if (!ok) {
+      try {
+        fs4.closeSync(out);
+      } catch {
+      }
+      fs4.rmSync(outPath, { force: true });
+    }
+  }
+  let fileCount = 0;
+  let dirCount = 0;
+  let symlinkCount = 0;
+  for (const e of entries) {
+    if (e.type === "file") fileCount++;
+    else if (e.type === "dir") dirCount++;
+    else symlinkCount++;
+  }
+  return {
+    path: outPath,
+    compressedBytes: gzBytes,
+    uncompressedBytes: tarBytes,
+    fileCount,
+    dirCount,
+    symlinkCount,
+    digest: `sha256:${tarHash.digest("hex")}`,
+    archiveDigest: `sha256:${gzHash.digest("hex")}`,
+    entries: entries.map((e) => e.path),
+    largestFiles: largestFiles(entries),
+    skipped: scan.skipped,
+    ignoreFile: scan.ignoreFile,
+    cleanup: async () => {
+      await fs4.promises.rm(outPath, { force: true });
+    }
+  };
+}
+function toArchiveError(e, signal, outPath) {
+  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : archivingCancelled(signal);
+  if (isActionError(e)) return e;
+  const code2 = e?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (code2 === "ENOSPC" || code2 === "EDQUOT") {
+    return new ActionError(`No space left to write the build context archive ${outPath}`, {
+      kind: "context",
+      advice: ["Free disk space on the runner, or shrink the context with .dockerignore."],
+      cause: e
+    });
+  }
+  return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: "context", cause: e });
+}
+
+// src/context/footprint.ts
+var LARGE_CONTEXT_BYTES = 500 * 1024 * 1024;
+var LARGEST_ENTRIES = 5;
+var bySize = (a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+function footprintOf(entries, limit = LARGEST_ENTRIES) {
+  const files = [];
+  const dirs = /* @__PURE__ */ new Map();
+  let totalBytes = 0;
+  for (const e of entries) {
+    if (e.type === "dir") {
+      if (!dirs.has(e.path)) dirs.set(e.path, 0);
+      continue;
+    }
+    if (e.type !== "file") continue;
+    files.push({ path: e.path, bytes: e.size });
+    totalBytes += e.size;
+    for (let i = e.path.indexOf("/"); i >= 0; i = e.path.indexOf("/", i + 1)) {
+      const dir = e.path.slice(0, i);
+      dirs.set(dir, (dirs.get(dir) ?? 0) + e.size);
+    }
+  }
+  return {
+    totalBytes,
+    fileCount: files.length,
+    largestFiles: files.sort(bySize).slice(0, limit),
+    largestDirectories: [...dirs].map(([path11, bytes]) => ({ path: `${path11}/`, bytes })).filter((d) => d.bytes > 0).sort(bySize).slice(0, limit)
+  };
+}
+async function measureContext(contextDir, dockerfilePath) {
+  const scan = await scanContext(contextDir, { dockerfilePath });
+  return footprintOf(scan.entries);
+}
+function describeEntries(entries) {
+  return entries.map((e) => `${e.path} (${formatBytes(e.bytes)})`).join(", ");
+}
+function largestEntries(f, limit = LARGEST_ENTRIES) {
+  const all = [...f.largestDirectories, ...f.largestFiles].sort(bySize);
+  const out = [];
+  for (const e of all) {
+    if (out.length >= limit) break;
+    if (out.some((o) => o.bytes === e.bytes && (o.path.startsWith(e.path) || e.path.startsWith(o.path)))) continue;
+    out.push(e);
+  }
+  return out;
+}
+
 // src/report/summary.ts
 function cell(text) {
   return text.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
@@ -35172,6 +36229,12 @@ function plain(text) {
 }
 function code(text) {
   return "`" + oneLine(text).replace(/`/g, "'") + "`";
+}
+function wrappingText(text) {
+  const body = text.split(/\r\n|\r|\n/).map((l) => `${escapeHtml(oneLine(l))}<br>`).join("\n");
+  return `<p>
+${body}
+</p>`;
 }
 function renderSummary(r, extraWarnings, redact, logTail = []) {
   const icon = r.status === "registered" || r.status === "planned" ? "\u2705" : r.status === "ingesting" ? "\u23F3" : r.status === "cancelled" ? "\u{1F6AB}" : "\u274C";
@@ -35183,7 +36246,8 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
     ["Failed in", r.error?.phase ? PHASE_TITLES[r.error.phase] ?? r.error.phase : void 0],
     ["Template id", r.templateId && code(r.templateId)],
     ["Template name", r.templateName && code(r.templateName)],
-    ["Manifest URI", r.manifestUri && code(r.manifestUri)],
+    // ext4 builds register a snapshot; cas-streaming builds a content-addressed manifest
+    [r.rootfsFormat === "cas-streaming" ? "Manifest URI" : "Snapshot URI", r.manifestUri && code(r.manifestUri)],
     ["Image digest", r.imageDigest && code(r.imageDigest)],
     ["Build id", r.buildId && code(r.buildId)],
     [
@@ -35206,6 +36270,13 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
     ["Target rootfs", r.rootfsDiskBytes !== void 0 ? formatBytes(r.rootfsDiskBytes) : void 0],
     ["Admission polls", r.admissionPolls ? String(r.admissionPolls) : void 0]
   ];
+  const f = r.contextFootprint;
+  if (f) {
+    rows.push([
+      "Context size",
+      `${formatBytes(f.totalBytes)} in ${f.fileCount} files${f.totalBytes > LARGE_CONTEXT_BYTES ? ` (more than ${formatBytes(LARGE_CONTEXT_BYTES)})` : ""}` + (f.largestDirectories.length ? `; largest directories: ${plain(describeEntries(f.largestDirectories))}` : "")
+    ]);
+  }
   if (r.context) {
     const c = r.context;
     rows.push(
@@ -35216,15 +36287,18 @@ function renderSummary(r, extraWarnings, redact, logTail = []) {
       ],
       [
         "Largest files",
-        c.largestFiles.length ? c.largestFiles.map((f) => `${code(f.path)} (${formatBytes(f.bytes)})`).join(", ") : void 0
+        c.largestFiles.length ? c.largestFiles.map((f2) => `${code(f2.path)} (${formatBytes(f2.bytes)})`).join(", ") : void 0
       ]
     );
   }
-  lines.push("| | |", "|---|---|");
-  for (const [k, v] of rows) if (v !== void 0 && v !== "") lines.push(`| ${k} | ${cell(v)} |`);
+  const shown = rows.filter((row) => row[1] !== void 0 && row[1] !== "");
+  shown.forEach(([k, v], i) => {
+    lines.push(`| ${k} | ${cell(v)} |`);
+    if (i === 0) lines.push("|---|---|");
+  });
   lines.push("");
   if (r.error) {
-    lines.push("### Error", "", fencedBlock(formatError(r.error)), "");
+    lines.push("### Error", "", wrappingText(formatError(r.error)), "");
     if (logTail.length) {
       lines.push(
         `<details><summary>Last ${logTail.length} builder log lines</summary>`,
@@ -35523,7 +36597,7 @@ var PrFeedback = class {
 var import_yaml = __toESM(require_dist(), 1);
 
 // src/dockerfile/plan.ts
-import path7 from "node:path";
+import path10 from "node:path";
 
 // src/dockerfile/shell.ts
 var isSpace = (ch) => ch === " " || ch === "	" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f";
@@ -35834,10 +36908,10 @@ var RE_HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
 var RE_DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/s;
 var KNOWN_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
 var HEREDOC_DIRECTIVES = /* @__PURE__ */ new Set(["add", "copy", "run"]);
-var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var RE_LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`, "u");
-var RE_TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`, "u");
-var isSpace2 = (ch) => ch !== "" && new RegExp(`^[${GO_SPACE}]$`, "u").test(ch);
+var GO_SPACE2 = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var RE_LEADING_SPACE = new RegExp(`^[${GO_SPACE2}]+`, "u");
+var RE_TRAILING_SPACE = new RegExp(`[${GO_SPACE2}]+$`, "u");
+var isSpace2 = (ch) => ch !== "" && new RegExp(`^[${GO_SPACE2}]$`, "u").test(ch);
 var trimLeft = (s) => s.replace(RE_LEADING_SPACE, "");
 var trimSpace = (s) => trimLeft(s).replace(RE_TRAILING_SPACE, "");
 var trimNewline = (s) => s.replace(/[\r\n]+$/, "");
@@ -36172,7 +37246,7 @@ function scanLines(text) {
   if (start < text.length) lines.push(text.slice(start));
   return lines;
 }
-function parse3(text) {
+function parse4(text) {
   const lines = scanLines(text);
   for (let i = 0; i < lines.length; i++) {
     if (Buffer.byteLength(trimNewlineOnce(lines[i]), "utf8") >= MAX_LINE_BYTES) {
@@ -36271,7 +37345,7 @@ function flagOf(word) {
 function parseDockerfile(text) {
   let parsed;
   try {
-    parsed = parse3(text);
+    parsed = parse4(text);
   } catch (e) {
     if (e instanceof ParseError) throw planError(e.line, e.message);
     throw e;
@@ -36317,6 +37391,12 @@ function goQuote(s) {
 }
 
 // src/dockerfile/plan.ts
+var PLAN_WARNING_TITLES = {
+  "ignored-instruction": "Dockerfile: instruction without effect in a sandbox",
+  "build-arg-reference": "Dockerfile: image reference with a build argument",
+  "digest-pinned-reference": "Dockerfile: image reference pinned by digest",
+  deprecated: "Dockerfile: deprecated instruction"
+};
 var MAX_DOCKERFILE_BYTES = 1024 * 1024;
 var KNOWN_INSTRUCTIONS = /* @__PURE__ */ new Set([
   "ADD",
@@ -36543,7 +37623,7 @@ function planDockerfile(opts) {
     mode: "dockerfile",
     dockerfileText: text,
     dockerfilePath: opts.dockerfilePath,
-    contextDir: path7.resolve(opts.contextDir),
+    contextDir: path10.resolve(opts.contextDir),
     baseImage,
     baseImageIsInternalStage,
     additionalRefs,
@@ -36577,302 +37657,8 @@ function planImport(opts) {
 // src/pipeline/plan-phase.ts
 import { open as open2 } from "node:fs/promises";
 
-// src/context/dockerignore.ts
-import { promises as fsp } from "node:fs";
-import * as path8 from "node:path";
-var GO_SPACE2 = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var TRIM_RE = new RegExp(`^[${GO_SPACE2}]+|[${GO_SPACE2}]+$`, "gu");
-function goTrimSpace(s) {
-  return s.replace(TRIM_RE, "");
-}
-function goClean(p) {
-  if (p === "") return ".";
-  const rooted = p.startsWith("/");
-  const out = [];
-  for (const part of p.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!rooted) out.push("..");
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join("/");
-  if (rooted) return `/${joined}`;
-  return joined === "" ? "." : joined;
-}
-var PatternError = class extends Error {
-};
-var REGEX_SYNTAX = "^$\\.*+?()[]{}|/";
-function escapeOutside(ch) {
-  return REGEX_SYNTAX.includes(ch) ? `\\${ch}` : ch;
-}
-function escapeInClass(ch) {
-  return REGEX_SYNTAX.includes(ch) || ch === "-" ? `\\${ch}` : ch;
-}
-function translate(glob) {
-  const chars = Array.from(glob);
-  let re = "";
-  let complex = false;
-  let kind = "exact";
-  for (let i = 0; i < chars.length; i++) {
-    const first = i === 0;
-    const ch = chars[i];
-    if (ch === "*") {
-      if (chars[i + 1] === "*") {
-        i++;
-        if (chars[i + 1] === "/") i++;
-        if (i + 1 >= chars.length) {
-          re += ".*";
-          kind = kind === "exact" ? "prefix" : "regexp";
-        } else {
-          re += "(?:.*/)?";
-          kind = "regexp";
-        }
-        if (first) kind = "suffix";
-      } else {
-        re += "[^/]*";
-        kind = "regexp";
-      }
-    } else if (ch === "?") {
-      re += "[^/]";
-      kind = "regexp";
-    } else if (ch === "\\") {
-      complex = true;
-      if (i + 1 >= chars.length) throw new PatternError("a trailing \\ escapes nothing");
-      re += escapeOutside(chars[++i]);
-      kind = "regexp";
-    } else if (ch === "[") {
-      kind = "regexp";
-      let j = i + 1;
-      let cls = "[";
-      if (chars[j] === "^") {
-        cls += "^";
-        complex = true;
-        j++;
-      }
-      let ranges = 0;
-      const esc = () => {
-        const c = chars[j];
-        if (c === void 0) throw new PatternError("unterminated character class");
-        if (c === "-" || c === "]") throw new PatternError(`unexpected '${c}' in character class`);
-        if (c === "\\") {
-          complex = true;
-          j++;
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        return chars[j++];
-      };
-      for (; ; ) {
-        if (chars[j] === "]" && ranges > 0) {
-          j++;
-          break;
-        }
-        const lo = esc();
-        let hi = lo;
-        if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        if (chars[j] === "-") {
-          j++;
-          hi = esc();
-          if (chars[j] === void 0) throw new PatternError("unterminated character class");
-        }
-        ranges++;
-        if (lo === "/" || hi === "/" || lo < "/" && hi > "/") complex = true;
-        if ((lo.codePointAt(0) ?? 0) > (hi.codePointAt(0) ?? 0)) throw new PatternError(`reversed range ${lo}-${hi} in character class`);
-        cls += lo === hi ? escapeInClass(lo) : `${escapeInClass(lo)}-${escapeInClass(hi)}`;
-      }
-      re += `${cls}]`;
-      i = j - 1;
-    } else {
-      if (ch === "]") kind = "regexp";
-      re += escapeOutside(ch);
-    }
-  }
-  return { source: re, complex, kind };
-}
-function compile(glob, exclusion) {
-  const { source, complex, kind } = translate(glob);
-  let segments = null;
-  if (!complex && kind !== "suffix") {
-    segments = glob.split("/").map((seg) => seg.includes("**") ? "globstar" : new RegExp(`^${translate(seg).source}$`, "u"));
-  }
-  return { glob, exclusion, kind, test: matcherFor(glob, kind, source), segments };
-}
-function matcherFor(glob, kind, source) {
-  switch (kind) {
-    case "exact":
-      return (p) => p === glob;
-    case "prefix": {
-      const prefix = glob.slice(0, -2);
-      return (p) => p.startsWith(prefix);
-    }
-    case "suffix": {
-      const suffix = glob.slice(2);
-      const bare = suffix.startsWith("/") ? suffix.slice(1) : void 0;
-      return (p) => p.endsWith(suffix) || p === bare;
-    }
-    case "regexp": {
-      const re = new RegExp(`^${source}$`, "u");
-      return (p) => re.test(p);
-    }
-  }
-}
-function readIgnoreLines(lines) {
-  const out = [];
-  lines.forEach((raw, idx) => {
-    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (idx === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
-    if (line.startsWith("#")) return;
-    let p = goTrimSpace(line);
-    if (p === "") return;
-    const invert = p[0] === "!";
-    if (invert) p = goTrimSpace(p.slice(1));
-    if (p.length > 0) {
-      p = goClean(p);
-      if (p.length > 1 && p[0] === "/") p = p.slice(1);
-    }
-    if (invert) p = `!${p}`;
-    out.push({ pattern: p, line: idx + 1 });
-  });
-  return out;
-}
-function normalise(lines) {
-  return readIgnoreLines(lines).map(({ pattern, line }) => ({ pattern: goClean(goTrimSpace(pattern)), line }));
-}
-function goDir(p) {
-  const i = p.lastIndexOf("/");
-  return i < 0 ? "." : goClean(p.slice(0, i + 1));
-}
-var DockerIgnoreMatcher = class {
-  source;
-  patterns;
-  compiled;
-  hasExclusions;
-  constructor(lines, source) {
-    this.source = source;
-    const where = source ?? ".dockerignore";
-    const kept = normalise(lines);
-    this.patterns = kept.map((k) => k.pattern);
-    this.compiled = kept.map(({ pattern, line }) => {
-      let glob = pattern;
-      let exclusion = false;
-      if (glob[0] === "!") {
-        if (glob.length === 1) {
-          throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: illegal exclusion pattern "!"`, {
-            kind: "context",
-            advice: ['Write the path to re-include after the "!", or delete the line.']
-          });
-        }
-        exclusion = true;
-        glob = glob.slice(1);
-      }
-      try {
-        return compile(glob, exclusion);
-      } catch (e) {
-        const why = e instanceof Error ? e.message : String(e);
-        throw new ActionError(`Invalid .dockerignore pattern in ${where} line ${line}: "${pattern}" (${why})`, {
-          kind: "context",
-          advice: ["Docker rejects this pattern too (filepath.Match syntax); escape special characters with \\ or fix the class."],
-          cause: e
-        });
-      }
-    });
-    this.hasExclusions = this.compiled.some((c) => c.exclusion);
-  }
-  get empty() {
-    return this.compiled.length === 0;
-  }
-  /** Per-pattern "matches this path or a parent" state for the context root's children. */
-  rootState() {
-    return new Array(this.compiled.length).fill(false);
-  }
-  /**
-   * Incremental form used by the walker: given the parent's per-pattern state, returns whether
-   * `relPath` is excluded and its own state (for its children, when it is a directory).
-   */
-  matchChild(relPath, parentState) {
-    const state = new Array(this.compiled.length);
-    let ignored = false;
-    for (let i = 0; i < this.compiled.length; i++) {
-      const c = this.compiled[i];
-      const m = parentState[i] || c.test(relPath);
-      state[i] = m;
-      if (m) ignored = !c.exclusion;
-    }
-    return { ignored, state };
-  }
-  ignores(relPath, _isDir) {
-    const p = normaliseRel(relPath);
-    if (p === "" || this.compiled.length === 0) return false;
-    return this.matchesOrParentMatches(p);
-  }
-  /** moby's `MatchesOrParentMatches`, on a path as given. */
-  matchesOrParentMatches(file) {
-    let matched = false;
-    const parent = goDir(file);
-    const parentDirs = parent.split("/");
-    for (const c of this.compiled) {
-      if (c.exclusion !== matched) continue;
-      let match = c.test(file);
-      for (let i = 0; !match && parent !== "." && i < parentDirs.length; i++) match = c.test(parentDirs.slice(0, i + 1).join("/"));
-      if (match) matched = !c.exclusion;
-    }
-    return matched;
-  }
-  mayReinclude(relDir) {
-    if (!this.hasExclusions) return false;
-    const dirSegs = normaliseRel(relDir).split("/");
-    for (const c of this.compiled) {
-      if (!c.exclusion) continue;
-      if (c.segments === null) return true;
-      if (couldMatchBelow(c.segments, dirSegs)) return true;
-    }
-    return false;
-  }
-};
-function couldMatchBelow(segments, dirSegs) {
-  for (let i = 0; i < dirSegs.length; i++) {
-    if (i >= segments.length) return false;
-    const s = segments[i];
-    if (s === "globstar") return true;
-    if (!s.test(dirSegs[i])) return false;
-  }
-  return segments.length > dirSegs.length;
-}
-function normaliseRel(p) {
-  let s = p.replace(/\/+$/, "");
-  while (s.startsWith("./")) s = s.slice(2);
-  return s.replace(/^\/+/, "");
-}
-async function loadDockerignore(contextDir, dockerfilePath) {
-  return loadDockerignoreMatcher(contextDir, dockerfilePath);
-}
-async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
-  const candidates = [];
-  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
-  candidates.push(path8.resolve(contextDir, ".dockerignore"));
-  for (const file of candidates) {
-    let text;
-    try {
-      text = await fsp.readFile(file, "utf8");
-    } catch (e) {
-      const code2 = e.code;
-      if (code2 === "ENOENT" || code2 === "ENOTDIR") continue;
-      const why = code2 === "EACCES" || code2 === "EPERM" ? "permission denied" : code2 === "EISDIR" ? "it is a directory" : e.message;
-      throw new ActionError(`Cannot read ignore file ${file}: ${why}`, {
-        kind: "context",
-        advice: ["Make the ignore file a readable regular file, or remove it."],
-        cause: e
-      });
-    }
-    return new DockerIgnoreMatcher(text.split("\n"), file);
-  }
-  return new DockerIgnoreMatcher([]);
-}
-
 // src/images/build-record.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 var BUILD_RECORD_PREFIX = "# sbx-image-action build-digest: ";
 var RECORD_RE = /^# sbx-image-action build-digest: (sha256:[0-9a-f]{64})\s*$/gm;
 function withBuildRecord(dockerfileText, digest) {
@@ -36911,7 +37697,7 @@ function buildDigest(d) {
     dockerCompat: i.dockerCompat,
     sizes: { diskMb: i.diskMb ?? null, builderDiskMb: i.builderDiskMb ?? null, cpus: i.cpus ?? null, memoryMb: i.memoryMb ?? null }
   };
-  return `sha256:${createHash("sha256").update(JSON.stringify(doc)).digest("hex")}`;
+  return `sha256:${createHash2("sha256").update(JSON.stringify(doc)).digest("hex")}`;
 }
 function shortDigest(d) {
   return d ? d.slice(0, "sha256:".length + 12) : "-";
@@ -36950,7 +37736,6 @@ async function planBuild(req, events2) {
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;
-    await loadDockerignore(req.source.context, req.source.dockerfile);
   }
   if (req.buildRecord) plan.dockerfileText = withBuildRecord(plan.dockerfileText, req.buildRecord);
   for (const w of plan.warnings) events2.planWarning(w, plan.dockerfilePath);
@@ -36962,6 +37747,19 @@ async function planBuild(req, events2) {
   events2.status(`Selected image name ${plan.name}`);
   events2.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(", ")}` : ""}`);
   return plan;
+}
+async function measureBuildContext(req, events2) {
+  if (req.source.kind !== "dockerfile") return void 0;
+  const f = await measureContext(req.source.context, req.source.dockerfile);
+  events2.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
+  if (f.largestDirectories.length) events2.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);
+  if (f.largestFiles.length) events2.status(`Largest files: ${describeEntries(f.largestFiles)}`);
+  if (f.totalBytes > LARGE_CONTEXT_BYTES) {
+    events2.warning(
+      `The build context is ${formatBytes(f.totalBytes)}, more than ${formatBytes(LARGE_CONTEXT_BYTES)}: every build uploads all of it. Largest: ${describeEntries(largestEntries(f))}. Add what the build does not need to .dockerignore, or point the context input at a smaller directory.`
+    );
+  }
+  return f;
 }
 
 // src/images/graph.ts
@@ -37188,712 +37986,6 @@ async function singleImageEntry(src) {
     given,
     (problem, cause) => new ActionError(problem, { kind: cause?.kind ?? "input", advice: cause?.advice, cause })
   );
-}
-
-// src/context/archive.ts
-import { createHash as createHash2, randomBytes as randomBytes2 } from "node:crypto";
-import * as fs4 from "node:fs";
-import * as os6 from "node:os";
-import * as path10 from "node:path";
-import * as zlib from "node:zlib";
-
-// src/context/walk.ts
-import * as fs3 from "node:fs";
-import { promises as fsp2 } from "node:fs";
-import * as path9 from "node:path";
-var OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
-var utf8 = new TextDecoder("utf-8", { fatal: true });
-function decodeUtf8(buf) {
-  try {
-    return utf8.decode(buf);
-  } catch {
-    return null;
-  }
-}
-function escapeBytes(buf) {
-  let s = "";
-  for (const b of buf) {
-    if (b === 92) s += "\\\\";
-    else if (b >= 32 && b < 127) s += String.fromCharCode(b);
-    else s += `\\x${b.toString(16).padStart(2, "0")}`;
-  }
-  return s;
-}
-function archivingCancelled(signal) {
-  return cancelledError("archiving the build context", signal.reason);
-}
-function errCode(e) {
-  return e?.code;
-}
-function ignoreAdvice(matcher, root) {
-  return `Or exclude it from the build context in ${matcher.source ?? path9.join(root, ".dockerignore")}.`;
-}
-function normaliseMode(type, mode) {
-  if (type === "dir") return 493;
-  if (type === "symlink") return 511;
-  return mode & 73 ? 493 : 420;
-}
-function specialKind(d) {
-  if (d.isFIFO()) return "FIFO (named pipe)";
-  if (d.isSocket()) return "socket";
-  if (d.isBlockDevice()) return "block device";
-  if (d.isCharacterDevice()) return "character device";
-  return null;
-}
-async function resolveContextRoot(contextDir) {
-  const root = path9.resolve(contextDir);
-  let real;
-  try {
-    const st = await fsp2.stat(root);
-    if (!st.isDirectory()) {
-      throw new ActionError(`Local build context not found: ${contextDir}`, {
-        kind: "context",
-        advice: [`${root} exists but is not a directory; the build context must be a directory (set the \`context\` input).`]
-      });
-    }
-    real = await fsp2.realpath(root);
-  } catch (e) {
-    if (e instanceof ActionError) throw e;
-    throw new ActionError(`Local build context not found: ${contextDir}`, {
-      kind: "context",
-      advice: [
-        `${root} ${errCode(e) === "EACCES" ? "cannot be accessed (permission denied)" : "does not exist"}; check the \`context\` input (relative paths start at the workspace).`
-      ],
-      cause: e
-    });
-  }
-  if (path9.parse(real).root === real) {
-    throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
-      kind: "context",
-      advice: [
-        "Archiving / would upload the whole machine; set the `context` input to the directory that holds the files the Dockerfile needs."
-      ]
-    });
-  }
-  return { root, real };
-}
-var PROC_FD = "/proc/self/fd";
-var procFdUsable;
-function haveProcFd() {
-  if (procFdUsable === void 0) {
-    try {
-      procFdUsable = process.platform === "linux" && fs3.statSync(PROC_FD).isDirectory();
-    } catch {
-      procFdUsable = false;
-    }
-  }
-  return procFdUsable;
-}
-var DIR_FLAGS = fs3.constants.O_RDONLY | (fs3.constants.O_DIRECTORY ?? 0) | (fs3.constants.O_NOFOLLOW ?? 0);
-var YIELD_MS = 8;
-async function scanContextInternal(contextDir, opts = {}) {
-  const { signal } = opts;
-  if (signal?.aborted) throw archivingCancelled(signal);
-  const { root, real } = await resolveContextRoot(contextDir);
-  const matcher = await loadDockerignoreMatcher(root, opts.dockerfilePath);
-  let outputRel = null;
-  if (opts.outputDir !== void 0) {
-    let outReal;
-    try {
-      outReal = await fsp2.realpath(opts.outputDir);
-    } catch {
-      outReal = path9.resolve(opts.outputDir);
-    }
-    const rel = path9.relative(real, outReal);
-    if (rel === "") outputRel = "";
-    else if (!rel.startsWith("..") && !path9.isAbsolute(rel)) outputRel = rel.split(path9.sep).join("/");
-  }
-  const entries = [];
-  const skipped = [];
-  let totalBytes = 0;
-  const useFd = haveProcFd();
-  const badName = (relDir, name, what) => new ActionError(`Build context ${what} name is not valid UTF-8: "${escapeBytes(name)}" in directory ${relDir === "" ? "." : relDir}`, {
-    kind: "context",
-    advice: [
-      "Tar paths in the context archive are UTF-8; rename the file (e.g. with convmv) so its name is valid UTF-8.",
-      ignoreAdvice(matcher, root) + " Bad bytes match wildcards such as `*`."
-    ]
-  });
-  const vanished = (relDir, e) => new ActionError(`Build context directory changed while archiving: ${relDir === "" ? "." : relDir} (it no longer exists)`, {
-    kind: "context",
-    advice: ["Do not modify the build context while the action runs."],
-    cause: e
-  });
-  const swapped = (relDir) => new ActionError(`Build context directory changed while archiving: ${relDir} (it is no longer the directory that was listed)`, {
-    kind: "context",
-    advice: ["Do not modify the build context while the action runs."]
-  });
-  let sliceStart = performance.now();
-  const maybeYield = async () => {
-    if (performance.now() - sliceStart < YIELD_MS) return;
-    await new Promise((r) => setImmediate(r));
-    if (signal?.aborted) throw archivingCancelled(signal);
-    sliceStart = performance.now();
-  };
-  const openDir = (relDir, at, expect, excluded = false) => {
-    let fd;
-    try {
-      fd = fs3.openSync(at, DIR_FLAGS);
-    } catch (e) {
-      const code2 = errCode(e);
-      if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return null;
-      if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
-      if (code2 === "ENOENT") throw vanished(relDir, e);
-      if (code2 === "ELOOP" || code2 === "ENOTDIR") throw swapped(relDir);
-      throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
-        kind: "context",
-        cause: e
-      });
-    }
-    if (expect) {
-      const st = fs3.fstatSync(fd);
-      if (st.dev !== expect.dev || st.ino !== expect.ino) {
-        fs3.closeSync(fd);
-        throw swapped(relDir);
-      }
-    }
-    return fd;
-  };
-  const unreadableDir = (relDir, e) => new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (permission denied)`, {
-    kind: "context",
-    advice: ["Make the directory readable by the runner user.", ignoreAdvice(matcher, root)],
-    cause: e
-  });
-  const statEntry = (rel, at) => {
-    let st;
-    try {
-      st = fs3.lstatSync(at);
-    } catch (e) {
-      throw new ActionError(`Build context file changed while archiving: ${rel} (it disappeared during the walk)`, {
-        kind: "context",
-        advice: ["Do not modify the build context while the action runs."],
-        cause: e
-      });
-    }
-    if (st.isSymbolicLink()) {
-      let target;
-      try {
-        target = fs3.readlinkSync(at, { encoding: "buffer" });
-      } catch (e) {
-        throw new ActionError(`Cannot read build context symlink: ${rel} (${e.message})`, { kind: "context", cause: e });
-      }
-      const t = decodeUtf8(target);
-      if (t === null) {
-        throw new ActionError(`Build context symlink target is not valid UTF-8: ${rel} -> "${escapeBytes(target)}"`, {
-          kind: "context",
-          advice: ["Tar link targets in the context archive are UTF-8; fix the link.", ignoreAdvice(matcher, root)]
-        });
-      }
-      return { entry: { path: rel, type: "symlink", size: 0, mode: 511, linkTarget: t } };
-    }
-    if (st.isFile()) {
-      return { entry: { path: rel, type: "file", size: st.size, mode: normaliseMode("file", st.mode), dev: st.dev, ino: st.ino } };
-    }
-    const special = specialKind(st);
-    if (special) return { skip: { path: rel, reason: `${special}: not archived` } };
-    throw new ActionError(`Build context file changed while archiving: ${rel} (its type changed during the walk)`, {
-      kind: "context",
-      advice: ["Do not modify the build context while the action runs."]
-    });
-  };
-  const walk = async (relDir, absDir, at, expect, state, excluded) => {
-    await maybeYield();
-    if (signal?.aborted) throw archivingCancelled(signal);
-    let fd = null;
-    let base = absDir;
-    if (useFd) {
-      fd = openDir(relDir, at, expect, excluded);
-      if (fd === null) return 0;
-      base = `${PROC_FD}/${fd}`;
-    }
-    try {
-      let dirents;
-      try {
-        dirents = fs3.readdirSync(base, { withFileTypes: true, encoding: "buffer" });
-      } catch (e) {
-        const code2 = errCode(e);
-        if (excluded && (code2 === "EACCES" || code2 === "EPERM")) return 0;
-        if (code2 === "EACCES" || code2 === "EPERM") throw unreadableDir(relDir, e);
-        if (code2 === "ENOENT" || code2 === "ENOTDIR") throw vanished(relDir, e);
-        throw new ActionError(`Cannot read build context directory: ${relDir === "" ? "." : relDir} (${e.message})`, {
-          kind: "context",
-          cause: e
-        });
-      }
-      let emitted = 0;
-      const subdirs = [];
-      for (const d of dirents) {
-        const nameBuf = d.name;
-        const name = decodeUtf8(nameBuf);
-        const isDir2 = d.isDirectory();
-        const rel = relDir === "" ? name ?? nameBuf.toString("utf8") : `${relDir}/${name ?? nameBuf.toString("utf8")}`;
-        const { ignored, state: childState } = matcher.matchChild(rel, state);
-        const reinclude = ignored && isDir2 && matcher.mayReinclude(rel);
-        if (ignored && !reinclude) continue;
-        if (name === null) throw badName(relDir, nameBuf, isDir2 ? "directory" : "file");
-        if (outputRel !== null && relDir === outputRel && OWN_ARCHIVE_RE.test(name) && !isDir2) {
-          skipped.push({ path: rel, reason: "an archive written by this action (its output directory is inside the context)" });
-          continue;
-        }
-        if (isDir2) {
-          subdirs.push({ rel, name, state: childState, excluded: ignored });
-          continue;
-        }
-        if (ignored) continue;
-        const special = specialKind(d);
-        if (special) {
-          skipped.push({ path: rel, reason: `${special}: not archived` });
-          continue;
-        }
-        const r = statEntry(rel, `${base}/${name}`);
-        if ("skip" in r) {
-          skipped.push(r.skip);
-          continue;
-        }
-        entries.push(r.entry);
-        totalBytes += r.entry.size;
-        emitted++;
-      }
-      for (const sd of subdirs) {
-        const childAt = `${base}/${sd.name}`;
-        let expectChild;
-        if (useFd) {
-          let st;
-          try {
-            st = fs3.lstatSync(childAt);
-          } catch (e) {
-            throw vanished(sd.rel, e);
-          }
-          if (!st.isDirectory()) throw swapped(sd.rel);
-          expectChild = { dev: st.dev, ino: st.ino };
-        }
-        const childAbs = path9.join(absDir, sd.name);
-        if (sd.excluded) {
-          const n = await walk(sd.rel, childAbs, childAt, expectChild, sd.state, true);
-          if (n > 0) {
-            entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
-            emitted += n + 1;
-          }
-        } else {
-          entries.push({ path: sd.rel, type: "dir", size: 0, mode: 493 });
-          emitted += 1 + await walk(sd.rel, childAbs, childAt, expectChild, sd.state, false);
-        }
-      }
-      return emitted;
-    } finally {
-      if (fd !== null) fs3.closeSync(fd);
-    }
-  };
-  await walk("", real, real, void 0, matcher.rootState(), false);
-  return {
-    root,
-    realRoot: real,
-    entries: sortByPath(entries),
-    skipped: sortByPath(skipped),
-    totalBytes,
-    ignoreFile: matcher.source
-  };
-}
-function sortByPath(items) {
-  const simple = items.every((e) => !/[\ud800-\uffff]/.test(e.path));
-  if (simple) return items.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  const keyed = items.map((e) => ({ key: Buffer.from(e.path, "utf8"), e }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  return keyed.map((k) => k.e);
-}
-
-// src/context/archive.ts
-var LARGEST_FILES = 5;
-function largestFiles(entries) {
-  const top = [];
-  for (const e of entries) {
-    if (e.type !== "file") continue;
-    if (top.length === LARGEST_FILES && e.size <= top[top.length - 1].size) continue;
-    top.push(e);
-    top.sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));
-    if (top.length > LARGEST_FILES) top.pop();
-  }
-  return top.map((e) => ({ path: e.path, bytes: e.size }));
-}
-var archiveTestHooks = {
-  openFile: (p, flags) => fs4.openSync(p, flags)
-};
-var DEFAULT_GZIP_LEVEL = 1;
-var BLOCK_BYTES = 1024 * 1024;
-var PIECE_BYTES = 64 * 1024;
-var SAMPLE_BYTES = 1024;
-var STORED_ENTROPY = 7.2;
-var IN_FLIGHT = Math.max(2, Math.min(8, (os6.availableParallelism?.() ?? os6.cpus().length) + 1));
-var YIELD_MS2 = 8;
-var PROGRESS_BYTES_STEP = 64 * 1024 * 1024;
-var OPEN_FLAGS = fs4.constants.O_RDONLY | (fs4.constants.O_NOFOLLOW ?? 0) | (fs4.constants.O_NONBLOCK ?? 0);
-var HEADER_TEMPLATE = (() => {
-  const b = Buffer.alloc(512);
-  const field = (text, at) => void b.write(text, at, "latin1");
-  field("000000 ", 108);
-  field("000000 ", 116);
-  field("00000000000 ", 136);
-  field("ustar", 257);
-  field("00", 263);
-  field("000000 ", 329);
-  field("000000 ", 337);
-  return b;
-})();
-var SEVENS = "77777777777";
-function octal(val, n) {
-  const s = val.toString(8);
-  return s.length > n ? `${SEVENS.slice(0, n)} ` : `${"0".repeat(n - s.length)}${s} `;
-}
-function ustarHeader(name, mode, size, typeflag, linkname) {
-  if (Buffer.byteLength(name) !== name.length) return null;
-  let prefix = "";
-  while (name.length > 100) {
-    const i = name.indexOf("/");
-    if (i === -1) return null;
-    prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
-    name = name.slice(i + 1);
-  }
-  if (name.length > 100 || prefix.length > 155) return null;
-  if (linkname && Buffer.byteLength(linkname) > 100) return null;
-  const b = Buffer.from(HEADER_TEMPLATE);
-  b.write(name, 0, "latin1");
-  b.write(octal(mode & 4095, 6), 100, "latin1");
-  if (size.toString(8).length > 11) {
-    b[124] = 128;
-    let num = size;
-    for (let i = 11; i > 0; i--) {
-      b[124 + i] = num & 255;
-      num = Math.floor(num / 256);
-    }
-  } else b.write(octal(size, 11), 124, "latin1");
-  b.write(typeflag, 156, "latin1");
-  if (linkname) b.write(linkname, 157, "utf8");
-  if (prefix) b.write(prefix, 345, "latin1");
-  let sum = 8 * 32;
-  for (let i = 0; i < 148; i++) sum += b[i];
-  for (let i = 156; i < 512; i++) sum += b[i];
-  b.write(octal(sum, 6), 148, "latin1");
-  return b;
-}
-function paxRecord(key, value) {
-  const str4 = ` ${key}=${value}
-`;
-  const len = Buffer.byteLength(str4);
-  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
-  if (len + digits >= Math.pow(10, digits)) digits++;
-  return `${len + digits}${str4}`;
-}
-function entryHeader(e) {
-  const name = e.type === "dir" ? `${e.path}/` : e.path;
-  const typeflag = e.type === "dir" ? "5" : e.type === "symlink" ? "2" : "0";
-  const size = e.type === "file" ? e.size : 0;
-  const link = e.type === "symlink" ? e.linkTarget || void 0 : void 0;
-  const plain2 = ustarHeader(name, e.mode, size, typeflag, link);
-  if (plain2) return [plain2];
-  const records = Buffer.from(paxRecord("path", name) + (link ? paxRecord("linkpath", link) : ""));
-  const paxLink = link ? "PaxHeader" : void 0;
-  const pad = (512 - records.length % 512) % 512;
-  return [
-    ustarHeader("PaxHeader", e.mode, records.length, "x", paxLink),
-    records,
-    Buffer.alloc(pad),
-    ustarHeader("PaxHeader", e.mode, size, typeflag, paxLink)
-  ];
-}
-function entropy(piece) {
-  const n = Math.min(piece.length, SAMPLE_BYTES);
-  const counts = new Uint32Array(256);
-  for (let i = 0; i < n; i++) counts[piece[i]]++;
-  let h = 0;
-  for (let i = 0; i < 256; i++) {
-    const c = counts[i];
-    if (c) {
-      const p = c / n;
-      h -= p * Math.log2(p);
-    }
-  }
-  return h;
-}
-function blockRuns(block) {
-  const runs = [];
-  for (let off = 0; off < block.length; off += PIECE_BYTES) {
-    const end = Math.min(block.length, off + PIECE_BYTES);
-    const piece = block.subarray(off, end);
-    const stored = piece.length >= SAMPLE_BYTES && entropy(piece) > STORED_ENTROPY;
-    const last = runs[runs.length - 1];
-    if (last && last[2] === stored) last[1] = end;
-    else runs.push([off, end, stored]);
-  }
-  return runs;
-}
-function gzip2(data, level) {
-  return new Promise((resolve6, reject) => {
-    zlib.gzip(data, { level, chunkSize: Math.max(64 * 1024, data.length + 8192) }, (err, out) => err ? reject(err) : resolve6(out));
-  });
-}
-async function compressBlock(block, level) {
-  if (level === 0) return [await gzip2(block, 0)];
-  return Promise.all(blockRuns(block).map(([s, e, stored]) => gzip2(block.subarray(s, e), stored ? 0 : level)));
-}
-function noLongerFile(rel, cause) {
-  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer a regular file)`, {
-    kind: "context",
-    advice: ["Do not modify the build context while the action runs."],
-    cause
-  });
-}
-function notTheWalkedFile(rel) {
-  return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer the file that was walked)`, {
-    kind: "context",
-    advice: [
-      "A file or one of its parent directories was replaced (for example by a symlink) after the context was listed; do not modify the build context while the action runs."
-    ]
-  });
-}
-function changed(rel, expected, read) {
-  return new ActionError(`Build context file changed while archiving: ${rel} (expected ${expected}, read ${read})`, {
-    kind: "context",
-    advice: [
-      "Something modified the file while the action read it; do not write into the build context during the build, or exclude the file in .dockerignore."
-    ]
-  });
-}
-function readFull(fd, buf, off, len, pos) {
-  let n = 0;
-  while (n < len) {
-    const r = fs4.readSync(fd, buf, off + n, len - n, pos + n);
-    if (r === 0) break;
-    n += r;
-  }
-  return n;
-}
-async function createContextArchive(contextDir, opts = {}) {
-  const { signal, onProgress } = opts;
-  if (signal?.aborted) throw archivingCancelled(signal);
-  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
-  }
-  const tmpDir = path10.resolve(opts.tmpDir ?? os6.tmpdir());
-  const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
-  if (signal?.aborted) throw archivingCancelled(signal);
-  const outPath = path10.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
-  let out;
-  try {
-    out = fs4.openSync(outPath, "wx", 384);
-  } catch (e) {
-    throw new ActionError(`Cannot create the build context archive in ${tmpDir}: ${e.message}`, {
-      kind: "context",
-      advice: ["Check that the temp directory exists and is writable (RUNNER_TEMP / TMPDIR)."],
-      cause: e
-    });
-  }
-  const entries = scan.entries;
-  let totalFiles = 0;
-  for (const e of entries) if (e.type === "file") totalFiles++;
-  const totalBytes = scan.totalBytes;
-  let doneFiles = 0;
-  let doneBytes = 0;
-  let last;
-  const report = (final) => {
-    if (!onProgress) return;
-    let percent = totalBytes === 0 ? 100 : Math.floor(doneBytes * 100 / totalBytes);
-    if (!final && totalBytes > 0) percent = Math.min(percent, 99);
-    if (final) percent = 100;
-    if (last && !final && percent <= last.percent && doneBytes - last.bytes < PROGRESS_BYTES_STEP) return;
-    if (last && last.percent === percent && last.bytes === doneBytes && last.files === doneFiles) return;
-    last = { phase: "archive", files: doneFiles, totalFiles, bytes: doneBytes, totalBytes, percent };
-    onProgress({ ...last });
-  };
-  const checkAbort = () => {
-    if (signal?.aborted) throw archivingCancelled(signal);
-  };
-  const tarHash = createHash2("sha256");
-  const gzHash = createHash2("sha256");
-  let tarBytes = 0;
-  let gzBytes = 0;
-  let block = Buffer.alloc(BLOCK_BYTES);
-  let used = 0;
-  const jobs = [];
-  const flush = () => {
-    if (used === 0) return;
-    const data = used === block.length ? block : block.subarray(0, used);
-    tarHash.update(data);
-    tarBytes += used;
-    const job = compressBlock(data, level);
-    job.catch(() => {
-    });
-    jobs.push(job);
-    block = Buffer.alloc(BLOCK_BYTES);
-    used = 0;
-  };
-  const writeHead = async () => {
-    const members = await jobs[0];
-    jobs.shift();
-    for (const m of members) {
-      gzHash.update(m);
-      gzBytes += m.length;
-      let off = 0;
-      while (off < m.length) off += fs4.writeSync(out, m, off, m.length - off);
-    }
-  };
-  let sliceStart = performance.now();
-  const pump = async () => {
-    while (jobs.length >= IN_FLIGHT) await writeHead();
-    if (performance.now() - sliceStart >= YIELD_MS2) {
-      await new Promise((r) => setImmediate(r));
-      sliceStart = performance.now();
-    }
-    checkAbort();
-  };
-  const put = (b) => {
-    let off = 0;
-    while (off < b.length) {
-      const n = b.copy(block, used, off);
-      used += n;
-      off += n;
-      if (used === block.length) flush();
-    }
-  };
-  const pad512 = () => {
-    used += (512 - used % 512) % 512;
-    if (used === block.length) flush();
-  };
-  const openChecked = (e) => {
-    const abs = path10.join(scan.realRoot, e.path);
-    let fd;
-    try {
-      fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
-    } catch (err) {
-      const code2 = err.code;
-      if (code2 === "EACCES" || code2 === "EPERM") {
-        throw new ActionError(`Cannot read build context file: ${e.path} (permission denied)`, {
-          kind: "context",
-          advice: [
-            "Make the file readable by the runner user,",
-            `or exclude it from the build context in ${scan.ignoreFile ?? path10.join(scan.root, ".dockerignore")}.`
-          ],
-          cause: err
-        });
-      }
-      if (code2 === "ENOENT") throw changed(e.path, e.size, 0);
-      if (code2 === "ELOOP" || code2 === "ENXIO") throw noLongerFile(e.path, err);
-      throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: "context", cause: err });
-    }
-    try {
-      const st = fs4.fstatSync(fd);
-      if (!st.isFile()) throw noLongerFile(e.path);
-      if (e.ino !== void 0 && (st.ino !== e.ino || st.dev !== e.dev)) throw notTheWalkedFile(e.path);
-    } catch (err) {
-      fs4.closeSync(fd);
-      throw err;
-    }
-    return fd;
-  };
-  const addFile = async (e) => {
-    const fd = openChecked(e);
-    try {
-      for (const h of entryHeader(e)) put(h);
-      if (block.length - used > e.size) {
-        const n = readFull(fd, block, used, e.size + 1, 0);
-        if (n > e.size) throw changed(e.path, e.size, Math.max(n, fs4.fstatSync(fd).size));
-        if (n < e.size) throw changed(e.path, e.size, n);
-        block[used + e.size] = 0;
-        used += e.size;
-        doneBytes += e.size;
-      } else {
-        let pos = 0;
-        while (pos < e.size) {
-          const want = Math.min(block.length - used, e.size - pos);
-          const n = readFull(fd, block, used, want, pos);
-          used += n;
-          pos += n;
-          doneBytes += n;
-          if (n < want) throw changed(e.path, e.size, pos);
-          if (used === block.length) {
-            flush();
-            report(false);
-            await pump();
-          }
-        }
-        const probe = Buffer.allocUnsafe(1);
-        if (fs4.readSync(fd, probe, 0, 1, pos) > 0) throw changed(e.path, e.size, Math.max(pos + 1, fs4.fstatSync(fd).size));
-      }
-      pad512();
-    } finally {
-      fs4.closeSync(fd);
-    }
-    doneFiles++;
-    report(false);
-  };
-  let ok = false;
-  try {
-    report(false);
-    for (const e of entries) {
-      checkAbort();
-      if (e.type === "file") await addFile(e);
-      else for (const h of entryHeader(e)) put(h);
-      if (jobs.length >= IN_FLIGHT || performance.now() - sliceStart >= YIELD_MS2) await pump();
-    }
-    checkAbort();
-    put(Buffer.alloc(1024));
-    flush();
-    while (jobs.length) await writeHead();
-    fs4.closeSync(out);
-    checkAbort();
-    report(true);
-    ok = true;
-  } catch (e) {
-    await Promise.allSettled(jobs);
-    throw toArchiveError(e, signal, outPath);
-  } finally {
-    if (!ok) {
-      try {
-        fs4.closeSync(out);
-      } catch {
-      }
-      fs4.rmSync(outPath, { force: true });
-    }
-  }
-  let fileCount = 0;
-  let dirCount = 0;
-  let symlinkCount = 0;
-  for (const e of entries) {
-    if (e.type === "file") fileCount++;
-    else if (e.type === "dir") dirCount++;
-    else symlinkCount++;
-  }
-  return {
-    path: outPath,
-    compressedBytes: gzBytes,
-    uncompressedBytes: tarBytes,
-    fileCount,
-    dirCount,
-    symlinkCount,
-    digest: `sha256:${tarHash.digest("hex")}`,
-    archiveDigest: `sha256:${gzHash.digest("hex")}`,
-    entries: entries.map((e) => e.path),
-    largestFiles: largestFiles(entries),
-    skipped: scan.skipped,
-    ignoreFile: scan.ignoreFile,
-    cleanup: async () => {
-      await fs4.promises.rm(outPath, { force: true });
-    }
-  };
-}
-function toArchiveError(e, signal, outPath) {
-  if (signal?.aborted) return isActionError(e) && e.kind === "cancelled" ? e : archivingCancelled(signal);
-  if (isActionError(e)) return e;
-  const code2 = e?.code;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (code2 === "ENOSPC" || code2 === "EDQUOT") {
-    return new ActionError(`No space left to write the build context archive ${outPath}`, {
-      kind: "context",
-      advice: ["Free disk space on the runner, or shrink the context with .dockerignore."],
-      cause: e
-    });
-  }
-  return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: "context", cause: e });
 }
 
 // src/platform/platform-api.ts
@@ -39708,8 +39800,10 @@ function builderPayload(command) {
 
 // src/pipeline/upload.ts
 var HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
-function contextTooLargeAdvice(compressedBytes) {
-  return `The build context archive (${formatBytes(compressedBytes)} compressed) is larger than the platform accepts: leave out what the build does not need with a .dockerignore, or point the context input at a smaller directory.`;
+function contextTooLargeAdvice(compressedBytes, footprint) {
+  const size = footprint ? `${formatBytes(compressedBytes)} compressed, ${formatBytes(footprint.totalBytes)} in ${footprint.fileCount} files` : `${formatBytes(compressedBytes)} compressed`;
+  const largest = footprint ? largestEntries(footprint) : [];
+  return `The build context archive (${size}) is larger than the platform accepts` + (largest.length ? `; its largest entries: ${describeEntries(largest)}. Add those the build does not need to .dockerignore` : ": leave out what the build does not need with a .dockerignore") + ", or point the context input at a smaller directory.";
 }
 async function signBlobs(proxy, prep, sizes, signal) {
   if (prep.snapshotRelPath === void 0) return {};
@@ -39724,7 +39818,7 @@ async function signBlobs(proxy, prep, sizes, signal) {
   const parentDownload = prep.parent ? await proxy.signBlob({ target: { kind: "blob", uri: prep.parent.parentManifestUri }, op: { kind: "get_blob" } }, signal) : void 0;
   return { upload, parentDownload };
 }
-async function uploadContext(s, proxy, archive) {
+async function uploadContext(s, proxy, archive, footprint) {
   const { events: events2, now } = s;
   events2.status("Uploading build context...");
   await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR] }, HOUSEKEEPING);
@@ -39746,7 +39840,7 @@ async function uploadContext(s, proxy, archive) {
     },
     s.signal
   ).catch((e) => {
-    if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total));
+    if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total, footprint));
     throw e;
   });
   await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", CONTEXT_DIR] }, HOUSEKEEPING);
@@ -39760,11 +39854,11 @@ async function uploadContext(s, proxy, archive) {
   await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
   events2.status("Build context extracted; removed remote archive");
 }
-async function uploadBuildInputs(s, proxy, plan, prep, sizes, packaged) {
+async function uploadBuildInputs(s, proxy, plan, prep, sizes, packaged, footprint) {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
   await execInSandbox(s, proxy, { command: "mkdir", args: ["-p", BUILD_DIR], user: "root" }, HOUSEKEEPING);
   await execInSandbox(s, proxy, { command: "chmod", args: ["0777", BUILD_DIR], user: "root" }, HOUSEKEEPING);
-  if (packaged.archive) await uploadContext(s, proxy, packaged.archive);
+  if (packaged.archive) await uploadContext(s, proxy, packaged.archive, footprint);
   const spec = buildSpec({
     prepared: prep.raw,
     plan,
@@ -40066,7 +40160,11 @@ async function runBuild(req, deps) {
   const evidence = { sawDiskSpaceEvidence: false };
   let packaged;
   try {
-    const plan = await phase("plan", () => planBuild(req, events2));
+    const plan = await phase("plan", async () => {
+      const planned = await planBuild(req, events2);
+      result.contextFootprint = await measureBuildContext(req, events2);
+      return planned;
+    });
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.additionalRefs = plan.additionalRefs;
@@ -40140,7 +40238,7 @@ async function runBuild(req, deps) {
       )
     )).proxy;
     const ready = proxy;
-    const upload = await phase("upload", () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg));
+    const upload = await phase("upload", () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg, result.contextFootprint));
     await phase("build", () => runBuilder(s, ready, prep, evidence));
     const completion = await phase("complete", async () => {
       const meta = parseMetadata(await ready.getFile(METADATA_PATH, signal));
@@ -40599,7 +40697,7 @@ function renderImagesSummary(reports, redact, planOnly = false) {
   for (const rep of reports) {
     const o = rep.outcome;
     if (!o.result?.error || o.status === "cancelled") continue;
-    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, "", fencedBlock(formatError(o.result.error)), "");
+    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, "", wrappingText(formatError(o.result.error)), "");
     if (rep.logTail.length) {
       lines.push(
         `<details><summary>Last ${rep.logTail.length} builder log lines</summary>`,
@@ -40725,6 +40823,7 @@ function guardedCore(core) {
 // src/report/reporter.ts
 var MAX_ANNOTATIONS_PER_LEVEL = 10;
 var LOG_TAIL_LINES = 30;
+var PROGRESS_INTERVAL_MS = 5e3;
 var GitHubReporter = class {
   constructor(core, opts) {
     this.opts = opts;
@@ -40736,9 +40835,10 @@ var GitHubReporter = class {
   errorsAnnotated = 0;
   /** warnings that did not become annotations (over the cap, or annotations off) */
   overflow = [];
-  lastProgress = /* @__PURE__ */ new Map();
-  /** the last builder log lines (redacted), shown in the summary when the build fails */
-  logTail = [];
+  /** per transfer: when it began, when a line was last printed, whether the final line was printed */
+  progressState = /* @__PURE__ */ new Map();
+  /** the last builder log lines (redacted) with their stream */
+  tail = [];
   core;
   line(text) {
     const t = this.opts.redact(text);
@@ -40764,16 +40864,30 @@ var GitHubReporter = class {
     this.line(oneLine(message));
   }
   buildLog(stream, line) {
-    const text = stream === "stderr" ? `[stderr] ${line}` : line;
-    this.line(text);
-    this.logTail.push(this.opts.redact(text));
-    if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
+    this.line(line);
+    this.tail.push({ stream, text: this.opts.redact(line) });
+    if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
+  }
+  /**
+   * The last builder log lines, shown in the summary when the build fails. When they come from both
+   * streams, stderr lines are marked `[stderr]` (there the mark tells the error output apart).
+   */
+  get logTail() {
+    const mixed = this.tail.some((l) => l.stream === "stderr") && this.tail.some((l) => l.stream === "stdout");
+    return this.tail.map((l) => mixed && l.stream === "stderr" ? `[stderr] ${l.text}` : l.text);
   }
   progress(p) {
-    const key = p.kind;
-    const last = this.lastProgress.get(key);
-    if (last !== void 0 && p.percent === last) return;
-    this.lastProgress.set(key, p.percent);
+    const now = (this.opts.now ?? Date.now)();
+    const final = p.percent >= 100;
+    let st = this.progressState.get(p.kind);
+    if (!st || st.done && !final) {
+      st = { started: now, printed: now, done: false };
+      this.progressState.set(p.kind, st);
+    }
+    if (st.done) return;
+    if (!final && now - st.printed < PROGRESS_INTERVAL_MS) return;
+    st.printed = now;
+    st.done = final;
     const what = p.kind === "archive" ? "Creating build context archive" : "Uploading build context archive";
     const files = p.files !== void 0 && p.totalFiles !== void 0 ? `, ${p.files}/${p.totalFiles} files` : "";
     this.line(
@@ -40784,7 +40898,7 @@ var GitHubReporter = class {
     const text = this.opts.redact(w.message);
     if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
       this.warningsAnnotated++;
-      this.core.warning(text, { title: `Dockerfile: ${w.kind}`, file, startLine: w.line });
+      this.core.warning(text, { title: PLAN_WARNING_TITLES[w.kind], file, startLine: w.line });
     } else {
       this.line(`warning: ${w.line !== void 0 && !text.startsWith("line ") ? `line ${w.line}: ` : ""}${text}`);
       this.overflow.push(`${file ?? "Dockerfile"}${w.line !== void 0 ? `:${w.line}` : ""}: ${text}`);

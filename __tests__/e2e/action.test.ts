@@ -58,6 +58,27 @@ describe('action end to end (dist/index.js)', () => {
     assert.match(r.summary, /Tensorlake sandbox image `e2e-ext4` registered/);
     assert.ok(r.summary.includes(r.outputs['template-id']), 'summary names the template');
     assert.ok(r.summary.includes(r.outputs['context-digest']), 'summary has the context digest');
+    // what a person sees: the context measured in Plan, before the builder sandbox is created
+    const measured = r.stdout.search(/^Build context: 6 files, \d+ B \(after \.dockerignore\)$/m);
+    assert.ok(
+      measured >= 0 && measured < r.stdout.indexOf('::group::Builder sandbox'),
+      'context size reported in Plan, before the sandbox',
+    );
+    assert.match(r.stdout, /^Largest files: [^\n]*requirements\.txt \(\d+ B\)/m);
+    assert.match(r.summary, /\| Context size \| \d+ B in 6 files; largest directories: src\/ /);
+    assert.match(r.summary, /\| Snapshot URI \| `/, 'ext4 registers a snapshot');
+    assert.ok(!r.summary.includes('| | |'), 'no empty header row');
+    // builder lines as the builder wrote them; progress: the final line of each transfer only, for a tiny context
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('[stderr]')).length, 0);
+    const progress = r.stdout.split('\n').filter((l) => /^(Creating|Uploading) build context archive: \d+%/.test(l));
+    assert.deepEqual(
+      progress.map((l) => l.replace(/ \(.*$/, '')),
+      ['Creating build context archive: 100%', 'Uploading build context archive: 100%'],
+    );
+    assert.ok(
+      warn.every((a) => a.props.title === 'Dockerfile: instruction without effect in a sandbox'),
+      JSON.stringify(warn),
+    );
     // the simulator saw the right build
     const st = s.state();
     const build = st.builds.find((b) => b.buildId === r.outputs['build-id'])!;

@@ -18,6 +18,14 @@ import { splitCsvFields, unquoteWord } from './shell.js';
 
 export type PlanWarningKind = 'ignored-instruction' | 'build-arg-reference' | 'digest-pinned-reference' | 'deprecated';
 
+/** Each kind in words, for annotation titles. */
+export const PLAN_WARNING_TITLES: Record<PlanWarningKind, string> = {
+  'ignored-instruction': 'Dockerfile: instruction without effect in a sandbox',
+  'build-arg-reference': 'Dockerfile: image reference with a build argument',
+  'digest-pinned-reference': 'Dockerfile: image reference pinned by digest',
+  deprecated: 'Dockerfile: deprecated instruction',
+};
+
 export interface PlanWarning {
   kind: PlanWarningKind;
   /** 1-based */

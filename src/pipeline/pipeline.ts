@@ -24,7 +24,7 @@ import { computeSizes, type BuildSizes } from './sizes.js';
 import { completeRequestFromMetadata, parseMetadata } from './completion.js';
 import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
-import { planBuild } from './plan-phase.js';
+import { measureBuildContext, planBuild } from './plan-phase.js';
 import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
 import { packageBuild, type PackagedBuild } from './package-phase.js';
@@ -108,7 +108,12 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
 
   try {
     // Plan and Package: local, no network.
-    const plan: BuildPlan = await phase('plan', () => planBuild(req, events));
+    const plan: BuildPlan = await phase('plan', async () => {
+      const planned = await planBuild(req, events);
+      // the context's size and largest entries, before any builder sandbox exists
+      result.contextFootprint = await measureBuildContext(req, events);
+      return planned;
+    });
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.additionalRefs = plan.additionalRefs;
@@ -193,7 +198,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     const ready = proxy;
 
     // Upload context and spec (§6.5–§7.1).
-    const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg));
+    const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg, result.contextFootprint));
 
     // Build (§7).
     await phase('build', () => runBuilder(s, ready, prep, evidence));

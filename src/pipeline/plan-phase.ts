@@ -2,8 +2,9 @@
 import { open } from 'node:fs/promises';
 import { ActionError, toActionError } from '../errors.js';
 import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
-import { loadDockerignore } from '../context/dockerignore.js';
 import { withBuildRecord } from '../images/build-record.js';
+import { LARGE_CONTEXT_BYTES, describeEntries, largestEntries, measureContext, type ContextFootprint } from '../context/footprint.js';
+import { formatBytes } from '../format.js';
 import type { BuildEvents } from './events.js';
 import type { BuildRequest } from './session.js';
 
@@ -41,8 +42,6 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;
-    // A pattern Docker rejects fails here, before any network call, naming the ignore file's line.
-    await loadDockerignore(req.source.context, req.source.dockerfile);
   }
   if (req.buildRecord) plan.dockerfileText = withBuildRecord(plan.dockerfileText, req.buildRecord);
   for (const w of plan.warnings) events.planWarning(w, plan.dockerfilePath);
@@ -54,4 +53,25 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
   events.status(`Selected image name ${plan.name}`);
   events.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(', ')}` : ''}`);
   return plan;
+}
+
+/**
+ * Measures the build context as it will be uploaded (`.dockerignore` applied) before any builder
+ * sandbox exists: its size and largest files and directories, with a warning above
+ * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects fails here, before any network call,
+ * naming its line. Import builds have no context.
+ */
+export async function measureBuildContext(req: BuildRequest, events: BuildEvents): Promise<ContextFootprint | undefined> {
+  if (req.source.kind !== 'dockerfile') return undefined;
+  const f = await measureContext(req.source.context, req.source.dockerfile);
+  events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
+  if (f.largestDirectories.length) events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);
+  if (f.largestFiles.length) events.status(`Largest files: ${describeEntries(f.largestFiles)}`);
+  if (f.totalBytes > LARGE_CONTEXT_BYTES) {
+    events.warning(
+      `The build context is ${formatBytes(f.totalBytes)}, more than ${formatBytes(LARGE_CONTEXT_BYTES)}: every build uploads all of it. ` +
+        `Largest: ${describeEntries(largestEntries(f))}. Add what the build does not need to .dockerignore, or point the context input at a smaller directory.`,
+    );
+  }
+  return f;
 }

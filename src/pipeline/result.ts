@@ -3,6 +3,7 @@ import type { Phase } from './events.js';
 import type { PlanWarning } from '../dockerfile/plan.js';
 import type { Template } from '../platform/types.js';
 import type { DryRun } from '../inputs.js';
+import type { ContextFootprint } from '../context/footprint.js';
 
 /** `planned`: a plan-only run (dry-run) that found nothing a real build would fail on. */
 export type BuildStatusOutcome = 'registered' | 'ingesting' | 'planned' | 'failed' | 'cancelled';
@@ -43,6 +44,8 @@ export interface BuildResult {
   imageSizeBytes?: number;
   rootfsDiskBytes?: number;
   context?: ContextSummary;
+  /** the context measured while planning (size, largest entries) */
+  contextFootprint?: ContextFootprint;
   warnings: PlanWarning[];
   timings: { phase: Phase; ms: number; outcome: 'ok' | 'failed' | 'skipped' }[];
   admissionPolls: number;

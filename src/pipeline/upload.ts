@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { ActionError } from '../errors.js';
 import type { ContextArchive } from '../context/archive.js';
 import { formatBytes } from '../format.js';
+import { describeEntries, largestEntries, type ContextFootprint } from '../context/footprint.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import type { SandboxProxy } from '../platform/proxy.js';
 import type { JsonObject, PreparedBuild } from '../platform/types.js';
@@ -19,11 +20,18 @@ import type { BuildSession } from './session.js';
 
 const HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
 
-/** What to do when the platform refuses the context archive as too large (HTTP 413). */
-export function contextTooLargeAdvice(compressedBytes: number): string {
+/** What to do when the platform refuses the context archive as too large (HTTP 413): its size and largest entries, in words. */
+export function contextTooLargeAdvice(compressedBytes: number, footprint?: ContextFootprint): string {
+  const size = footprint
+    ? `${formatBytes(compressedBytes)} compressed, ${formatBytes(footprint.totalBytes)} in ${footprint.fileCount} files`
+    : `${formatBytes(compressedBytes)} compressed`;
+  const largest = footprint ? largestEntries(footprint) : [];
   return (
-    `The build context archive (${formatBytes(compressedBytes)} compressed) is larger than the platform accepts: ` +
-    'leave out what the build does not need with a .dockerignore, or point the context input at a smaller directory.'
+    `The build context archive (${size}) is larger than the platform accepts` +
+    (largest.length
+      ? `; its largest entries: ${describeEntries(largest)}. Add those the build does not need to .dockerignore`
+      : ': leave out what the build does not need with a .dockerignore') +
+    ', or point the context input at a smaller directory.'
   );
 }
 
@@ -52,7 +60,7 @@ async function signBlobs(
   return { upload, parentDownload };
 }
 
-async function uploadContext(s: BuildSession, proxy: SandboxProxy, archive: ContextArchive): Promise<void> {
+async function uploadContext(s: BuildSession, proxy: SandboxProxy, archive: ContextArchive, footprint?: ContextFootprint): Promise<void> {
   const { events, now } = s;
   events.status('Uploading build context...');
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
@@ -77,7 +85,7 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, archive: Cont
       s.signal,
     )
     .catch((e: unknown) => {
-      if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total));
+      if (e instanceof ActionError && e.httpStatus === 413) e.addAdvice(contextTooLargeAdvice(total, footprint));
       throw e;
     });
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] }, HOUSEKEEPING);
@@ -99,11 +107,13 @@ export async function uploadBuildInputs(
   prep: PreparedBuild,
   sizes: BuildSizes,
   packaged: PackagedBuild,
+  /** the context as measured while planning, for a 413's advice */
+  footprint?: ContextFootprint,
 ): Promise<UploadOutcome> {
   const signed = await signBlobs(proxy, prep, sizes, s.signal);
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
   await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
-  if (packaged.archive) await uploadContext(s, proxy, packaged.archive);
+  if (packaged.archive) await uploadContext(s, proxy, packaged.archive, footprint);
   const spec = buildSpec({
     prepared: prep.raw,
     plan,

@@ -3,7 +3,7 @@ import type { ImageOutcome } from '../images/orchestrator.js';
 import { formatError } from '../errors.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
 import { fencedBlock } from './untrusted.js';
-import { cell, code, plain } from './summary.js';
+import { cell, code, plain, wrappingText } from './summary.js';
 
 export interface ImageReport {
   outcome: ImageOutcome;
@@ -45,7 +45,7 @@ export function renderImagesSummary(reports: ImageReport[], redact: (s: string) 
   for (const rep of reports) {
     const o = rep.outcome;
     if (!o.result?.error || o.status === 'cancelled') continue;
-    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', fencedBlock(formatError(o.result.error)), '');
+    lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', wrappingText(formatError(o.result.error)), '');
     if (rep.logTail.length) {
       lines.push(
         `<details><summary>Last ${rep.logTail.length} builder log lines</summary>`,

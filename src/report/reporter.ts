@@ -1,11 +1,13 @@
 /**
  * Turns build events into GitHub log output: one log group per phase, the builder's log streamed
- * live (stderr lines marked), progress lines, and annotations for Dockerfile warnings (capped; the
+ * live as the builder wrote it (BuildKit writes its progress to stderr, so a stream mark would make
+ * every line read as an error; only the failure tail marks stderr lines, when it mixes both streams),
+ * progress lines (at most one per PROGRESS_INTERVAL_MS per transfer, and the final one), and annotations for Dockerfile warnings (capped; the
  * rest go to the summary). Every line passes through the secret redactor.
  */
 import type { BuildEvents, Phase, TransferProgress } from '../pipeline/events.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
-import type { PlanWarning } from '../dockerfile/plan.js';
+import { PLAN_WARNING_TITLES, type PlanWarning } from '../dockerfile/plan.js';
 import { formatBytes } from '../format.js';
 import { guardedCore, type CorePort } from './core-port.js';
 import { oneLine } from './untrusted.js';
@@ -14,6 +16,8 @@ import type { PostStateWriter } from '../post-state.js';
 export const MAX_ANNOTATIONS_PER_LEVEL = 10;
 /** builder log lines kept for the summary of a failed build */
 export const LOG_TAIL_LINES = 30;
+/** at most one progress line per transfer this often (the final one is always printed) */
+export const PROGRESS_INTERVAL_MS = 5000;
 
 export interface ReporterOptions {
   annotations: boolean;
@@ -22,6 +26,8 @@ export interface ReporterOptions {
   postState: PostStateWriter;
   /** a prefix for every line, to tell builds apart when several run in one step */
   label?: string;
+  /** clock for progress pacing (tests) */
+  now?: () => number;
 }
 
 export class GitHubReporter implements BuildEvents {
@@ -30,9 +36,10 @@ export class GitHubReporter implements BuildEvents {
   private errorsAnnotated = 0;
   /** warnings that did not become annotations (over the cap, or annotations off) */
   readonly overflow: string[] = [];
-  private lastProgress = new Map<string, number>();
-  /** the last builder log lines (redacted), shown in the summary when the build fails */
-  readonly logTail: string[] = [];
+  /** per transfer: when it began, when a line was last printed, whether the final line was printed */
+  private readonly progressState = new Map<string, { started: number; printed: number; done: boolean }>();
+  /** the last builder log lines (redacted) with their stream */
+  private readonly tail: Array<{ stream: 'stdout' | 'stderr'; text: string }> = [];
 
   private readonly core: CorePort;
 
@@ -73,17 +80,32 @@ export class GitHubReporter implements BuildEvents {
   }
 
   buildLog(stream: 'stdout' | 'stderr', line: string): void {
-    const text = stream === 'stderr' ? `[stderr] ${line}` : line;
-    this.line(text);
-    this.logTail.push(this.opts.redact(text));
-    if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
+    this.line(line);
+    this.tail.push({ stream, text: this.opts.redact(line) });
+    if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
+  }
+
+  /**
+   * The last builder log lines, shown in the summary when the build fails. When they come from both
+   * streams, stderr lines are marked `[stderr]` (there the mark tells the error output apart).
+   */
+  get logTail(): string[] {
+    const mixed = this.tail.some((l) => l.stream === 'stderr') && this.tail.some((l) => l.stream === 'stdout');
+    return this.tail.map((l) => (mixed && l.stream === 'stderr' ? `[stderr] ${l.text}` : l.text));
   }
 
   progress(p: TransferProgress): void {
-    const key = p.kind;
-    const last = this.lastProgress.get(key);
-    if (last !== undefined && p.percent === last) return;
-    this.lastProgress.set(key, p.percent);
+    const now = (this.opts.now ?? Date.now)();
+    const final = p.percent >= 100;
+    let st = this.progressState.get(p.kind);
+    if (!st || (st.done && !final)) {
+      st = { started: now, printed: now, done: false };
+      this.progressState.set(p.kind, st);
+    }
+    if (st.done) return;
+    if (!final && now - st.printed < PROGRESS_INTERVAL_MS) return;
+    st.printed = now;
+    st.done = final;
     const what = p.kind === 'archive' ? 'Creating build context archive' : 'Uploading build context archive';
     const files = p.files !== undefined && p.totalFiles !== undefined ? `, ${p.files}/${p.totalFiles} files` : '';
     this.line(
@@ -96,7 +118,7 @@ export class GitHubReporter implements BuildEvents {
     if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
       // the annotation command prints in the log too
       this.warningsAnnotated++;
-      this.core.warning(text, { title: `Dockerfile: ${w.kind}`, file, startLine: w.line });
+      this.core.warning(text, { title: PLAN_WARNING_TITLES[w.kind], file, startLine: w.line });
     } else {
       this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
       this.overflow.push(`${file ?? 'Dockerfile'}${w.line !== undefined ? `:${w.line}` : ''}: ${text}`);

@@ -5,6 +5,7 @@
 import type { BuildResult } from '../pipeline/result.js';
 import { PHASE_TITLES } from '../pipeline/events.js';
 import { formatBytes } from '../format.js';
+import { LARGE_CONTEXT_BYTES, describeEntries } from '../context/footprint.js';
 import { formatError } from '../errors.js';
 import { escapeHtml, fencedBlock, oneLine } from './untrusted.js';
 
@@ -21,6 +22,19 @@ export function plain(text: string): string {
 /** An inline code span: Markdown renders its content literally, so only backticks and breaks matter. */
 export function code(text: string): string {
   return '`' + oneLine(text).replace(/`/g, "'") + '`';
+}
+
+/**
+ * Text from outside as a paragraph that wraps (a code block would keep a long message on one
+ * unbroken line): an HTML block of escaped text, each line ended by `<br>` so that no line is blank
+ * (a blank line would end the block and hand the rest to Markdown).
+ */
+export function wrappingText(text: string): string {
+  const body = text
+    .split(/\r\n|\r|\n/)
+    .map((l) => `${escapeHtml(oneLine(l))}<br>`)
+    .join('\n');
+  return `<p>\n${body}\n</p>`;
 }
 
 export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (s: string) => string, logTail: string[] = []): string {
@@ -45,7 +59,8 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
     ['Failed in', r.error?.phase ? (PHASE_TITLES[r.error.phase as keyof typeof PHASE_TITLES] ?? r.error.phase) : undefined],
     ['Template id', r.templateId && code(r.templateId)],
     ['Template name', r.templateName && code(r.templateName)],
-    ['Manifest URI', r.manifestUri && code(r.manifestUri)],
+    // ext4 builds register a snapshot; cas-streaming builds a content-addressed manifest
+    [r.rootfsFormat === 'cas-streaming' ? 'Manifest URI' : 'Snapshot URI', r.manifestUri && code(r.manifestUri)],
     ['Image digest', r.imageDigest && code(r.imageDigest)],
     ['Build id', r.buildId && code(r.buildId)],
     [
@@ -76,6 +91,15 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
     ['Target rootfs', r.rootfsDiskBytes !== undefined ? formatBytes(r.rootfsDiskBytes) : undefined],
     ['Admission polls', r.admissionPolls ? String(r.admissionPolls) : undefined],
   ];
+  const f = r.contextFootprint;
+  if (f) {
+    // the files are in the Largest files row (from the archive); the directories come from planning
+    rows.push([
+      'Context size',
+      `${formatBytes(f.totalBytes)} in ${f.fileCount} files${f.totalBytes > LARGE_CONTEXT_BYTES ? ` (more than ${formatBytes(LARGE_CONTEXT_BYTES)})` : ''}` +
+        (f.largestDirectories.length ? `; largest directories: ${plain(describeEntries(f.largestDirectories))}` : ''),
+    ]);
+  }
   if (r.context) {
     const c = r.context;
     rows.push(
@@ -90,11 +114,15 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
       ],
     );
   }
-  lines.push('| | |', '|---|---|');
-  for (const [k, v] of rows) if (v !== undefined && v !== '') lines.push(`| ${k} | ${cell(v)} |`);
+  // the first row is the table's header: no empty header row above the facts
+  const shown = rows.filter((row): row is [string, string] => row[1] !== undefined && row[1] !== '');
+  shown.forEach(([k, v], i) => {
+    lines.push(`| ${k} | ${cell(v)} |`);
+    if (i === 0) lines.push('|---|---|');
+  });
   lines.push('');
   if (r.error) {
-    lines.push('### Error', '', fencedBlock(formatError(r.error)), '');
+    lines.push('### Error', '', wrappingText(formatError(r.error)), '');
     if (logTail.length) {
       lines.push(
         `<details><summary>Last ${logTail.length} builder log lines</summary>`,

@@ -31,7 +31,7 @@ function recorder() {
   return { core, calls };
 }
 
-test('phases become groups; stderr lines are marked; secrets redacted from every line', () => {
+test('phases become groups; builder lines are shown as written (no stream mark); secrets redacted from every line', () => {
   const { core, calls } = recorder();
   const s = new SecretRegistry();
   s.add('sekret-token');
@@ -52,7 +52,52 @@ test('phases become groups; stderr lines are marked; secrets redacted from every
   );
   assert.deepEqual(calls.find((c) => c.fn === 'startGroup')!.args, ['Build']);
   const infos = calls.filter((c) => c.fn === 'info').map((c) => c.args[0]);
-  assert.deepEqual(infos, ['step 1 ***', '[stderr] oops', 'Build: ok in 1.5s']);
+  assert.deepEqual(infos, ['step 1 ***', 'oops', 'Build: ok in 1.5s']);
+  // the failure tail marks stderr lines, since it mixes both streams
+  assert.deepEqual(r.logTail, ['step 1 ***', '[stderr] oops']);
+});
+
+test('failure tail: lines from one stream only (BuildKit writes all to stderr) carry no mark', () => {
+  const { core } = recorder();
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (t) => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
+  for (let i = 0; i < 40; i++) r.buildLog('stderr', `#${i} DONE 0.1s`);
+  assert.equal(r.logTail.length, 30);
+  assert.equal(r.logTail[0], '#10 DONE 0.1s');
+  assert.ok(r.logTail.every((l) => !l.startsWith('[stderr]')));
+});
+
+test('progress: at most one line per transfer every few seconds, plus the final one', () => {
+  const { core, calls } = recorder();
+  let t = 0;
+  const r = new GitHubReporter(core, {
+    annotations: true,
+    redact: (x) => x,
+    now: () => t,
+    postState: new PostStateWriter((k, v) => core.saveState(k, v)),
+  });
+  const progressLines = (): string[] => calls.filter((c) => c.fn === 'info').map((c) => String(c.args[0]));
+  // a tiny context: many events within milliseconds → only the final line of each transfer
+  for (let i = 0; i <= 8; i++)
+    r.progress({ kind: 'archive', bytes: Math.min(750, i * 100), totalBytes: 750, percent: Math.min(100, i * 13), rate: 1 });
+  for (let i = 0; i <= 10; i++) r.progress({ kind: 'upload', bytes: i * 30, totalBytes: 300, percent: i * 10, rate: 1 });
+  assert.deepEqual(
+    progressLines().map((l) => l.split(':')[0] + ':' + l.split(':')[1].split('%')[0]),
+    ['Creating build context archive: 100', 'Uploading build context archive: 100'],
+  );
+  // a 300 MiB transfer over 20 s, one event per percent → one line per 5 s and the final one
+  calls.length = 0;
+  const total = 300 * 1024 * 1024;
+  for (let p = 0; p <= 100; p++) {
+    t = 1000 + p * 200;
+    r.progress({ kind: 'upload', bytes: Math.round((total * p) / 100), totalBytes: total, percent: p, rate: 1 });
+  }
+  const lines = progressLines();
+  assert.ok(lines.length >= 4 && lines.length <= 5, lines.join('\n'));
+  assert.match(lines.at(-1)!, /: 100% \(300 MiB \/ 300 MiB/);
 });
 
 test('plan warnings become annotations with file and line, capped; the rest overflow to the summary', () => {
@@ -66,7 +111,7 @@ test('plan warnings become annotations with file and line, capped; the rest over
     r.planWarning({ kind: 'ignored-instruction', line: i, message: `EXPOSE instruction ${i}` }, 'app/Dockerfile');
   const ann = calls.filter((c) => c.fn === 'warning');
   assert.equal(ann.length, MAX_ANNOTATIONS_PER_LEVEL);
-  assert.deepEqual(ann[0].args[1], { title: 'Dockerfile: ignored-instruction', file: 'app/Dockerfile', startLine: 1 });
+  assert.deepEqual(ann[0].args[1], { title: 'Dockerfile: instruction without effect in a sandbox', file: 'app/Dockerfile', startLine: 1 });
   assert.equal(r.overflow.length, 3);
   assert.equal(r.overflow[0], 'app/Dockerfile:11: EXPOSE instruction 11');
 });
@@ -212,7 +257,44 @@ test('failed summary shows the error with advice and ids, redacted', () => {
   assert.match(md, /\| Failed in \| Build \|/);
   assert.match(md, /Last 2 builder log lines[\s\S]*\[stderr\] make: \*\*\* Error 2/);
   assert.match(md, /❌/);
-  assert.match(md, /Command failed with \*\*\*\nretry with a larger memory-mb \(builder sandbox: sbx1, build: b1\)/);
+  assert.match(md, /<p>\nCommand failed with \*\*\*<br>\nretry with a larger memory-mb \(builder sandbox: sbx1, build: b1\)<br>\n<\/p>/);
   assert.doesNotMatch(md, /token-12345/);
   assert.equal(resultOutputs({ ...base, status: 'cancelled' }).status, 'failed');
+});
+
+test('summary table: the first fact is the header row (no empty header); ext4 says Snapshot URI', () => {
+  const md = renderSummary(base, [], (t) => t);
+  const table = md.split('\n').filter((l) => l.startsWith('|'));
+  assert.equal(table[0], '| Result | registered |');
+  assert.equal(table[1], '|---|---|');
+  assert.ok(!md.includes('| | |'), 'no empty header row');
+  assert.ok(md.includes('| Manifest URI | `cas://manifests/sha256:ab` |'));
+  const ext4 = renderSummary({ ...base, rootfsFormat: 'ext4', manifestUri: 's3://snapshots/snap1' }, [], (t) => t);
+  assert.ok(ext4.includes('| Snapshot URI | `s3://snapshots/snap1` |'), ext4);
+  assert.ok(!ext4.includes('Manifest URI'));
+});
+
+test('summary: a long error is a wrapping paragraph, not one unbroken code line', () => {
+  const long = `failed to upload the context: ${'x'.repeat(400)} and more words that a person must read`;
+  const md = renderSummary({ ...base, status: 'failed', error: new ActionError(long, { kind: 'platform' }) }, [], (t) => t);
+  const section = md.slice(md.indexOf('### Error'));
+  assert.ok(!/^```/m.test(section.split('### Timings')[0]), 'the error is not a code block');
+  assert.match(section, /<p>\nfailed to upload the context: x{400} and more words that a person must read<br>\n<\/p>/);
+});
+
+test('summary: the context measured while planning, with its largest entries in words', () => {
+  const md = renderSummary(
+    {
+      ...base,
+      contextFootprint: {
+        totalBytes: 3 * 1024 * 1024,
+        fileCount: 12,
+        largestFiles: [{ path: 'data/big.bin', bytes: 2 * 1024 * 1024 }],
+        largestDirectories: [{ path: 'data/', bytes: 2.5 * 1024 * 1024 }],
+      },
+    },
+    [],
+    (t) => t,
+  );
+  assert.ok(md.includes('| Context size | 3.00 MiB in 12 files; largest directories: data/ (2.50 MiB) |'), md);
 });

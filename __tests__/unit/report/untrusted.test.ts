@@ -134,6 +134,6 @@ test('summary: error text, builder log tail and warnings cannot inject HTML or l
   // the forged table row stayed inside its cell
   assert.equal(md.split('\n').filter((l) => l.startsWith('| injected')).length, 0);
   assert.equal(md.split('\n').filter((l) => l.startsWith('- forged item')).length, 0);
-  // the error's text is all there, in one block
-  assert.match(md, /admission failed: ```\n<img src=https:\/\/evil\.example\/pixel>\n```/);
+  // the error's text is all there, escaped, in one wrapping paragraph (an HTML block with no blank line)
+  assert.match(md, /<p>\nadmission failed: ```<br>\n&#60;img src=https:\/\/evil\.example\/pixel&#62;<br>\n```<br>\n<\/p>/);
 });

@@ -79,10 +79,10 @@ describe('workflow-command injection (dist/index.js)', () => {
     // the error annotation carries the whole message as data (escaped by the command)
     const err = runnerCommands(r.stdout).find((c) => c.name === 'error' && c.data.includes('chunk check failed'));
     assert.ok(err, 'the failure is reported as one error command');
-    // the summary shows the message inside a code block, no rendered image
+    // the summary shows the message as escaped, wrapping text, no rendered image
     const outsideCode = r.summary.replace(/(`{3,})text\n[\s\S]*?\n\1(?=\n|$)/g, '').replace(/`[^`\n]*`/g, '');
     assert.doesNotMatch(outsideCode, /<img/);
-    assert.ok(r.summary.includes('<img src=https://evil.example/p.png>'), 'the message is shown, verbatim, in the code block');
+    assert.ok(r.summary.includes('&#60;img src=https://evil.example/p.png&#62;<br>'), 'the message is shown, escaped, in its paragraph');
   });
 
   it('a platform field embedded in a status line stays on that line', async () => {

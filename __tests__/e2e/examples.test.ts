@@ -2,7 +2,7 @@
  * The demo's promise: for every example Dockerfile, the (simulated) builder shows one step per
  * instruction the planner saw, with the same text, and says that it is simulated.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

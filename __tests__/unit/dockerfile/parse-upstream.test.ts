@@ -1,7 +1,7 @@
 // BuildKit's own parser tests (frontend/dockerfile/parser), ported as data by
 // scripts/port-upstream-tests.mjs (see __tests__/data/upstream/README.md), run against this
 // project's Dockerfile parser.
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import {

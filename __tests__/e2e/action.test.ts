@@ -65,7 +65,7 @@ describe('action end to end (dist/index.js)', () => {
       'context size reported in Plan, before the sandbox',
     );
     assert.match(r.stdout, /^Largest files: [^\n]*requirements\.txt \(\d+ B\)/m);
-    assert.match(r.summary, /\| Context size \| \d+ B in 6 files; largest directories: src\/ /);
+    assert.match(r.summary, /\| Context size \| \d+ B in 6 files; largest directories: nested\/ \(\d+ B\), src\/ \(\d+ B\)/);
     assert.match(r.summary, /\| Snapshot URI \| `/, 'ext4 registers a snapshot');
     assert.ok(!r.summary.includes('| | |'), 'no empty header row');
     // builder lines as the builder wrote them; progress: the final line of each transfer only, for a tiny context

@@ -38358,7 +38358,19 @@ var LifecycleApi = class {
       let ambiguous;
       try {
         const res = await this.transport.request({ method: "POST", url: this.url(""), operation, json: req, retry: "if-unsent", signal });
-        const created = this.decodeCreate(res, operation);
+        let created;
+        try {
+          created = this.decodeCreate(res, operation);
+        } catch (e) {
+          if (!req.name || e instanceof ActionError && e.kind === "cancelled") throw e;
+          const adopted = await this.awaitByName(req.name, signal);
+          if (adopted) {
+            this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
+            await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
+            return adopted;
+          }
+          throw e;
+        }
         if (created) {
           if (hadAmbiguity && req.name) {
             await this.deleteDuplicates(req.name, created.sandbox_id, signal);
@@ -39739,7 +39751,7 @@ function createMayHaveHappened(e) {
   if (err.kind === "cancelled" || err.kind === "transport") return true;
   const st = err.httpStatus;
   if (st === void 0) return false;
-  return st >= 500 || st === 408 || st === 409;
+  return st >= 200 && st < 300 || st >= 500 || st === 408 || st === 409;
 }
 
 // src/pipeline/upload.ts

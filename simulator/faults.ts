@@ -74,6 +74,7 @@ export function validateFault(input: unknown): FaultRuleInput {
       if ((input.status === 204 || input.status === 304) && input.body !== undefined && input.body !== '')
         bad(`a ${input.status} answer has no body`);
       if (input.contentType !== undefined && typeof input.contentType !== 'string') bad('contentType must be a string');
+      if (input.when !== undefined && input.when !== 'before' && input.when !== 'after') bad("when must be 'before' or 'after'");
       break;
     case 'delay':
       optInt(input, 'delayMs', 0, MAX_TIMER_MS);

@@ -187,7 +187,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
       req.socket.destroy();
       return;
     }
-    if (terminal?.kind === 'status') {
+    if (terminal?.kind === 'status' && terminal.when !== 'after') {
       sendReply(res, faultReply(terminal));
       return;
     }
@@ -212,6 +212,8 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
       if (f.kind === 'delay' && f.when === 'after') await holdFor(f.delayMs);
     }
     if (res.destroyed) return;
+    // the work is done, but the answer is replaced (a 2xx whose body cannot be decoded, say)
+    if (terminal?.kind === 'status') reply = faultReply(terminal);
     if ('stream' in reply) reply.stream(res);
     else sendReply(res, reply);
   } catch (err) {

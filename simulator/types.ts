@@ -116,6 +116,8 @@ export interface StatusFault extends FaultBase, HttpMatch {
   body?: JsonValue;
   /** default: text/html when body is a string starting with '<', else application/json */
   contentType?: string;
+  /** 'before' (default) = answer instead of doing the work; 'after' = do the work, then answer with this instead */
+  when?: 'before' | 'after';
 }
 export interface DelayFault extends FaultBase, HttpMatch {
   kind: 'delay';

@@ -411,6 +411,28 @@ describe('a sandbox whose create answer never arrived', () => {
     assert.match(post.stdout, new RegExp(`deleted builder sandbox \\S+ \\(named ${names[0]}\\)`));
   });
 
+  it('a 2xx create answer that cannot be decoded: the sandbox exists, is found by its name, used and deleted', async () => {
+    const bodies: { body: string | Record<string, string>; contentType?: string }[] = [
+      { body: '{"sandbox_id": "x",', contentType: 'application/json' },
+      { body: '' },
+      { body: '<html><body>OK</body></html>' },
+      { body: { id: 'sbx-elsewhere', status: 'pending' } },
+    ];
+    for (const b of bodies) {
+      s.addFaults({ kind: 'status', method: 'POST', path: '/v1/namespaces/default/sandboxes', status: 200, when: 'after', ...b });
+      const before = s.state().sandboxes.length;
+      const r = await run(s, await appProject(), {});
+      noCrash(r);
+      assertNoSecrets(r, [SIM_KEY], s);
+      const created = s.state().sandboxes.slice(before);
+      assert.equal(created.length, 1, `the server created one sandbox (${JSON.stringify(b.body)})`);
+      assert.equal(created[0].status, 'terminated', `and it was deleted (${JSON.stringify(b.body)}): ${r.stdout.slice(-1500)}`);
+      assert.equal(r.code, 0, r.stdout.slice(-2000));
+      assert.deepEqual(JSON.parse(r.state['builder-sandbox-names'] ?? '[]'), [], 'nothing left for the post step');
+      s.clearFaults();
+    }
+  });
+
   it('ambiguous create answered 409 on the retry: the first sandbox is adopted, not leaked', async () => {
     s.addFaults([
       { kind: 'reset', method: 'POST', path: '/v1/namespaces/default/sandboxes', when: 'after' },

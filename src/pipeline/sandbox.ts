@@ -211,12 +211,14 @@ const LOST_CREATE_LOOKS = 3;
 
 /**
  * Whether a create that failed may still have made a sandbox: anything but an outright refusal
- * (a 4xx other than 408/409) — cancelled in flight, reset after sending, timed out, 5xx.
+ * (a 4xx other than 408/409) — cancelled in flight, reset after sending, timed out, 5xx, or a 2xx
+ * whose answer could not be decoded.
  */
 export function createMayHaveHappened(e: unknown): boolean {
   const err = toActionError(e);
   if (err.kind === 'cancelled' || err.kind === 'transport') return true;
   const st = err.httpStatus;
   if (st === undefined) return false;
-  return st >= 500 || st === 408 || st === 409;
+  // a 2xx whose answer could not be decoded: the sandbox exists, only its id is unknown
+  return (st >= 200 && st < 300) || st >= 500 || st === 408 || st === 409;
 }

@@ -103,7 +103,21 @@ export class LifecycleApi {
       let ambiguous: ActionError;
       try {
         const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
-        const created = this.decodeCreate(res, operation);
+        let created: SandboxCreated | undefined;
+        try {
+          created = this.decodeCreate(res, operation);
+        } catch (e) {
+          // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
+          // HTML, other field names): find it by name; never create a second one.
+          if (!req.name || (e instanceof ActionError && e.kind === 'cancelled')) throw e;
+          const adopted = await this.awaitByName(req.name, signal);
+          if (adopted) {
+            this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
+            await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
+            return adopted;
+          }
+          throw e;
+        }
         if (created) {
           if (hadAmbiguity && req.name) {
             await this.deleteDuplicates(req.name, created.sandbox_id, signal);

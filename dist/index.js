@@ -40786,7 +40786,9 @@ function registerCredentials(secrets, input, env) {
 // src/post-state.ts
 var STATE_KEYS = {
   sandboxIds: "builder-sandboxes",
-  sandboxNames: "builder-sandbox-names"
+  sandboxNames: "builder-sandbox-names",
+  /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
+  namedAt: "builder-sandbox-named-at"
 };
 var PostStateWriter = class {
   constructor(save) {
@@ -40795,6 +40797,7 @@ var PostStateWriter = class {
   save;
   ids = [];
   names = [];
+  namedAt = [];
   /** The sandboxes created and not yet deleted. */
   get sandboxIds() {
     return this.ids;
@@ -40807,9 +40810,12 @@ var PostStateWriter = class {
     remove(this.ids, id);
     this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
   }
-  addName(name) {
+  /** A create under this name is about to be sent (now, by the wall clock). */
+  addName(name, at = Date.now()) {
     if (!this.names.includes(name)) this.names.push(name);
+    this.namedAt.push(`${name}@${at}`);
     this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+    this.save(STATE_KEYS.namedAt, JSON.stringify(this.namedAt));
   }
   removeName(name) {
     remove(this.names, name);

@@ -22601,7 +22601,9 @@ function adopt(found) {
 // src/post-state.ts
 var STATE_KEYS = {
   sandboxIds: "builder-sandboxes",
-  sandboxNames: "builder-sandbox-names"
+  sandboxNames: "builder-sandbox-names",
+  /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
+  namedAt: "builder-sandbox-named-at"
 };
 function readPostState(getState2, warn) {
   const list = (key) => {
@@ -22614,7 +22616,13 @@ function readPostState(getState2, warn) {
       return [];
     }
   };
-  return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames) };
+  const namedAt = {};
+  for (const entry of list(STATE_KEYS.namedAt)) {
+    const at = entry.lastIndexOf("@");
+    const ms = Number(entry.slice(at + 1));
+    if (at > 0 && Number.isFinite(ms)) namedAt[entry.slice(0, at)] = Math.max(namedAt[entry.slice(0, at)] ?? 0, ms);
+  }
+  return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames), namedAt };
 }
 
 // src/report/core-port.ts
@@ -22635,7 +22643,11 @@ async function runPost(options = {}) {
   const secrets = new SecretRegistry((v) => core.setSecret(v));
   registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s) => secrets.redact(s);
-  const { sandboxIds: ids, sandboxNames: names } = readPostState(
+  const {
+    sandboxIds: ids,
+    sandboxNames: names,
+    namedAt
+  } = readPostState(
     (key) => core.getState(key),
     (m) => core.warning(m)
   );
@@ -22672,9 +22684,13 @@ async function runPost(options = {}) {
   }
   for (const name of names) {
     try {
+      const at = namedAt[name];
+      const windowEnd = Math.max(at !== void 0 ? at + LATE_CREATE_WINDOW_MS : 0, Date.now() + LATE_CREATE_MIN_WAIT_MS);
       let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
-      if (swept.length === 0) {
-        await abortableSleep(LATE_CREATE_WAIT_MS);
+      for (let looks = 1; swept.length === 0 && Date.now() < windowEnd; looks++) {
+        if (looks === 1)
+          core.info(`Post step: no builder sandbox named ${name} yet; looking again until ${new Date(windowEnd).toISOString()}.`);
+        await abortableSleep(Math.min(LATE_CREATE_POLL_MS, Math.max(0, windowEnd - Date.now())));
         swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       }
       if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);
@@ -22690,7 +22706,9 @@ async function runPost(options = {}) {
   return { deleted, failed };
 }
 var PER_SANDBOX_MS = 3e4;
-var LATE_CREATE_WAIT_MS = 3e3;
+var LATE_CREATE_WINDOW_MS = 6e4;
+var LATE_CREATE_MIN_WAIT_MS = 3e3;
+var LATE_CREATE_POLL_MS = 3e3;
 async function withinBudget(call) {
   const signal = AbortSignal.timeout(PER_SANDBOX_MS);
   try {

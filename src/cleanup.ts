@@ -29,7 +29,11 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
   registerCredentials(secrets, (n) => core.getInput(n), env);
   const redact = (s: string) => secrets.redact(s);
 
-  const { sandboxIds: ids, sandboxNames: names } = readPostState(
+  const {
+    sandboxIds: ids,
+    sandboxNames: names,
+    namedAt,
+  } = readPostState(
     (key) => core.getState(key),
     (m) => core.warning(m),
   );
@@ -65,13 +69,19 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
       warn(`failed to delete builder sandbox ${id}`, e);
     }
   }
-  // A sandbox whose create answer never reached the main step is found by its name.
+  // A sandbox whose create answer never reached the main step is found by its name. The create may
+  // still land after the main step ended: keep looking until the landing window closes
+  // (docs/protocol.md, "Post step sweep window").
   for (const name of names) {
     try {
+      // without a recorded time (an older main step), two looks 3 s apart as before
+      const at = namedAt[name];
+      const windowEnd = Math.max(at !== undefined ? at + LATE_CREATE_WINDOW_MS : 0, Date.now() + LATE_CREATE_MIN_WAIT_MS);
       let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
-      if (swept.length === 0) {
-        // a create whose answer was lost may land a moment later: look once more
-        await abortableSleep(LATE_CREATE_WAIT_MS);
+      for (let looks = 1; swept.length === 0 && Date.now() < windowEnd; looks++) {
+        if (looks === 1)
+          core.info(`Post step: no builder sandbox named ${name} yet; looking again until ${new Date(windowEnd).toISOString()}.`);
+        await abortableSleep(Math.min(LATE_CREATE_POLL_MS, Math.max(0, windowEnd - Date.now())));
         swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
       }
       if (swept.length === 0) core.info(`Post step: no builder sandbox named ${name} exists.`);
@@ -88,7 +98,15 @@ export async function runPost(options: PostOptions = {}): Promise<{ deleted: str
 }
 
 const PER_SANDBOX_MS = 30_000;
-const LATE_CREATE_WAIT_MS = 3_000;
+/**
+ * How long after the main step sent a create the post step looks for the sandbox it may have made
+ * (docs/protocol.md, "Post step sweep window"). A create landing later than this is not swept; the
+ * sandbox's own `timeout_secs` (300 s) still ends it.
+ */
+export const LATE_CREATE_WINDOW_MS = 60_000;
+/** the post step looks at least twice, this far apart, even when the window has passed */
+const LATE_CREATE_MIN_WAIT_MS = 3_000;
+const LATE_CREATE_POLL_MS = 3_000;
 
 /** Runs one cleanup call under its own time budget; running out is reported as such, not as "cancelled". */
 async function withinBudget<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -9,12 +9,15 @@
 export const STATE_KEYS = {
   sandboxIds: 'builder-sandboxes',
   sandboxNames: 'builder-sandbox-names',
+  /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
+  namedAt: 'builder-sandbox-named-at',
 } as const;
 
 /** Keeps the two lists and saves each one whenever it changes. */
 export class PostStateWriter {
   private readonly ids: string[] = [];
   private readonly names: string[] = [];
+  private readonly namedAt: string[] = [];
 
   constructor(private readonly save: (key: string, value: string) => void) {}
 
@@ -33,9 +36,12 @@ export class PostStateWriter {
     this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
   }
 
-  addName(name: string): void {
+  /** A create under this name is about to be sent (now, by the wall clock). */
+  addName(name: string, at = Date.now()): void {
     if (!this.names.includes(name)) this.names.push(name);
+    this.namedAt.push(`${name}@${at}`);
     this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+    this.save(STATE_KEYS.namedAt, JSON.stringify(this.namedAt));
   }
 
   removeName(name: string): void {
@@ -47,6 +53,8 @@ export class PostStateWriter {
 export interface PostState {
   sandboxIds: string[];
   sandboxNames: string[];
+  /** when the create of each name was sent (epoch ms; the latest, when a name was used twice) */
+  namedAt: Record<string, number>;
 }
 
 /** Reads what the main step left; an unreadable list is skipped with a warning. */
@@ -61,7 +69,13 @@ export function readPostState(getState: (key: string) => string, warn: (message:
       return [];
     }
   };
-  return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames) };
+  const namedAt: Record<string, number> = {};
+  for (const entry of list(STATE_KEYS.namedAt)) {
+    const at = entry.lastIndexOf('@');
+    const ms = Number(entry.slice(at + 1));
+    if (at > 0 && Number.isFinite(ms)) namedAt[entry.slice(0, at)] = Math.max(namedAt[entry.slice(0, at)] ?? 0, ms);
+  }
+  return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames), namedAt };
 }
 
 function remove(list: string[], value: string): void {

@@ -433,6 +433,22 @@ describe('a sandbox whose create answer never arrived', () => {
     }
   });
 
+  it('a create that lands 8 s after a SIGINT: the post step keeps looking through the landing window and deletes it', async () => {
+    s.addFaults({ kind: 'delay', method: 'POST', path: '/v1/namespaces/default/sandboxes', delayMs: 8000, detached: true });
+    const ws = await appProject();
+    const before = s.state().sandboxes.length;
+    const main = await run(s, ws, {}, { killOn: { pattern: /Creating rootfs builder sandbox/, signal: 'SIGINT', delayMs: 300 } });
+    assert.equal(main.code, 1);
+    assert.equal(s.state().sandboxes.length, before, 'the create has not landed when the main step ends');
+    const state = Object.fromEntries(Object.entries(main.state).filter(([k]) => k.startsWith('builder-sandbox')));
+    assert.equal((JSON.parse(state['builder-sandbox-names']) as string[]).length, 1, 'the name is left for the post step');
+    const post = await run(s, ws, {}, { post: true, state });
+    assert.equal(post.code, 0, post.stdout + post.stderr);
+    const created = s.state().sandboxes.slice(before);
+    assert.equal(created.length, 1, 'the create landed');
+    assert.equal(created[0].status, 'terminated', `and the post step deleted it: ${post.stdout}`);
+  });
+
   it('ambiguous create answered 409 on the retry: the first sandbox is adopted, not leaked', async () => {
     s.addFaults([
       { kind: 'reset', method: 'POST', path: '/v1/namespaces/default/sandboxes', when: 'after' },

@@ -40169,6 +40169,7 @@ async function runBuild(req, deps) {
   let sandboxReconciled = false;
   let createSent = false;
   let proxy;
+  let released = false;
   const evidence = { sawDiskSpaceEvidence: false };
   let packaged;
   try {
@@ -40271,13 +40272,14 @@ async function runBuild(req, deps) {
       events2.status("Admission in progress; not waiting (wait: false).");
       result.status = "ingesting";
     } else {
+      await releaseBuilder();
       template = await phase("admission", () => waitForAdmission(s, platform2, prep.buildId, () => result.admissionPolls++));
     }
     if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events2.status.bind(events2));
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled2 = err.kind === "cancelled" || signal?.aborted === true;
-    const terminated = sandboxId && remote && !cancelled2 ? await terminationReason(remote.lifecycle, sandboxId) : void 0;
+    const terminated = sandboxId && remote && !released && !cancelled2 ? await terminationReason(remote.lifecycle, sandboxId) : void 0;
     if (terminated !== void 0) {
       err = new ActionError(
         `the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ""} during the ${current ? PHASE_TITLES[current] : "build"} phase`,
@@ -40288,7 +40290,7 @@ async function runBuild(req, deps) {
         }
       ).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
-    if (proxy && !cancelled2 && terminated === void 0) {
+    if (proxy && !released && !cancelled2 && terminated === void 0) {
       const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(3e4)]) : AbortSignal.timeout(3e4);
       const diag = await gatherDiagnostics(proxy, {
         errorText: err.message,
@@ -40302,6 +40304,12 @@ async function runBuild(req, deps) {
     result.error = err;
   } finally {
     await packaged?.archive?.cleanup().catch(() => void 0);
+    if (!released) await releaseBuilder();
+  }
+  return result;
+  async function releaseBuilder() {
+    if (released) return;
+    released = true;
     if (result.buildId && createSent) {
       const sweep = sandboxId !== void 0 ? sandboxReconciled ? "reconciled" : "none" : createMayHaveHappened(result.error ?? cancelledError()) ? "lost" : "none";
       const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
@@ -40315,7 +40323,6 @@ async function runBuild(req, deps) {
       ).catch(() => false);
     }
   }
-  return result;
 }
 function recordTemplate(result, template, planName, completedUri, status) {
   const str4 = (v) => typeof v === "string" ? v : void 0;

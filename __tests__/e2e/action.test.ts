@@ -113,6 +113,7 @@ describe('action end to end (dist/index.js)', () => {
       assert.match(r.outputs['manifest-uri'], /sha256[:/][0-9a-f]{64}$/);
       assert.equal(template.manifestUri, r.outputs['manifest-uri']);
       assert.equal(template.snapshotFormatVersion, 'content_addressed_streaming_v1');
+      // the builder sandbox is released once /complete is accepted, before the admission wait
       assert.deepEqual(r.groups, [
         'Plan',
         'Package',
@@ -121,9 +122,12 @@ describe('action end to end (dist/index.js)', () => {
         'Upload context',
         'Build',
         'Complete',
-        'Admission',
         'Cleanup',
+        'Admission',
       ]);
+      const deletedAt = r.lines.findIndex((l) => l.startsWith(`Deleted builder sandbox ${r.outputs['builder-sandbox-id']}`));
+      const firstPoll = r.lines.findIndex((l) => /^Admission: ingesting/.test(l));
+      assert.ok(deletedAt >= 0 && deletedAt < firstPoll, `deleted (line ${deletedAt}) before the first admission poll (line ${firstPoll})`);
       const beats = r.lines.filter((l) => /^Admission: ingesting, .* elapsed, next poll in/.test(l));
       assert.ok(beats.length >= 2, `expected several heartbeat polls, got ${beats.length}`);
       const build = slow.state().builds.find((b) => b.buildId === r.outputs['build-id'])!;
@@ -200,7 +204,8 @@ describe('action end to end (dist/index.js)', () => {
     assert.match(r.stdout, /timed out waiting for the streaming image admission after 1s \(admission-timeout\)/);
     assert.match(r.stdout, /Raise the admission-timeout input/);
     assert.equal(r.outputs.status, 'failed');
-    assert.ok(r.groups.includes('Admission') && r.groups.at(-1) === 'Cleanup', r.groups.join(','));
+    assert.deepEqual(r.groups.slice(-2), ['Cleanup', 'Admission'], 'the builder was released before the admission wait');
+    assert.equal(s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])?.status, 'terminated');
     assert.match(r.summary, /\| Failed in \| Admission \|/);
   });
 

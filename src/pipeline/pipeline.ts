@@ -103,6 +103,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   let sandboxReconciled = false;
   let createSent = false;
   let proxy: SandboxProxy | undefined;
+  /** the builder sandbox was released (deleted, or its name swept) */
+  let released = false;
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
   let packaged: PackagedBuild | undefined;
 
@@ -228,14 +230,19 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       events.status('Admission in progress; not waiting (wait: false).');
       result.status = 'ingesting';
     } else {
+      // /complete was accepted: the platform holds everything admission reads, and nothing of the
+      // builder is needed any more (docs/protocol.md, "Builder release point"). Release it now
+      // instead of keeping it for the whole admission wait.
+      await releaseBuilder();
       template = await phase('admission', () => waitForAdmission(s, platform, prep.buildId, () => result.admissionPolls++));
     }
     if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events.status.bind(events));
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
-    // A sandbox the platform terminated under us explains the failure better than the call that noticed.
-    const terminated = sandboxId && remote && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
+    // A sandbox the platform terminated under us explains the failure better than the call that noticed
+    // (not one the action released itself).
+    const terminated = sandboxId && remote && !released && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
     if (terminated !== undefined) {
       err = new ActionError(
         `the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`,
@@ -246,8 +253,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
         },
       ).annotate({ buildId: result.buildId, sandboxId, phase: current });
     }
-    // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
-    if (proxy && !cancelled && terminated === undefined) {
+    // §10.1: diagnostics only once the builder's proxy answered (and while it exists), not for a cancelled run.
+    if (proxy && !released && !cancelled && terminated === undefined) {
       const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
       const diag = await gatherDiagnostics(proxy, {
         errorText: err.message,
@@ -262,8 +269,17 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     result.error = err;
   } finally {
     await packaged?.archive?.cleanup().catch(() => undefined);
-    // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
-    // never arrived (cancelled or failed mid-create) or it was only found again by name.
+    if (!released) await releaseBuilder();
+  }
+  return result;
+
+  /**
+   * Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
+   * never arrived (cancelled or failed mid-create) or it was only found again by name. Runs once.
+   */
+  async function releaseBuilder(): Promise<void> {
+    if (released) return;
+    released = true;
     if (result.buildId && createSent) {
       const sweep =
         sandboxId !== undefined
@@ -284,7 +300,6 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       ).catch(() => false);
     }
   }
-  return result;
 }
 
 function recordTemplate(

@@ -34005,7 +34005,7 @@ function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
     } else if (SECRET_KEY.test(keyHint)) {
       secrets.add(value);
     } else {
-      registerEmbeddedUrls(value, secrets, presigned);
+      registerTextSecrets(value, secrets, presigned);
     }
     return;
   }
@@ -34033,28 +34033,37 @@ function isSignedUrl(url) {
   }
   return false;
 }
-var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
-var SCAN_LIMIT = 4 * 1024 * 1024;
+var URL_IN_TEXT = /\bhttps?:(?:\\?\/){2}[^\s"'<>`]+/gi;
+var PARSE_LIMIT = 4 * 1024 * 1024;
+function unescapeJsonText(s) {
+  if (!s.includes("\\")) return s;
+  return s.replace(
+    /\\(?:u([0-9a-fA-F]{4})|([\/\\"]))/g,
+    (_m, hex, c) => hex !== void 0 ? String.fromCharCode(parseInt(hex, 16)) : c
+  );
+}
+function registerTextSecrets(text, secrets, presigned = false) {
+  if (!text.includes("://") && !text.includes(":\\/\\/")) return;
+  for (const m of text.matchAll(URL_IN_TEXT)) {
+    const url = unescapeJsonText(m[0].replace(/\\+$/, "")).replace(/[),.;:\]}]+$/, "");
+    const q = url.indexOf("?");
+    if (q < 0 || !(presigned || isSignedUrl(url))) continue;
+    secrets.add(url);
+    secrets.add(url.slice(q + 1));
+  }
+}
 function registerBodySecrets(body, secrets) {
-  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  if (body.length === 0) return;
   const text = body.toString("utf8");
-  if (!text.includes("://")) return;
+  registerTextSecrets(text, secrets);
+  if (body.length > PARSE_LIMIT || !text.includes("://") && !text.includes(":\\/\\/")) return;
   let parsed;
   try {
     parsed = JSON.parse(text);
   } catch {
-    registerEmbeddedUrls(text, secrets, false);
     return;
   }
   registerUrlSecrets(parsed, secrets);
-}
-function registerEmbeddedUrls(text, secrets, presigned) {
-  if (!text.includes("://")) return;
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    if (!presigned && !isSignedUrl(m[0])) continue;
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-  }
 }
 
 // src/platform/urls.ts
@@ -34082,6 +34091,142 @@ function encodePathSegment(s) {
 }
 function trimBaseUrl(url) {
   return url.trim().replace(/\/+$/, "");
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** longest first, so that a secret containing another is replaced whole; rebuilt on change */
+  sorted;
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < MIN_SECRET_LENGTH || this.secrets.has(v)) return;
+    this.put(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v)) this.put(enc);
+  }
+  /**
+   * Registers a credential (API key, PAT, registry password) with its base64 forms: a server or a
+   * tool may echo it inside `Basic` auth or a Docker config `auth`, at any byte offset.
+   */
+  addCredential(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    this.add(v);
+    if (v.length < MIN_SECRET_LENGTH) return;
+    for (const form of base64Forms(v)) this.put(form);
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    if (this.secrets.size === 0) return text;
+    this.sorted ??= [...this.secrets].sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const s of this.sorted) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    if (out.includes("\\") || out.includes("\n") || out.includes("\r")) out = this.redactNormalized(out);
+    return out;
+  }
+  put(v) {
+    if (this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.sorted = void 0;
+    this.mask(v);
+  }
+  /**
+   * Finds secrets in a view of the text with JSON escapes decoded and line breaks dropped, and
+   * masks the raw spans they came from.
+   */
+  redactNormalized(text) {
+    const { view, starts, ends } = normalize(text);
+    if (view === text) return text;
+    const spans = [];
+    for (const s of this.sorted) {
+      for (let i = view.indexOf(s); i >= 0; i = view.indexOf(s, i + s.length)) spans.push([starts[i], ends[i + s.length - 1]]);
+    }
+    if (spans.length === 0) return text;
+    spans.sort((a, b) => a[0] - b[0]);
+    let out = "";
+    let at = 0;
+    for (const [from, to] of spans) {
+      if (to <= at) continue;
+      out += text.slice(at, Math.max(at, from)) + (from >= at ? "***" : "");
+      at = to;
+    }
+    return out + text.slice(at);
+  }
+};
+var MIN_SECRET_LENGTH = 4;
+function normalize(text) {
+  let view = "";
+  const starts = [];
+  const ends = [];
+  for (let i = 0; i < text.length; ) {
+    let ch = text[i];
+    let len = 1;
+    if (ch === "\\" && i + 1 < text.length) {
+      const n = text[i + 1];
+      if (n === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+        ch = String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+        len = 6;
+      } else if (n === "/" || n === '"' || n === "\\" || n === "'") {
+        ch = n;
+        len = 2;
+      } else if (n === "n" || n === "r") {
+        ch = "\n";
+        len = 2;
+      } else if (n === "t") {
+        ch = "	";
+        len = 2;
+      }
+    }
+    if (ch !== "\n" && ch !== "\r") {
+      view += ch;
+      starts.push(i);
+      ends.push(i + len);
+    }
+    i += len;
+  }
+  return { view, starts, ends };
+}
+function base64Forms(value) {
+  const bytes = Buffer.from(value, "utf8");
+  const out = /* @__PURE__ */ new Set();
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString("base64");
+    const skip = [0, 2, 3][k];
+    const complete = Math.floor((k + bytes.length) / 3) * 4;
+    const form = b64.slice(skip, complete);
+    if (form.length >= 8) {
+      out.add(form);
+      out.add(form.replace(/\+/g, "-").replace(/\//g, "_"));
+    }
+  }
+  return [...out];
+}
+var CREDENTIAL_SOURCES = [
+  { input: "api-key", env: "TENSORLAKE_API_KEY" },
+  { input: "pat", env: "TENSORLAKE_PAT" },
+  // used only for the PR features' GitHub calls, but masked like the others
+  { input: "github-token" }
+];
+function registerCredentials(secrets, input, env) {
+  for (const s of CREDENTIAL_SOURCES) {
+    secrets.addCredential(input(s.input));
+    if (s.env) secrets.addCredential(env[s.env]);
+  }
 }
 
 // src/inputs.ts
@@ -34184,6 +34329,8 @@ function readAuth(src) {
   ]) {
     if (value && /[\s\x00-\x1f]/.test(value))
       throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+    if (value && value.length < MIN_SECRET_LENGTH)
+      throw inputError(input, `is too short to be a Tensorlake credential (${value.length} characters): check the secret it comes from`);
   }
   if (apiKey) return { kind: "api-key", token: apiKey };
   if (!pat) return void 0;
@@ -39569,6 +39716,7 @@ async function execInSandbox(s, proxy, payload, opts = {}) {
       signal,
       sleep: s.deps.sleep,
       onOutput: opts.forward ? (e) => {
+        registerTextSecrets(e.line, s.deps.secrets);
         opts.onLine?.(e.line);
         s.events.buildLog(e.stream, e.line);
       } : void 0,
@@ -39900,7 +40048,7 @@ async function loadRegistryCredentials(env, secrets) {
     text = await readFile(configPath, "utf8");
   } catch (e) {
     if (e.code === "ENOENT" || e.code === "ENOTDIR") {
-      return { registries: [], helpersSkipped: [] };
+      return { registries: [], helpersSkipped: [], registryTokensSkipped: [] };
     }
     throw new ActionError(`Failed to load Docker config: ${configPath}: ${e.message}`, {
       kind: "input",
@@ -39927,6 +40075,7 @@ async function loadRegistryCredentials(env, secrets) {
   const cfg = config;
   const auths = typeof cfg.auths === "object" && cfg.auths !== null ? cfg.auths : {};
   const out = {};
+  const registryTokensSkipped = [];
   for (const [registry, value] of Object.entries(auths)) {
     if (typeof value !== "object" || value === null) continue;
     const entry = value;
@@ -39942,9 +40091,11 @@ async function loadRegistryCredentials(env, secrets) {
         password ??= decoded.slice(colon + 1);
       }
     }
-    if (password) secrets.add(password);
+    if (password) secrets.addCredential(password);
     const identitytoken = str3(entry.identitytoken);
     if (identitytoken) secrets.add(identitytoken);
+    const registrytoken = str3(entry.registrytoken);
+    if (registrytoken) secrets.add(registrytoken);
     const item = {};
     if (identitytoken) item.identitytoken = identitytoken;
     if (username && password) {
@@ -39952,6 +40103,7 @@ async function loadRegistryCredentials(env, secrets) {
       secrets.add(item.auth);
     }
     if (item.auth || item.identitytoken) out[registry] = item;
+    else if (registrytoken) registryTokensSkipped.push(registry);
   }
   const helpersSkipped = [];
   if (str3(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
@@ -39960,8 +40112,8 @@ async function loadRegistryCredentials(env, secrets) {
       helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
   }
   const registries = Object.keys(out).sort();
-  if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, configPath };
-  return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, configPath };
+  if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, registryTokensSkipped, configPath };
+  return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, registryTokensSkipped, configPath };
 }
 
 // src/pipeline/package-phase.ts
@@ -40011,6 +40163,11 @@ async function registryCredentials(s) {
   if (creds.registries.length) s.events.status(`Forwarding registry credentials for ${creds.registries.join(", ")} to the builder`);
   for (const h of creds.helpersSkipped) {
     s.events.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
+  }
+  for (const r of creds.registryTokensSkipped) {
+    s.events.warning(
+      `Docker registry token for ${r} not forwarded: only 'auth', username/password and identity tokens reach the builder; log in with docker/login-action (username and password) to pull from it`
+    );
   }
   return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
@@ -40740,54 +40897,6 @@ function renderImagesSummary(reports, redact, planOnly = false) {
     lines.push("");
   }
   return redact(lines.join("\n"));
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
-  }
-};
-var CREDENTIAL_SOURCES = [
-  { input: "api-key", env: "TENSORLAKE_API_KEY" },
-  { input: "pat", env: "TENSORLAKE_PAT" },
-  // used only for the PR features' GitHub calls, but masked like the others
-  { input: "github-token" }
-];
-function registerCredentials(secrets, input, env) {
-  for (const s of CREDENTIAL_SOURCES) {
-    secrets.add(input(s.input));
-    if (s.env) secrets.add(env[s.env]);
-  }
 }
 
 // src/post-state.ts

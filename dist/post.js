@@ -21516,7 +21516,7 @@ function registerUrlSecrets(value, secrets, keyHint = "", presigned = false) {
     } else if (SECRET_KEY.test(keyHint)) {
       secrets.add(value);
     } else {
-      registerEmbeddedUrls(value, secrets, presigned);
+      registerTextSecrets(value, secrets, presigned);
     }
     return;
   }
@@ -21544,28 +21544,37 @@ function isSignedUrl(url) {
   }
   return false;
 }
-var URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
-var SCAN_LIMIT = 4 * 1024 * 1024;
+var URL_IN_TEXT = /\bhttps?:(?:\\?\/){2}[^\s"'<>`]+/gi;
+var PARSE_LIMIT = 4 * 1024 * 1024;
+function unescapeJsonText(s) {
+  if (!s.includes("\\")) return s;
+  return s.replace(
+    /\\(?:u([0-9a-fA-F]{4})|([\/\\"]))/g,
+    (_m, hex, c) => hex !== void 0 ? String.fromCharCode(parseInt(hex, 16)) : c
+  );
+}
+function registerTextSecrets(text, secrets, presigned = false) {
+  if (!text.includes("://") && !text.includes(":\\/\\/")) return;
+  for (const m of text.matchAll(URL_IN_TEXT)) {
+    const url = unescapeJsonText(m[0].replace(/\\+$/, "")).replace(/[),.;:\]}]+$/, "");
+    const q = url.indexOf("?");
+    if (q < 0 || !(presigned || isSignedUrl(url))) continue;
+    secrets.add(url);
+    secrets.add(url.slice(q + 1));
+  }
+}
 function registerBodySecrets(body, secrets) {
-  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  if (body.length === 0) return;
   const text = body.toString("utf8");
-  if (!text.includes("://")) return;
+  registerTextSecrets(text, secrets);
+  if (body.length > PARSE_LIMIT || !text.includes("://") && !text.includes(":\\/\\/")) return;
   let parsed;
   try {
     parsed = JSON.parse(text);
   } catch {
-    registerEmbeddedUrls(text, secrets, false);
     return;
   }
   registerUrlSecrets(parsed, secrets);
-}
-function registerEmbeddedUrls(text, secrets, presigned) {
-  if (!text.includes("://")) return;
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    if (!presigned && !isSignedUrl(m[0])) continue;
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf("?") + 1));
-  }
 }
 
 // src/platform/urls.ts
@@ -21593,6 +21602,142 @@ function encodePathSegment(s) {
 }
 function trimBaseUrl(url) {
   return url.trim().replace(/\/+$/, "");
+}
+
+// src/secrets.ts
+var SecretRegistry = class {
+  constructor(mask = () => {
+  }) {
+    this.mask = mask;
+  }
+  mask;
+  secrets = /* @__PURE__ */ new Set();
+  /** longest first, so that a secret containing another is replaced whole; rebuilt on change */
+  sorted;
+  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+  add(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    if (v.length < MIN_SECRET_LENGTH || this.secrets.has(v)) return;
+    this.put(v);
+    const enc = encodeURIComponent(v);
+    if (enc !== v && !/^https?:\/\//.test(v)) this.put(enc);
+  }
+  /**
+   * Registers a credential (API key, PAT, registry password) with its base64 forms: a server or a
+   * tool may echo it inside `Basic` auth or a Docker config `auth`, at any byte offset.
+   */
+  addCredential(value) {
+    if (typeof value !== "string") return;
+    const v = value.trim();
+    this.add(v);
+    if (v.length < MIN_SECRET_LENGTH) return;
+    for (const form of base64Forms(v)) this.put(form);
+  }
+  has(value) {
+    return this.secrets.has(value);
+  }
+  values() {
+    return [...this.secrets];
+  }
+  redact(text) {
+    if (this.secrets.size === 0) return text;
+    this.sorted ??= [...this.secrets].sort((a, b) => b.length - a.length);
+    let out = text;
+    for (const s of this.sorted) {
+      if (out.includes(s)) out = out.split(s).join("***");
+    }
+    if (out.includes("\\") || out.includes("\n") || out.includes("\r")) out = this.redactNormalized(out);
+    return out;
+  }
+  put(v) {
+    if (this.secrets.has(v)) return;
+    this.secrets.add(v);
+    this.sorted = void 0;
+    this.mask(v);
+  }
+  /**
+   * Finds secrets in a view of the text with JSON escapes decoded and line breaks dropped, and
+   * masks the raw spans they came from.
+   */
+  redactNormalized(text) {
+    const { view, starts, ends } = normalize(text);
+    if (view === text) return text;
+    const spans = [];
+    for (const s of this.sorted) {
+      for (let i = view.indexOf(s); i >= 0; i = view.indexOf(s, i + s.length)) spans.push([starts[i], ends[i + s.length - 1]]);
+    }
+    if (spans.length === 0) return text;
+    spans.sort((a, b) => a[0] - b[0]);
+    let out = "";
+    let at = 0;
+    for (const [from, to] of spans) {
+      if (to <= at) continue;
+      out += text.slice(at, Math.max(at, from)) + (from >= at ? "***" : "");
+      at = to;
+    }
+    return out + text.slice(at);
+  }
+};
+var MIN_SECRET_LENGTH = 4;
+function normalize(text) {
+  let view = "";
+  const starts = [];
+  const ends = [];
+  for (let i = 0; i < text.length; ) {
+    let ch = text[i];
+    let len = 1;
+    if (ch === "\\" && i + 1 < text.length) {
+      const n = text[i + 1];
+      if (n === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+        ch = String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+        len = 6;
+      } else if (n === "/" || n === '"' || n === "\\" || n === "'") {
+        ch = n;
+        len = 2;
+      } else if (n === "n" || n === "r") {
+        ch = "\n";
+        len = 2;
+      } else if (n === "t") {
+        ch = "	";
+        len = 2;
+      }
+    }
+    if (ch !== "\n" && ch !== "\r") {
+      view += ch;
+      starts.push(i);
+      ends.push(i + len);
+    }
+    i += len;
+  }
+  return { view, starts, ends };
+}
+function base64Forms(value) {
+  const bytes = Buffer.from(value, "utf8");
+  const out = /* @__PURE__ */ new Set();
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString("base64");
+    const skip = [0, 2, 3][k];
+    const complete = Math.floor((k + bytes.length) / 3) * 4;
+    const form = b64.slice(skip, complete);
+    if (form.length >= 8) {
+      out.add(form);
+      out.add(form.replace(/\+/g, "-").replace(/\//g, "_"));
+    }
+  }
+  return [...out];
+}
+var CREDENTIAL_SOURCES = [
+  { input: "api-key", env: "TENSORLAKE_API_KEY" },
+  { input: "pat", env: "TENSORLAKE_PAT" },
+  // used only for the PR features' GitHub calls, but masked like the others
+  { input: "github-token" }
+];
+function registerCredentials(secrets, input, env) {
+  for (const s of CREDENTIAL_SOURCES) {
+    secrets.addCredential(input(s.input));
+    if (s.env) secrets.addCredential(env[s.env]);
+  }
 }
 
 // src/inputs.ts
@@ -21639,6 +21784,8 @@ function readAuth(src) {
   ]) {
     if (value && /[\s\x00-\x1f]/.test(value))
       throw inputError(input, "contains whitespace or control characters (check the secret for a trailing newline)");
+    if (value && value.length < MIN_SECRET_LENGTH)
+      throw inputError(input, `is too short to be a Tensorlake credential (${value.length} characters): check the secret it comes from`);
   }
   if (apiKey) return { kind: "api-key", token: apiKey };
   if (!pat) return void 0;
@@ -21662,54 +21809,6 @@ function readConnection(src) {
   const auth = readAuth(src);
   if (!auth) throw noCredentialsError();
   return { auth, ...readEndpoint(src) };
-}
-
-// src/secrets.ts
-var SecretRegistry = class {
-  constructor(mask = () => {
-  }) {
-    this.mask = mask;
-  }
-  mask;
-  secrets = /* @__PURE__ */ new Set();
-  /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-  add(value) {
-    if (typeof value !== "string") return;
-    const v = value.trim();
-    if (v.length < 4 || this.secrets.has(v)) return;
-    this.secrets.add(v);
-    this.mask(v);
-    const enc = encodeURIComponent(v);
-    if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-      this.secrets.add(enc);
-      this.mask(enc);
-    }
-  }
-  has(value) {
-    return this.secrets.has(value);
-  }
-  values() {
-    return [...this.secrets];
-  }
-  redact(text) {
-    let out = text;
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (out.includes(s)) out = out.split(s).join("***");
-    }
-    return out;
-  }
-};
-var CREDENTIAL_SOURCES = [
-  { input: "api-key", env: "TENSORLAKE_API_KEY" },
-  { input: "pat", env: "TENSORLAKE_PAT" },
-  // used only for the PR features' GitHub calls, but masked like the others
-  { input: "github-token" }
-];
-function registerCredentials(secrets, input, env) {
-  for (const s of CREDENTIAL_SOURCES) {
-    secrets.add(input(s.input));
-    if (s.env) secrets.add(env[s.env]);
-  }
 }
 
 // src/platform/transport.ts

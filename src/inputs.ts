@@ -10,6 +10,7 @@ import { oneLine } from './report/untrusted.js';
 import { ActionError } from './errors.js';
 import { isLoopbackHost } from './platform/urls.js';
 import type { RunContext } from './feedback/run-context.js';
+import { MIN_SECRET_LENGTH } from './secrets.js';
 
 export type Auth = { kind: 'api-key'; token: string } | { kind: 'pat'; token: string; organizationId: string; projectId: string };
 
@@ -191,6 +192,9 @@ function readAuth(src: InputSource): Auth | undefined {
   ] as const) {
     if (value && /[\s\x00-\x1f]/.test(value))
       throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
+    // a value this short could never be masked in logs without mangling ordinary text
+    if (value && value.length < MIN_SECRET_LENGTH)
+      throw inputError(input, `is too short to be a Tensorlake credential (${value.length} characters): check the secret it comes from`);
   }
   if (apiKey) return { kind: 'api-key', token: apiKey };
   if (!pat) return undefined;

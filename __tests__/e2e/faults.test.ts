@@ -346,6 +346,17 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     }
   });
 
+  it('a signed URL in a builder log line is masked before it prints', async () => {
+    const sig = 'fe01dc23ba45987600112233';
+    const url = `https://b.s3.amazonaws.com/x?X-Amz-Signature=${sig}`;
+    const df = `FROM python:3.12-slim\nRUN curl -fsSL "${url}" -o /x\n`;
+    const r = await go({}, df);
+    assert.equal(r.code, 0, r.stdout.slice(-2000));
+    assert.ok(buildGroupLines(r).some((l) => l.includes('curl -fsSL') && l.includes('***')), 'the line is shown, masked');
+    assertNoSecrets(r, [sig]);
+    assert.ok(r.stdout.includes(`::add-mask::${url}`), 'masked for the runner too');
+  });
+
   it('auth failure: 401 names the credential to fix; nothing retried', async () => {
     s.addFaults({ kind: 'rejectAuth', times: -1 });
     const r = await go();

@@ -15,6 +15,8 @@ export interface RegistryCredentials {
   registries: string[];
   /** credential helpers configured but not forwarded (their secrets live outside the config file) */
   helpersSkipped: string[];
+  /** registries whose only credential is a `registrytoken` (a bearer token §11 does not forward) */
+  registryTokensSkipped: string[];
   configPath?: string;
 }
 
@@ -33,7 +35,7 @@ export async function loadRegistryCredentials(
     text = await readFile(configPath, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
-      return { registries: [], helpersSkipped: [] };
+      return { registries: [], helpersSkipped: [], registryTokensSkipped: [] };
     }
     throw new ActionError(`Failed to load Docker config: ${configPath}: ${(e as Error).message}`, {
       kind: 'input',
@@ -60,6 +62,7 @@ export async function loadRegistryCredentials(
   const cfg = config as Record<string, unknown>;
   const auths = (typeof cfg.auths === 'object' && cfg.auths !== null ? cfg.auths : {}) as Record<string, unknown>;
   const out: Record<string, { auth?: string; identitytoken?: string }> = {};
+  const registryTokensSkipped: string[] = [];
   for (const [registry, value] of Object.entries(auths)) {
     if (typeof value !== 'object' || value === null) continue;
     const entry = value as Record<string, unknown>;
@@ -75,9 +78,11 @@ export async function loadRegistryCredentials(
         password ??= decoded.slice(colon + 1);
       }
     }
-    if (password) secrets.add(password);
+    if (password) secrets.addCredential(password);
     const identitytoken = str(entry.identitytoken);
     if (identitytoken) secrets.add(identitytoken);
+    const registrytoken = str(entry.registrytoken);
+    if (registrytoken) secrets.add(registrytoken);
     const item: { auth?: string; identitytoken?: string } = {};
     if (identitytoken) item.identitytoken = identitytoken;
     if (username && password) {
@@ -85,6 +90,7 @@ export async function loadRegistryCredentials(
       secrets.add(item.auth);
     }
     if (item.auth || item.identitytoken) out[registry] = item;
+    else if (registrytoken) registryTokensSkipped.push(registry);
   }
   const helpersSkipped: string[] = [];
   if (str(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
@@ -93,6 +99,6 @@ export async function loadRegistryCredentials(
       helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
   }
   const registries = Object.keys(out).sort();
-  if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, configPath };
-  return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, configPath };
+  if (registries.length === 0 && Object.keys(auths).length === 0) return { registries, helpersSkipped, registryTokensSkipped, configPath };
+  return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, registryTokensSkipped, configPath };
 }

@@ -3,6 +3,7 @@ import { ActionError } from '../errors.js';
 import { formatDuration } from '../format.js';
 import { runCommand, commandFailureMessage } from '../platform/process.js';
 import type { SandboxProxy } from '../platform/proxy.js';
+import { registerTextSecrets } from '../platform/url-secrets.js';
 import type { CommandResult, ProcessStartPayload } from '../platform/types.js';
 import { anySignal } from '../signals.js';
 import type { BuildSession } from './session.js';
@@ -28,6 +29,8 @@ export async function execInSandbox(
       sleep: s.deps.sleep,
       onOutput: opts.forward
         ? (e) => {
+            // Builder output is third-party text: a signed URL in it is a secret before it prints.
+            registerTextSecrets(e.line, s.deps.secrets);
             opts.onLine?.(e.line);
             s.events.buildLog(e.stream, e.line);
           }

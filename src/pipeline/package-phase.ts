@@ -70,6 +70,11 @@ async function registryCredentials(s: BuildSession): Promise<{ dockerConfigJson?
   for (const h of creds.helpersSkipped) {
     s.events.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
   }
+  for (const r of creds.registryTokensSkipped) {
+    s.events.warning(
+      `Docker registry token for ${r} not forwarded: only 'auth', username/password and identity tokens reach the builder; log in with docker/login-action (username and password) to pull from it`,
+    );
+  }
   return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
 

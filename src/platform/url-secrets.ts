@@ -32,7 +32,7 @@ export function registerUrlSecrets(
       secrets.add(value);
     } else {
       // a URL inside free text (`"error": "cannot sign https://…?sig=…"`) is as secret as a bare one
-      registerEmbeddedUrls(value, secrets, presigned);
+      registerTextSecrets(value, secrets, presigned);
     }
     return;
   }
@@ -69,34 +69,55 @@ export function isSignedUrl(url: string): boolean {
   return false;
 }
 
-/** Any http(s) URL with a query string inside free text (HTML error pages, plain-text bodies). */
-const URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
+/**
+ * An http(s) URL inside free text (HTML pages, plain text, JSON error messages, log lines), also
+ * JSON/Go-escaped (`https:\/\/…`, `\u0026`): scheme, then anything up to a quote, whitespace or
+ * angle bracket.
+ */
+const URL_IN_TEXT = /\bhttps?:(?:\\?\/){2}[^\s"'<>`]+/gi;
 
-/** Largest body scanned (metadata and API answers are small; file downloads are not scanned past this). */
-const SCAN_LIMIT = 4 * 1024 * 1024;
+/** Largest body parsed as JSON for the structured walk; any body is scanned as text. */
+const PARSE_LIMIT = 4 * 1024 * 1024;
 
-/** Registers every secret-looking value of a response body: structured when it is JSON, by pattern otherwise. */
+/** `\/`, `\uXXXX` and `\\` decoded (a URL as it appears inside a JSON string). */
+function unescapeJsonText(s: string): string {
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(?:u([0-9a-fA-F]{4})|([\/\\"]))/g, (_m, hex: string | undefined, c: string | undefined) =>
+    hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : c!,
+  );
+}
+
+/**
+ * Registers the URLs found anywhere in free text — a builder log line, an error message, a string
+ * field, a body that is not JSON — that are signed (or, in a pre-signing answer, that carry a
+ * query), with their query strings. Cheap on text without `://` (the builder log is hot: most
+ * lines cost one substring search).
+ */
+export function registerTextSecrets(text: string, secrets: { add(v: string | undefined | null): void }, presigned = false): void {
+  if (!text.includes('://') && !text.includes(':\\/\\/')) return;
+  for (const m of text.matchAll(URL_IN_TEXT)) {
+    // inside a JSON string an embedded quote is `\"`: the match ends at the quote, drop its backslash
+    const url = unescapeJsonText(m[0].replace(/\\+$/, '')).replace(/[),.;:\]}]+$/, '');
+    const q = url.indexOf('?');
+    if (q < 0 || !(presigned || isSignedUrl(url))) continue;
+    secrets.add(url);
+    secrets.add(url.slice(q + 1));
+  }
+}
+
+/** Registers every secret-looking value of a response body: structured when it is JSON, and by pattern in any case. */
 export function registerBodySecrets(body: Buffer, secrets: { add(v: string | undefined | null): void }): void {
-  if (body.length === 0 || body.length > SCAN_LIMIT) return;
+  if (body.length === 0) return;
   const text = body.toString('utf8');
-  if (!text.includes('://')) return;
+  // Signed URLs anywhere: in error messages, longer string fields, escaped forms, bodies of any size.
+  registerTextSecrets(text, secrets);
+  if (body.length > PARSE_LIMIT || (!text.includes('://') && !text.includes(':\\/\\/'))) return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    // not JSON (an HTML error page, plain text): signed URLs anywhere in the text
-    registerEmbeddedUrls(text, secrets, false);
     return;
   }
+  // Keys that name a token or credential, request headers, and URLs in pre-signing answers.
   registerUrlSecrets(parsed, secrets);
-}
-
-/** Registers the URLs with a query found anywhere in free text: signed-looking ones, or all of them in a pre-signing answer. */
-function registerEmbeddedUrls(text: string, secrets: { add(v: string | undefined | null): void }, presigned: boolean): void {
-  if (!text.includes('://')) return;
-  for (const m of text.matchAll(URL_WITH_QUERY)) {
-    if (!presigned && !isSignedUrl(m[0])) continue;
-    secrets.add(m[0]);
-    secrets.add(m[0].slice(m[0].indexOf('?') + 1));
-  }
 }

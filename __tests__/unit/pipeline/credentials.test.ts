@@ -43,3 +43,12 @@ test('username/password entries are encoded; missing file means no credentials; 
     /Failed to load Docker config: .*not valid JSON/,
   );
 });
+
+test('registrytoken entries are not forwarded, but said so (and the token is a secret)', async () => {
+  const dir = cfg(JSON.stringify({ auths: { 'registry.example.com': { registrytoken: 'rt_bearer_0123456789' } } }));
+  const masked: string[] = [];
+  const c = await loadRegistryCredentials({ DOCKER_CONFIG: dir }, new SecretRegistry((v) => masked.push(v)));
+  assert.equal(c.dockerConfigJson && JSON.parse(c.dockerConfigJson).auths['registry.example.com'], undefined, 'not forwarded');
+  assert.deepEqual(c.registryTokensSkipped, ['registry.example.com']);
+  assert.ok(masked.includes('rt_bearer_0123456789'), 'masked');
+});

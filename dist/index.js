@@ -20427,7 +20427,7 @@ function expand(template, context3) {
     return template.replace(/\/$/, "");
   }
 }
-function parse(options) {
+function parse2(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -20491,7 +20491,7 @@ function parse(options) {
   );
 }
 function endpointWithDefaults(defaults2, route, options) {
-  return parse(merge(defaults2, route, options));
+  return parse2(merge(defaults2, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -20500,7 +20500,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse
+    parse: parse2
   });
 }
 var VERSION, userAgent, DEFAULTS, urlVariableRegex, endpoint;
@@ -20526,7 +20526,7 @@ var init_dist_bundle = __esm({
 });
 
 // node_modules/content-type/dist/index.js
-function parse2(header, options) {
+function parse3(header, options) {
   const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options?.start ?? 0;
@@ -21210,7 +21210,7 @@ async function getResponseData(response) {
   if (!contentType) {
     return response.text().catch(noop);
   }
-  const mimetype = parse2(contentType);
+  const mimetype = parse3(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -31472,7 +31472,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse5(src, reviver, options) {
+    function parse6(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -31513,7 +31513,7 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document.Document(value, _replacer, options).toString(options);
     }
-    exports.parse = parse5;
+    exports.parse = parse6;
     exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
     exports.stringify = stringify;
@@ -33903,8 +33903,8 @@ function formatError(e, redact = (s) => s) {
 }
 
 // src/inputs.ts
-import { statSync } from "node:fs";
-import { isAbsolute, resolve as resolve2, dirname as dirname3 } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, resolve as resolve2, dirname as dirname3, parse, relative as relative2 } from "node:path";
 
 // src/dockerfile/naming.ts
 import path6 from "node:path";
@@ -34374,8 +34374,33 @@ function readFeedback(src) {
   }
   return { githubToken, commitStatus, statusContext: statusContext2, prComment };
 }
+function realPath(p) {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve2(p);
+  }
+}
+function within(path11, dir) {
+  const rel = relative2(dir, path11);
+  return rel === "" || !rel.startsWith("..") && !isAbsolute(rel);
+}
+function outsideWarnings(src, paths) {
+  const roots = [src.workspace, src.env.RUNNER_TEMP].filter((r) => !!r?.trim()).map(realPath);
+  const out = [];
+  for (const [input, p] of [
+    ["dockerfile", paths.dockerfile],
+    ["context", paths.context]
+  ]) {
+    const real = realPath(p);
+    if (!roots.some((r) => within(real, r)))
+      out.push(`Input '${input}' resolves to ${real}, outside the workspace${src.env.RUNNER_TEMP ? " and RUNNER_TEMP" : ""}`);
+  }
+  return out;
+}
 function readInputs(src) {
   const secrets = [];
+  const pathWarnings = [];
   const image = src.input("image").trim();
   const dockerfileRaw = src.input("dockerfile").trim();
   const contextRaw = src.input("context").trim();
@@ -34401,7 +34426,13 @@ function readInputs(src) {
     const context3 = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
     if (!isDir(context3))
       throw inputError("context", `Local build context not found: ${contextRaw || context3} (must be an existing directory)`);
+    if (realPath(context3) === parse(realPath(context3)).root)
+      throw inputError(
+        "context",
+        `'${contextRaw || context3}' is the filesystem root: the whole machine would be the build context; use the directory of the project`
+      );
     source = { kind: "dockerfile", dockerfile, dockerfileInput, context: context3 };
+    pathWarnings.push(...outsideWarnings(src, { dockerfile, context: context3 }));
   }
   const name = src.input("name").trim() || void 0;
   const nameProblem = name === void 0 ? void 0 : imageNameProblem(name);
@@ -34442,7 +34473,8 @@ function readInputs(src) {
     sandboxTimeoutMs: durationInput(src, "sandbox-timeout", "2m", 1e3, 36e5),
     summary: boolInput(src, "summary", true),
     annotations: boolInput(src, "annotations", true),
-    secrets
+    secrets,
+    pathWarnings
   };
   return inputs;
 }
@@ -37393,7 +37425,7 @@ function scanLines(text) {
   if (start < text.length) lines.push(text.slice(start));
   return lines;
 }
-function parse4(text) {
+function parse5(text) {
   const lines = scanLines(text);
   for (let i = 0; i < lines.length; i++) {
     if (Buffer.byteLength(trimNewlineOnce(lines[i]), "utf8") >= MAX_LINE_BYTES) {
@@ -37492,7 +37524,7 @@ function flagOf(word) {
 function parseDockerfile(text) {
   let parsed;
   try {
-    parsed = parse4(text);
+    parsed = parse5(text);
   } catch (e) {
     if (e instanceof ParseError) throw planError(e.line, e.message);
     throw e;
@@ -37569,6 +37601,16 @@ var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE"
 var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
 var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
+function unknownInstruction(ins, first) {
+  if (first) {
+    return planError2(
+      ins.line,
+      "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)"
+    ).addAdvice("Check that the dockerfile input names a Dockerfile.");
+  }
+  const word = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(ins.written) ? ins.written : "(not an instruction word; not shown)";
+  return planError2(ins.line, `unknown instruction: ${word}`);
+}
 var lineAt = (text, index) => {
   let line = 1;
   for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
@@ -37699,7 +37741,7 @@ function planDockerfile(opts) {
   };
   for (const ins of instructions) {
     const { line, keyword } = ins;
-    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw planError2(line, `unknown instruction: ${ins.written}`);
+    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw unknownInstruction(ins, instructions[0] === ins);
     if (stages === 0 && keyword !== "ARG" && keyword !== "FROM") {
       if (!hasFrom) throw noFrom();
       throw planError2(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
@@ -37880,6 +37922,7 @@ async function planBuild(req, events2) {
     plan = planImport({ reference: req.source.image, name: req.name });
   } else {
     events2.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
+    for (const w of req.pathWarnings) events2.warning(w);
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;

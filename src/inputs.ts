@@ -3,8 +3,8 @@
  * error that names the input and what was wrong. Reading is pure: the caller passes a getter for
  * inputs and the environment, so tests and several builds per step need no global state.
  */
-import { statSync } from 'node:fs';
-import { isAbsolute, resolve, dirname } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, resolve, dirname, parse, relative } from 'node:path';
 import { imageNameProblem } from './dockerfile/naming.js';
 import { oneLine } from './report/untrusted.js';
 import { ActionError } from './errors.js';
@@ -60,6 +60,8 @@ export interface ActionInputs {
   annotations: boolean;
   /** Secret values found while reading (API key / PAT), to be masked before anything prints. */
   secrets: string[];
+  /** A Dockerfile or context outside the workspace and RUNNER_TEMP: said in planning, with the resolved path. */
+  pathWarnings: string[];
 }
 
 export const DEFAULT_API_URL = 'https://api.tensorlake.ai';
@@ -253,8 +255,42 @@ function readFeedback(src: InputSource): FeedbackInputs {
   return { githubToken, commitStatus, statusContext, prComment };
 }
 
+/** The real path (symlinks resolved), or the path itself when it cannot be resolved. */
+function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function within(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * A Dockerfile or context that resolves outside the workspace and RUNNER_TEMP (where generated
+ * Dockerfiles legitimately live) is allowed, but said, naming the resolved path: a workflow
+ * reading `../../etc/passwd` should not go unnoticed.
+ */
+function outsideWarnings(src: InputSource, paths: { dockerfile: string; context: string }): string[] {
+  const roots = [src.workspace, src.env.RUNNER_TEMP].filter((r): r is string => !!r?.trim()).map(realPath);
+  const out: string[] = [];
+  for (const [input, p] of [
+    ['dockerfile', paths.dockerfile],
+    ['context', paths.context],
+  ] as const) {
+    const real = realPath(p);
+    if (!roots.some((r) => within(real, r)))
+      out.push(`Input '${input}' resolves to ${real}, outside the workspace${src.env.RUNNER_TEMP ? ' and RUNNER_TEMP' : ''}`);
+  }
+  return out;
+}
+
 export function readInputs(src: InputSource): ActionInputs {
   const secrets: string[] = [];
+  const pathWarnings: string[] = [];
   const image = src.input('image').trim();
   const dockerfileRaw = src.input('dockerfile').trim();
   const contextRaw = src.input('context').trim();
@@ -281,7 +317,13 @@ export function readInputs(src: InputSource): ActionInputs {
     const context = contextRaw ? (isAbsolute(contextRaw) ? contextRaw : resolve(src.workspace, contextRaw)) : dirname(dockerfile);
     if (!isDir(context))
       throw inputError('context', `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+    if (realPath(context) === parse(realPath(context)).root)
+      throw inputError(
+        'context',
+        `'${contextRaw || context}' is the filesystem root: the whole machine would be the build context; use the directory of the project`,
+      );
     source = { kind: 'dockerfile', dockerfile, dockerfileInput, context };
+    pathWarnings.push(...outsideWarnings(src, { dockerfile, context }));
   }
 
   const name = src.input('name').trim() || undefined;
@@ -327,6 +369,7 @@ export function readInputs(src: InputSource): ActionInputs {
     summary: boolInput(src, 'summary', true),
     annotations: boolInput(src, 'annotations', true),
     secrets,
+    pathWarnings,
   };
   return inputs;
 }

@@ -88,6 +88,22 @@ const planError = (line: number | undefined, msg: string, advice?: string[]): Ac
   new ActionError(line === undefined ? msg : `line ${line}: ${msg}`, { kind: 'plan', advice });
 
 /** The line number of a planning error (`line <n>: …`), for annotations. */
+/**
+ * An unknown instruction. A file whose very first instruction is unknown is not a Dockerfile at all
+ * (`dockerfile: ../../etc/passwd`): nothing of its content is quoted. Later, only the instruction
+ * word is named (a typo such as `RUNN`), never the rest of the line.
+ */
+function unknownInstruction(ins: { line: number; written: string }, first: boolean): ActionError {
+  if (first) {
+    return planError(
+      ins.line,
+      "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)",
+    ).addAdvice('Check that the dockerfile input names a Dockerfile.');
+  }
+  const word = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(ins.written) ? ins.written : '(not an instruction word; not shown)';
+  return planError(ins.line, `unknown instruction: ${word}`);
+}
+
 export function planErrorLine(e: ActionError): number | undefined {
   const m = /^line (\d+): /.exec(e.message);
   return m ? Number(m[1]) : undefined;
@@ -257,7 +273,7 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
   for (const ins of instructions) {
     const { line, keyword } = ins;
     // Departure: Docker rejects unknown instructions at parse time; the reference accepted them.
-    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw planError(line, `unknown instruction: ${ins.written}`);
+    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw unknownInstruction(ins, instructions[0] === ins);
     // Departure: Docker allows only ARG before the first FROM ("no build stage in current context").
     if (stages === 0 && keyword !== 'ARG' && keyword !== 'FROM') {
       if (!hasFrom) throw noFrom();

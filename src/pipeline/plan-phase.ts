@@ -39,6 +39,7 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
     plan = planImport({ reference: req.source.image, name: req.name });
   } else {
     events.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
+    for (const w of req.pathWarnings) events.warning(w);
     const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
     plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
     plan.dockerfilePath = req.source.dockerfileInput;

@@ -37608,7 +37608,7 @@ function unknownInstruction(ins, first) {
       "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)"
     ).addAdvice("Check that the dockerfile input names a Dockerfile.");
   }
-  const word = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(ins.written) ? ins.written : "(not an instruction word; not shown)";
+  const word = ins.written.length > 40 ? `${ins.written.slice(0, 40)}\u2026` : ins.written;
   return planError2(ins.line, `unknown instruction: ${word}`);
 }
 var lineAt = (text, index) => {

@@ -91,7 +91,7 @@ const planError = (line: number | undefined, msg: string, advice?: string[]): Ac
 /**
  * An unknown instruction. A file whose very first instruction is unknown is not a Dockerfile at all
  * (`dockerfile: ../../etc/passwd`): nothing of its content is quoted. Later, only the instruction
- * word is named (a typo such as `RUNN`), never the rest of the line.
+ * word is named (a typo such as `RUNN`, cut at 40 characters), never the rest of the line.
  */
 function unknownInstruction(ins: { line: number; written: string }, first: boolean): ActionError {
   if (first) {
@@ -100,7 +100,7 @@ function unknownInstruction(ins: { line: number; written: string }, first: boole
       "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)",
     ).addAdvice('Check that the dockerfile input names a Dockerfile.');
   }
-  const word = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(ins.written) ? ins.written : '(not an instruction word; not shown)';
+  const word = ins.written.length > 40 ? `${ins.written.slice(0, 40)}…` : ins.written;
   return planError(ins.line, `unknown instruction: ${word}`);
 }
 

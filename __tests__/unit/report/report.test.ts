@@ -151,7 +151,7 @@ test('post state: what the main step saves is what the post step reads; an unrea
   const w = new PostStateWriter((k, v) => saved.set(k, v));
   w.addSandbox('sbx-1');
   w.addSandbox('sbx-2');
-  w.addName('tl-build-1');
+  w.addName('tl-build-1', 1_700_000_000_000);
   w.removeSandbox('sbx-1');
   const warnings: string[] = [];
   assert.deepEqual(
@@ -159,7 +159,8 @@ test('post state: what the main step saves is what the post step reads; an unrea
       (k) => saved.get(k) ?? '',
       (m) => void warnings.push(m),
     ),
-    { sandboxIds: ['sbx-2'], sandboxNames: ['tl-build-1'] },
+    // namedAt: when the create was sent, where the post step's sweep window starts
+    { sandboxIds: ['sbx-2'], sandboxNames: ['tl-build-1'], namedAt: { 'tl-build-1': 1_700_000_000_000 } },
   );
   w.removeName('tl-build-1');
   assert.deepEqual(

@@ -2,7 +2,7 @@
  * Hostile files end to end: refused or flagged while planning, before any request reaches the
  * platform, and nothing of a file that is not a Dockerfile is shown.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';

@@ -3,7 +3,7 @@
  * Dockerfile, a Dockerfile or context outside the workspace, the filesystem root as the context, a
  * context whose file names are not UTF-8. Each is handled in planning, before any network call.
  */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,7 @@
  * newline (the API key echoed back); signed URLs embedded in longer strings, Go-escaped, in big
  * bodies. Each case is a form a platform answer or a builder log line can really take.
  */
-import test from 'node:test';
+import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { registerBodySecrets, registerTextSecrets } from '../../../src/platform/url-secrets.js';

@@ -5,13 +5,11 @@
  */
 import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInputs, type InputSource } from '../../../src/inputs.js';
 import { planDockerfile } from '../../../src/dockerfile/plan.js';
-import { planBuild } from '../../../src/pipeline/plan-phase.js';
-import { nullEvents } from '../../../src/pipeline/events.js';
 import { ActionError } from '../../../src/errors.js';
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n';
@@ -71,14 +69,5 @@ test('context: / is refused in planning, naming the input', () => {
     (e: unknown) => e instanceof ActionError && e.kind === 'input' && e.input === 'context' && /filesystem root/.test(e.message),
   );
 });
-
-test('a context with a file name that is not UTF-8 is refused while planning, before any network call', async () => {
-  const ws = workspace();
-  mkdirSync(join(ws, 'src'));
-  writeFileSync(Buffer.from(join(ws, 'src', 'bad-\xff.txt'), 'latin1'), 'x');
-  const req = readInputs(src(ws, {}));
-  await assert.rejects(
-    () => planBuild(req, nullEvents),
-    (e: unknown) => e instanceof ActionError && e.kind === 'context' && /not valid UTF-8/.test(e.message),
-  );
-});
+// A context file name that is not UTF-8 is refused by the Package phase, before any request:
+// __tests__/e2e/hostile-files.test.ts checks it end to end.

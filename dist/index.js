@@ -20427,7 +20427,7 @@ function expand(template, context3) {
     return template.replace(/\/$/, "");
   }
 }
-function parse2(options) {
+function parse3(options) {
   let method = options.method.toUpperCase();
   let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
   let headers = Object.assign({}, options.headers);
@@ -20491,7 +20491,7 @@ function parse2(options) {
   );
 }
 function endpointWithDefaults(defaults2, route, options) {
-  return parse2(merge(defaults2, route, options));
+  return parse3(merge(defaults2, route, options));
 }
 function withDefaults(oldDefaults, newDefaults) {
   const DEFAULTS2 = merge(oldDefaults, newDefaults);
@@ -20500,7 +20500,7 @@ function withDefaults(oldDefaults, newDefaults) {
     DEFAULTS: DEFAULTS2,
     defaults: withDefaults.bind(null, DEFAULTS2),
     merge: merge.bind(null, DEFAULTS2),
-    parse: parse2
+    parse: parse3
   });
 }
 var VERSION, userAgent, DEFAULTS, urlVariableRegex, endpoint;
@@ -20526,7 +20526,7 @@ var init_dist_bundle = __esm({
 });
 
 // node_modules/content-type/dist/index.js
-function parse3(header, options) {
+function parse4(header, options) {
   const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
   const len = header.length;
   let valueStart = options?.start ?? 0;
@@ -21210,7 +21210,7 @@ async function getResponseData(response) {
   if (!contentType) {
     return response.text().catch(noop);
   }
-  const mimetype = parse3(contentType);
+  const mimetype = parse4(contentType);
   if (isJSONResponse(mimetype)) {
     let text = "";
     try {
@@ -33845,6 +33845,9 @@ function getIDToken(aud) {
   });
 }
 
+// src/dockerfile/plan.ts
+import path7 from "node:path";
+
 // src/errors.ts
 var ActionError = class extends Error {
   kind;
@@ -33902,9 +33905,45 @@ function formatError(e, redact = (s) => s) {
   return redact(text);
 }
 
-// src/inputs.ts
-import { realpathSync, statSync } from "node:fs";
-import { isAbsolute, resolve as resolve2, dirname as dirname3, parse, relative as relative2 } from "node:path";
+// src/format.ts
+var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return `${n} B`;
+  if (n < 0) return `-${formatBytes(-n)}`;
+  if (n < 1024) return `${Math.round(n)} B`;
+  let unit = 0;
+  let v = n;
+  while (v >= 1024 && unit < UNITS.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  for (; ; ) {
+    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+    const text = v.toFixed(decimals);
+    const rounded = Number(text);
+    if (decimals === 2 && rounded >= 10) {
+      v = 10;
+      continue;
+    }
+    if (decimals === 1 && rounded >= 100) {
+      v = 100;
+      continue;
+    }
+    if (rounded >= 1024 && unit < UNITS.length - 1) {
+      v = rounded / 1024;
+      unit++;
+      continue;
+    }
+    return `${text} ${UNITS[unit]}`;
+  }
+}
+function formatDuration(ms) {
+  if (ms < 1e3) return `${ms}ms`;
+  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
+  const m = Math.floor(ms / 6e4);
+  const s = Math.round(ms % 6e4 / 1e3);
+  return s ? `${m}m${s}s` : `${m}m`;
+}
 
 // src/dockerfile/naming.ts
 import path6 from "node:path";
@@ -33990,6 +34029,1079 @@ function checkDerivedName(name, from) {
     advice: ["Set the name input to the name to register the image under."]
   });
 }
+
+// src/dockerfile/shell.ts
+var isSpace = (ch) => ch === " " || ch === "	" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f";
+function splitRawWords(s, escape) {
+  const words = [];
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && isSpace(s[i])) i++;
+    if (i >= s.length) break;
+    const start = i;
+    while (i < s.length && !isSpace(s[i])) {
+      const ch = s[i];
+      if (ch === escape) {
+        i += 2;
+      } else if (ch === "'") {
+        const end = s.indexOf("'", i + 1);
+        i = end < 0 ? s.length : end + 1;
+      } else if (ch === '"') {
+        i++;
+        while (i < s.length && s[i] !== '"') i += s[i] === escape ? 2 : 1;
+        i++;
+      } else {
+        i++;
+      }
+    }
+    i = Math.min(i, s.length);
+    words.push({ word: s.slice(start, i), start });
+  }
+  return words;
+}
+var ShellLexError = class extends Error {
+};
+var isUnicodeSpace = (ch) => /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u.test(ch);
+var isLetter = (ch) => new RegExp("^\\p{L}$", "u").test(ch);
+var isDigit = (ch) => new RegExp("^\\p{Nd}$", "u").test(ch);
+function processWords(input, opts) {
+  const chars = Array.from(input);
+  let pos = 0;
+  const EOF = "";
+  const peek = () => pos < chars.length ? chars[pos] : EOF;
+  const next = () => pos < chars.length ? chars[pos++] : EOF;
+  const { escape, rawQuotes } = opts;
+  let rawEscapes = opts.rawEscapes;
+  function singleQuote() {
+    let r = "";
+    const open3 = next();
+    if (rawQuotes) r += open3;
+    for (; ; ) {
+      const ch = next();
+      if (ch === EOF) throw new ShellLexError("unexpected end of statement while looking for matching single-quote");
+      if (ch === "'") {
+        if (rawQuotes) r += ch;
+        return r;
+      }
+      r += ch;
+    }
+  }
+  function doubleQuote() {
+    let r = "";
+    const open3 = next();
+    if (rawQuotes) r += open3;
+    for (; ; ) {
+      const p = peek();
+      if (p === EOF) throw new ShellLexError("unexpected end of statement while looking for matching double-quote");
+      if (p === '"') {
+        const ch2 = next();
+        if (rawQuotes) r += ch2;
+        return r;
+      }
+      if (p === "$") {
+        r += dollar();
+        continue;
+      }
+      let ch = next();
+      if (ch === escape) {
+        if (rawEscapes) r += ch;
+        const q = peek();
+        if (q === EOF) continue;
+        if (q === '"' || q === "$" || q === escape) ch = next();
+      }
+      r += ch;
+    }
+  }
+  function name() {
+    let n = "";
+    while (peek() !== EOF) {
+      const ch = peek();
+      if (n === "" && isDigit(ch)) {
+        while (peek() !== EOF && isDigit(peek())) n += next();
+        return n;
+      }
+      if (n === "" && "@*#?-$!0".includes(ch)) return next();
+      if (!isLetter(ch) && !isDigit(ch) && ch !== "_") break;
+      n += next();
+    }
+    return n;
+  }
+  function dollar() {
+    next();
+    if (peek() !== "{") {
+      const n2 = name();
+      return n2 === "" ? "$" : `$${n2}`;
+    }
+    next();
+    const p = peek();
+    if (p === EOF) throw new ShellLexError("syntax error: missing '}'");
+    if (p === "{" || p === "}" || p === ":") throw new ShellLexError("syntax error: bad substitution");
+    const n = name();
+    let ch = next();
+    let chs = ch;
+    let nullIsUnset = false;
+    switch (ch) {
+      case "}":
+        return `\${${n}}`;
+      case ":":
+        nullIsUnset = true;
+        ch = next();
+        chs += ch;
+      // falls through
+      case "+":
+      case "-":
+      case "?":
+      case "#":
+      case "%": {
+        const raw = ch === "#" || ch === "%";
+        if (nullIsUnset && raw) throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
+        let word;
+        try {
+          word = stopOn("}", raw).result;
+        } catch (e) {
+          if (peek() === EOF) throw new ShellLexError("syntax error: missing '}'");
+          throw e;
+        }
+        return `\${${n}${chs}${word}}`;
+      }
+      case "/": {
+        if (peek() === "/") next();
+        let pattern;
+        let replacement;
+        try {
+          pattern = stopOn("/", true).result;
+        } catch (e) {
+          if (peek() === EOF) throw new ShellLexError("syntax error: missing '/' in ${}");
+          throw e;
+        }
+        try {
+          replacement = stopOn("}", true).result;
+        } catch (e) {
+          if (peek() === EOF) throw new ShellLexError("syntax error: missing '}'");
+          throw e;
+        }
+        return `\${${n}/${pattern}/${replacement}}`;
+      }
+      default:
+        throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
+    }
+  }
+  function possibleHeredoc() {
+    next();
+    if (peek() !== "<") return "<";
+    next();
+    let space = "";
+    while (peek() === "	" || peek() === "\r" || peek() === " ") space += next();
+    return `<<${space}`;
+  }
+  function stopOn(stop, raw) {
+    let result = "";
+    const words = [];
+    let buf = "";
+    let inWord = false;
+    const addRawChar = (ch) => {
+      buf += ch;
+      inWord = true;
+    };
+    const addChar = (ch) => {
+      if (isUnicodeSpace(ch)) {
+        if (inWord && buf !== "") {
+          words.push(buf);
+          buf = "";
+          inWord = false;
+        }
+      } else addRawChar(ch);
+    };
+    const saved = rawEscapes;
+    rawEscapes = raw;
+    try {
+      while (peek() !== EOF) {
+        const ch = peek();
+        if (stop !== EOF && ch === stop) {
+          next();
+          if (buf !== "") words.push(buf);
+          return { result, words };
+        }
+        const special = ch === "$" ? dollar : ch === "<" ? possibleHeredoc : ch === "'" ? singleQuote : ch === '"' ? doubleQuote : void 0;
+        if (special) {
+          const tmp = special();
+          result += tmp;
+          if (ch === "$") for (const c2 of Array.from(tmp)) addChar(c2);
+          else {
+            buf += tmp;
+            inWord = true;
+          }
+          continue;
+        }
+        let c = next();
+        if (c === escape) {
+          if (rawEscapes) {
+            addRawChar(c);
+            result += c;
+          }
+          c = next();
+          if (c === EOF) break;
+          addRawChar(c);
+        } else addChar(c);
+        result += c;
+      }
+      if (stop !== EOF) throw new ShellLexError(`unexpected end of statement while looking for matching ${stop}`);
+      if (buf !== "") words.push(buf);
+      return { result, words };
+    } finally {
+      rawEscapes = saved;
+    }
+  }
+  return stopOn(EOF, rawEscapes).words;
+}
+function unquoteWord(s, escape) {
+  let out = "";
+  let i = 0;
+  while (i < s.length) {
+    const ch = s[i];
+    if (ch === "'") {
+      const end = s.indexOf("'", i + 1);
+      if (end < 0) return null;
+      out += s.slice(i + 1, end);
+      i = end + 1;
+    } else if (ch === '"') {
+      i++;
+      let closed = false;
+      while (i < s.length) {
+        const c = s[i];
+        if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        }
+        if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === "$" || s[i + 1] === escape)) {
+          out += s[i + 1];
+          i += 2;
+          continue;
+        }
+        out += c;
+        i++;
+      }
+      if (!closed) return null;
+    } else if (ch === escape && i + 1 < s.length) {
+      out += s[i + 1];
+      i += 2;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+function splitCsvFields(s) {
+  const fields = [];
+  let i = 0;
+  for (; ; ) {
+    let field = "";
+    if (s[i] === '"') {
+      i++;
+      for (; ; ) {
+        if (i >= s.length) break;
+        if (s[i] === '"') {
+          if (s[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        field += s[i++];
+      }
+      while (i < s.length && s[i] !== ",") field += s[i++];
+    } else {
+      while (i < s.length && s[i] !== ",") field += s[i++];
+    }
+    fields.push(field);
+    if (i >= s.length) break;
+    i++;
+  }
+  return fields;
+}
+
+// src/dockerfile/parse.ts
+var MAX_LINE_BYTES = 64 * 1024;
+var ParseError = class extends Error {
+  constructor(line, message) {
+    super(message);
+    this.line = line;
+  }
+  line;
+};
+var planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: "plan" });
+var RE_WHITESPACE = /[\t\v\f\r ]+/;
+var RE_HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
+var RE_DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/s;
+var KNOWN_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
+var HEREDOC_DIRECTIVES = /* @__PURE__ */ new Set(["add", "copy", "run"]);
+var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var RE_LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`, "u");
+var RE_TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`, "u");
+var isSpace2 = (ch) => ch !== "" && new RegExp(`^[${GO_SPACE}]$`, "u").test(ch);
+var trimLeft = (s) => s.replace(RE_LEADING_SPACE, "");
+var trimSpace = (s) => trimLeft(s).replace(RE_TRAILING_SPACE, "");
+var trimNewline = (s) => s.replace(/[\r\n]+$/, "");
+var isComment = (line) => trimLeft(line).startsWith("#");
+var isEmptyContinuationLine = (line) => trimLeft(trimNewline(line)) === "";
+function splitWhitespace(s, n) {
+  if (s === "") return [""];
+  const out = [];
+  let rest = s;
+  while (n < 0 || out.length < n - 1) {
+    const m = RE_WHITESPACE.exec(rest);
+    if (!m) break;
+    out.push(rest.slice(0, m.index));
+    rest = rest.slice(m.index + m[0].length);
+  }
+  out.push(rest);
+  return out;
+}
+function newNode(value = "") {
+  return { value, next: null, children: [], heredocs: [], json: false, original: "", flags: [], startLine: 0, endLine: 0 };
+}
+var Directives = class _Directives {
+  escape = "\\";
+  continuation = _Directives.continuationRegex("\\");
+  seen = /* @__PURE__ */ new Set();
+  done = false;
+  static continuationRegex(esc) {
+    const e = esc === "\\" ? "\\\\" : esc;
+    return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`, "s");
+  }
+  /** `possibleParserDirective`: returns whether the line was a directive. */
+  parseLine(line) {
+    if (this.done) return false;
+    if (!line.startsWith("#")) {
+      this.done = true;
+      return false;
+    }
+    const m = RE_DIRECTIVE.exec(trimLeft(line.slice(1)));
+    if (!m) {
+      this.done = true;
+      return false;
+    }
+    const key = m[1].toLowerCase();
+    if (!KNOWN_DIRECTIVES.has(key)) {
+      this.done = true;
+      return false;
+    }
+    if (this.seen.has(key)) throw new Error(`only one ${key} parser directive can be used`);
+    this.seen.add(key);
+    if (key === "escape") {
+      const v = m[2];
+      if (v !== "`" && v !== "\\") throw new Error(`invalid escape token '${v}' does not match \` or \\`);
+      this.escape = v;
+      this.continuation = _Directives.continuationRegex(v);
+    }
+    return true;
+  }
+  /** `trimContinuationCharacter`: the line without its continuation, and whether the line ends there. */
+  trimContinuation(line) {
+    if (this.continuation.test(line)) return [line.replace(this.continuation, "$1"), false];
+    return [line, true];
+  }
+};
+var NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only";
+function parseWords(rest, d) {
+  const words = [];
+  const chars = Array.from(rest);
+  let phase = "spaces";
+  let quote = "";
+  let blankOK = false;
+  let buf = "";
+  for (let pos = 0; pos <= chars.length; pos++) {
+    let ch = pos < chars.length ? chars[pos] : "";
+    if (phase === "spaces") {
+      if (pos === chars.length) break;
+      if (isSpace2(ch)) continue;
+      phase = "word";
+    }
+    if (pos === chars.length) {
+      if (blankOK || buf.length > 0) words.push(buf);
+      break;
+    }
+    if (phase === "word") {
+      if (isSpace2(ch)) {
+        phase = "spaces";
+        if (blankOK || buf.length > 0) words.push(buf);
+        buf = "";
+        blankOK = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOK = true;
+        phase = "quote";
+      }
+      if (ch === d.escape) {
+        if (pos + 1 === chars.length) continue;
+        buf += ch;
+        ch = chars[++pos];
+      }
+      buf += ch;
+      continue;
+    }
+    if (ch === quote) phase = "word";
+    if (ch === d.escape && quote !== "'") {
+      if (pos + 1 === chars.length) {
+        phase = "word";
+        continue;
+      }
+      buf += ch;
+      ch = chars[++pos];
+    }
+    buf += ch;
+  }
+  return words;
+}
+function keyValueNode(key, value, sep5) {
+  const n = newNode(key);
+  n.next = newNode(value);
+  n.next.next = newNode(sep5);
+  return n;
+}
+function parseNameVal(rest, key, d) {
+  const words = parseWords(rest, d);
+  if (words.length === 0) return { next: null };
+  if (!words[0].includes("=")) {
+    const parts = splitWhitespace(rest, 2);
+    if (parts.length < 2) throw new Error(`${key} must have two arguments`);
+    return { next: keyValueNode(parts[0], parts[1], "") };
+  }
+  let root = null;
+  let prev = null;
+  for (const word of words) {
+    const eq = word.indexOf("=");
+    if (eq < 0) throw new Error(`Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`);
+    const node = keyValueNode(word.slice(0, eq), word.slice(eq + 1), "=");
+    root ??= node;
+    if (prev) prev.next = node;
+    prev = node.next.next;
+  }
+  return { next: root };
+}
+function chain(values) {
+  let root = null;
+  let prev = null;
+  for (const v of values) {
+    const n = newNode(v);
+    if (prev) prev.next = n;
+    else root = n;
+    prev = n;
+  }
+  return root;
+}
+var parseIgnore = () => ({ next: newNode() });
+var parseNameOrNameVal = (rest, d) => ({ next: chain(parseWords(rest, d)) });
+var parseStringsWhitespaceDelimited = (rest) => ({ next: rest === "" ? null : chain(splitWhitespace(rest, -1)) });
+var parseString = (rest) => ({ next: rest === "" ? null : newNode(rest) });
+function parseJSON(rest) {
+  const text = trimLeft(rest);
+  if (!text.startsWith("[")) return null;
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(parsed)) return null;
+  if (!parsed.every((x) => typeof x === "string")) throw new Error(NOT_STRING_ARRAY);
+  return { next: chain(parsed), json: true };
+}
+function parseMaybeJSON(rest) {
+  if (rest === "") return { next: null };
+  return parseJSON(rest) ?? { next: newNode(rest) };
+}
+function parseMaybeJSONToList(rest) {
+  return parseJSON(rest) ?? parseStringsWhitespaceDelimited(rest);
+}
+function parseHealthConfig(rest) {
+  let sep5 = 0;
+  while (sep5 < rest.length && !isSpace2(rest[sep5])) sep5++;
+  let next = sep5;
+  while (next < rest.length && isSpace2(rest[next])) next++;
+  if (sep5 === 0) return { next: null };
+  const cmd = parseMaybeJSON(rest.slice(next));
+  const n = newNode(rest.slice(0, sep5));
+  n.next = cmd.next;
+  return { next: n, json: cmd.json };
+}
+function parseSubCommand(rest, d) {
+  if (rest === "") return { next: null };
+  const holder = newNode();
+  holder.children = [nodeFromLine(rest, d)];
+  return { next: holder };
+}
+var DISPATCH = {
+  add: parseMaybeJSONToList,
+  arg: parseNameOrNameVal,
+  cmd: parseMaybeJSON,
+  copy: parseMaybeJSONToList,
+  entrypoint: parseMaybeJSON,
+  env: (rest, d) => parseNameVal(rest, "ENV", d),
+  expose: parseStringsWhitespaceDelimited,
+  from: parseStringsWhitespaceDelimited,
+  healthcheck: parseHealthConfig,
+  label: (rest, d) => parseNameVal(rest, "LABEL", d),
+  maintainer: parseString,
+  onbuild: parseSubCommand,
+  run: parseMaybeJSON,
+  shell: parseMaybeJSON,
+  stopsignal: parseString,
+  user: parseString,
+  volume: parseMaybeJSONToList,
+  workdir: parseString
+};
+function extractBuilderFlags(line, d) {
+  const words = [];
+  let phase = "spaces";
+  let buf = "";
+  let quote = "";
+  let blankOK = false;
+  for (let pos = 0; pos <= line.length; pos++) {
+    let ch = pos < line.length ? line[pos] : "";
+    if (phase === "spaces") {
+      if (pos === line.length) break;
+      if (isSpace2(ch)) continue;
+      if (ch !== "-" || pos + 1 === line.length || line[pos + 1] !== "-") return [line.slice(pos), words];
+      phase = "word";
+    }
+    if (pos === line.length) {
+      if (buf !== "--" && (blankOK || buf.length > 0)) words.push(buf);
+      break;
+    }
+    if (phase === "word") {
+      if (isSpace2(ch)) {
+        phase = "spaces";
+        if (buf === "--") return [line.slice(pos), words];
+        if (blankOK || buf.length > 0) words.push(buf);
+        buf = "";
+        blankOK = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOK = true;
+        phase = "quote";
+        continue;
+      }
+      if (ch === d.escape) {
+        if (pos + 1 === line.length) continue;
+        ch = line[++pos];
+      }
+      buf += ch;
+      continue;
+    }
+    if (ch === quote) {
+      phase = "word";
+      continue;
+    }
+    if (ch === d.escape) {
+      if (pos + 1 === line.length) {
+        phase = "word";
+        continue;
+      }
+      ch = line[++pos];
+    }
+    buf += ch;
+  }
+  return ["", words];
+}
+function splitCommand(line, d) {
+  const cmdline = splitWhitespace(trimSpace(line), 2);
+  let args = "";
+  let flags = [];
+  if (cmdline.length === 2) [args, flags] = extractBuilderFlags(cmdline[1], d);
+  return { cmd: cmdline[0], flags, args: trimSpace(args) };
+}
+function nodeFromLine(line, d) {
+  const { cmd, flags, args } = splitCommand(line, d);
+  const fn = DISPATCH[cmd.toLowerCase()] ?? parseIgnore;
+  const parsed = fn(args, d);
+  const n = newNode(cmd);
+  n.original = line;
+  n.flags = flags;
+  n.next = parsed.next;
+  n.json = parsed.json === true;
+  return n;
+}
+function parseHeredoc(src) {
+  const m = RE_HEREDOC.exec(src);
+  if (!m) return null;
+  const rest = m[3];
+  if (rest === "") return null;
+  const words = processWords(rest, { escape: "\\", rawQuotes: false, rawEscapes: false });
+  if (words.length !== 1) return null;
+  const raw = processWords(rest, { escape: "\\", rawQuotes: true, rawEscapes: false });
+  if (raw.length !== words.length) throw new ShellLexError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
+  const quotes = (s) => (s.match(/['"]/g) ?? []).length;
+  return {
+    name: words[0],
+    fileDescriptor: Number(m[1] || "0"),
+    expand: quotes(words[0]) === quotes(raw[0]),
+    chomp: m[2] === "-",
+    content: ""
+  };
+}
+function heredocsFromLine(line) {
+  let words;
+  try {
+    words = processWords(line, { escape: "\\", rawQuotes: true, rawEscapes: true });
+  } catch {
+    words = [];
+  }
+  const docs = [];
+  for (const w of words) {
+    const h = parseHeredoc(w);
+    if (h) docs.push(h);
+  }
+  return docs;
+}
+function canContainHeredoc(node) {
+  let n = node;
+  if (n.value.toLowerCase() === "onbuild" && n.next && n.next.children.length > 0) n = n.next.children[0];
+  return HEREDOC_DIRECTIVES.has(n.value.toLowerCase()) && !n.json;
+}
+function scanLines(text) {
+  const lines = [];
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
+    lines.push(text.slice(start, i + 1));
+    start = i + 1;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+function parse(text) {
+  const lines = scanLines(text);
+  for (let i = 0; i < lines.length; i++) {
+    if (Buffer.byteLength(trimNewlineOnce(lines[i]), "utf8") >= MAX_LINE_BYTES) {
+      throw new ParseError(i + 1, `dockerfile line greater than max allowed size of ${MAX_LINE_BYTES - 1}`);
+    }
+  }
+  const d = new Directives();
+  const children = [];
+  const warnings = [];
+  let idx = 0;
+  let currentLine = 0;
+  const processLine = (token, stripLeft) => {
+    let t = trimNewline(token);
+    if (stripLeft) t = trimLeft(t);
+    try {
+      d.parseLine(t);
+    } catch (e) {
+      throw new ParseError(currentLine + 1, e.message);
+    }
+    return isComment(t) ? "" : t;
+  };
+  while (idx < lines.length) {
+    let raw = lines[idx++];
+    if (currentLine === 0 && raw.startsWith("\uFEFF")) raw = raw.slice(1);
+    let bytesRead = processLine(raw, true);
+    currentLine++;
+    const startLine = currentLine;
+    let isEnd;
+    [bytesRead, isEnd] = d.trimContinuation(bytesRead);
+    if (isEnd && bytesRead.length === 0) continue;
+    let buf = bytesRead;
+    let hasEmptyContinuation = false;
+    while (!isEnd && idx < lines.length) {
+      const scanned = lines[idx++];
+      let piece = processLine(scanned, false);
+      currentLine++;
+      if (isComment(scanned)) continue;
+      if (isEmptyContinuationLine(piece)) {
+        hasEmptyContinuation = true;
+        continue;
+      }
+      [piece, isEnd] = d.trimContinuation(piece);
+      buf += piece;
+    }
+    if (hasEmptyContinuation) warnings.push({ line: currentLine, message: `Empty continuation line found in: ${buf}` });
+    let child2;
+    try {
+      child2 = nodeFromLine(buf, d);
+    } catch (e) {
+      throw new ParseError(startLine, e.message);
+    }
+    if (canContainHeredoc(child2) && buf.includes("<<")) {
+      let docs;
+      try {
+        docs = heredocsFromLine(buf);
+      } catch (e) {
+        throw new ParseError(startLine, e.message);
+      }
+      for (const doc of docs) {
+        let terminated = false;
+        let content = doc.content;
+        while (idx < lines.length) {
+          const body = lines[idx++];
+          currentLine++;
+          let candidate = trimNewline(body);
+          if (doc.chomp) candidate = candidate.replace(/^\t+/, "");
+          if (candidate === doc.name) {
+            terminated = true;
+            break;
+          }
+          content += body;
+        }
+        if (!terminated) throw new ParseError(startLine, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
+        child2.heredocs.push({ ...doc, content });
+      }
+    }
+    child2.startLine = startLine;
+    child2.endLine = currentLine;
+    children.push(child2);
+  }
+  return { root: children, escape: d.escape, warnings };
+}
+function trimNewlineOnce(line) {
+  return line.endsWith("\n") ? line.slice(0, -1) : line;
+}
+var nextValues = (n) => {
+  const out = [];
+  for (let x = n.next; x; x = x.next) out.push(x.value);
+  return out;
+};
+function flagOf(word) {
+  const body = word.startsWith("--") ? word.slice(2) : word;
+  const eq = body.indexOf("=");
+  return eq < 0 ? { name: body, value: null, raw: null } : { name: body.slice(0, eq), value: body.slice(eq + 1), raw: body.slice(eq + 1) };
+}
+function parseDockerfile(text) {
+  let parsed;
+  try {
+    parsed = parse(text);
+  } catch (e) {
+    if (e instanceof ParseError) throw planError(e.line, e.message);
+    throw e;
+  }
+  if (parsed.root.length === 0) {
+    throw new ActionError("Dockerfile has no instructions (only comments, parser directives or blank lines)", { kind: "plan" });
+  }
+  const instructions = parsed.root.map((node) => {
+    const sub = node.value.toLowerCase() === "onbuild" ? node.next?.children[0] ?? null : null;
+    return {
+      line: node.startLine,
+      endLine: node.endLine,
+      keyword: node.value.toUpperCase(),
+      written: node.value,
+      flags: node.flags.map(flagOf),
+      args: sub ? [] : nextValues(node),
+      trigger: sub ? sub.value : null,
+      original: node.original,
+      heredocs: node.heredocs,
+      node
+    };
+  });
+  return { escape: parsed.escape, instructions, warnings: parsed.warnings };
+}
+function goQuote(s) {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0);
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\x07") out += "\\a";
+    else if (ch === "\b") out += "\\b";
+    else if (ch === "\f") out += "\\f";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "	") out += "\\t";
+    else if (ch === "\v") out += "\\v";
+    else if (ch === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch)) out += ch;
+    else if (cp < 128) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (cp < 65536) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+  }
+  return `${out}"`;
+}
+
+// src/dockerfile/plan.ts
+var PLAN_WARNING_TITLES = {
+  "ignored-instruction": "Dockerfile: instruction without effect in a sandbox",
+  "build-arg-reference": "Dockerfile: image reference with a build argument",
+  "digest-pinned-reference": "Dockerfile: image reference pinned by digest",
+  deprecated: "Dockerfile: deprecated instruction"
+};
+var MAX_DOCKERFILE_BYTES = 1024 * 1024;
+var KNOWN_INSTRUCTIONS = /* @__PURE__ */ new Set([
+  "ADD",
+  "ARG",
+  "CMD",
+  "COPY",
+  "ENTRYPOINT",
+  "ENV",
+  "EXPOSE",
+  "FROM",
+  "HEALTHCHECK",
+  "LABEL",
+  "MAINTAINER",
+  "ONBUILD",
+  "RUN",
+  "SHELL",
+  "STOPSIGNAL",
+  "USER",
+  "VOLUME",
+  "WORKDIR"
+]);
+var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME"]);
+var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
+var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
+function unknownInstruction(ins, first) {
+  if (first) {
+    return planError2(
+      ins.line,
+      "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)"
+    ).addAdvice("Check that the dockerfile input names a Dockerfile.");
+  }
+  const word = ins.written.length > 40 ? `${ins.written.slice(0, 40)}\u2026` : ins.written;
+  return planError2(ins.line, `unknown instruction: ${word}`);
+}
+function planErrorLine(e) {
+  const m = /^line (\d+): /.exec(e.message);
+  return m ? Number(m[1]) : void 0;
+}
+var lineAt = (text, index) => {
+  let line = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+};
+function tooLarge(bytes) {
+  return planError2(
+    void 0,
+    `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
+    [NOT_A_DOCKERFILE_ADVICE]
+  );
+}
+function binary(line) {
+  return planError2(line, "Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile", [NOT_A_DOCKERFILE_ADVICE]);
+}
+function notUtf8(line) {
+  return planError2(line, "Dockerfile is not valid UTF-8 text", ["Save the Dockerfile as UTF-8."]);
+}
+function decodeDockerfile(bytes) {
+  if (bytes.length > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes.length);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) {
+    let line = 1;
+    for (let i = 0; i < nul; i++) if (bytes[i] === 10) line++;
+    throw binary(line);
+  }
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  try {
+    return fatal.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (; ; ) {
+      const nl = bytes.indexOf(10, start);
+      const end = nl < 0 ? bytes.length : nl;
+      try {
+        fatal.decode(bytes.subarray(start, end));
+      } catch {
+        throw notUtf8(line);
+      }
+      if (nl < 0) throw notUtf8(line);
+      start = nl + 1;
+      line++;
+    }
+  }
+}
+function checkText(text) {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes);
+  const nul = text.indexOf("\0");
+  if (nul >= 0) throw binary(lineAt(text, nul));
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
+  if (lone) throw notUtf8(lineAt(text, lone.index));
+  if (text.replace(/^\uFEFF/, "").trim() === "") throw planError2(void 0, "Dockerfile is empty");
+}
+function parseFrom(ins, escape) {
+  const line = ins.line;
+  const flagText = ins.flags.map((f) => f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`);
+  const value = [...flagText, ...ins.args].join(" ");
+  for (const f of ins.flags) {
+    if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
+    if (f.name !== "platform") throw planError2(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
+  }
+  const tokens = [];
+  for (const raw of ins.args) {
+    const t = unquoteWord(raw, escape);
+    if (t === null) throw planError2(line, `invalid FROM syntax '${value}'`);
+    tokens.push(t);
+  }
+  if (tokens.length === 0 || tokens[0] === "") {
+    if (ins.flags.length > 0 && ins.args.length === 0) {
+      throw planError2(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
+    }
+    throw planError2(line, "FROM must include a base image");
+  }
+  if (tokens.length === 1) return { image: tokens[0] };
+  if (tokens[1].toLowerCase() !== "as") throw planError2(line, `unsupported FROM syntax '${value}'`);
+  if (tokens.length === 2) throw planError2(line, "FROM ... AS must include a stage name");
+  if (tokens.length > 3) throw planError2(line, `unsupported FROM syntax '${value}'`);
+  const alias = ins.args[2];
+  if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
+    throw planError2(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
+  }
+  return { image: tokens[0], alias };
+}
+var explicitName = (name) => {
+  const n = name?.trim();
+  return n ? n : void 0;
+};
+function planDockerfile(opts) {
+  const { text } = opts;
+  checkText(text);
+  const parsed = parseDockerfile(text);
+  const instructions = parsed.instructions;
+  if (instructions.length === 0)
+    throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
+  const hasFrom = instructions.some((i) => i.keyword === "FROM");
+  const noFrom = () => planError2(void 0, "Dockerfile must contain a FROM instruction");
+  const warnings = [];
+  const additional = [];
+  const aliases = /* @__PURE__ */ new Set();
+  let finalFrom;
+  let stages = 0;
+  const unresolvable = (ref, line) => {
+    if (ref.includes("$")) {
+      warnings.push({
+        kind: "build-arg-reference",
+        line,
+        message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`
+      });
+      return true;
+    }
+    if (ref.includes("@")) {
+      warnings.push({
+        kind: "digest-pinned-reference",
+        line,
+        message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`
+      });
+      return true;
+    }
+    return false;
+  };
+  const collect2 = (ref, line) => {
+    if (ref.toLowerCase() === "scratch") return;
+    if (unresolvable(ref, line)) return;
+    if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase())) return;
+    if (!additional.includes(ref)) additional.push(ref);
+  };
+  for (const ins of instructions) {
+    const { line, keyword } = ins;
+    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw unknownInstruction(ins, instructions[0] === ins);
+    if (stages === 0 && keyword !== "ARG" && keyword !== "FROM") {
+      if (!hasFrom) throw noFrom();
+      throw planError2(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
+    }
+    switch (keyword) {
+      case "FROM": {
+        const { image, alias } = parseFrom(ins, parsed.escape);
+        if (finalFrom !== void 0) {
+          const p = finalFrom;
+          if (p !== image && p.toLowerCase() !== "scratch" && !p.includes("$") && !p.includes("@") && !aliases.has(p.toLowerCase()) && !additional.includes(p)) {
+            additional.push(p);
+          }
+        }
+        unresolvable(image, line);
+        finalFrom = image;
+        if (alias !== void 0) aliases.add(alias.toLowerCase());
+        stages++;
+        break;
+      }
+      case "COPY":
+        for (const f of ins.flags) {
+          if (f.name !== "from") continue;
+          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
+          if (f.value !== "") collect2(f.value, line);
+        }
+        break;
+      case "RUN":
+        for (const f of ins.flags) {
+          if (f.name !== "mount") continue;
+          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
+          for (const field of splitCsvFields(f.value)) {
+            const eq = field.indexOf("=");
+            if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== "from") continue;
+            const v = field.slice(eq + 1);
+            if (v !== "") collect2(v, line);
+          }
+        }
+        break;
+      case "ONBUILD": {
+        const trigger = ins.trigger?.toUpperCase();
+        if (trigger === void 0) throw planError2(line, "ONBUILD requires at least one argument");
+        if (trigger === "ONBUILD") throw planError2(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (trigger === "FROM" || trigger === "MAINTAINER") throw planError2(line, `${trigger} isn't allowed as an ONBUILD trigger`);
+        break;
+      }
+      case "MAINTAINER":
+        warnings.push({
+          kind: "deprecated",
+          line,
+          message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="\u2026" instead'
+        });
+        break;
+    }
+    if (IGNORED_INSTRUCTIONS.has(keyword)) {
+      warnings.push({
+        kind: "ignored-instruction",
+        line,
+        message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`
+      });
+    }
+  }
+  if (finalFrom === void 0) throw noFrom();
+  const baseImage = finalFrom;
+  const additionalRefs = additional.filter((r) => r !== baseImage);
+  const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
+  const eligible = !baseImageIsInternalStage && baseImage.toLowerCase() !== "scratch" && !baseImage.includes("$") && !baseImage.includes("@");
+  return {
+    mode: "dockerfile",
+    dockerfileText: text,
+    dockerfilePath: opts.dockerfilePath,
+    contextDir: path7.resolve(opts.contextDir),
+    baseImage,
+    baseImageIsInternalStage,
+    additionalRefs,
+    lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), "the Dockerfile path"),
+    warnings,
+    stats: { instructions: instructions.length, stages }
+  };
+}
+function planImport(opts) {
+  const reference = opts.reference.trim();
+  if (reference === "") throw new ActionError("image reference to import must not be empty", { kind: "input", input: "image" });
+  if (/\s/.test(reference)) {
+    throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: "input", input: "image" });
+  }
+  return {
+    mode: "import",
+    dockerfileText: `FROM ${reference}
+`,
+    baseImage: reference,
+    baseImageIsInternalStage: false,
+    additionalRefs: [],
+    lookupRefs: [],
+    importImageReference: reference,
+    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), "the image reference"),
+    warnings: [],
+    stats: { instructions: 1, stages: 1 }
+  };
+}
+
+// src/inputs.ts
+import { realpathSync, statSync } from "node:fs";
+import { isAbsolute, resolve as resolve2, dirname as dirname3, parse as parse2, relative as relative2 } from "node:path";
 
 // src/platform/url-secrets.ts
 var SECRET_KEY = /token|signature|credential|authorization|secret|password/i;
@@ -34426,7 +35538,7 @@ function readInputs(src) {
     const context3 = contextRaw ? isAbsolute(contextRaw) ? contextRaw : resolve2(src.workspace, contextRaw) : dirname3(dockerfile);
     if (!isDir(context3))
       throw inputError("context", `Local build context not found: ${contextRaw || context3} (must be an existing directory)`);
-    if (realPath(context3) === parse(realPath(context3)).root)
+    if (realPath(context3) === parse2(realPath(context3)).root)
       throw inputError(
         "context",
         `'${contextRaw || context3}' is the filesystem root: the whole machine would be the build context; use the directory of the project`
@@ -35289,46 +36401,6 @@ async function connectGitHub(opts) {
   };
 }
 
-// src/format.ts
-var UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-function formatBytes(n) {
-  if (!Number.isFinite(n)) return `${n} B`;
-  if (n < 0) return `-${formatBytes(-n)}`;
-  if (n < 1024) return `${Math.round(n)} B`;
-  let unit = 0;
-  let v = n;
-  while (v >= 1024 && unit < UNITS.length - 1) {
-    v /= 1024;
-    unit++;
-  }
-  for (; ; ) {
-    const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
-    const text = v.toFixed(decimals);
-    const rounded = Number(text);
-    if (decimals === 2 && rounded >= 10) {
-      v = 10;
-      continue;
-    }
-    if (decimals === 1 && rounded >= 100) {
-      v = 100;
-      continue;
-    }
-    if (rounded >= 1024 && unit < UNITS.length - 1) {
-      v = rounded / 1024;
-      unit++;
-      continue;
-    }
-    return `${text} ${UNITS[unit]}`;
-  }
-}
-function formatDuration(ms) {
-  if (ms < 1e3) return `${ms}ms`;
-  if (ms < 6e4) return `${Math.round(ms / 100) / 10}s`;
-  const m = Math.floor(ms / 6e4);
-  const s = Math.round(ms % 6e4 / 1e3);
-  return s ? `${m}m${s}s` : `${m}m`;
-}
-
 // src/pipeline/events.ts
 var PHASE_TITLES = {
   plan: "Plan",
@@ -35346,20 +36418,20 @@ var PHASE_TITLES = {
 import { createHash, randomBytes as randomBytes2 } from "node:crypto";
 import * as fs4 from "node:fs";
 import * as os7 from "node:os";
-import * as path9 from "node:path";
+import * as path10 from "node:path";
 import * as zlib from "node:zlib";
 
 // src/context/walk.ts
 import * as fs3 from "node:fs";
 import { promises as fsp2 } from "node:fs";
 import * as os6 from "node:os";
-import * as path8 from "node:path";
+import * as path9 from "node:path";
 
 // src/context/dockerignore.ts
 import { promises as fsp } from "node:fs";
-import * as path7 from "node:path";
-var GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
+import * as path8 from "node:path";
+var GO_SPACE2 = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+var TRIM_RE = new RegExp(`^[${GO_SPACE2}]+|[${GO_SPACE2}]+$`, "gu");
 function goTrimSpace(s) {
   return s.replace(TRIM_RE, "");
 }
@@ -35628,8 +36700,8 @@ async function loadDockerignore(contextDir, dockerfilePath) {
 }
 async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
   const candidates = [];
-  if (dockerfilePath) candidates.push(path7.resolve(`${dockerfilePath}.dockerignore`));
-  candidates.push(path7.resolve(contextDir, ".dockerignore"));
+  if (dockerfilePath) candidates.push(path8.resolve(`${dockerfilePath}.dockerignore`));
+  candidates.push(path8.resolve(contextDir, ".dockerignore"));
   for (const file of candidates) {
     let text;
     try {
@@ -35675,7 +36747,7 @@ function errCode(e) {
   return e?.code;
 }
 function ignoreAdvice(matcher, root) {
-  return `Or exclude it from the build context in ${matcher.source ?? path8.join(root, ".dockerignore")}.`;
+  return `Or exclude it from the build context in ${matcher.source ?? path9.join(root, ".dockerignore")}.`;
 }
 function normaliseMode(type, mode) {
   if (type === "dir") return 493;
@@ -35690,7 +36762,7 @@ function specialKind(d) {
   return null;
 }
 async function resolveContextRoot(contextDir) {
-  const root = path8.resolve(contextDir);
+  const root = path9.resolve(contextDir);
   let real;
   try {
     const st = await fsp2.stat(root);
@@ -35711,7 +36783,7 @@ async function resolveContextRoot(contextDir) {
       cause: e
     });
   }
-  if (path8.parse(real).root === real) {
+  if (path9.parse(real).root === real) {
     throw new ActionError(`Refusing to use the filesystem root as the build context: ${contextDir}`, {
       kind: "context",
       advice: [
@@ -35746,11 +36818,11 @@ async function scanContextInternal(contextDir, opts = {}) {
     try {
       outReal = await fsp2.realpath(opts.outputDir);
     } catch {
-      outReal = path8.resolve(opts.outputDir);
+      outReal = path9.resolve(opts.outputDir);
     }
-    const rel = path8.relative(real, outReal);
+    const rel = path9.relative(real, outReal);
     if (rel === "") outputRel = "";
-    else if (!rel.startsWith("..") && !path8.isAbsolute(rel)) outputRel = rel.split(path8.sep).join("/");
+    else if (!rel.startsWith("..") && !path9.isAbsolute(rel)) outputRel = rel.split(path9.sep).join("/");
   }
   const entries = [];
   const skipped = [];
@@ -35916,7 +36988,7 @@ async function scanContextInternal(contextDir, opts = {}) {
           if (!st.isDirectory()) throw swapped(sd.rel);
           expectChild = { dev: st.dev, ino: st.ino };
         }
-        const childAbs = path8.join(absDir, sd.name);
+        const childAbs = path9.join(absDir, sd.name);
         if (sd.excluded) {
           const n = await walk(sd.rel, childAbs, childAt, expectChild, sd.state, true);
           if (n > 0) {
@@ -36131,10 +37203,10 @@ async function createContextArchive(contextDir, opts = {}) {
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: "internal" });
   }
-  const tmpDir = path9.resolve(opts.tmpDir ?? os7.tmpdir());
+  const tmpDir = path10.resolve(opts.tmpDir ?? os7.tmpdir());
   const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
   if (signal?.aborted) throw archivingCancelled(signal);
-  const outPath = path9.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
+  const outPath = path10.join(tmpDir, `tensorlake-build-context-${randomBytes2(8).toString("hex")}.tar.gz`);
   let out;
   try {
     out = fs4.openSync(outPath, "wx", 384);
@@ -36217,7 +37289,7 @@ async function createContextArchive(contextDir, opts = {}) {
     if (used === block.length) flush();
   };
   const openChecked = (e) => {
-    const abs = path9.join(scan.realRoot, e.path);
+    const abs = path10.join(scan.realRoot, e.path);
     let fd;
     try {
       fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
@@ -36228,7 +37300,7 @@ async function createContextArchive(contextDir, opts = {}) {
           kind: "context",
           advice: [
             "Make the file readable by the runner user,",
-            `or exclude it from the build context in ${scan.ignoreFile ?? path9.join(scan.root, ".dockerignore")}.`
+            `or exclude it from the build context in ${scan.ignoreFile ?? path10.join(scan.root, ".dockerignore")}.`
           ],
           cause: err
         });
@@ -36774,1074 +37846,6 @@ var PrFeedback = class {
 
 // src/images/entries.ts
 var import_yaml = __toESM(require_dist(), 1);
-
-// src/dockerfile/plan.ts
-import path10 from "node:path";
-
-// src/dockerfile/shell.ts
-var isSpace = (ch) => ch === " " || ch === "	" || ch === "\n" || ch === "\r" || ch === "\v" || ch === "\f";
-function splitRawWords(s, escape) {
-  const words = [];
-  let i = 0;
-  while (i < s.length) {
-    while (i < s.length && isSpace(s[i])) i++;
-    if (i >= s.length) break;
-    const start = i;
-    while (i < s.length && !isSpace(s[i])) {
-      const ch = s[i];
-      if (ch === escape) {
-        i += 2;
-      } else if (ch === "'") {
-        const end = s.indexOf("'", i + 1);
-        i = end < 0 ? s.length : end + 1;
-      } else if (ch === '"') {
-        i++;
-        while (i < s.length && s[i] !== '"') i += s[i] === escape ? 2 : 1;
-        i++;
-      } else {
-        i++;
-      }
-    }
-    i = Math.min(i, s.length);
-    words.push({ word: s.slice(start, i), start });
-  }
-  return words;
-}
-var ShellLexError = class extends Error {
-};
-var isUnicodeSpace = (ch) => /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u.test(ch);
-var isLetter = (ch) => new RegExp("^\\p{L}$", "u").test(ch);
-var isDigit = (ch) => new RegExp("^\\p{Nd}$", "u").test(ch);
-function processWords(input, opts) {
-  const chars = Array.from(input);
-  let pos = 0;
-  const EOF = "";
-  const peek = () => pos < chars.length ? chars[pos] : EOF;
-  const next = () => pos < chars.length ? chars[pos++] : EOF;
-  const { escape, rawQuotes } = opts;
-  let rawEscapes = opts.rawEscapes;
-  function singleQuote() {
-    let r = "";
-    const open3 = next();
-    if (rawQuotes) r += open3;
-    for (; ; ) {
-      const ch = next();
-      if (ch === EOF) throw new ShellLexError("unexpected end of statement while looking for matching single-quote");
-      if (ch === "'") {
-        if (rawQuotes) r += ch;
-        return r;
-      }
-      r += ch;
-    }
-  }
-  function doubleQuote() {
-    let r = "";
-    const open3 = next();
-    if (rawQuotes) r += open3;
-    for (; ; ) {
-      const p = peek();
-      if (p === EOF) throw new ShellLexError("unexpected end of statement while looking for matching double-quote");
-      if (p === '"') {
-        const ch2 = next();
-        if (rawQuotes) r += ch2;
-        return r;
-      }
-      if (p === "$") {
-        r += dollar();
-        continue;
-      }
-      let ch = next();
-      if (ch === escape) {
-        if (rawEscapes) r += ch;
-        const q = peek();
-        if (q === EOF) continue;
-        if (q === '"' || q === "$" || q === escape) ch = next();
-      }
-      r += ch;
-    }
-  }
-  function name() {
-    let n = "";
-    while (peek() !== EOF) {
-      const ch = peek();
-      if (n === "" && isDigit(ch)) {
-        while (peek() !== EOF && isDigit(peek())) n += next();
-        return n;
-      }
-      if (n === "" && "@*#?-$!0".includes(ch)) return next();
-      if (!isLetter(ch) && !isDigit(ch) && ch !== "_") break;
-      n += next();
-    }
-    return n;
-  }
-  function dollar() {
-    next();
-    if (peek() !== "{") {
-      const n2 = name();
-      return n2 === "" ? "$" : `$${n2}`;
-    }
-    next();
-    const p = peek();
-    if (p === EOF) throw new ShellLexError("syntax error: missing '}'");
-    if (p === "{" || p === "}" || p === ":") throw new ShellLexError("syntax error: bad substitution");
-    const n = name();
-    let ch = next();
-    let chs = ch;
-    let nullIsUnset = false;
-    switch (ch) {
-      case "}":
-        return `\${${n}}`;
-      case ":":
-        nullIsUnset = true;
-        ch = next();
-        chs += ch;
-      // falls through
-      case "+":
-      case "-":
-      case "?":
-      case "#":
-      case "%": {
-        const raw = ch === "#" || ch === "%";
-        if (nullIsUnset && raw) throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
-        let word;
-        try {
-          word = stopOn("}", raw).result;
-        } catch (e) {
-          if (peek() === EOF) throw new ShellLexError("syntax error: missing '}'");
-          throw e;
-        }
-        return `\${${n}${chs}${word}}`;
-      }
-      case "/": {
-        if (peek() === "/") next();
-        let pattern;
-        let replacement;
-        try {
-          pattern = stopOn("/", true).result;
-        } catch (e) {
-          if (peek() === EOF) throw new ShellLexError("syntax error: missing '/' in ${}");
-          throw e;
-        }
-        try {
-          replacement = stopOn("}", true).result;
-        } catch (e) {
-          if (peek() === EOF) throw new ShellLexError("syntax error: missing '}'");
-          throw e;
-        }
-        return `\${${n}/${pattern}/${replacement}}`;
-      }
-      default:
-        throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
-    }
-  }
-  function possibleHeredoc() {
-    next();
-    if (peek() !== "<") return "<";
-    next();
-    let space = "";
-    while (peek() === "	" || peek() === "\r" || peek() === " ") space += next();
-    return `<<${space}`;
-  }
-  function stopOn(stop, raw) {
-    let result = "";
-    const words = [];
-    let buf = "";
-    let inWord = false;
-    const addRawChar = (ch) => {
-      buf += ch;
-      inWord = true;
-    };
-    const addChar = (ch) => {
-      if (isUnicodeSpace(ch)) {
-        if (inWord && buf !== "") {
-          words.push(buf);
-          buf = "";
-          inWord = false;
-        }
-      } else addRawChar(ch);
-    };
-    const saved = rawEscapes;
-    rawEscapes = raw;
-    try {
-      while (peek() !== EOF) {
-        const ch = peek();
-        if (stop !== EOF && ch === stop) {
-          next();
-          if (buf !== "") words.push(buf);
-          return { result, words };
-        }
-        const special = ch === "$" ? dollar : ch === "<" ? possibleHeredoc : ch === "'" ? singleQuote : ch === '"' ? doubleQuote : void 0;
-        if (special) {
-          const tmp = special();
-          result += tmp;
-          if (ch === "$") for (const c2 of Array.from(tmp)) addChar(c2);
-          else {
-            buf += tmp;
-            inWord = true;
-          }
-          continue;
-        }
-        let c = next();
-        if (c === escape) {
-          if (rawEscapes) {
-            addRawChar(c);
-            result += c;
-          }
-          c = next();
-          if (c === EOF) break;
-          addRawChar(c);
-        } else addChar(c);
-        result += c;
-      }
-      if (stop !== EOF) throw new ShellLexError(`unexpected end of statement while looking for matching ${stop}`);
-      if (buf !== "") words.push(buf);
-      return { result, words };
-    } finally {
-      rawEscapes = saved;
-    }
-  }
-  return stopOn(EOF, rawEscapes).words;
-}
-function unquoteWord(s, escape) {
-  let out = "";
-  let i = 0;
-  while (i < s.length) {
-    const ch = s[i];
-    if (ch === "'") {
-      const end = s.indexOf("'", i + 1);
-      if (end < 0) return null;
-      out += s.slice(i + 1, end);
-      i = end + 1;
-    } else if (ch === '"') {
-      i++;
-      let closed = false;
-      while (i < s.length) {
-        const c = s[i];
-        if (c === '"') {
-          closed = true;
-          i++;
-          break;
-        }
-        if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === "$" || s[i + 1] === escape)) {
-          out += s[i + 1];
-          i += 2;
-          continue;
-        }
-        out += c;
-        i++;
-      }
-      if (!closed) return null;
-    } else if (ch === escape && i + 1 < s.length) {
-      out += s[i + 1];
-      i += 2;
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
-}
-function splitCsvFields(s) {
-  const fields = [];
-  let i = 0;
-  for (; ; ) {
-    let field = "";
-    if (s[i] === '"') {
-      i++;
-      for (; ; ) {
-        if (i >= s.length) break;
-        if (s[i] === '"') {
-          if (s[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += s[i++];
-      }
-      while (i < s.length && s[i] !== ",") field += s[i++];
-    } else {
-      while (i < s.length && s[i] !== ",") field += s[i++];
-    }
-    fields.push(field);
-    if (i >= s.length) break;
-    i++;
-  }
-  return fields;
-}
-
-// src/dockerfile/parse.ts
-var MAX_LINE_BYTES = 64 * 1024;
-var ParseError = class extends Error {
-  constructor(line, message) {
-    super(message);
-    this.line = line;
-  }
-  line;
-};
-var planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: "plan" });
-var RE_WHITESPACE = /[\t\v\f\r ]+/;
-var RE_HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
-var RE_DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/s;
-var KNOWN_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
-var HEREDOC_DIRECTIVES = /* @__PURE__ */ new Set(["add", "copy", "run"]);
-var GO_SPACE2 = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-var RE_LEADING_SPACE = new RegExp(`^[${GO_SPACE2}]+`, "u");
-var RE_TRAILING_SPACE = new RegExp(`[${GO_SPACE2}]+$`, "u");
-var isSpace2 = (ch) => ch !== "" && new RegExp(`^[${GO_SPACE2}]$`, "u").test(ch);
-var trimLeft = (s) => s.replace(RE_LEADING_SPACE, "");
-var trimSpace = (s) => trimLeft(s).replace(RE_TRAILING_SPACE, "");
-var trimNewline = (s) => s.replace(/[\r\n]+$/, "");
-var isComment = (line) => trimLeft(line).startsWith("#");
-var isEmptyContinuationLine = (line) => trimLeft(trimNewline(line)) === "";
-function splitWhitespace(s, n) {
-  if (s === "") return [""];
-  const out = [];
-  let rest = s;
-  while (n < 0 || out.length < n - 1) {
-    const m = RE_WHITESPACE.exec(rest);
-    if (!m) break;
-    out.push(rest.slice(0, m.index));
-    rest = rest.slice(m.index + m[0].length);
-  }
-  out.push(rest);
-  return out;
-}
-function newNode(value = "") {
-  return { value, next: null, children: [], heredocs: [], json: false, original: "", flags: [], startLine: 0, endLine: 0 };
-}
-var Directives = class _Directives {
-  escape = "\\";
-  continuation = _Directives.continuationRegex("\\");
-  seen = /* @__PURE__ */ new Set();
-  done = false;
-  static continuationRegex(esc) {
-    const e = esc === "\\" ? "\\\\" : esc;
-    return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`, "s");
-  }
-  /** `possibleParserDirective`: returns whether the line was a directive. */
-  parseLine(line) {
-    if (this.done) return false;
-    if (!line.startsWith("#")) {
-      this.done = true;
-      return false;
-    }
-    const m = RE_DIRECTIVE.exec(trimLeft(line.slice(1)));
-    if (!m) {
-      this.done = true;
-      return false;
-    }
-    const key = m[1].toLowerCase();
-    if (!KNOWN_DIRECTIVES.has(key)) {
-      this.done = true;
-      return false;
-    }
-    if (this.seen.has(key)) throw new Error(`only one ${key} parser directive can be used`);
-    this.seen.add(key);
-    if (key === "escape") {
-      const v = m[2];
-      if (v !== "`" && v !== "\\") throw new Error(`invalid escape token '${v}' does not match \` or \\`);
-      this.escape = v;
-      this.continuation = _Directives.continuationRegex(v);
-    }
-    return true;
-  }
-  /** `trimContinuationCharacter`: the line without its continuation, and whether the line ends there. */
-  trimContinuation(line) {
-    if (this.continuation.test(line)) return [line.replace(this.continuation, "$1"), false];
-    return [line, true];
-  }
-};
-var NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only";
-function parseWords(rest, d) {
-  const words = [];
-  const chars = Array.from(rest);
-  let phase = "spaces";
-  let quote = "";
-  let blankOK = false;
-  let buf = "";
-  for (let pos = 0; pos <= chars.length; pos++) {
-    let ch = pos < chars.length ? chars[pos] : "";
-    if (phase === "spaces") {
-      if (pos === chars.length) break;
-      if (isSpace2(ch)) continue;
-      phase = "word";
-    }
-    if (pos === chars.length) {
-      if (blankOK || buf.length > 0) words.push(buf);
-      break;
-    }
-    if (phase === "word") {
-      if (isSpace2(ch)) {
-        phase = "spaces";
-        if (blankOK || buf.length > 0) words.push(buf);
-        buf = "";
-        blankOK = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOK = true;
-        phase = "quote";
-      }
-      if (ch === d.escape) {
-        if (pos + 1 === chars.length) continue;
-        buf += ch;
-        ch = chars[++pos];
-      }
-      buf += ch;
-      continue;
-    }
-    if (ch === quote) phase = "word";
-    if (ch === d.escape && quote !== "'") {
-      if (pos + 1 === chars.length) {
-        phase = "word";
-        continue;
-      }
-      buf += ch;
-      ch = chars[++pos];
-    }
-    buf += ch;
-  }
-  return words;
-}
-function keyValueNode(key, value, sep5) {
-  const n = newNode(key);
-  n.next = newNode(value);
-  n.next.next = newNode(sep5);
-  return n;
-}
-function parseNameVal(rest, key, d) {
-  const words = parseWords(rest, d);
-  if (words.length === 0) return { next: null };
-  if (!words[0].includes("=")) {
-    const parts = splitWhitespace(rest, 2);
-    if (parts.length < 2) throw new Error(`${key} must have two arguments`);
-    return { next: keyValueNode(parts[0], parts[1], "") };
-  }
-  let root = null;
-  let prev = null;
-  for (const word of words) {
-    const eq = word.indexOf("=");
-    if (eq < 0) throw new Error(`Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`);
-    const node = keyValueNode(word.slice(0, eq), word.slice(eq + 1), "=");
-    root ??= node;
-    if (prev) prev.next = node;
-    prev = node.next.next;
-  }
-  return { next: root };
-}
-function chain(values) {
-  let root = null;
-  let prev = null;
-  for (const v of values) {
-    const n = newNode(v);
-    if (prev) prev.next = n;
-    else root = n;
-    prev = n;
-  }
-  return root;
-}
-var parseIgnore = () => ({ next: newNode() });
-var parseNameOrNameVal = (rest, d) => ({ next: chain(parseWords(rest, d)) });
-var parseStringsWhitespaceDelimited = (rest) => ({ next: rest === "" ? null : chain(splitWhitespace(rest, -1)) });
-var parseString = (rest) => ({ next: rest === "" ? null : newNode(rest) });
-function parseJSON(rest) {
-  const text = trimLeft(rest);
-  if (!text.startsWith("[")) return null;
-  let parsed;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(parsed)) return null;
-  if (!parsed.every((x) => typeof x === "string")) throw new Error(NOT_STRING_ARRAY);
-  return { next: chain(parsed), json: true };
-}
-function parseMaybeJSON(rest) {
-  if (rest === "") return { next: null };
-  return parseJSON(rest) ?? { next: newNode(rest) };
-}
-function parseMaybeJSONToList(rest) {
-  return parseJSON(rest) ?? parseStringsWhitespaceDelimited(rest);
-}
-function parseHealthConfig(rest) {
-  let sep5 = 0;
-  while (sep5 < rest.length && !isSpace2(rest[sep5])) sep5++;
-  let next = sep5;
-  while (next < rest.length && isSpace2(rest[next])) next++;
-  if (sep5 === 0) return { next: null };
-  const cmd = parseMaybeJSON(rest.slice(next));
-  const n = newNode(rest.slice(0, sep5));
-  n.next = cmd.next;
-  return { next: n, json: cmd.json };
-}
-function parseSubCommand(rest, d) {
-  if (rest === "") return { next: null };
-  const holder = newNode();
-  holder.children = [nodeFromLine(rest, d)];
-  return { next: holder };
-}
-var DISPATCH = {
-  add: parseMaybeJSONToList,
-  arg: parseNameOrNameVal,
-  cmd: parseMaybeJSON,
-  copy: parseMaybeJSONToList,
-  entrypoint: parseMaybeJSON,
-  env: (rest, d) => parseNameVal(rest, "ENV", d),
-  expose: parseStringsWhitespaceDelimited,
-  from: parseStringsWhitespaceDelimited,
-  healthcheck: parseHealthConfig,
-  label: (rest, d) => parseNameVal(rest, "LABEL", d),
-  maintainer: parseString,
-  onbuild: parseSubCommand,
-  run: parseMaybeJSON,
-  shell: parseMaybeJSON,
-  stopsignal: parseString,
-  user: parseString,
-  volume: parseMaybeJSONToList,
-  workdir: parseString
-};
-function extractBuilderFlags(line, d) {
-  const words = [];
-  let phase = "spaces";
-  let buf = "";
-  let quote = "";
-  let blankOK = false;
-  for (let pos = 0; pos <= line.length; pos++) {
-    let ch = pos < line.length ? line[pos] : "";
-    if (phase === "spaces") {
-      if (pos === line.length) break;
-      if (isSpace2(ch)) continue;
-      if (ch !== "-" || pos + 1 === line.length || line[pos + 1] !== "-") return [line.slice(pos), words];
-      phase = "word";
-    }
-    if (pos === line.length) {
-      if (buf !== "--" && (blankOK || buf.length > 0)) words.push(buf);
-      break;
-    }
-    if (phase === "word") {
-      if (isSpace2(ch)) {
-        phase = "spaces";
-        if (buf === "--") return [line.slice(pos), words];
-        if (blankOK || buf.length > 0) words.push(buf);
-        buf = "";
-        blankOK = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOK = true;
-        phase = "quote";
-        continue;
-      }
-      if (ch === d.escape) {
-        if (pos + 1 === line.length) continue;
-        ch = line[++pos];
-      }
-      buf += ch;
-      continue;
-    }
-    if (ch === quote) {
-      phase = "word";
-      continue;
-    }
-    if (ch === d.escape) {
-      if (pos + 1 === line.length) {
-        phase = "word";
-        continue;
-      }
-      ch = line[++pos];
-    }
-    buf += ch;
-  }
-  return ["", words];
-}
-function splitCommand(line, d) {
-  const cmdline = splitWhitespace(trimSpace(line), 2);
-  let args = "";
-  let flags = [];
-  if (cmdline.length === 2) [args, flags] = extractBuilderFlags(cmdline[1], d);
-  return { cmd: cmdline[0], flags, args: trimSpace(args) };
-}
-function nodeFromLine(line, d) {
-  const { cmd, flags, args } = splitCommand(line, d);
-  const fn = DISPATCH[cmd.toLowerCase()] ?? parseIgnore;
-  const parsed = fn(args, d);
-  const n = newNode(cmd);
-  n.original = line;
-  n.flags = flags;
-  n.next = parsed.next;
-  n.json = parsed.json === true;
-  return n;
-}
-function parseHeredoc(src) {
-  const m = RE_HEREDOC.exec(src);
-  if (!m) return null;
-  const rest = m[3];
-  if (rest === "") return null;
-  const words = processWords(rest, { escape: "\\", rawQuotes: false, rawEscapes: false });
-  if (words.length !== 1) return null;
-  const raw = processWords(rest, { escape: "\\", rawQuotes: true, rawEscapes: false });
-  if (raw.length !== words.length) throw new ShellLexError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
-  const quotes = (s) => (s.match(/['"]/g) ?? []).length;
-  return {
-    name: words[0],
-    fileDescriptor: Number(m[1] || "0"),
-    expand: quotes(words[0]) === quotes(raw[0]),
-    chomp: m[2] === "-",
-    content: ""
-  };
-}
-function heredocsFromLine(line) {
-  let words;
-  try {
-    words = processWords(line, { escape: "\\", rawQuotes: true, rawEscapes: true });
-  } catch {
-    words = [];
-  }
-  const docs = [];
-  for (const w of words) {
-    const h = parseHeredoc(w);
-    if (h) docs.push(h);
-  }
-  return docs;
-}
-function canContainHeredoc(node) {
-  let n = node;
-  if (n.value.toLowerCase() === "onbuild" && n.next && n.next.children.length > 0) n = n.next.children[0];
-  return HEREDOC_DIRECTIVES.has(n.value.toLowerCase()) && !n.json;
-}
-function scanLines(text) {
-  const lines = [];
-  let start = 0;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", start)) {
-    lines.push(text.slice(start, i + 1));
-    start = i + 1;
-  }
-  if (start < text.length) lines.push(text.slice(start));
-  return lines;
-}
-function parse5(text) {
-  const lines = scanLines(text);
-  for (let i = 0; i < lines.length; i++) {
-    if (Buffer.byteLength(trimNewlineOnce(lines[i]), "utf8") >= MAX_LINE_BYTES) {
-      throw new ParseError(i + 1, `dockerfile line greater than max allowed size of ${MAX_LINE_BYTES - 1}`);
-    }
-  }
-  const d = new Directives();
-  const children = [];
-  const warnings = [];
-  let idx = 0;
-  let currentLine = 0;
-  const processLine = (token, stripLeft) => {
-    let t = trimNewline(token);
-    if (stripLeft) t = trimLeft(t);
-    try {
-      d.parseLine(t);
-    } catch (e) {
-      throw new ParseError(currentLine + 1, e.message);
-    }
-    return isComment(t) ? "" : t;
-  };
-  while (idx < lines.length) {
-    let raw = lines[idx++];
-    if (currentLine === 0 && raw.startsWith("\uFEFF")) raw = raw.slice(1);
-    let bytesRead = processLine(raw, true);
-    currentLine++;
-    const startLine = currentLine;
-    let isEnd;
-    [bytesRead, isEnd] = d.trimContinuation(bytesRead);
-    if (isEnd && bytesRead.length === 0) continue;
-    let buf = bytesRead;
-    let hasEmptyContinuation = false;
-    while (!isEnd && idx < lines.length) {
-      const scanned = lines[idx++];
-      let piece = processLine(scanned, false);
-      currentLine++;
-      if (isComment(scanned)) continue;
-      if (isEmptyContinuationLine(piece)) {
-        hasEmptyContinuation = true;
-        continue;
-      }
-      [piece, isEnd] = d.trimContinuation(piece);
-      buf += piece;
-    }
-    if (hasEmptyContinuation) warnings.push({ line: currentLine, message: `Empty continuation line found in: ${buf}` });
-    let child2;
-    try {
-      child2 = nodeFromLine(buf, d);
-    } catch (e) {
-      throw new ParseError(startLine, e.message);
-    }
-    if (canContainHeredoc(child2) && buf.includes("<<")) {
-      let docs;
-      try {
-        docs = heredocsFromLine(buf);
-      } catch (e) {
-        throw new ParseError(startLine, e.message);
-      }
-      for (const doc of docs) {
-        let terminated = false;
-        let content = doc.content;
-        while (idx < lines.length) {
-          const body = lines[idx++];
-          currentLine++;
-          let candidate = trimNewline(body);
-          if (doc.chomp) candidate = candidate.replace(/^\t+/, "");
-          if (candidate === doc.name) {
-            terminated = true;
-            break;
-          }
-          content += body;
-        }
-        if (!terminated) throw new ParseError(startLine, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
-        child2.heredocs.push({ ...doc, content });
-      }
-    }
-    child2.startLine = startLine;
-    child2.endLine = currentLine;
-    children.push(child2);
-  }
-  return { root: children, escape: d.escape, warnings };
-}
-function trimNewlineOnce(line) {
-  return line.endsWith("\n") ? line.slice(0, -1) : line;
-}
-var nextValues = (n) => {
-  const out = [];
-  for (let x = n.next; x; x = x.next) out.push(x.value);
-  return out;
-};
-function flagOf(word) {
-  const body = word.startsWith("--") ? word.slice(2) : word;
-  const eq = body.indexOf("=");
-  return eq < 0 ? { name: body, value: null, raw: null } : { name: body.slice(0, eq), value: body.slice(eq + 1), raw: body.slice(eq + 1) };
-}
-function parseDockerfile(text) {
-  let parsed;
-  try {
-    parsed = parse5(text);
-  } catch (e) {
-    if (e instanceof ParseError) throw planError(e.line, e.message);
-    throw e;
-  }
-  if (parsed.root.length === 0) {
-    throw new ActionError("Dockerfile has no instructions (only comments, parser directives or blank lines)", { kind: "plan" });
-  }
-  const instructions = parsed.root.map((node) => {
-    const sub = node.value.toLowerCase() === "onbuild" ? node.next?.children[0] ?? null : null;
-    return {
-      line: node.startLine,
-      endLine: node.endLine,
-      keyword: node.value.toUpperCase(),
-      written: node.value,
-      flags: node.flags.map(flagOf),
-      args: sub ? [] : nextValues(node),
-      trigger: sub ? sub.value : null,
-      original: node.original,
-      heredocs: node.heredocs,
-      node
-    };
-  });
-  return { escape: parsed.escape, instructions, warnings: parsed.warnings };
-}
-function goQuote(s) {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0);
-    if (ch === '"' || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\x07") out += "\\a";
-    else if (ch === "\b") out += "\\b";
-    else if (ch === "\f") out += "\\f";
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "	") out += "\\t";
-    else if (ch === "\v") out += "\\v";
-    else if (ch === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch)) out += ch;
-    else if (cp < 128) out += `\\x${cp.toString(16).padStart(2, "0")}`;
-    else if (cp < 65536) out += `\\u${cp.toString(16).padStart(4, "0")}`;
-    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
-  }
-  return `${out}"`;
-}
-
-// src/dockerfile/plan.ts
-var PLAN_WARNING_TITLES = {
-  "ignored-instruction": "Dockerfile: instruction without effect in a sandbox",
-  "build-arg-reference": "Dockerfile: image reference with a build argument",
-  "digest-pinned-reference": "Dockerfile: image reference pinned by digest",
-  deprecated: "Dockerfile: deprecated instruction"
-};
-var MAX_DOCKERFILE_BYTES = 1024 * 1024;
-var KNOWN_INSTRUCTIONS = /* @__PURE__ */ new Set([
-  "ADD",
-  "ARG",
-  "CMD",
-  "COPY",
-  "ENTRYPOINT",
-  "ENV",
-  "EXPOSE",
-  "FROM",
-  "HEALTHCHECK",
-  "LABEL",
-  "MAINTAINER",
-  "ONBUILD",
-  "RUN",
-  "SHELL",
-  "STOPSIGNAL",
-  "USER",
-  "VOLUME",
-  "WORKDIR"
-]);
-var IGNORED_INSTRUCTIONS = /* @__PURE__ */ new Set(["ONBUILD", "SHELL", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME"]);
-var VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
-var NOT_A_DOCKERFILE_ADVICE = "Check that the `dockerfile` input points at a Dockerfile.";
-var planError2 = (line, msg, advice) => new ActionError(line === void 0 ? msg : `line ${line}: ${msg}`, { kind: "plan", advice });
-function unknownInstruction(ins, first) {
-  if (first) {
-    return planError2(
-      ins.line,
-      "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)"
-    ).addAdvice("Check that the dockerfile input names a Dockerfile.");
-  }
-  const word = ins.written.length > 40 ? `${ins.written.slice(0, 40)}\u2026` : ins.written;
-  return planError2(ins.line, `unknown instruction: ${word}`);
-}
-var lineAt = (text, index) => {
-  let line = 1;
-  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
-  return line;
-};
-function tooLarge(bytes) {
-  return planError2(
-    void 0,
-    `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`,
-    [NOT_A_DOCKERFILE_ADVICE]
-  );
-}
-function binary(line) {
-  return planError2(line, "Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile", [NOT_A_DOCKERFILE_ADVICE]);
-}
-function notUtf8(line) {
-  return planError2(line, "Dockerfile is not valid UTF-8 text", ["Save the Dockerfile as UTF-8."]);
-}
-function decodeDockerfile(bytes) {
-  if (bytes.length > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes.length);
-  const nul = bytes.indexOf(0);
-  if (nul >= 0) {
-    let line = 1;
-    for (let i = 0; i < nul; i++) if (bytes[i] === 10) line++;
-    throw binary(line);
-  }
-  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  try {
-    return fatal.decode(bytes);
-  } catch {
-    let line = 1;
-    let start = 0;
-    for (; ; ) {
-      const nl = bytes.indexOf(10, start);
-      const end = nl < 0 ? bytes.length : nl;
-      try {
-        fatal.decode(bytes.subarray(start, end));
-      } catch {
-        throw notUtf8(line);
-      }
-      if (nl < 0) throw notUtf8(line);
-      start = nl + 1;
-      line++;
-    }
-  }
-}
-function checkText(text) {
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes > MAX_DOCKERFILE_BYTES) throw tooLarge(bytes);
-  const nul = text.indexOf("\0");
-  if (nul >= 0) throw binary(lineAt(text, nul));
-  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
-  if (lone) throw notUtf8(lineAt(text, lone.index));
-  if (text.replace(/^\uFEFF/, "").trim() === "") throw planError2(void 0, "Dockerfile is empty");
-}
-function parseFrom(ins, escape) {
-  const line = ins.line;
-  const flagText = ins.flags.map((f) => f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`);
-  const value = [...flagText, ...ins.args].join(" ");
-  for (const f of ins.flags) {
-    if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
-    if (f.name !== "platform") throw planError2(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
-  }
-  const tokens = [];
-  for (const raw of ins.args) {
-    const t = unquoteWord(raw, escape);
-    if (t === null) throw planError2(line, `invalid FROM syntax '${value}'`);
-    tokens.push(t);
-  }
-  if (tokens.length === 0 || tokens[0] === "") {
-    if (ins.flags.length > 0 && ins.args.length === 0) {
-      throw planError2(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
-    }
-    throw planError2(line, "FROM must include a base image");
-  }
-  if (tokens.length === 1) return { image: tokens[0] };
-  if (tokens[1].toLowerCase() !== "as") throw planError2(line, `unsupported FROM syntax '${value}'`);
-  if (tokens.length === 2) throw planError2(line, "FROM ... AS must include a stage name");
-  if (tokens.length > 3) throw planError2(line, `unsupported FROM syntax '${value}'`);
-  const alias = ins.args[2];
-  if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
-    throw planError2(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
-  }
-  return { image: tokens[0], alias };
-}
-var explicitName = (name) => {
-  const n = name?.trim();
-  return n ? n : void 0;
-};
-function planDockerfile(opts) {
-  const { text } = opts;
-  checkText(text);
-  const parsed = parseDockerfile(text);
-  const instructions = parsed.instructions;
-  if (instructions.length === 0)
-    throw planError2(void 0, "Dockerfile has no instructions (only comments, parser directives or blank lines)");
-  const hasFrom = instructions.some((i) => i.keyword === "FROM");
-  const noFrom = () => planError2(void 0, "Dockerfile must contain a FROM instruction");
-  const warnings = [];
-  const additional = [];
-  const aliases = /* @__PURE__ */ new Set();
-  let finalFrom;
-  let stages = 0;
-  const unresolvable = (ref, line) => {
-    if (ref.includes("$")) {
-      warnings.push({
-        kind: "build-arg-reference",
-        line,
-        message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`
-      });
-      return true;
-    }
-    if (ref.includes("@")) {
-      warnings.push({
-        kind: "digest-pinned-reference",
-        line,
-        message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`
-      });
-      return true;
-    }
-    return false;
-  };
-  const collect2 = (ref, line) => {
-    if (ref.toLowerCase() === "scratch") return;
-    if (unresolvable(ref, line)) return;
-    if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase())) return;
-    if (!additional.includes(ref)) additional.push(ref);
-  };
-  for (const ins of instructions) {
-    const { line, keyword } = ins;
-    if (!KNOWN_INSTRUCTIONS.has(keyword)) throw unknownInstruction(ins, instructions[0] === ins);
-    if (stages === 0 && keyword !== "ARG" && keyword !== "FROM") {
-      if (!hasFrom) throw noFrom();
-      throw planError2(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
-    }
-    switch (keyword) {
-      case "FROM": {
-        const { image, alias } = parseFrom(ins, parsed.escape);
-        if (finalFrom !== void 0) {
-          const p = finalFrom;
-          if (p !== image && p.toLowerCase() !== "scratch" && !p.includes("$") && !p.includes("@") && !aliases.has(p.toLowerCase()) && !additional.includes(p)) {
-            additional.push(p);
-          }
-        }
-        unresolvable(image, line);
-        finalFrom = image;
-        if (alias !== void 0) aliases.add(alias.toLowerCase());
-        stages++;
-        break;
-      }
-      case "COPY":
-        for (const f of ins.flags) {
-          if (f.name !== "from") continue;
-          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
-          if (f.value !== "") collect2(f.value, line);
-        }
-        break;
-      case "RUN":
-        for (const f of ins.flags) {
-          if (f.name !== "mount") continue;
-          if (f.value === null) throw planError2(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
-          for (const field of splitCsvFields(f.value)) {
-            const eq = field.indexOf("=");
-            if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== "from") continue;
-            const v = field.slice(eq + 1);
-            if (v !== "") collect2(v, line);
-          }
-        }
-        break;
-      case "ONBUILD": {
-        const trigger = ins.trigger?.toUpperCase();
-        if (trigger === void 0) throw planError2(line, "ONBUILD requires at least one argument");
-        if (trigger === "ONBUILD") throw planError2(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-        if (trigger === "FROM" || trigger === "MAINTAINER") throw planError2(line, `${trigger} isn't allowed as an ONBUILD trigger`);
-        break;
-      }
-      case "MAINTAINER":
-        warnings.push({
-          kind: "deprecated",
-          line,
-          message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="\u2026" instead'
-        });
-        break;
-    }
-    if (IGNORED_INSTRUCTIONS.has(keyword)) {
-      warnings.push({
-        kind: "ignored-instruction",
-        line,
-        message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`
-      });
-    }
-  }
-  if (finalFrom === void 0) throw noFrom();
-  const baseImage = finalFrom;
-  const additionalRefs = additional.filter((r) => r !== baseImage);
-  const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
-  const eligible = !baseImageIsInternalStage && baseImage.toLowerCase() !== "scratch" && !baseImage.includes("$") && !baseImage.includes("@");
-  return {
-    mode: "dockerfile",
-    dockerfileText: text,
-    dockerfilePath: opts.dockerfilePath,
-    contextDir: path10.resolve(opts.contextDir),
-    baseImage,
-    baseImageIsInternalStage,
-    additionalRefs,
-    lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
-    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), "the Dockerfile path"),
-    warnings,
-    stats: { instructions: instructions.length, stages }
-  };
-}
-function planImport(opts) {
-  const reference = opts.reference.trim();
-  if (reference === "") throw new ActionError("image reference to import must not be empty", { kind: "input", input: "image" });
-  if (/\s/.test(reference)) {
-    throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: "input", input: "image" });
-  }
-  return {
-    mode: "import",
-    dockerfileText: `FROM ${reference}
-`,
-    baseImage: reference,
-    baseImageIsInternalStage: false,
-    additionalRefs: [],
-    lookupRefs: [],
-    importImageReference: reference,
-    name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), "the image reference"),
-    warnings: [],
-    stats: { instructions: 1, stages: 1 }
-  };
-}
 
 // src/pipeline/plan-phase.ts
 import { open as open2 } from "node:fs/promises";
@@ -41284,10 +41288,9 @@ ${fencedBlock(text)}
     if (result.error) {
       const err = result.error;
       if (err.kind === "plan") {
-        const m = /^line (\d+):/.exec(err.message);
         reporter.errorAnnotation(err.message, {
           file: result.mode === "dockerfile" && inputs.source.kind === "dockerfile" ? inputs.source.dockerfileInput : void 0,
-          line: m ? Number(m[1]) : void 0,
+          line: planErrorLine(err),
           title: "Dockerfile error"
         });
       }

@@ -2,6 +2,7 @@
  * run(): inputs → pipeline → report. The only place that touches the process (signals, exit code)
  * and GitHub's runner files (through @actions/core).
  */
+import { planErrorLine } from './dockerfile/plan.js';
 import * as actionsCore from '@actions/core';
 import { ActionError, formatError, toActionError } from './errors.js';
 import { readInputs, readOrchestration, type ActionInputs, type DryRun, type InputSource, type OrchestrationInputs } from './inputs.js';
@@ -146,10 +147,9 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
     if (result.error) {
       const err = result.error;
       if (err.kind === 'plan') {
-        const m = /^line (\d+):/.exec(err.message);
         reporter.errorAnnotation(err.message, {
           file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined,
-          line: m ? Number(m[1]) : undefined,
+          line: planErrorLine(err),
           title: 'Dockerfile error',
         });
       }

@@ -123,17 +123,30 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     );
   });
 
-  it('a 500 on prepare (ambiguous POST) is not retried and says what to do', async () => {
+  it('prepare answered 502/503 without Retry-After is retried like a read (it allocates nothing a retry could leak)', async () => {
+    s.addFaults([
+      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 502, times: 1 },
+      { kind: 'status', method: 'POST', path: `${ORG}/sandbox-template-builds`, status: 503, times: 1 },
+    ]);
+    const r = await go();
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    assert.ok(
+      s.state().faults.every((f) => f.hits === 1),
+      'both answers were retried',
+    );
+  });
+
+  it('a prepare that keeps failing with 500 ends with the platform error', async () => {
     s.addFaults({
       kind: 'status',
       method: 'POST',
       path: `${ORG}/sandbox-template-builds`,
       status: 500,
       body: { error: 'database unavailable' },
+      times: -1,
     });
     const r = await go();
     failedWith(r, /failed to prepare sandbox image build \(HTTP 500.*database unavailable/);
-    assert.equal(s.state().faults[0].hits, 1);
   });
 
   it('ambiguous sandbox create (reset after the server acted): found by name, no second sandbox, no leak', async () => {
@@ -171,6 +184,28 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     failedWith(r, /did not reach 'running' within 2s \(sandbox-timeout\)/);
     assert.match(r.stdout, /raise the sandbox-timeout input/);
     assert.match(r.stdout, /Deleted builder sandbox/);
+  });
+
+  it('a sandbox status read that never answers: the wait ends at the sandbox-timeout, not at an idle timer', async () => {
+    s.addFaults({ kind: 'delay', method: 'GET', path: '/v1/namespaces/default/sandboxes/*', delayMs: 600_000, times: -1 });
+    const t0 = Date.now();
+    const r = await go({ 'sandbox-timeout': '3s' });
+    const took = Date.now() - t0;
+    failedWith(r, /within 3s \(sandbox-timeout\)/);
+    assert.ok(took < 30_000, `the step ended after ${took} ms`);
+    s.clearFaults(); // the cleanup's own reads answer again
+  });
+
+  it('an admission poll that never answers: the wait ends at the admission-timeout', async () => {
+    s.addFaults([
+      { kind: 'admissionHang' },
+      { kind: 'delay', method: 'GET', path: `${ORG}/sandbox-template-builds/*`, delayMs: 600_000, times: -1 },
+    ]);
+    const t0 = Date.now();
+    const r = await go({ streaming: 'true', 'admission-timeout': '2s' });
+    const took = Date.now() - t0;
+    failedWith(r, /timed out waiting for the streaming image admission after 2s \(admission-timeout\)/);
+    assert.ok(took < 40_000, `the step ended after ${took} ms`);
   });
 
   it('proxy answering 502 to every process call: the readiness probe, retries included, ends at the sandbox-timeout', async () => {

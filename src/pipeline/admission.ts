@@ -13,7 +13,14 @@ export async function waitForAdmission(s: BuildSession, platform: PlatformApi, b
   events.status('Verifying and admitting the image into the streaming CAS; this may take minutes for large images...');
   const t0 = now();
   for (let polls = 1; ; polls++) {
-    const st = await platform.getBuild(buildId, s.signal);
+    let st: Awaited<ReturnType<PlatformApi['getBuild']>>;
+    try {
+      // the poll runs under what is left of the admission-timeout
+      st = await platform.getBuild(buildId, s.signal, Math.max(1, req.admissionTimeoutMs - (now() - t0)));
+    } catch (e) {
+      if (now() - t0 >= req.admissionTimeoutMs && !s.signal?.aborted) throw admissionTimeout(req.admissionTimeoutMs, e);
+      throw e;
+    }
     onPoll();
     const elapsed = now() - t0;
     if (st.status === 'completed') {
@@ -34,18 +41,18 @@ export async function waitForAdmission(s: BuildSession, platform: PlatformApi, b
         kind: 'platform',
       });
     }
-    if (elapsed >= req.admissionTimeoutMs) {
-      throw new ActionError(
-        `timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`,
-        {
-          kind: 'timeout',
-          input: 'admission-timeout',
-          advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
-        },
-      );
-    }
+    if (elapsed >= req.admissionTimeoutMs) throw admissionTimeout(req.admissionTimeoutMs);
     const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
     events.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);
     await s.sleep(next, s.signal);
   }
+}
+
+function admissionTimeout(limitMs: number, cause?: unknown): ActionError {
+  return new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(limitMs)} (admission-timeout)`, {
+    kind: 'timeout',
+    input: 'admission-timeout',
+    cause,
+    advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
+  });
 }

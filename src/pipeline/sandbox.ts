@@ -75,7 +75,8 @@ export async function startBuilderSandbox(
       });
     }
     try {
-      const info = await lifecycle.getSandbox(id, s.signal);
+      // the read runs under what is left of the sandbox-timeout: a hung answer cannot outlast it
+      const info = await lifecycle.getSandbox(id, s.signal, Math.max(1, limits.sandboxRunningMs - (now() - t0)));
       if (info.status === 'running') {
         if (!sandboxUrl?.trim()) sandboxUrl = info.sandbox_url;
         routingHint ??= info.routing_hint;

@@ -21,10 +21,22 @@ export interface RequestBodySpec {
   json?: unknown;
 }
 
-/** Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an error. */
-export function readBody(msg: IncomingMessage, idleMs: number): Promise<Buffer> {
+/** A response body larger than the cap: reading stops there (never buffered whole). */
+export class BodyTooLarge extends Error {}
+
+/** `32 MiB` for the messages about caps. */
+export function mib(bytes: number): string {
+  return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+}
+
+/**
+ * Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an
+ * error, and so is a body over maxBytes (declared or read), without reading the rest.
+ */
+export function readBody(msg: IncomingMessage, idleMs: number, maxBytes = Infinity): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let size = 0;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = (err?: Error): void => {
@@ -45,8 +57,14 @@ export function readBody(msg: IncomingMessage, idleMs: number): Promise<Buffer> 
       }, idleMs);
       timer.unref?.();
     };
+    const declared = Number(msg.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      return finish(new BodyTooLarge(`the response body is larger than ${mib(maxBytes)} (Content-Length ${declared})`));
+    }
     arm();
     msg.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) return finish(new BodyTooLarge(`the response body is larger than ${mib(maxBytes)}`));
       chunks.push(c);
       arm();
     });

@@ -242,7 +242,8 @@ export class LifecycleApi {
   }
 
   /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
-  async getSandbox(id: string, signal?: AbortSignal): Promise<SandboxInfo> {
+  /** `withinMs`: what is left of the wait this read belongs to (docs/protocol.md, "Request deadlines and caps"). */
+  async getSandbox(id: string, signal?: AbortSignal, withinMs?: number): Promise<SandboxInfo> {
     const operation = `read builder sandbox ${id}`;
     const res = await this.transport.request({
       method: 'GET',
@@ -250,6 +251,7 @@ export class LifecycleApi {
       operation,
       retry: 'always',
       signal,
+      deadline: withinMs !== undefined ? this.transport.now() + withinMs : undefined,
     });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
     const ctx = this.transport.context(res, 'sandbox', operation);

@@ -168,7 +168,11 @@ export class PlatformApi {
     return validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
   }
 
-  /** §4: POST prepare; retried only when the request provably did not reach the server. */
+  /**
+   * §4: POST prepare, retried like a read (502/503, resets, timeouts): it allocates nothing a
+   * retry could leak — at worst a prepared build nobody completes (docs/protocol.md, "Prepare is
+   * retried like a read").
+   */
   async prepare(req: PrepareRequest, signal?: AbortSignal): Promise<PreparedBuild> {
     const operation = 'prepare sandbox image build';
     const res = await this.transport.request({
@@ -176,7 +180,7 @@ export class PlatformApi {
       url: this.scoped('/sandbox-template-builds'),
       operation,
       json: req,
-      retry: 'if-unsent',
+      retry: 'always',
       signal,
     });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
@@ -262,7 +266,8 @@ export class PlatformApi {
   }
 
   /** §9.2 GET build status, retried. */
-  async getBuild(buildId: string, signal?: AbortSignal): Promise<BuildStatus> {
+  /** `withinMs`: what is left of the wait this poll belongs to (docs/protocol.md, "Request deadlines and caps"). */
+  async getBuild(buildId: string, signal?: AbortSignal, withinMs?: number): Promise<BuildStatus> {
     const operation = 'poll sandbox image build';
     const res = await this.transport.request({
       method: 'GET',
@@ -270,6 +275,7 @@ export class PlatformApi {
       operation,
       retry: 'always',
       signal,
+      deadline: withinMs !== undefined ? this.transport.now() + withinMs : undefined,
     });
     if (!isSuccess(res.status)) throw this.transport.statusError(res, operation);
     const ctx = this.transport.context(res, 'build status', operation);

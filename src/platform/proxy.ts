@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ActionError, cancelledError } from '../errors.js';
 import { anySignal } from '../signals.js';
+import { mib } from './bodies.js';
 import { TransportError, isSuccess } from './http-errors.js';
 import { HttpTransport, type HttpResponse, type HttpStream, type RequestSpec } from './transport.js';
 import { LOCAL_HOSTS, isLoopbackHost } from './urls.js';
@@ -127,6 +128,9 @@ export function parseRunPayload(data: string): RunEvent | undefined {
   return ev;
 }
 
+/** Largest SSE event held in memory (a builder log line is one event). */
+export const MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
 /** Signals the SSE reader that the stream went idle for too long (treated as a clean end). */
 class IdleEnd extends Error {}
 
@@ -138,10 +142,18 @@ class IdleEnd extends Error {}
 export async function* sseData(
   body: NodeJS.ReadableStream,
   operation: string,
-  opts: { idleMs?: number; signal?: AbortSignal } = {},
+  opts: { idleMs?: number; signal?: AbortSignal; maxEventBytes?: number } = {},
 ): AsyncGenerator<string> {
   const queue: string[] = [];
-  const parser = createParser({ onEvent: (e: EventSourceMessage) => queue.push(e.data) });
+  const maxEvent = opts.maxEventBytes ?? MAX_EVENT_BYTES;
+  /** bytes received since the last complete event: what the parser may be holding */
+  let pending = 0;
+  const parser = createParser({
+    onEvent: (e: EventSourceMessage) => {
+      pending = 0;
+      queue.push(e.data);
+    },
+  });
   const decoder = new TextDecoder();
   const msg = body as IncomingMessage;
   let timer: NodeJS.Timeout | undefined;
@@ -159,6 +171,15 @@ export async function* sseData(
   try {
     for await (const chunk of body as AsyncIterable<Buffer | string>) {
       arm();
+      pending += chunk.length;
+      if (pending > maxEvent) {
+        throw new ActionError(
+          `failed to ${operation}: an event larger than ${mib(maxEvent)} (or one that never ends) arrived on the event stream`,
+          {
+            kind: 'platform',
+          },
+        );
+      }
       parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
       while (queue.length) yield queue.shift() as string;
     }

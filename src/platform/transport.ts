@@ -14,12 +14,16 @@
  *                 carries Retry-After (an explicit "not now"). A reset or timeout after the
  *                 connection was made, a 500/502/504 or a 503 without Retry-After is ambiguous
  *                 and is returned/thrown to the caller, which reconciles (complete, sandbox
- *                 create) or fails (prepare);
+ *                 create); prepare is 'always' (it allocates nothing a retry could leak);
  *     'never'     one attempt.
  *   400/401/403/404/409/422 are never retried. Retry-After (seconds or HTTP-date) is honoured
  *   even above the per-wait cap, but never past the policy's total-time cap.
  * - cancellation: the run-level signal and a per-request signal abort in-flight requests, body
  *   reads and retry waits, giving an ActionError of kind 'cancelled';
+ * - limits: every attempt runs under a cap (2 min from sending to the last body byte; a stream's
+ *   headers 60 s), cut to the deadline of the wait the call belongs to, and retries never start
+ *   past that deadline; a response body over 32 MiB is an error, never buffered whole
+ *   (docs/protocol.md, "Request deadlines and caps");
  * - one redacted debug line per attempt (method, path, status, duration, attempt).
  *
  * TLS verification is never disabled (ignoreSslError is never set).
@@ -40,13 +44,14 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpClient } from '@actions/http-client';
 import type { RequestHandler } from '@actions/http-client/lib/interfaces';
-import { cancelledError, type ActionError } from '../errors.js';
+import { ActionError, cancelledError } from '../errors.js';
+import { formatDuration } from '../format.js';
 import { anySignal } from '../signals.js';
 import type { Auth } from '../inputs.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';
-import { destroyQuietly, openRequestBody, readBody, type StreamBody } from './bodies.js';
+import { BodyTooLarge, destroyQuietly, openRequestBody, readBody, type StreamBody } from './bodies.js';
 import { HttpStatusError, TransportError, isSuccess, statusError } from './http-errors.js';
 import { backoffDelay, isRetryableStatus, isTerminalStatus, parseRetryAfter, resolvePolicy, type RetryPolicy } from './retry.js';
 import { registerBodySecrets } from './url-secrets.js';
@@ -68,6 +73,13 @@ export interface RequestSpec {
   signal?: AbortSignal;
   /** Send the PAT scope headers (default true). Introspection sets false (§1.3). */
   scopeHeaders?: boolean;
+  /**
+   * End of the wait this call belongs to (transport clock, ms): no attempt, body read or retry
+   * wait runs past it (docs/protocol.md, "Request deadlines and caps").
+   */
+  deadline?: number;
+  /** Cap of one attempt, headers to last body byte (default: the transport's `requestTimeoutMs`; 0 = none). */
+  timeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -108,7 +120,19 @@ export interface HttpTransportOptions {
   idleTimeoutMs?: number;
   /** how long a stream (SSE) may take to answer with its headers (default 60 s) */
   streamHeaderTimeoutMs?: number;
+  /**
+   * Cap of one attempt of a non-stream request, from sending to the last body byte (default 2 min;
+   * requests that stream a body up have none by default: their time grows with their size).
+   */
+  requestTimeoutMs?: number;
+  /** Largest response body read into memory (default 32 MiB); a larger one is an error. */
+  maxBodyBytes?: number;
 }
+
+/** Default cap of one attempt (docs/protocol.md, "Request deadlines and caps"). */
+export const REQUEST_TIMEOUT_MS = 120_000;
+/** Default cap of a response body read into memory. */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** W3C traceparent with fresh random ids. */
 export function newTraceparent(): string {
@@ -170,6 +194,8 @@ export class HttpTransport {
   private readonly random: () => number;
   private readonly idleTimeoutMs: number;
   private readonly streamHeaderTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxBodyBytes: number;
   /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
   private readonly keepAliveAgents = new Map<string, HttpAgent>();
 
@@ -187,6 +213,8 @@ export class HttpTransport {
     this.random = opts.random ?? Math.random;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 60_000;
     this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 60_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
     this.secrets.add(opts.token);
   }
 
@@ -264,35 +292,51 @@ export class HttpTransport {
       const headers = this.buildHeaders(spec);
       const { data, source } = openRequestBody(spec, headers);
       const t0 = this.clock();
-      // A stream has no overall timeout, but its response headers must come within a limit: a
-      // server that accepts the request and never answers must not hang the build.
-      const headerWait = streaming ? new AbortController() : undefined;
-      const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
+      // Every attempt has a limit: the per-request cap (a stream: its response headers only, it
+      // has no overall timeout), cut to the deadline of the wait it belongs to. A server that
+      // accepts the request and never answers, or trickles its answer, must not hang the build.
+      const limit = this.attemptLimit(spec, streaming);
+      if (limit !== undefined && limit <= 0) {
+        destroyQuietly(source);
+        destroyQuietly(data);
+        throw this.transportError(
+          spec,
+          { code: 'ETIMEDOUT', text: 'the wait this request belongs to is over', unsent: true },
+          attempt,
+          started,
+          undefined,
+        );
+      }
+      const attemptWait = limit !== undefined ? new AbortController() : undefined;
+      const attemptTimer = attemptWait && setTimeout(() => attemptWait.abort(), limit).unref();
+      const timedOut = (): NetFailure => ({
+        code: 'ETIMEDOUT',
+        text: `no ${streaming ? 'response' : 'complete answer'} within ${formatDuration(limit ?? 0)}`,
+        unsent: false,
+      });
       let msg: IncomingMessage;
       try {
-        msg = await this.sendOnce(spec, headers, data, anySignal(signal, headerWait?.signal), streaming);
+        msg = await this.sendOnce(spec, headers, data, anySignal(signal, attemptWait?.signal), streaming);
       } catch (e) {
-        clearTimeout(headerTimer);
+        clearTimeout(attemptTimer);
         destroyQuietly(source);
         destroyQuietly(data);
         if (signal?.aborted) {
           this.debug(`HTTP ${spec.method} ${path} → cancelled (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
           throw cancelled(spec.operation, e);
         }
-        const f: NetFailure = headerWait?.signal.aborted
-          ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
-          : classifyNetworkError(e);
+        const f: NetFailure = attemptWait?.signal.aborted ? timedOut() : classifyNetworkError(e);
         this.debug(
           `HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`,
         );
         const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
-        const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
+        const wait = retryable ? this.nextWait(attempt, max, started, undefined, spec.deadline) : undefined;
         if (wait === undefined) throw this.transportError(spec, f, attempt, started, e);
         await this.retryWait(spec, attempt, wait, `${f.code ?? 'network error'}: ${f.text}`, signal);
         continue;
       }
 
-      clearTimeout(headerTimer);
+      if (streaming) clearTimeout(attemptTimer);
       const status = msg.statusCode ?? 0;
       const resHeaders = toHeaderRecord(msg.headers);
       const retryable = this.statusRetryable(spec.retry, status, resHeaders);
@@ -309,18 +353,26 @@ export class HttpTransport {
 
       let body: Buffer;
       try {
-        body = await readBody(msg, this.idleTimeoutMs);
+        body = await readBody(msg, this.idleTimeoutMs, this.maxBodyBytes);
       } catch (e) {
         if (signal?.aborted) throw cancelled(spec.operation, e);
-        const f = classifyNetworkError(e);
+        if (e instanceof BodyTooLarge) {
+          // not a network failure: the same answer again would be as large
+          throw new ActionError(`failed to ${spec.operation}: ${e.message} (HTTP ${statusText(status)})`, {
+            kind: 'platform',
+            httpStatus: status,
+          });
+        }
+        const f = attemptWait?.signal.aborted ? timedOut() : classifyNetworkError(e);
         this.debug(
           `HTTP ${spec.method} ${path} → ${status}, body broke off: ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`,
         );
-        const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined) : undefined;
+        const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined, spec.deadline) : undefined;
         if (wait === undefined) throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
         await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
         continue;
       }
+      clearTimeout(attemptTimer);
       // Before anything can quote this body (debug lines, error excerpts), its signed URLs are secrets.
       registerBodySecrets(body, this.secrets);
       this.debug(`HTTP ${spec.method} ${path} → ${status} (${this.clock() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
@@ -328,7 +380,7 @@ export class HttpTransport {
       if (retryable) {
         // An HTTP-date Retry-After is wall-clock time, so it is read against the wall clock.
         const retryAfter = parseRetryAfter(headerValue(resHeaders, 'retry-after'), Date.now());
-        const wait = this.nextWait(attempt, max, started, retryAfter);
+        const wait = this.nextWait(attempt, max, started, retryAfter, spec.deadline);
         if (wait !== undefined) {
           await this.retryWait(
             spec,
@@ -357,12 +409,32 @@ export class HttpTransport {
   }
 
   /** The wait before the next attempt, or undefined when attempts or total time are used up. */
-  private nextWait(attempt: number, max: number, started: number, retryAfterMs: number | undefined): number | undefined {
+  private nextWait(
+    attempt: number,
+    max: number,
+    started: number,
+    retryAfterMs: number | undefined,
+    deadline: number | undefined,
+  ): number | undefined {
     if (attempt >= max) return undefined;
     const wait = retryAfterMs !== undefined ? retryAfterMs : backoffDelay(this.policy, attempt, this.random);
     const elapsed = this.clock() - started;
     if (elapsed + wait > this.policy.maxElapsedMs) return undefined;
+    // no retry that would start after the wait it belongs to is over
+    if (deadline !== undefined && this.clock() + wait >= deadline) return undefined;
     return wait;
+  }
+
+  /**
+   * The limit of one attempt: the per-request cap (a stream: the stream header timeout; a body
+   * streamed up: none unless the request sets one), cut to the call's deadline; undefined = none.
+   */
+  private attemptLimit(spec: RequestSpec, streaming: boolean): number | undefined {
+    const streamedUp = spec.body !== undefined && typeof spec.body === 'object' && !Buffer.isBuffer(spec.body);
+    const cap = spec.timeoutMs ?? (streaming ? this.streamHeaderTimeoutMs : streamedUp ? 0 : this.requestTimeoutMs);
+    const left = spec.deadline !== undefined ? spec.deadline - this.clock() : undefined;
+    if (cap <= 0) return left;
+    return left !== undefined ? Math.min(cap, left) : cap;
   }
 
   private async retryWait(spec: RequestSpec, attempt: number, wait: number, reason: string, signal?: AbortSignal): Promise<void> {

@@ -154,7 +154,7 @@ test('prepare: JSON body, validated answer, raw kept, signed upload URL register
   assert.ok(!h.secrets.has('s3://bucket/snap1.tlsnap'), 'plain storage URIs are not secrets');
 });
 
-test('prepare: non-2xx → contract error text, not retried on 500', async () => {
+test('prepare: non-2xx → contract error text; a 500 is retried like a read (prepare allocates nothing a retry could leak)', async () => {
   const srv = await startServer((_req, res) => json(res, 500, { error: 'db down' }));
   afterTest(() => srv.close());
   const api = new PlatformApi(harness().transport, srv.url);
@@ -163,7 +163,7 @@ test('prepare: non-2xx → contract error text, not retried on 500', async () =>
   assert.equal(err.message, 'failed to prepare sandbox image build (HTTP 500 Internal Server Error): {"error":"db down"}');
   assert.equal(err.kind, 'platform');
   assert.equal(err.httpStatus, 500);
-  assert.equal(srv.requests.length, 1);
+  assert.equal(srv.requests.length, 6, 'every attempt of the policy');
 });
 
 for (const [name, status, body, expect] of [

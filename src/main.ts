@@ -1,6 +1,9 @@
 /**
  * run(): inputs → pipeline → report. The only place that touches the process (signals, exit code)
  * and GitHub's runner files (through @actions/core).
+ *
+ * Over 350 lines for now: the single-image and the several-images step both live here; the
+ * several-images half (runImagesStep) is the next candidate for a module of its own.
  */
 import { planErrorLine } from './dockerfile/plan.js';
 import * as actionsCore from '@actions/core';

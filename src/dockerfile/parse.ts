@@ -11,6 +11,8 @@
  * heredoc, ENV/LABEL without a value or `=`, exec-form JSON arrays with non-string items, a file
  * without instructions. Instruction-level checks (unknown instruction, FROM syntax, ...) are the
  * planner's. Departures: see `__tests__/data/upstream/README.md`.
+ *
+ * Over 350 lines on purpose: a port of one upstream parser, kept whole to compare with it.
  */
 import { ActionError } from '../errors.js';
 import { processWords, ShellLexError } from './shell.js';

@@ -1,7 +1,7 @@
 /**
  * Child process of `bench/perf.ts`: archives one directory with the action's createContextArchive
- * and prints one JSON line (time, sizes, digests, this process's peak RSS). Run bundled (esbuild,
- * like dist/) so that the measured RSS is the archiver's, not a TypeScript loader's.
+ * and prints one JSON line (time, sizes, digests, this process's peak RSS). Run bundled (esbuild)
+ * so that the measured RSS is the archiver's, not a TypeScript loader's.
  */
 import { dirname } from 'node:path';
 import { createContextArchive } from '../src/context/archive.js';

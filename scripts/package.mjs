@@ -1,27 +1,50 @@
 #!/usr/bin/env node
-// Bundles the action's two entry points into dist/ (committed: it is what GitHub runs).
-// esbuild, not ncc: it bundles without type-checking (`npm run typecheck` does that), is fast and
-// gives byte-identical output for the same sources, which the check-dist test relies on.
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { build } from 'esbuild';
+// Bundles the action into dist/ with @vercel/ncc (committed: it is what GitHub runs). One entry,
+// src/index.ts, serves both steps of action.yml (src/step.ts tells main from post).
+// dist/: index.js (ESM), index.js.map, sourcemap-register.cjs, licenses.txt (every bundled
+// dependency's licence), package.json (type: module).
+// Reproducible: the same sources give the same bytes wherever the checkout lives (the check-dist
+// test rebuilds into a temp directory and compares). ncc type-checks src/ (src/tsconfig.json) while
+// bundling; `npm run typecheck` checks everything.
+// usage: node scripts/package.mjs [outdir]   (default: dist)
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import ncc from '@vercel/ncc';
 
 const root = new URL('..', import.meta.url).pathname;
-const outdir = process.argv[2] ?? `${root}dist`;
+const outdir = resolve(process.argv[2] ?? join(root, 'dist'));
+
+// ncc's asset relocator rewrites path expressions it can evaluate at build time into bundled
+// copies: `path.resolve(contextDir, '.dockerignore')` became a path into this checkout's examples/.
+// The action reads no file of its own at run time, so no asset may be emitted: an empty directory
+// as the asset base leaves every such expression as written.
+const noAssets = mkdtempSync(join(tmpdir(), 'ncc-no-assets-'));
+process.chdir(root);
+let built;
+try {
+  built = await ncc(join(root, 'src', 'index.ts'), {
+    cache: false,
+    filterAssetBase: noAssets,
+    sourceMap: true,
+    sourceMapRegister: true,
+    license: 'licenses.txt',
+    target: 'es2022',
+    quiet: true,
+  });
+} finally {
+  rmSync(noAssets, { recursive: true, force: true });
+}
+const { code, map, assets } = built;
+const mapText = assets['index.js.map'] ? String(assets['index.js.map'].source) : map;
+
+const expected = ['index.js.map', 'licenses.txt', 'package.json', 'sourcemap-register.cjs'];
+const names = Object.keys(assets).sort();
+if (names.join() !== expected.join()) throw new Error(`ncc emitted unexpected assets: ${names.join(', ')} (expected ${expected.join(', ')})`);
+if (code.includes('__nccwpck_require__.ab +')) throw new Error('ncc relocated a file path into the bundle (see the asset note in scripts/package.mjs)');
+if (code.includes(root) || mapText.includes(root)) throw new Error(`the bundle mentions the checkout's path ${root}: it would not be reproducible`);
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-await build({
-  absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', post: 'src/post.ts' },
-  outdir,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  legalComments: 'none',
-  logLevel: 'warning',
-  // Bundled CommonJS dependencies call require() for Node built-ins; give ESM output a require.
-  banner: {
-    js: "import { createRequire as __sbxCreateRequire } from 'node:module';\nconst require = __sbxCreateRequire(import.meta.url);",
-  },
-});
-writeFileSync(`${outdir}/package.json`, '{ "type": "module" }\n');
+writeFileSync(join(outdir, 'index.js'), code);
+for (const [name, asset] of Object.entries(assets)) writeFileSync(join(outdir, name), asset.source);

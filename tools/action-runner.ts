@@ -9,10 +9,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The one bundle action.yml runs for both steps (main and post), and its source entry. */
 export const DIST_MAIN = join(ROOT, 'dist', 'index.js');
-export const DIST_POST = join(ROOT, 'dist', 'post.js');
 export const SRC_MAIN = join(ROOT, 'src', 'index.ts');
-export const SRC_POST = join(ROOT, 'src', 'post.ts');
 
 export const SIM_KEY = 'tl_sim_key_0123456789';
 export const SIM_PAT = 'tl_sim_pat_0123456789';
@@ -154,9 +153,11 @@ export async function runAction(opts: RunActionOptions): Promise<ActionRun> {
   };
   for (const [k, v] of Object.entries(opts.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
   for (const [k, v] of Object.entries(opts.state ?? {})) env[`STATE_${k}`] = v;
+  // the main step saves isPost first thing, so GitHub's post step always has it (src/step.ts)
+  if (opts.post) env.STATE_isPost = 'true';
   Object.assign(env, opts.env);
   const entry = opts.entry ?? 'dist';
-  const script = opts.post ? (entry === 'dist' ? DIST_POST : SRC_POST) : entry === 'dist' ? DIST_MAIN : SRC_MAIN;
+  const script = entry === 'dist' ? DIST_MAIN : SRC_MAIN;
   const args = entry === 'src' ? ['--import', 'tsx', script] : [script];
   const child = spawn(process.execPath, args, { cwd: opts.workspace ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

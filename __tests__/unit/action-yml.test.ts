@@ -34,10 +34,10 @@ const yml = readFileSync(join(ROOT, 'action.yml'), 'utf8');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const src = sources(join(ROOT, 'src'));
 
-test('action.yml runs node24 with a post step that always runs', () => {
+test('action.yml runs node24, one bundle for main and for a post step that always runs', () => {
   assert.match(yml, /using: 'node24'/);
   assert.match(yml, /main: 'dist\/index\.js'/);
-  assert.match(yml, /post: 'dist\/post\.js'/);
+  assert.match(yml, /post: 'dist\/index\.js'/);
   assert.match(yml, /post-if: 'always\(\)'/);
 });
 

@@ -19,7 +19,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../simulator/index.js';
 import type { SimState, SimulatorHandle, SimulatorOptions } from '../simulator/types.js';
-import { runAction, cleanupRun, DIST_MAIN, ROOT, SIM_KEY, type ActionRun } from '../tools/action-runner.js';
+import { runAction, cleanupRun, ROOT, SIM_KEY, type ActionRun } from '../tools/action-runner.js';
 import { flags, median, table, type Measurement } from './lib.js';
 import { benchImages } from './images.js';
 import { benchPerf } from './perf.js';
@@ -45,7 +45,6 @@ function trees(flag: string, def: TreeName[]): TreeName[] {
   return names;
 }
 const OUT = f.str('out', join(ROOT, 'bench', 'results.json'));
-const MiB = 1024 * 1024;
 
 const results: Measurement[] = [];
 function record(r: Measurement): void {

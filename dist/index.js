@@ -88143,7 +88143,9 @@ function parseImagesYaml(text) {
     return value.map((item, i) => {
         const index = i + 1;
         if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-            throw new ActionError(`Input 'images', entry ${index}: expected a mapping of inputs (e.g. \`- dockerfile: images/base/Dockerfile\`), got ${item === null ? 'an empty entry' : Array.isArray(item) ? 'a list' : `'${String(item)}'`}`, { kind: 'input', input: 'images' });
+            throw new ActionError(
+            // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here: null and lists took the branches before, mappings never get here
+            `Input 'images', entry ${index}: expected a mapping of inputs (e.g. \`- dockerfile: images/base/Dockerfile\`), got ${item === null ? 'an empty entry' : Array.isArray(item) ? 'a list' : `'${String(item)}'`}`, { kind: 'input', input: 'images' });
         }
         const raw = {};
         const obj = item;
@@ -89177,7 +89179,7 @@ async function createContextArchive(contextDir, opts = {}) {
     };
     const writeHead = async () => {
         const members = await jobs[0];
-        jobs.shift();
+        void jobs.shift(); // the job awaited just above
         for (const m of members) {
             gzHash.update(m);
             gzBytes += m.length;
@@ -89408,7 +89410,6 @@ function bodyExcerpt(body, redact, max = 300) {
         const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
         text = `HTML page: ${(title ?? stripped).trim()}`;
     }
-    // eslint-disable-next-line no-control-regex
     text = text
         .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ')
         .replace(/\s+/g, ' ')
@@ -93172,8 +93173,9 @@ async function terminationReason(lifecycle, id) {
   }
 =======
     const helpersSkipped = [];
-    if (credentials_str(cfg.credsStore))
-        helpersSkipped.push(`credsStore ${cfg.credsStore}`);
+    const credsStore = credentials_str(cfg.credsStore);
+    if (credsStore)
+        helpersSkipped.push(`credsStore ${credsStore}`);
     if (typeof cfg.credHelpers === 'object' && cfg.credHelpers !== null) {
         for (const [reg, helper] of Object.entries(cfg.credHelpers))
             helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);
@@ -93264,7 +93266,8 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
         const u0 = now();
         const total = archive.compressedBytes;
         let lastDecile = -1;
-        await proxy.putFile(CONTEXT_ARCHIVE, {
+        await proxy
+            .putFile(CONTEXT_ARCHIVE, {
             open: () => (0,external_node_fs_namespaceObject.createReadStream)(archive.path),
             length: total,
             onProgress: (sent) => {
@@ -93275,7 +93278,8 @@ async function uploadContext(s, proxy, contextDir, onArchived) {
                 lastDecile = decile;
                 events.progress({ kind: 'upload', bytes: sent, totalBytes: total, percent, rate: (sent * 1000) / Math.max(1, now() - u0) });
             },
-        }, s.signal).catch((e) => {
+        }, s.signal)
+            .catch((e) => {
             if (e instanceof ActionError && e.httpStatus === 413)
                 e.addAdvice(contextTooLargeAdvice(total));
             throw e;

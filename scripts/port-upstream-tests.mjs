@@ -32,11 +32,19 @@ function goString(body) {
     const e = body[++i];
     const simple = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"' };
     if (e in simple) s += simple[e];
-    else if (e === 'x') ((s += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16))), (i += 2));
-    else if (e === 'u') ((s += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16))), (i += 4));
-    else if (e === 'U') ((s += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16))), (i += 8));
-    else if (/[0-7]/.test(e)) ((s += String.fromCharCode(parseInt(body.slice(i, i + 3), 8))), (i += 2));
-    else throw new Error(`unknown Go escape \\${e}`);
+    else if (e === 'x') {
+      s += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (e === 'u') {
+      s += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16));
+      i += 4;
+    } else if (e === 'U') {
+      s += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16));
+      i += 8;
+    } else if (/[0-7]/.test(e)) {
+      s += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
+      i += 2;
+    } else throw new Error(`unknown Go escape \\${e}`);
   }
   return s;
 }

@@ -4,7 +4,7 @@
  */
 import { posix } from 'node:path';
 import { runBuilder } from './builder.js';
-import { FsError, type Owner } from './memfs.js';
+import { FsError } from './memfs.js';
 import { ProcessKilled, type ExitResult, type SimProcess, type StartPayload } from './processes.js';
 import type { Sandbox } from './sandbox.js';
 import { extractTarGz } from './tar.js';

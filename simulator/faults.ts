@@ -41,7 +41,6 @@ function optInt(r: Record<string, unknown>, key: string, min: number, max = Numb
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// eslint-disable-next-line no-control-regex
 const HEADER_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 export function validateFault(input: unknown): FaultRuleInput {

@@ -37,7 +37,12 @@ test('licenses.txt names every package the bundle contains', () => {
 
 test('the bundle runs both steps: main without STATE_isPost (fails cleanly without inputs), post with it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'smoke-'));
-  const env = { PATH: process.env.PATH ?? '', GITHUB_OUTPUT: join(dir, 'o'), GITHUB_STEP_SUMMARY: join(dir, 's'), GITHUB_STATE: join(dir, 'state') };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    GITHUB_OUTPUT: join(dir, 'o'),
+    GITHUB_STEP_SUMMARY: join(dir, 's'),
+    GITHUB_STATE: join(dir, 'state'),
+  };
   for (const f of [env.GITHUB_OUTPUT, env.GITHUB_STEP_SUMMARY, env.GITHUB_STATE]) writeFileSync(f, '');
   const bundle = join(ROOT, 'dist', 'index.js');
   const r = spawnSync(process.execPath, [bundle], { cwd: dir, env, encoding: 'utf8' });

@@ -348,7 +348,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   };
   const writeHead = async (): Promise<void> => {
     const members = await jobs[0];
-    jobs.shift();
+    void jobs.shift(); // the job awaited just above
     for (const m of members) {
       gzHash.update(m);
       gzBytes += m.length;

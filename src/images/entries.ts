@@ -104,6 +104,7 @@ export function parseImagesYaml(text: string): Record<string, string>[] {
     const index = i + 1;
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       throw new ActionError(
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here: null and lists took the branches before, mappings never get here
         `Input 'images', entry ${index}: expected a mapping of inputs (e.g. \`- dockerfile: images/base/Dockerfile\`), got ${item === null ? 'an empty entry' : Array.isArray(item) ? 'a list' : `'${String(item)}'`}`,
         { kind: 'input', input: 'images' },
       );

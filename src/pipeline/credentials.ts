@@ -93,7 +93,8 @@ export async function loadRegistryCredentials(
     else if (registrytoken) registryTokensSkipped.push(registry);
   }
   const helpersSkipped: string[] = [];
-  if (str(cfg.credsStore)) helpersSkipped.push(`credsStore ${cfg.credsStore}`);
+  const credsStore = str(cfg.credsStore);
+  if (credsStore) helpersSkipped.push(`credsStore ${credsStore}`);
   if (typeof cfg.credHelpers === 'object' && cfg.credHelpers !== null) {
     for (const [reg, helper] of Object.entries(cfg.credHelpers as Record<string, unknown>))
       helpersSkipped.push(`${reg} (credHelper ${String(helper)})`);

@@ -10,7 +10,6 @@
  */
 import { ActionError, cancelledError, toActionError } from '../errors.js';
 import { formatBytes, formatDuration } from '../format.js';
-import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
@@ -225,7 +224,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     const admitting =
       completion.body.rootfsFormat === 'cas-streaming' && (completion.res.httpStatus === 202 || completion.res.body.status === 'ingesting');
     if (!admitting) {
-      template = completion.res.body as Template;
+      template = completion.res.body;
     } else if (!req.wait) {
       events.status('Admission in progress; not waiting (wait: false).');
       result.status = 'ingesting';

@@ -37,7 +37,6 @@ export function bodyExcerpt(body: Buffer | string, redact: (s: string) => string
     const stripped = text.replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]*>/g, ' ');
     text = `HTML page: ${(title ?? stripped).trim()}`;
   }
-  // eslint-disable-next-line no-control-regex
   text = text
     .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ')
     .replace(/\s+/g, ' ')

@@ -7,7 +7,7 @@
 // test rebuilds into a temp directory and compares). ncc type-checks src/ (src/tsconfig.json) while
 // bundling; `npm run typecheck` checks everything.
 // usage: node scripts/package.mjs [outdir]   (default: dist)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ncc from '@vercel/ncc';
@@ -40,7 +40,10 @@ const { code, map, assets } = built;
 const mapText = assets['index.js.map'] ? String(assets['index.js.map'].source) : map;
 
 const expected = ['index.js.map', 'licenses.txt', 'package.json', 'sourcemap-register.cjs'];
-const names = Object.keys(assets).sort();
+// a dynamic import() becomes a chunk of its own (N.index.js and its map), loaded by index.js
+const names = Object.keys(assets)
+  .filter((n) => !/^\d+\.index\.js(\.map)?$/.test(n))
+  .sort();
 if (names.join() !== expected.join())
   throw new Error(`ncc emitted unexpected assets: ${names.join(', ')} (expected ${expected.join(', ')})`);
 if (code.includes('__nccwpck_require__.ab +'))
@@ -50,5 +53,24 @@ if (code.includes(root) || mapText.includes(root))
 
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
+// ncc's licenses.txt covers the entry chunk only: list every package of every chunk's source map
+// instead, in ncc's format (name, licence, licence text; blank line between packages)
+const packages = new Set();
+for (const [name, asset] of Object.entries(assets)) {
+  if (!name.endsWith('.map')) continue;
+  for (const src of JSON.parse(String(asset.source)).sources) {
+    const i = src.lastIndexOf('node_modules/');
+    if (i < 0) continue;
+    const [scope, pkg] = src.slice(i + 'node_modules/'.length).split('/');
+    packages.add(scope.startsWith('@') ? `${scope}/${pkg}` : scope);
+  }
+}
+const licences = [...packages].sort().map((pkg) => {
+  const dir = join(root, 'node_modules', pkg);
+  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+  return `${pkg}\n${meta.license ?? 'UNKNOWN'}\n${file ? readFileSync(join(dir, file), 'utf8').trim() : ''}`;
+});
+assets['licenses.txt'] = { source: licences.join('\n\n') + '\n' };
 writeFileSync(join(outdir, 'index.js'), code);
 for (const [name, asset] of Object.entries(assets)) writeFileSync(join(outdir, name), asset.source);

@@ -10,6 +10,7 @@
  */
 import { ActionError, cancelledError, toActionError } from '../errors.js';
 import { formatBytes, formatDuration } from '../format.js';
+import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';

@@ -1,4207 +1,6 @@
 import './sourcemap-register.cjs';import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 5940:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Argument = void 0;
-class Argument {
-    constructor(value, range) {
-        this.value = value;
-        this.range = range;
-    }
-    toString() {
-        return this.value;
-    }
-    getRange() {
-        return this.range;
-    }
-    getValue() {
-        return this.value;
-    }
-    isAfter(position) {
-        if (this.range.end.line < position.line) {
-            return false;
-        }
-        return this.range.start.line > position.line ? true : this.range.start.character > position.character;
-    }
-    isBefore(position) {
-        if (this.range.start.line < position.line) {
-            return true;
-        }
-        return this.range.end.line > position.line ? false : this.range.end.character < position.character;
-    }
-}
-exports.Argument = Argument;
-
-
-/***/ }),
-
-/***/ 4022:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Comment = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const line_1 = __nccwpck_require__(7005);
-const util_1 = __nccwpck_require__(7459);
-class Comment extends line_1.Line {
-    constructor(document, range) {
-        super(document, range);
-    }
-    toString() {
-        const content = this.getContent();
-        if (content) {
-            return "# " + content;
-        }
-        return "#";
-    }
-    /**
-     * Returns the content of this comment. This excludes leading and
-     * trailing whitespace as well as the # symbol. If the comment only
-     * consists of whitespace, the empty string will be returned.
-     */
-    getContent() {
-        let range = this.getContentRange();
-        if (range === null) {
-            return "";
-        }
-        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-    }
-    /**
-     * Returns a range that includes the content of the comment
-     * excluding any leading and trailing whitespace as well as the #
-     * symbol. May return null if the comment only consists of whitespace
-     * characters.
-     */
-    getContentRange() {
-        let range = this.getRange();
-        const startOffset = this.document.offsetAt(range.start);
-        let raw = this.document.getText().substring(startOffset, this.document.offsetAt(range.end));
-        let start = -1;
-        let end = -1;
-        // skip the first # symbol
-        for (let i = 1; i < raw.length; i++) {
-            if (!util_1.Util.isWhitespace(raw.charAt(i))) {
-                start = i;
-                break;
-            }
-        }
-        if (start === -1) {
-            return null;
-        }
-        // go backwards up to the first # symbol
-        for (let i = raw.length - 1; i >= 1; i--) {
-            if (!util_1.Util.isWhitespace(raw.charAt(i))) {
-                end = i + 1;
-                break;
-            }
-        }
-        return vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + start), this.document.positionAt(startOffset + end));
-    }
-}
-exports.Comment = Comment;
-
-
-/***/ }),
-
-/***/ 9933:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Dockerfile = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const ast = __nccwpck_require__(8390);
-const imageTemplate_1 = __nccwpck_require__(3520);
-const from_1 = __nccwpck_require__(5377);
-const util_1 = __nccwpck_require__(7459);
-const main_1 = __nccwpck_require__(8390);
-class Dockerfile extends imageTemplate_1.ImageTemplate {
-    constructor(document) {
-        super();
-        this.initialInstructions = new imageTemplate_1.ImageTemplate();
-        this.buildStages = [];
-        this.directives = [];
-        /**
-         * Whether a FROM instruction has been added to this Dockerfile or not.
-         */
-        this.foundFrom = false;
-        this.document = document;
-    }
-    getEscapeCharacter() {
-        for (const directive of this.directives) {
-            if (directive.getDirective() === ast.Directive.escape) {
-                const value = directive.getValue();
-                if (value === '\\' || value === '`') {
-                    return value;
-                }
-            }
-        }
-        return '\\';
-    }
-    getInitialARGs() {
-        return this.initialInstructions.getARGs();
-    }
-    getContainingImage(position) {
-        let range = vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(0, 0), this.document.positionAt(this.document.getText().length));
-        if (!util_1.Util.isInsideRange(position, range)) {
-            // not inside the document, invalid position
-            return null;
-        }
-        if (this.initialInstructions.getComments().length > 0 || this.initialInstructions.getInstructions().length > 0) {
-            if (util_1.Util.isInsideRange(position, this.initialInstructions.getRange())) {
-                return this.initialInstructions;
-            }
-        }
-        for (const buildStage of this.buildStages) {
-            if (util_1.Util.isInsideRange(position, buildStage.getRange())) {
-                return buildStage;
-            }
-        }
-        return this;
-    }
-    addInstruction(instruction) {
-        if (instruction.getKeyword() === main_1.Keyword.FROM) {
-            this.currentBuildStage = new imageTemplate_1.ImageTemplate();
-            this.buildStages.push(this.currentBuildStage);
-            this.foundFrom = true;
-        }
-        else if (!this.foundFrom) {
-            this.initialInstructions.addInstruction(instruction);
-        }
-        if (this.foundFrom) {
-            this.currentBuildStage.addInstruction(instruction);
-        }
-        super.addInstruction(instruction);
-    }
-    setDirectives(directives) {
-        this.directives = directives;
-    }
-    getDirective() {
-        return this.directives.length === 0 ? null : this.directives[0];
-    }
-    getDirectives() {
-        return this.directives;
-    }
-    resolveVariable(variable, line) {
-        for (let from of this.getFROMs()) {
-            let range = from.getRange();
-            if (range.start.line <= line && line <= range.end.line) {
-                // resolve the FROM variable against the initial ARGs
-                let initialARGs = new imageTemplate_1.ImageTemplate();
-                for (let instruction of this.initialInstructions.getARGs()) {
-                    initialARGs.addInstruction(instruction);
-                }
-                return initialARGs.resolveVariable(variable, line);
-            }
-        }
-        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        if (image === null) {
-            return undefined;
-        }
-        let resolvedVariable = image.resolveVariable(variable, line);
-        if (resolvedVariable === null) {
-            // refers to an uninitialized ARG variable,
-            // try resolving it against the initial ARGs then
-            let initialARGs = new imageTemplate_1.ImageTemplate();
-            for (let instruction of this.initialInstructions.getARGs()) {
-                initialARGs.addInstruction(instruction);
-            }
-            return initialARGs.resolveVariable(variable, line);
-        }
-        return resolvedVariable;
-    }
-    getAvailableVariables(currentLine) {
-        if (this.getInstructionAt(currentLine) instanceof from_1.From) {
-            let variables = [];
-            for (let arg of this.getInitialARGs()) {
-                let property = arg.getProperty();
-                if (property) {
-                    variables.push(property.getName());
-                }
-            }
-            return variables;
-        }
-        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(currentLine, 0));
-        return image ? image.getAvailableVariables(currentLine) : [];
-    }
-    getParentStage(image) {
-        const templateFrom = image.getFROM();
-        const imageName = templateFrom === null ? null : templateFrom.getImageName();
-        if (imageName === null) {
-            return null;
-        }
-        for (const from of this.getFROMs()) {
-            if (from.getBuildStage() === imageName) {
-                const range = from.getRange();
-                // on the same line then it's an image that shares the name as the build stage
-                if (range.start.line === templateFrom.getRange().start.line) {
-                    return null;
-                }
-                return this.getContainingImage(range.start);
-            }
-        }
-        return null;
-    }
-    getStageHierarchy(line) {
-        const image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        if (image === null) {
-            return [];
-        }
-        const stages = [image];
-        let stage = this.getParentStage(image);
-        while (stage !== null) {
-            stages.splice(0, 0, stage);
-            stage = this.getParentStage(stage);
-        }
-        return stages;
-    }
-    getAvailableWorkingDirectories(line) {
-        const availableDirectories = new Set();
-        for (const image of this.getStageHierarchy(line)) {
-            for (const workdir of image.getWORKDIRs()) {
-                if (workdir.getRange().end.line < line) {
-                    let directory = workdir.getAbsolutePath();
-                    if (directory !== undefined && directory !== null) {
-                        if (!directory.endsWith("/")) {
-                            directory += "/";
-                        }
-                        availableDirectories.add(directory);
-                    }
-                }
-            }
-        }
-        return Array.from(availableDirectories);
-    }
-    /**
-     * Internally reorganize the comments in the Dockerfile and allocate
-     * them to the relevant build stages that they belong to.
-     */
-    organizeComments() {
-        const comments = this.getComments();
-        for (let i = 0; i < comments.length; i++) {
-            if (util_1.Util.isInsideRange(comments[i].getRange().end, this.initialInstructions.getRange())) {
-                this.initialInstructions.addComment(comments[i]);
-            }
-            else {
-                for (const buildStage of this.buildStages) {
-                    if (util_1.Util.isInsideRange(comments[i].getRange().start, buildStage.getRange())) {
-                        buildStage.addComment(comments[i]);
-                    }
-                }
-            }
-        }
-    }
-    getRange() {
-        const comments = this.getComments();
-        const instructions = this.getInstructions();
-        let range = null;
-        if (comments.length === 0) {
-            if (instructions.length > 0) {
-                range = vscode_languageserver_types_1.Range.create(instructions[0].getRange().start, instructions[instructions.length - 1].getRange().end);
-            }
-        }
-        else if (instructions.length === 0) {
-            range = vscode_languageserver_types_1.Range.create(comments[0].getRange().start, comments[comments.length - 1].getRange().end);
-        }
-        else {
-            const commentStart = comments[0].getRange().start;
-            const commentEnd = comments[comments.length - 1].getRange().end;
-            const instructionStart = instructions[0].getRange().start;
-            const instructionEnd = instructions[instructions.length - 1].getRange().end;
-            if (commentStart.line < instructionStart.line) {
-                if (commentEnd.line < instructionEnd.line) {
-                    range = vscode_languageserver_types_1.Range.create(commentStart, instructionEnd);
-                }
-                range = vscode_languageserver_types_1.Range.create(commentStart, commentEnd);
-            }
-            else if (commentEnd.line < instructionEnd.line) {
-                range = vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
-            }
-            else {
-                range = vscode_languageserver_types_1.Range.create(instructionStart, commentEnd);
-            }
-        }
-        if (range === null) {
-            if (this.directives.length === 0) {
-                return null;
-            }
-            return this.directives[0].getRange();
-        }
-        else if (this.directives.length === 0) {
-            return range;
-        }
-        return vscode_languageserver_types_1.Range.create(this.directives[0].getRange().start, range.end);
-    }
-}
-exports.Dockerfile = Dockerfile;
-
-
-/***/ }),
-
-/***/ 1077:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Flag = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const flagOption_1 = __nccwpck_require__(3700);
-class Flag {
-    constructor(document, range, name, nameRange, value, valueRange) {
-        this.options = [];
-        this.range = range;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.value = value;
-        this.valueRange = valueRange;
-        if (this.value !== null) {
-            let offset = document.offsetAt(valueRange.start);
-            let nameStart = -1;
-            let valueStart = -1;
-            let hasOptions = false;
-            for (let i = 0; i < value.length; i++) {
-                switch (value.charAt(i)) {
-                    case '=':
-                        hasOptions = true;
-                        if (valueStart === -1) {
-                            valueStart = i + 1;
-                            break;
-                        }
-                        break;
-                    case ',':
-                        this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, i));
-                        nameStart = -1;
-                        valueStart = -1;
-                        break;
-                    default:
-                        if (nameStart === -1) {
-                            nameStart = i;
-                        }
-                        break;
-                }
-            }
-            if (hasOptions && nameStart !== -1) {
-                this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, value.length));
-            }
-        }
-    }
-    createFlagOption(document, content, documentOffset, nameStart, valueStart, valueEnd) {
-        const optionRange = vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueEnd));
-        if (valueStart === -1) {
-            return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueEnd), optionRange, null, null);
-        }
-        return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueStart - 1), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueStart - 1)), content.substring(valueStart, valueEnd), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + valueStart), document.positionAt(documentOffset + valueEnd)));
-    }
-    toString() {
-        if (this.valueRange) {
-            return "--" + this.name + "=" + this.value;
-        }
-        return "--" + this.name;
-    }
-    /**
-     * Returns the range that encompasses this entire flag. This includes the
-     * -- prefix in the beginning to the last character of the flag's value (if
-     * it has been defined).
-     *
-     * @return the entire range of this flag
-     */
-    getRange() {
-        return this.range;
-    }
-    /**
-     * Returns the name of this flag. The name does not include the -- prefix.
-     * Thus, for HEALTHCHECK's --interval flag, interval is the flag's name and
-     * not --interval.
-     *
-     * @return this flag's name
-     */
-    getName() {
-        return this.name;
-    }
-    /**
-     * Returns the range that encompasses the flag's name
-     *
-     * @return the range containing the flag's name
-     */
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the value that has been set to this flag. May be null if the
-     * flag is invalid and has no value set like a --start-period. If the flag
-     * is instead a --start-period= with an equals sign then the flag's value
-     * is the empty string.
-     *
-     * @return this flag's value if it has been defined, null otherwise
-     */
-    getValue() {
-        return this.value;
-    }
-    /**
-     * Returns the range that encompasses this flag's value. If no value has
-     * been set then null will be returned.
-     *
-     * @return the range containing this flag's value, or null if the flag
-     *         has no value defined
-     */
-    getValueRange() {
-        return this.valueRange;
-    }
-    getOption(name) {
-        for (const option of this.options) {
-            if (option.getName() === name) {
-                return option;
-            }
-        }
-        return null;
-    }
-    getOptions() {
-        return this.options;
-    }
-    hasOptions() {
-        return this.options.length > 0;
-    }
-}
-exports.Flag = Flag;
-
-
-/***/ }),
-
-/***/ 3700:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.FlagOption = void 0;
-class FlagOption {
-    constructor(range, name, nameRange, value, valueRange) {
-        this.range = range;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.value = value;
-        this.valueRange = valueRange;
-    }
-    toString() {
-        if (this.valueRange !== null) {
-            return this.name + "=" + this.value;
-        }
-        return this.name;
-    }
-    getRange() {
-        return this.range;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValue() {
-        return this.value;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-}
-exports.FlagOption = FlagOption;
-
-
-/***/ }),
-
-/***/ 7599:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Heredoc = void 0;
-/**
- * Heredoc represents a here-document that has been embedded in a
- * Dockerfile.
- *
- * This API is experimental and subject to change.
- */
-class Heredoc {
-    constructor(startRange, name, nameRange, contentRange, endRange) {
-        this.startRange = startRange;
-        this.name = name;
-        this.nameRange = nameRange;
-        this.contentRange = contentRange;
-        this.endRange = endRange;
-    }
-    /**
-     * Returns the name of the here-document.
-     *
-     * This API is experimental and subject to change.
-     */
-    getName() {
-        return this.name;
-    }
-    /**
-     * Returns the range of the start operator and the name. If the
-     * here-document is initialized with <<EOT then the start range would
-     * encompass all five characters.
-     *
-     * This API is experimental and subject to change.
-     */
-    getStartRange() {
-        return this.startRange;
-    }
-    /**
-     * Returns the range of this here-document's name that is declared at
-     * the beginning of the here-document with the operator. If the
-     * here-document is initialized with <<EOT then the name range would
-     * encompass the latter three "EOT" characters.
-     *
-     * This API is experimental and subject to change.
-     */
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the range of the content of this here-document. This may
-     * be null if the here-document has no content because:
-     * - the start range is the only thing that was declared
-     * - the end range was declared immediately and there is no content
-     *
-     * This API is experimental and subject to change.
-     */
-    getContentRange() {
-        return this.contentRange;
-    }
-    /**
-     * Returns the range of the here-document's name on a line that
-     * represents the end of the here-document.
-     *
-     * This API is experimental and subject to change.
-     */
-    getDelimiterRange() {
-        return this.endRange;
-    }
-}
-exports.Heredoc = Heredoc;
-
-
-/***/ }),
-
-/***/ 3520:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ImageTemplate = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const arg_1 = __nccwpck_require__(4381);
-const cmd_1 = __nccwpck_require__(5517);
-const copy_1 = __nccwpck_require__(444);
-const env_1 = __nccwpck_require__(1822);
-const entrypoint_1 = __nccwpck_require__(1835);
-const from_1 = __nccwpck_require__(5377);
-const healthcheck_1 = __nccwpck_require__(1167);
-const onbuild_1 = __nccwpck_require__(5554);
-const util_1 = __nccwpck_require__(7459);
-const workdir_1 = __nccwpck_require__(7529);
-class ImageTemplate {
-    constructor() {
-        this.comments = [];
-        this.instructions = [];
-    }
-    addComment(comment) {
-        this.comments.push(comment);
-    }
-    getComments() {
-        return this.comments;
-    }
-    addInstruction(instruction) {
-        this.instructions.push(instruction);
-    }
-    getInstructions() {
-        return this.instructions;
-    }
-    getInstructionAt(line) {
-        for (let instruction of this.instructions) {
-            if (util_1.Util.isInsideRange(vscode_languageserver_types_1.Position.create(line, 0), instruction.getRange())) {
-                return instruction;
-            }
-        }
-        return null;
-    }
-    /**
-     * Gets all the ARG instructions that are defined in this image.
-     */
-    getARGs() {
-        let args = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof arg_1.Arg) {
-                args.push(instruction);
-            }
-        }
-        return args;
-    }
-    /**
-     * Gets all the CMD instructions that are defined in this image.
-     */
-    getCMDs() {
-        let cmds = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof cmd_1.Cmd) {
-                cmds.push(instruction);
-            }
-        }
-        return cmds;
-    }
-    /**
-     * Gets all the COPY instructions that are defined in this image.
-     */
-    getCOPYs() {
-        let copies = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof copy_1.Copy) {
-                copies.push(instruction);
-            }
-        }
-        return copies;
-    }
-    /**
-     * Gets all the ENTRYPOINT instructions that are defined in this image.
-     */
-    getENTRYPOINTs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof entrypoint_1.Entrypoint) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    /**
-     * Gets all the ENV instructions that are defined in this image.
-     */
-    getENVs() {
-        let args = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof env_1.Env) {
-                args.push(instruction);
-            }
-        }
-        return args;
-    }
-    getFROM() {
-        for (const instruction of this.instructions) {
-            if (instruction instanceof from_1.From) {
-                return instruction;
-            }
-        }
-        return null;
-    }
-    /**
-     * Gets all the FROM instructions that are defined in this image.
-     */
-    getFROMs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof from_1.From) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    /**
-     * Gets all the HEALTHCHECK instructions that are defined in this image.
-     */
-    getHEALTHCHECKs() {
-        let froms = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof healthcheck_1.Healthcheck) {
-                froms.push(instruction);
-            }
-        }
-        return froms;
-    }
-    getWORKDIRs() {
-        const workdirs = [];
-        for (const instruction of this.instructions) {
-            if (instruction instanceof workdir_1.Workdir) {
-                workdirs.push(instruction);
-            }
-        }
-        return workdirs;
-    }
-    getOnbuildTriggers() {
-        let triggers = [];
-        for (let instruction of this.instructions) {
-            if (instruction instanceof onbuild_1.Onbuild) {
-                let trigger = instruction.getTriggerInstruction();
-                if (trigger) {
-                    triggers.push(trigger);
-                }
-            }
-        }
-        return triggers;
-    }
-    getAvailableVariables(currentLine) {
-        const variables = [];
-        for (const arg of this.getARGs()) {
-            if (arg.isBefore(currentLine)) {
-                const property = arg.getProperty();
-                if (property) {
-                    const variable = property.getName();
-                    if (variables.indexOf(variable) === -1) {
-                        variables.push(variable);
-                    }
-                }
-            }
-        }
-        for (const env of this.getENVs()) {
-            if (env.isBefore(currentLine)) {
-                for (const property of env.getProperties()) {
-                    const variable = property.getName();
-                    if (variables.indexOf(variable) === -1) {
-                        variables.push(variable);
-                    }
-                }
-            }
-        }
-        return variables;
-    }
-    /**
-     * Resolves a variable with the given name at the specified line
-     * to its value. If null is returned, then the variable has been
-     * defined but no value was given. If undefined is returned, then
-     * a variable with the given name has not been defined yet as of
-     * the given line.
-     *
-     * @param variable the name of the variable to resolve
-     * @param line the line number that the variable is on, zero-based
-     * @return the value of the variable as defined by an ARG or ENV
-     *         instruction, or null if no value has been specified, or
-     *         undefined if a variable with the given name has not
-     *         been defined
-     */
-    resolveVariable(variable, line) {
-        let envs = this.getENVs();
-        for (let i = envs.length - 1; i >= 0; i--) {
-            if (envs[i].isBefore(line)) {
-                for (let property of envs[i].getProperties()) {
-                    if (property.getName() === variable) {
-                        return property.getValue();
-                    }
-                }
-            }
-        }
-        let args = this.getARGs();
-        for (let i = args.length - 1; i >= 0; i--) {
-            if (args[i].isBefore(line)) {
-                let property = args[i].getProperty();
-                if (property && property.getName() === variable) {
-                    return property.getValue();
-                }
-            }
-        }
-        return undefined;
-    }
-    getRange() {
-        const instructions = this.getInstructions();
-        if (instructions.length === 0) {
-            // all templates should have instructions, this only happens for
-            // the initial set of instruction
-            return vscode_languageserver_types_1.Range.create(0, 0, 0, 0);
-        }
-        const instructionStart = instructions[0].getRange().start;
-        const instructionEnd = instructions[instructions.length - 1].getRange().end;
-        return vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
-    }
-    contains(position) {
-        const range = this.getRange();
-        if (range === null) {
-            return false;
-        }
-        return util_1.Util.isInsideRange(position, range);
-    }
-}
-exports.ImageTemplate = ImageTemplate;
-
-
-/***/ }),
-
-/***/ 5279:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Instruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const util_1 = __nccwpck_require__(7459);
-const line_1 = __nccwpck_require__(7005);
-const argument_1 = __nccwpck_require__(5940);
-const heredoc_1 = __nccwpck_require__(7599);
-const variable_1 = __nccwpck_require__(3743);
-const main_1 = __nccwpck_require__(8390);
-class Instruction extends line_1.Line {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range);
-        this.dockerfile = dockerfile;
-        this.escapeChar = escapeChar;
-        this.instruction = instruction;
-        this.instructionRange = instructionRange;
-    }
-    toString() {
-        let value = this.getKeyword();
-        for (let arg of this.getRawArguments()) {
-            value += ' ';
-            value += arg.getValue();
-        }
-        return value;
-    }
-    getRangeContent(range) {
-        if (range === null) {
-            return null;
-        }
-        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-    }
-    getInstructionRange() {
-        return this.instructionRange;
-    }
-    getInstruction() {
-        return this.instruction;
-    }
-    getKeyword() {
-        return this.getInstruction().toUpperCase();
-    }
-    getArgumentsRange() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        return vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end);
-    }
-    getArgumentsRanges() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return [];
-        }
-        if (args[0].getRange().start.line === args[args.length - 1].getRange().end.line) {
-            return [vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end)];
-        }
-        let ranges = [];
-        let end = -1;
-        let startPosition = args[0].getRange().start;
-        let range = this.getInstructionRange();
-        let extra = this.document.offsetAt(startPosition) - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra, this.document.offsetAt(args[args.length - 1].getRange().end) - this.document.offsetAt(range.start));
-        let offset = this.document.offsetAt(range.start) + extra;
-        let start = false;
-        let comment = false;
-        for (let i = 0; i < fullArgs.length; i++) {
-            let char = fullArgs.charAt(i);
-            if (char === this.escapeChar) {
-                let next = fullArgs.charAt(i + 1);
-                if (next === ' ' || next === '\t') {
-                    whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
-                        switch (fullArgs.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                if (startPosition !== null) {
-                                    ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                                }
-                                startPosition = null;
-                                start = true;
-                                comment = false;
-                                i = j;
-                                break whitespaceCheck;
-                            default:
-                                break whitespaceCheck;
-                        }
-                    }
-                }
-                else if (next === '\r') {
-                    if (startPosition !== null) {
-                        ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                        startPosition = null;
-                    }
-                    start = true;
-                    comment = false;
-                    i += 2;
-                }
-                else if (next === '\n') {
-                    if (startPosition !== null) {
-                        ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-                    }
-                    startPosition = null;
-                    start = true;
-                    comment = false;
-                    i++;
-                }
-                else {
-                    i++;
-                }
-            }
-            else if (util_1.Util.isNewline(char)) {
-                if (comment) {
-                    startPosition = null;
-                    start = true;
-                    comment = false;
-                }
-            }
-            else {
-                if (!comment) {
-                    if (startPosition === null) {
-                        if (char === '#') {
-                            comment = true;
-                            continue;
-                        }
-                        let position = this.document.positionAt(offset + i);
-                        if (position.character !== 0) {
-                            startPosition = vscode_languageserver_types_1.Position.create(position.line, 0);
-                        }
-                    }
-                    end = i;
-                }
-            }
-        }
-        if (startPosition === null) {
-            // should only happen if the last argument is on its own line with
-            // no leading whitespace
-            ranges.push(vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + end), this.document.positionAt(offset + end + 1)));
-        }
-        else {
-            ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
-        }
-        return ranges;
-    }
-    getRawArgumentsContent() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        return this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end));
-    }
-    getArgumentsContent() {
-        let args = this.getArguments();
-        if (args.length === 0) {
-            return null;
-        }
-        let content = "";
-        let ranges = this.getArgumentsRanges();
-        let documentText = this.document.getText();
-        for (let range of ranges) {
-            content += documentText.substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-        }
-        return content;
-    }
-    getArguments() {
-        return this.getRawArguments();
-    }
-    getRawArguments() {
-        let args = [];
-        let range = this.getInstructionRange();
-        let extra = this.document.offsetAt(range.end) - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra);
-        let offset = this.document.offsetAt(range.start) + extra;
-        let start = false;
-        let comment = false;
-        let found = -1;
-        // determines whether the parser has found a space or tab
-        // whitespace character that's a part of an escaped newline sequence
-        let escapedWhitespaceDetected = false;
-        // determines if the parser is currently in an escaped newline sequence
-        let escaping = false;
-        let escapeMarker = -1;
-        let escapedArg = "";
-        for (let i = 0; i < fullArgs.length; i++) {
-            let char = fullArgs.charAt(i);
-            if (util_1.Util.isWhitespace(char)) {
-                if (escaping) {
-                    escapedWhitespaceDetected = true;
-                    if (util_1.Util.isNewline(char)) {
-                        // reached a newline, any previously
-                        // detected whitespace should be ignored
-                        escapedWhitespaceDetected = false;
-                        if (comment) {
-                            // reached a newline, no longer in a comment
-                            comment = false;
-                            start = true;
-                        }
-                    }
-                    continue;
-                }
-                else if (found !== -1) {
-                    if (escapeMarker === -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + i))));
-                    }
-                    else {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                    }
-                    escapeMarker = -1;
-                    escapedArg = "";
-                    found = -1;
-                }
-            }
-            else if (char === this.escapeChar) {
-                let next = fullArgs.charAt(i + 1);
-                if (next === ' ' || next === '\t') {
-                    whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
-                        let newlineCheck = fullArgs.charAt(j);
-                        switch (newlineCheck) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                comment = false;
-                                escaping = true;
-                                start = true;
-                                if (found !== -1) {
-                                    escapeMarker = i;
-                                }
-                                i = j;
-                                break whitespaceCheck;
-                            default:
-                                escapeMarker = i;
-                                if (found === -1) {
-                                    i = j - 1;
-                                }
-                                break whitespaceCheck;
-                        }
-                    }
-                }
-                else if (next === '\r') {
-                    comment = false;
-                    escaping = true;
-                    start = true;
-                    if (found !== -1 && escapeMarker === -1) {
-                        escapeMarker = i;
-                    }
-                    i += 2;
-                }
-                else if (next === '\n') {
-                    comment = false;
-                    escaping = true;
-                    start = true;
-                    if (found !== -1 && escapeMarker === -1) {
-                        escapeMarker = i;
-                    }
-                    i++;
-                }
-                else {
-                    if (escapedWhitespaceDetected && escapeMarker !== -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                        escapedArg = "";
-                        found = -1;
-                    }
-                    escapeMarker = -1;
-                    escapedWhitespaceDetected = false;
-                    escaping = false;
-                    if (next === '$') {
-                        escapedArg = escapedArg + char + next;
-                    }
-                    else if (next === '') {
-                        // reached EOF, stop processing
-                        break;
-                    }
-                    else {
-                        escapedArg = escapedArg + next;
-                    }
-                    if (found === -1) {
-                        found = i;
-                    }
-                    i++;
-                }
-            }
-            else if (!comment) {
-                if (start && char === '#') {
-                    comment = true;
-                }
-                else {
-                    if (escapedWhitespaceDetected && escapeMarker !== -1) {
-                        args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-                        escapedArg = "";
-                        found = -1;
-                    }
-                    escapedWhitespaceDetected = false;
-                    escaping = false;
-                    escapeMarker = -1;
-                    escapedArg = escapedArg + char;
-                    if (found === -1) {
-                        found = i;
-                    }
-                }
-                // non-whitespace character detected, reset
-                start = false;
-            }
-        }
-        if (found !== -1) {
-            if (escapeMarker === -1) {
-                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + fullArgs.length))));
-            }
-            else {
-                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
-            }
-        }
-        return args;
-    }
-    getExpandedArguments() {
-        let args = this.getArguments();
-        for (let i = 0; i < args.length; i++) {
-            const argRange = args[i].getRange();
-            let offset = this.document.offsetAt(argRange.start);
-            const variables = this.parseVariables(offset, args[i].getValue());
-            const swaps = [];
-            let requiresExpansion = false;
-            for (let variable of variables) {
-                const value = this.dockerfile.resolveVariable(variable.getName(), variable.getNameRange().start.line);
-                swaps.push(value);
-                requiresExpansion = requiresExpansion || value !== undefined;
-            }
-            if (requiresExpansion) {
-                let expanded = "";
-                for (let j = 0; j < swaps.length; j++) {
-                    const variableRange = variables[j].getRange();
-                    const start = this.document.offsetAt(variableRange.start);
-                    const end = this.document.offsetAt(variableRange.end);
-                    if (swaps[j]) {
-                        // replace variable with its resolved value
-                        expanded += this.document.getText().substring(offset, start);
-                        expanded += swaps[j];
-                        offset = end;
-                    }
-                    else {
-                        expanded += this.document.getText().substring(offset, end);
-                        offset = end;
-                    }
-                }
-                const argEnd = this.document.offsetAt(argRange.end);
-                if (argEnd !== offset) {
-                    // if the variable's range doesn't match the argument,
-                    // append the remaining text
-                    expanded += this.document.getText().substring(offset, argEnd);
-                }
-                args[i] = new argument_1.Argument(expanded, argRange);
-            }
-        }
-        return args;
-    }
-    getVariables() {
-        const variables = [];
-        const args = this.getRawArguments();
-        for (const arg of args) {
-            let range = arg.getRange();
-            let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-            const parsedVariables = this.parseVariables(this.document.offsetAt(arg.getRange().start), rawValue);
-            for (const parsedVariable of parsedVariables) {
-                variables.push(parsedVariable);
-            }
-        }
-        return variables;
-    }
-    parseVariables(offset, arg) {
-        let variables = [];
-        variableLoop: for (let i = 0; i < arg.length; i++) {
-            switch (arg.charAt(i)) {
-                case this.escapeChar:
-                    if (arg.charAt(i + 1) === '$') {
-                        i++;
-                    }
-                    break;
-                case '$':
-                    if (arg.charAt(i + 1) === '{') {
-                        let escapedString = "${";
-                        let escapedName = "";
-                        let nameEnd = -1;
-                        let escapedSubstitutionParameter = "";
-                        let substitutionStart = -1;
-                        let substitutionEnd = -1;
-                        let modifierRead = -1;
-                        nameLoop: for (let j = i + 2; j < arg.length; j++) {
-                            let char = arg.charAt(j);
-                            switch (char) {
-                                case this.escapeChar:
-                                    for (let k = j + 1; k < arg.length; k++) {
-                                        switch (arg.charAt(k)) {
-                                            case ' ':
-                                            case '\t':
-                                            case '\r':
-                                                // ignore whitespace
-                                                continue;
-                                            case '\n':
-                                                // escape this newline
-                                                j = k;
-                                                continue nameLoop;
-                                        }
-                                    }
-                                    break;
-                                case '}':
-                                    escapedString += '}';
-                                    let modifier = null;
-                                    let modifierRange = null;
-                                    let substitutionParameter = modifierRead !== -1 ? escapedSubstitutionParameter : null;
-                                    let substitutionRange = null;
-                                    if (nameEnd === -1) {
-                                        nameEnd = j;
-                                    }
-                                    else if (nameEnd + 1 === j) {
-                                        modifier = "";
-                                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + nameEnd + 1), this.document.positionAt(offset + nameEnd + 1));
-                                    }
-                                    else {
-                                        if (substitutionStart === -1) {
-                                            // no substitution parameter found,
-                                            // but a modifier character existed,
-                                            // just offset the range by 1 from
-                                            // the modifier character
-                                            substitutionStart = modifierRead + 1;
-                                            substitutionEnd = modifierRead + 1;
-                                        }
-                                        else {
-                                            // offset one more from the last
-                                            // character found
-                                            substitutionEnd = substitutionEnd + 1;
-                                        }
-                                        modifier = arg.substring(modifierRead, modifierRead + 1);
-                                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + modifierRead), this.document.positionAt(offset + modifierRead + 1));
-                                        substitutionRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + substitutionStart), this.document.positionAt(offset + substitutionEnd));
-                                    }
-                                    let start = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 2), this.document.positionAt(offset + nameEnd)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + j + 1)), modifier, modifierRange, substitutionParameter, substitutionRange, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), escapedString));
-                                    i = j;
-                                    continue variableLoop;
-                                case ':':
-                                    if (nameEnd === -1) {
-                                        nameEnd = j;
-                                    }
-                                    else if (modifierRead !== -1) {
-                                        if (substitutionStart === -1) {
-                                            substitutionStart = j;
-                                            substitutionEnd = j;
-                                        }
-                                        else {
-                                            substitutionEnd = j;
-                                        }
-                                        escapedSubstitutionParameter += ':';
-                                    }
-                                    else {
-                                        modifierRead = j;
-                                    }
-                                    escapedString += ':';
-                                    break;
-                                case '\n':
-                                case '\r':
-                                case ' ':
-                                case '\t':
-                                    break;
-                                default:
-                                    if (nameEnd === -1) {
-                                        escapedName += char;
-                                    }
-                                    else if (modifierRead !== -1) {
-                                        if (substitutionStart === -1) {
-                                            substitutionStart = j;
-                                            substitutionEnd = j;
-                                        }
-                                        else {
-                                            substitutionEnd = j;
-                                        }
-                                        escapedSubstitutionParameter += char;
-                                    }
-                                    else {
-                                        modifierRead = j;
-                                    }
-                                    escapedString += char;
-                                    break;
-                            }
-                        }
-                        // no } found, not a valid variable, stop processing
-                        break variableLoop;
-                    }
-                    else if (util_1.Util.isWhitespace(arg.charAt(i + 1)) || i === arg.length - 1) {
-                        // $ followed by whitespace or EOF, ignore this variable
-                        continue;
-                    }
-                    else {
-                        let escapedName = "";
-                        nameLoop: for (let j = i + 1; j < arg.length; j++) {
-                            let char = arg.charAt(j);
-                            switch (char) {
-                                case '\r':
-                                case '\n':
-                                case ' ':
-                                case '\t':
-                                    continue;
-                                case '$':
-                                case '\'':
-                                case '"':
-                                    let varStart = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== undefined, this.isBuildVariable(escapedName, varStart.line), '$' + escapedName));
-                                    i = j - 1;
-                                    continue variableLoop;
-                                case this.escapeChar:
-                                    for (let k = j + 1; k < arg.length; k++) {
-                                        switch (arg.charAt(k)) {
-                                            case ' ':
-                                            case '\t':
-                                            case '\r':
-                                                // ignore whitespace
-                                                continue;
-                                            case '\n':
-                                                // escape this newline
-                                                j = k;
-                                                continue nameLoop;
-                                        }
-                                    }
-                                    // reached EOF after an escape character
-                                    let start = this.document.positionAt(offset + i);
-                                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), '$' + escapedName));
-                                    break variableLoop;
-                            }
-                            if (char.match(/^[a-z0-9_]+$/i) === null) {
-                                let varStart = this.document.positionAt(offset + i);
-                                variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== undefined, this.isBuildVariable(escapedName, varStart.line), '$' + escapedName));
-                                i = j - 1;
-                                continue variableLoop;
-                            }
-                            escapedName += char;
-                        }
-                        let start = this.document.positionAt(offset + i);
-                        variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + arg.length)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + arg.length)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start.line) !== undefined, this.isBuildVariable(escapedName, start.line), '$' + escapedName));
-                    }
-                    break variableLoop;
-            }
-        }
-        return variables;
-    }
-    isBuildVariable(variable, line) {
-        if (this.getKeyword() === main_1.Keyword.FROM) {
-            for (const initialArg of this.dockerfile.getInitialARGs()) {
-                const arg = initialArg;
-                const property = arg.getProperty();
-                if (property && variable === property.getName()) {
-                    return true;
-                }
-            }
-            return undefined;
-        }
-        let image = this.dockerfile.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
-        let envs = image.getENVs();
-        for (let i = envs.length - 1; i >= 0; i--) {
-            if (envs[i].isBefore(line)) {
-                for (let property of envs[i].getProperties()) {
-                    if (property.getName() === variable) {
-                        return false;
-                    }
-                }
-            }
-        }
-        let args = image.getARGs();
-        for (let i = args.length - 1; i >= 0; i--) {
-            if (args[i].isBefore(line)) {
-                let property = args[i].getProperty();
-                if (property && property.getName() === variable) {
-                    return true;
-                }
-            }
-        }
-        return undefined;
-    }
-    createSingleLineHeredocs(args) {
-        const heredocs = [];
-        // instruction only on one line, if heredocs exist they would be incomplete
-        for (const arg of args) {
-            const value = arg.getValue();
-            if (value.startsWith("<<") && util_1.Util.parseHeredocName(value) !== null) {
-                const startRange = arg.getRange();
-                const nameRange = this.getNameRange(startRange);
-                const name = this.getName(nameRange);
-                heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, null, null));
-            }
-        }
-        return heredocs;
-    }
-    getName(nameRange) {
-        const content = this.document.getText(nameRange);
-        let escaping = false;
-        let name = "";
-        nameLoop: for (let i = 0; i < content.length; i++) {
-            const ch = content.charAt(i);
-            switch (ch) {
-                case this.escapeChar:
-                    escaping = true;
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                break;
-                            case '\r':
-                                i = j + 1;
-                                continue nameLoop;
-                            case '\n':
-                                i = j;
-                                continue nameLoop;
-                            default:
-                                name += content.charAt(j);
-                                i = j;
-                                continue nameLoop;
-                        }
-                    }
-                    break;
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue nameLoop;
-                            }
-                        }
-                    }
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    if (escaping) {
-                        break;
-                    }
-                default:
-                    name += ch;
-                    break;
-            }
-        }
-        return name;
-    }
-    getNameRange(startRange) {
-        const content = this.document.getText(startRange);
-        let endFound = false;
-        let searchHyphen = false;
-        let start = -1;
-        let end = -1;
-        let escaping = false;
-        let quote = null;
-        contentLoop: for (let i = 0; i < content.length; i++) {
-            const ch = content.charAt(i);
-            switch (ch) {
-                case '"':
-                case '\'':
-                    if (quote === ch) {
-                        break contentLoop;
-                    }
-                    quote = ch;
-                    continue;
-                case this.escapeChar:
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case '\n':
-                                escaping = true;
-                                j = i;
-                                continue contentLoop;
-                        }
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    break;
-                case '<':
-                    if (endFound) {
-                        searchHyphen = true;
-                    }
-                    else {
-                        endFound = true;
-                    }
-                    break;
-                case '-':
-                    if (searchHyphen) {
-                        searchHyphen = false;
-                        break;
-                    }
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue contentLoop;
-                            }
-                        }
-                    }
-                default:
-                    if (start === -1) {
-                        start = i;
-                    }
-                    if (quote !== null) {
-                        end = i + 1;
-                        break;
-                    }
-                    break contentLoop;
-            }
-        }
-        if (start === -1) {
-            return vscode_languageserver_types_1.Range.create(startRange.end, startRange.end);
-        }
-        const nameStart = this.document.positionAt(this.document.offsetAt(startRange.start) + start);
-        const nameEnd = quote !== null ? this.document.positionAt(this.document.offsetAt(startRange.start) + end) : startRange.end;
-        return vscode_languageserver_types_1.Range.create(nameStart, nameEnd);
-    }
-    getHeredocs() {
-        const args = this.getArguments();
-        if (args.length === 0) {
-            return [];
-        }
-        const heredocs = [];
-        const range = this.getRange();
-        if (range.start.line === range.end.line) {
-            // instruction only on one line, if heredocs exist they would be incomplete
-            return this.createSingleLineHeredocs(args);
-        }
-        const heredocDefinitions = [];
-        let heredocsProcessed = false;
-        let escaping = false;
-        let contentStart = -1;
-        let contentEnd = -1;
-        let lineStart = -1;
-        let currentHeredoc = 0;
-        const startOffset = this.document.offsetAt(args[0].getRange().start);
-        const content = this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end));
-        contentLoop: for (let i = 0; i < content.length; i++) {
-            switch (content.charAt(i)) {
-                case this.escapeChar:
-                    escaping = true;
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                break;
-                            case '\r':
-                                j++;
-                            case '\n':
-                                i = j;
-                                continue contentLoop;
-                            default:
-                                i = j;
-                                continue contentLoop;
-                        }
-                    }
-                    break;
-                case '\r':
-                    break;
-                case '\n':
-                    if (escaping) {
-                        break;
-                    }
-                    if (heredocsProcessed) {
-                        if (contentStart === -1) {
-                            contentStart = i;
-                        }
-                        contentEnd = i;
-                        const arg = heredocDefinitions[currentHeredoc];
-                        const startRange = arg.getRange();
-                        const nameRange = this.getNameRange(startRange);
-                        const name = this.getName(nameRange);
-                        const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), this.document.positionAt(startOffset + i)));
-                        if (delimiterRange !== null) {
-                            const contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + lineStart - 1));
-                            heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
-                            contentStart = -1;
-                            currentHeredoc++;
-                        }
-                        lineStart = -1;
-                    }
-                    else {
-                        // found a newline that hasn't been escaped,
-                        // must be in a heredoc
-                        const offsetLimit = startOffset + i;
-                        for (const arg of args) {
-                            // check if this argument is on the initial line of the instruction,
-                            // note that it may not all be on the same line due to escaped newlines,
-                            // because of that we need to use offset checks instead of line checks
-                            // as an argument being on a different line in the document does not
-                            // imply it is on a different line from the Dockerfile's point of view
-                            if (this.document.offsetAt(arg.getRange().start) < offsetLimit) {
-                                if (arg.getValue().startsWith("<<")) {
-                                    heredocDefinitions.push(arg);
-                                }
-                            }
-                            else {
-                                break;
-                            }
-                        }
-                        heredocsProcessed = true;
-                        lineStart = -1;
-                        continue contentLoop;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escaping) {
-                        break;
-                    }
-                case '#':
-                    if (escaping) {
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\n':
-                                    i = j;
-                                    continue contentLoop;
-                            }
-                        }
-                    }
-                default:
-                    if (escaping) {
-                        escaping = false;
-                    }
-                    if (heredocsProcessed) {
-                        if (contentStart === -1) {
-                            contentStart = i;
-                        }
-                        if (lineStart === -1) {
-                            lineStart = i;
-                        }
-                    }
-                    break;
-            }
-        }
-        if (heredocsProcessed) {
-            const arg = heredocDefinitions[currentHeredoc];
-            const startRange = arg.getRange();
-            const nameRange = this.getNameRange(startRange);
-            const name = this.getName(nameRange);
-            let contentRange = null;
-            // check if the last line of this instruction matches the name of the last heredoc
-            const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), range.end));
-            if (delimiterRange === null) {
-                contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), range.end);
-            }
-            else if (contentEnd !== -1) {
-                contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + contentEnd));
-            }
-            heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
-            currentHeredoc++;
-            for (let i = currentHeredoc; i < heredocDefinitions.length; i++) {
-                const arg = heredocDefinitions[currentHeredoc];
-                const startRange = arg.getRange();
-                const nameRange = this.getNameRange(startRange);
-                const name = this.getName(nameRange);
-                heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, null, null));
-                currentHeredoc++;
-            }
-        }
-        else {
-            // instruction only on one line, if heredocs exist they would be incomplete
-            return this.createSingleLineHeredocs(args);
-        }
-        return heredocs;
-    }
-    getDelimiterRange(startArg, name, candidateRange) {
-        const text = this.document.getText(candidateRange);
-        if (startArg.getValue().startsWith("<<-")) {
-            // remove tabs in the front
-            let index = 0;
-            while (text.charAt(index) === '\t') {
-                index++;
-            }
-            if (text.substring(index) === name) {
-                return vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(candidateRange.start.line, index), candidateRange.end);
-            }
-            return null;
-        }
-        return text === name ? candidateRange : null;
-    }
-}
-exports.Instruction = Instruction;
-
-
-/***/ }),
-
-/***/ 9618:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Add = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Add extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-}
-exports.Add = Add;
-
-
-/***/ }),
-
-/***/ 4381:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Arg = void 0;
-const property_1 = __nccwpck_require__(9602);
-const propertyInstruction_1 = __nccwpck_require__(4984);
-class Arg extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.property = null;
-        const args = this.getPropertyArguments();
-        if (args.length === 1) {
-            this.property = new property_1.Property(this.document, this.escapeChar, args[0]);
-        }
-        else {
-            this.property = null;
-        }
-    }
-    /**
-     * Returns the variable defined by this ARG. This may be null if
-     * this ARG instruction is malformed and has no variable
-     * declaration.
-     */
-    getProperty() {
-        return this.property;
-    }
-}
-exports.Arg = Arg;
-
-
-/***/ }),
-
-/***/ 5517:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Cmd = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Cmd extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Cmd = Cmd;
-
-
-/***/ }),
-
-/***/ 444:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Copy = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Copy extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    getFromFlag() {
-        let flags = super.getFlags();
-        return flags.length === 1 && flags[0].getName() === "from" ? flags[0] : null;
-    }
-    /**
-     * Returns there here-documents that are defined in this RUN
-     * instruction.
-     *
-     * This API is experimental and subject to change.
-     */
-    getHeredocs() {
-        return super.getHeredocs();
-    }
-}
-exports.Copy = Copy;
-
-
-/***/ }),
-
-/***/ 1835:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Entrypoint = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Entrypoint extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Entrypoint = Entrypoint;
-
-
-/***/ }),
-
-/***/ 1822:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Env = void 0;
-const propertyInstruction_1 = __nccwpck_require__(4984);
-class Env extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getProperties() {
-        return super.getProperties();
-    }
-}
-exports.Env = Env;
-
-
-/***/ }),
-
-/***/ 5377:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.From = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class From extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    getImage() {
-        const args = this.getArguments();
-        return args.length > 0 ? args[0].getValue() : null;
-    }
-    /**
-     * Returns the name of the image that will be used as the base image.
-     *
-     * @return the base image's name, or null if unspecified
-     */
-    getImageName() {
-        const imageName = this.getRangeContent(this.getImageNameRange());
-        if (imageName === null) {
-            return null;
-        }
-        let commented = false;
-        let escaped = false;
-        let name = "";
-        for (let i = 0; i < imageName.length; i++) {
-            const ch = imageName.charAt(i);
-            switch (ch) {
-                case this.escapeChar:
-                    escaped = true;
-                    break;
-                case '\r':
-                    continue;
-                case '\n':
-                    commented = false;
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                case '#':
-                    if (escaped) {
-                        commented = true;
-                    }
-                    else {
-                        name = name + ch;
-                        escaped = false;
-                    }
-                    break;
-                default:
-                    if (!commented) {
-                        name = name + ch;
-                        escaped = false;
-                    }
-                    break;
-            }
-        }
-        return name;
-    }
-    /**
-     * Returns the range that covers the name of the image used by
-     * this instruction.
-     *
-     * @return the range of the name of this instruction's argument,
-     *         or null if no image has been specified
-     */
-    getImageNameRange() {
-        let range = this.getImageRange();
-        if (range) {
-            let registryRange = this.getRegistryRange();
-            if (registryRange) {
-                range.start = this.document.positionAt(this.document.offsetAt(registryRange.end) + 1);
-            }
-            let tagRange = this.getImageTagRange();
-            let digestRange = this.getImageDigestRange();
-            if (tagRange === null) {
-                if (digestRange !== null) {
-                    range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
-                }
-            }
-            else {
-                range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
-            }
-            return range;
-        }
-        return null;
-    }
-    /**
-     * Returns the range that covers the image argument of this
-     * instruction. This includes the tag or digest of the image if
-     * it has been specified by the instruction.
-     *
-     * @return the range of the image argument, or null if no image
-     *         has been specified
-     */
-    getImageRange() {
-        let args = this.getArguments();
-        return args.length !== 0 ? args[0].getRange() : null;
-    }
-    getImageTag() {
-        return this.getRangeContent(this.getImageTagRange());
-    }
-    /**
-     * Returns the range in the document that the tag of the base
-     * image encompasses.
-     *
-     * @return the base image's tag's range in the document, or null
-     *         if no tag has been specified
-     */
-    getImageTagRange() {
-        const range = this.getImageRange();
-        if (range) {
-            const rangeStartOffset = this.document.offsetAt(range.start);
-            const content = this.getRangeContent(range);
-            const atIndex = this.indexOf(rangeStartOffset, content, '@');
-            const slashIndex = content.indexOf('/');
-            if (atIndex === -1) {
-                const colonIndex = this.lastIndexOf(rangeStartOffset, content, ':');
-                if (colonIndex > slashIndex) {
-                    return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + colonIndex + 1), range.end);
-                }
-            }
-            const subcontent = content.substring(0, atIndex);
-            const subcolonIndex = subcontent.indexOf(':');
-            if (subcolonIndex === -1) {
-                return null;
-            }
-            if (slashIndex === -1) {
-                // slash not found suggests no registry and no namespace defined
-                return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + atIndex));
-            }
-            // both colon and slash found, check if it is a port
-            if (subcolonIndex < slashIndex) {
-                return null;
-            }
-            return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + subcontent.length));
-        }
-        return null;
-    }
-    getImageDigest() {
-        return this.getRangeContent(this.getImageDigestRange());
-    }
-    /**
-     * Returns the range in the document that the digest of the base
-     * image encompasses.
-     *
-     * @return the base image's digest's range in the document, or null
-     *         if no digest has been specified
-     */
-    getImageDigestRange() {
-        let range = this.getImageRange();
-        if (range) {
-            let content = this.getRangeContent(range);
-            let index = this.lastIndexOf(this.document.offsetAt(range.start), content, '@');
-            if (index !== -1) {
-                return vscode_languageserver_types_1.Range.create(range.start.line, range.start.character + index + 1, range.end.line, range.end.character);
-            }
-        }
-        return null;
-    }
-    indexOf(documentOffset, content, searchString) {
-        let index = content.indexOf(searchString);
-        const variables = this.getVariables();
-        for (let i = 0; i < variables.length; i++) {
-            const position = documentOffset + index;
-            const variableRange = variables[i].getRange();
-            if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
-                const offset = this.document.offsetAt(variableRange.end) - documentOffset;
-                const substring = content.substring(offset);
-                const subIndex = substring.indexOf(searchString);
-                if (subIndex === -1) {
-                    return -1;
-                }
-                index = subIndex + offset;
-                i = -1;
-                continue;
-            }
-        }
-        return index;
-    }
-    lastIndexOf(documentOffset, content, searchString) {
-        let index = content.lastIndexOf(searchString);
-        const variables = this.getVariables();
-        for (let i = 0; i < variables.length; i++) {
-            const position = documentOffset + index;
-            const variableRange = variables[i].getRange();
-            if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
-                index = content.substring(0, index).lastIndexOf(searchString);
-                if (index === -1) {
-                    return -1;
-                }
-                i = -1;
-                continue;
-            }
-        }
-        return index;
-    }
-    getRegistry() {
-        return this.getRangeContent(this.getRegistryRange());
-    }
-    getRegistryRange() {
-        const range = this.getImageRange();
-        if (range) {
-            const tagRange = this.getImageTagRange();
-            const digestRange = this.getImageDigestRange();
-            if (tagRange === null) {
-                if (digestRange !== null) {
-                    range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
-                }
-            }
-            else {
-                range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
-            }
-            const content = this.getRangeContent(range);
-            const rangeStart = this.document.offsetAt(range.start);
-            const startingSlashIndex = this.indexOf(rangeStart, content, '/');
-            if (startingSlashIndex === -1) {
-                return null;
-            }
-            const portIndex = this.indexOf(rangeStart, content, ':');
-            const dotIndex = this.indexOf(rangeStart, content, '.');
-            // hostname detected
-            if (portIndex !== -1 || dotIndex !== -1) {
-                return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart + startingSlashIndex));
-            }
-            const registry = content.substring(0, startingSlashIndex);
-            // localhost registry detected
-            if (registry === 'localhost') {
-                return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart + startingSlashIndex));
-            }
-        }
-        return null;
-    }
-    getBuildStage() {
-        let range = this.getBuildStageRange();
-        return range === null ? null : this.getRangeContent(range);
-    }
-    getBuildStageRange() {
-        let args = this.getArguments();
-        if (args.length > 2 && args[1].getValue().toUpperCase() === "AS") {
-            return args[2].getRange();
-        }
-        return null;
-    }
-    getPlatformFlag() {
-        let flags = super.getFlags();
-        return flags.length === 1 && flags[0].getName() === "platform" ? flags[0] : null;
-    }
-}
-exports.From = From;
-
-
-/***/ }),
-
-/***/ 1167:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Healthcheck = void 0;
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class Healthcheck extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        argument = argument.toUpperCase();
-        return argument === "CMD" || argument === "NONE";
-    }
-    getSubcommand() {
-        let args = this.getArguments();
-        return args.length !== 0 ? args[0] : null;
-    }
-}
-exports.Healthcheck = Healthcheck;
-
-
-/***/ }),
-
-/***/ 3871:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Label = void 0;
-const propertyInstruction_1 = __nccwpck_require__(4984);
-const util_1 = __nccwpck_require__(7459);
-class Label extends propertyInstruction_1.PropertyInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getVariables() {
-        const variables = super.getVariables();
-        const properties = this.getProperties();
-        // iterate over all of this LABEL's properties
-        for (const property of properties) {
-            const value = property.getUnescapedValue();
-            // check if the value is contained in single quotes,
-            // single quotes would indicate a literal value
-            if (value !== null && value.length > 2 && value.charAt(0) === '\'' && value.charAt(value.length - 1) === '\'') {
-                const range = property.getValueRange();
-                for (let i = 0; i < variables.length; i++) {
-                    // if a variable is in a single quote, remove it from the list
-                    if (util_1.Util.isInsideRange(variables[i].getRange().start, range)) {
-                        variables.splice(i, 1);
-                        i--;
-                    }
-                }
-            }
-        }
-        return variables;
-    }
-    getProperties() {
-        return super.getProperties();
-    }
-}
-exports.Label = Label;
-
-
-/***/ }),
-
-/***/ 5554:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Onbuild = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const parser_1 = __nccwpck_require__(7988);
-const instruction_1 = __nccwpck_require__(5279);
-class Onbuild extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getTrigger() {
-        let trigger = this.getTriggerWord();
-        return trigger === null ? null : trigger.toUpperCase();
-    }
-    getTriggerWord() {
-        return this.getRangeContent(this.getTriggerRange());
-    }
-    getTriggerRange() {
-        let args = this.getArguments();
-        return args.length > 0 ? args[0].getRange() : null;
-    }
-    getTriggerInstruction() {
-        let triggerRange = this.getTriggerRange();
-        if (triggerRange === null) {
-            return null;
-        }
-        let args = this.getArguments();
-        return parser_1.Parser.createInstruction(this.document, this.dockerfile, this.escapeChar, vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end), this.getTriggerWord(), triggerRange);
-    }
-}
-exports.Onbuild = Onbuild;
-
-
-/***/ }),
-
-/***/ 7224:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Run = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Run extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    stopSearchingForFlags(argument) {
-        return argument.indexOf("--") === -1;
-    }
-    /**
-     * Returns there here-documents that are defined in this RUN
-     * instruction.
-     *
-     * This API is experimental and subject to change.
-     */
-    getHeredocs() {
-        return super.getHeredocs();
-    }
-}
-exports.Run = Run;
-
-
-/***/ }),
-
-/***/ 7523:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Shell = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Shell extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Shell = Shell;
-
-
-/***/ }),
-
-/***/ 4301:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Stopsignal = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class Stopsignal extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Stopsignal = Stopsignal;
-
-
-/***/ }),
-
-/***/ 3998:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.User = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class User extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.User = User;
-
-
-/***/ }),
-
-/***/ 1347:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Volume = void 0;
-const jsonInstruction_1 = __nccwpck_require__(5305);
-class Volume extends jsonInstruction_1.JSONInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-}
-exports.Volume = Volume;
-
-
-/***/ }),
-
-/***/ 7529:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Workdir = void 0;
-const instruction_1 = __nccwpck_require__(5279);
-class Workdir extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    /**
-     * Returns the path that has been defined. Note that this path may
-     * be absolute or relative depending on what was written in the
-     * instruction.
-     *
-     * @return the working directory's path, or null if this
-     *         instruction has no arguments
-     */
-    getPath() {
-        return this.getArgumentsContent();
-    }
-    /**
-     * Returns the absolute path that this instruction resolves to. The
-     * function will inspect prior WORKDIR instructions in the current
-     * image or another build stage in the Dockerfile to try to
-     * determine this.
-     *
-     * @return the absolute path of the working directory, or null if
-     *         this instruction has no arguments, or undefined if it
-     *         cannot be determined because only relative paths could be
-     *         found
-     */
-    getAbsolutePath() {
-        const path = this.getPath();
-        if (path === null || path.startsWith("/")) {
-            return path;
-        }
-        const startLine = this.getRange().start.line;
-        const hierarchy = this.dockerfile.getStageHierarchy(startLine);
-        for (let i = hierarchy.length - 1; i >= 0; i--) {
-            const workdirs = hierarchy[i].getWORKDIRs();
-            for (let j = workdirs.length - 1; j >= 0; j--) {
-                if (workdirs[j].getRange().start.line < startLine) {
-                    const parent = workdirs[j].getAbsolutePath();
-                    if (parent === undefined || parent === null) {
-                        return undefined;
-                    }
-                    return parent.endsWith("/") ? parent + path : parent + "/" + path;
-                }
-            }
-        }
-        return undefined;
-    }
-}
-exports.Workdir = Workdir;
-
-
-/***/ }),
-
-/***/ 3702:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.JSONArgument = void 0;
-const argument_1 = __nccwpck_require__(5940);
-class JSONArgument extends argument_1.Argument {
-    constructor(value, range, jsonRange) {
-        super(value, range);
-        this.jsonRange = jsonRange;
-    }
-    getJSONRange() {
-        return this.jsonRange;
-    }
-    getJSONValue() {
-        let value = super.getValue();
-        value = value.substring(1, value.length - 1);
-        return value;
-    }
-}
-exports.JSONArgument = JSONArgument;
-
-
-/***/ }),
-
-/***/ 5305:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.JSONInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const argument_1 = __nccwpck_require__(5940);
-const jsonArgument_1 = __nccwpck_require__(3702);
-const modifiableInstruction_1 = __nccwpck_require__(2393);
-class JSONInstruction extends modifiableInstruction_1.ModifiableInstruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.openingBracket = null;
-        this.closingBracket = null;
-        this.jsonStrings = [];
-        const argsContent = this.getRawArgumentsContent();
-        if (argsContent === null) {
-            return;
-        }
-        const args = this.getArguments();
-        if (args.length === 1 && args[0].getValue() === "[]") {
-            let argRange = args[0].getRange();
-            this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character, argRange.start.line, argRange.start.character + 1));
-            this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character + 1, argRange.end.line, argRange.end.character));
-            return;
-        }
-        else if (args.length === 2 && args[0].getValue() === '[' && args[1].getValue() === ']') {
-            this.openingBracket = args[0];
-            this.closingBracket = args[1];
-            return;
-        }
-        const argsOffset = document.offsetAt(this.getArgumentsRange().start);
-        let start = -1;
-        let last = "";
-        let quoted = false;
-        let escapedArg = "";
-        argsCheck: for (let i = 0; i < argsContent.length; i++) {
-            let char = argsContent.charAt(i);
-            switch (char) {
-                case '[':
-                    if (last === "") {
-                        this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
-                        last = '[';
-                    }
-                    else if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else {
-                        break argsCheck;
-                    }
-                    break;
-                case '"':
-                    if (last === '[' || last === ',') {
-                        start = i;
-                        quoted = true;
-                        last = '"';
-                        escapedArg = escapedArg + char;
-                        continue;
-                    }
-                    else if (last === '"') {
-                        if (quoted) {
-                            escapedArg = escapedArg + char;
-                            // quoted string done
-                            quoted = false;
-                            this.jsonStrings.push(new jsonArgument_1.JSONArgument(escapedArg, vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start), document.positionAt(argsOffset + i + 1)), vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start + 1), document.positionAt(argsOffset + i))));
-                            escapedArg = "";
-                        }
-                        else {
-                            // should be a , or a ]
-                            break argsCheck;
-                        }
-                    }
-                    else {
-                        break argsCheck;
-                    }
-                    break;
-                case ',':
-                    if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else {
-                        if (last === '"') {
-                            last = ',';
-                        }
-                        else {
-                            break argsCheck;
-                        }
-                    }
-                    break;
-                case ']':
-                    if (quoted) {
-                        escapedArg = escapedArg + char;
-                    }
-                    else if (last !== "") {
-                        this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
-                        break argsCheck;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                case '\\':
-                    if (quoted) {
-                        switch (argsContent.charAt(i + 1)) {
-                            case '"':
-                            case '\\':
-                                escapedArg = escapedArg + argsContent.charAt(i + 1);
-                                i++;
-                                continue;
-                            case ' ':
-                            case '\t':
-                                escapeCheck: for (let j = i + 2; j < argsContent.length; j++) {
-                                    switch (argsContent.charAt(j)) {
-                                        case '\r':
-                                            // offset one more for \r\n
-                                            j++;
-                                        case '\n':
-                                            i = j;
-                                            continue argsCheck;
-                                        case ' ':
-                                        case '\t':
-                                            break;
-                                        default:
-                                            break escapeCheck;
-                                    }
-                                }
-                                break;
-                            case '\r':
-                                // offset one more for \r\n
-                                i++;
-                            default:
-                                i++;
-                                continue;
-                        }
-                    }
-                    else {
-                        escapeCheck: for (let j = i + 1; j < argsContent.length; j++) {
-                            switch (argsContent.charAt(j)) {
-                                case '\r':
-                                    // offset one more for \r\n
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    continue argsCheck;
-                                case ' ':
-                                case '\t':
-                                    break;
-                                default:
-                                    break escapeCheck;
-                            }
-                        }
-                    }
-                    break argsCheck;
-                default:
-                    if (!quoted) {
-                        break argsCheck;
-                    }
-                    escapedArg = escapedArg + char;
-                    break;
-            }
-        }
-    }
-    stopSearchingForFlags(_value) {
-        return true;
-    }
-    getOpeningBracket() {
-        return this.openingBracket;
-    }
-    getJSONStrings() {
-        return this.jsonStrings;
-    }
-    getClosingBracket() {
-        return this.closingBracket;
-    }
-}
-exports.JSONInstruction = JSONInstruction;
-
-
-/***/ }),
-
-/***/ 7005:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Line = void 0;
-class Line {
-    constructor(document, range) {
-        this.document = document;
-        this.range = range;
-    }
-    getRange() {
-        return this.range;
-    }
-    getTextContent() {
-        return this.document.getText().substring(this.document.offsetAt(this.range.start), this.document.offsetAt(this.range.end));
-    }
-    isAfter(line) {
-        return this.range.start.line > line.range.start.line;
-    }
-    isBefore(line) {
-        return this.range.start.line < line;
-    }
-}
-exports.Line = Line;
-
-
-/***/ }),
-
-/***/ 8390:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.DockerfileParser = exports.DefaultVariables = exports.Directive = exports.Keyword = exports.Workdir = exports.Volume = exports.User = exports.Stopsignal = exports.Shell = exports.Run = exports.PropertyInstruction = exports.Onbuild = exports.ModifiableInstruction = exports.Label = exports.JSONInstruction = exports.Heredoc = exports.Healthcheck = exports.From = exports.Env = exports.Entrypoint = exports.Copy = exports.Cmd = exports.Arg = exports.Add = exports.Variable = exports.Property = exports.ParserDirective = exports.Line = exports.Instruction = exports.Flag = exports.Comment = exports.JSONArgument = exports.Argument = void 0;
-var argument_1 = __nccwpck_require__(5940);
-Object.defineProperty(exports, "Argument", ({ enumerable: true, get: function () { return argument_1.Argument; } }));
-var jsonArgument_1 = __nccwpck_require__(3702);
-Object.defineProperty(exports, "JSONArgument", ({ enumerable: true, get: function () { return jsonArgument_1.JSONArgument; } }));
-const comment_1 = __nccwpck_require__(4022);
-Object.defineProperty(exports, "Comment", ({ enumerable: true, get: function () { return comment_1.Comment; } }));
-const parser_1 = __nccwpck_require__(7988);
-var flag_1 = __nccwpck_require__(1077);
-Object.defineProperty(exports, "Flag", ({ enumerable: true, get: function () { return flag_1.Flag; } }));
-const instruction_1 = __nccwpck_require__(5279);
-Object.defineProperty(exports, "Instruction", ({ enumerable: true, get: function () { return instruction_1.Instruction; } }));
-var line_1 = __nccwpck_require__(7005);
-Object.defineProperty(exports, "Line", ({ enumerable: true, get: function () { return line_1.Line; } }));
-const parserDirective_1 = __nccwpck_require__(7499);
-Object.defineProperty(exports, "ParserDirective", ({ enumerable: true, get: function () { return parserDirective_1.ParserDirective; } }));
-var property_1 = __nccwpck_require__(9602);
-Object.defineProperty(exports, "Property", ({ enumerable: true, get: function () { return property_1.Property; } }));
-var variable_1 = __nccwpck_require__(3743);
-Object.defineProperty(exports, "Variable", ({ enumerable: true, get: function () { return variable_1.Variable; } }));
-var add_1 = __nccwpck_require__(9618);
-Object.defineProperty(exports, "Add", ({ enumerable: true, get: function () { return add_1.Add; } }));
-const arg_1 = __nccwpck_require__(4381);
-Object.defineProperty(exports, "Arg", ({ enumerable: true, get: function () { return arg_1.Arg; } }));
-const cmd_1 = __nccwpck_require__(5517);
-Object.defineProperty(exports, "Cmd", ({ enumerable: true, get: function () { return cmd_1.Cmd; } }));
-const copy_1 = __nccwpck_require__(444);
-Object.defineProperty(exports, "Copy", ({ enumerable: true, get: function () { return copy_1.Copy; } }));
-const entrypoint_1 = __nccwpck_require__(1835);
-Object.defineProperty(exports, "Entrypoint", ({ enumerable: true, get: function () { return entrypoint_1.Entrypoint; } }));
-const env_1 = __nccwpck_require__(1822);
-Object.defineProperty(exports, "Env", ({ enumerable: true, get: function () { return env_1.Env; } }));
-const from_1 = __nccwpck_require__(5377);
-Object.defineProperty(exports, "From", ({ enumerable: true, get: function () { return from_1.From; } }));
-const healthcheck_1 = __nccwpck_require__(1167);
-Object.defineProperty(exports, "Healthcheck", ({ enumerable: true, get: function () { return healthcheck_1.Healthcheck; } }));
-var heredoc_1 = __nccwpck_require__(7599);
-Object.defineProperty(exports, "Heredoc", ({ enumerable: true, get: function () { return heredoc_1.Heredoc; } }));
-var jsonInstruction_1 = __nccwpck_require__(5305);
-Object.defineProperty(exports, "JSONInstruction", ({ enumerable: true, get: function () { return jsonInstruction_1.JSONInstruction; } }));
-var label_1 = __nccwpck_require__(3871);
-Object.defineProperty(exports, "Label", ({ enumerable: true, get: function () { return label_1.Label; } }));
-var modifiableInstruction_1 = __nccwpck_require__(2393);
-Object.defineProperty(exports, "ModifiableInstruction", ({ enumerable: true, get: function () { return modifiableInstruction_1.ModifiableInstruction; } }));
-var onbuild_1 = __nccwpck_require__(5554);
-Object.defineProperty(exports, "Onbuild", ({ enumerable: true, get: function () { return onbuild_1.Onbuild; } }));
-var propertyInstruction_1 = __nccwpck_require__(4984);
-Object.defineProperty(exports, "PropertyInstruction", ({ enumerable: true, get: function () { return propertyInstruction_1.PropertyInstruction; } }));
-var run_1 = __nccwpck_require__(7224);
-Object.defineProperty(exports, "Run", ({ enumerable: true, get: function () { return run_1.Run; } }));
-var shell_1 = __nccwpck_require__(7523);
-Object.defineProperty(exports, "Shell", ({ enumerable: true, get: function () { return shell_1.Shell; } }));
-var stopsignal_1 = __nccwpck_require__(4301);
-Object.defineProperty(exports, "Stopsignal", ({ enumerable: true, get: function () { return stopsignal_1.Stopsignal; } }));
-var user_1 = __nccwpck_require__(3998);
-Object.defineProperty(exports, "User", ({ enumerable: true, get: function () { return user_1.User; } }));
-var volume_1 = __nccwpck_require__(1347);
-Object.defineProperty(exports, "Volume", ({ enumerable: true, get: function () { return volume_1.Volume; } }));
-const workdir_1 = __nccwpck_require__(7529);
-Object.defineProperty(exports, "Workdir", ({ enumerable: true, get: function () { return workdir_1.Workdir; } }));
-var Keyword;
-(function (Keyword) {
-    Keyword["ADD"] = "ADD";
-    Keyword["ARG"] = "ARG";
-    Keyword["CMD"] = "CMD";
-    Keyword["COPY"] = "COPY";
-    Keyword["ENTRYPOINT"] = "ENTRYPOINT";
-    Keyword["ENV"] = "ENV";
-    Keyword["EXPOSE"] = "EXPOSE";
-    Keyword["FROM"] = "FROM";
-    Keyword["HEALTHCHECK"] = "HEALTHCHECK";
-    Keyword["LABEL"] = "LABEL";
-    Keyword["MAINTAINER"] = "MAINTAINER";
-    Keyword["ONBUILD"] = "ONBUILD";
-    Keyword["RUN"] = "RUN";
-    Keyword["SHELL"] = "SHELL";
-    Keyword["STOPSIGNAL"] = "STOPSIGNAL";
-    Keyword["USER"] = "USER";
-    Keyword["VOLUME"] = "VOLUME";
-    Keyword["WORKDIR"] = "WORKDIR";
-})(Keyword || (exports.Keyword = Keyword = {}));
-var Directive;
-(function (Directive) {
-    Directive["escape"] = "escape";
-    Directive["syntax"] = "syntax";
-})(Directive || (exports.Directive = Directive = {}));
-exports.DefaultVariables = [
-    "ALL_PROXY", "all_proxy",
-    "FTP_PROXY", "ftp_proxy",
-    "HTTP_PROXY", "http_proxy",
-    "HTTPS_PROXY", "https_proxy",
-    "NO_PROXY", "no_proxy"
-];
-var DockerfileParser;
-(function (DockerfileParser) {
-    function parse(content) {
-        let parser = new parser_1.Parser();
-        return parser.parse(content);
-    }
-    DockerfileParser.parse = parse;
-})(DockerfileParser || (exports.DockerfileParser = DockerfileParser = {}));
-
-
-/***/ }),
-
-/***/ 2393:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ModifiableInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const flag_1 = __nccwpck_require__(1077);
-const instruction_1 = __nccwpck_require__(5279);
-class ModifiableInstruction extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getFlags() {
-        if (!this.flags) {
-            this.flags = [];
-            for (let arg of this.getArguments()) {
-                let value = arg.getValue();
-                if (this.stopSearchingForFlags(value)) {
-                    return this.flags;
-                }
-                else if (value.indexOf("--") === 0) {
-                    let range = arg.getRange();
-                    let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
-                    let nameIndex = value.indexOf('=');
-                    let index = rawValue.indexOf('=');
-                    let firstMatch = false;
-                    let secondMatch = false;
-                    let startIndex = -1;
-                    nameSearchLoop: for (let i = 0; i < rawValue.length; i++) {
-                        switch (rawValue.charAt(i)) {
-                            case '\\':
-                            case ' ':
-                            case '\t':
-                            case '\r':
-                            case '\n':
-                                break;
-                            case '-':
-                                if (secondMatch) {
-                                    startIndex = i;
-                                    break nameSearchLoop;
-                                }
-                                else if (firstMatch) {
-                                    secondMatch = true;
-                                }
-                                else {
-                                    firstMatch = true;
-                                }
-                                break;
-                            default:
-                                startIndex = i;
-                                break nameSearchLoop;
-                        }
-                    }
-                    let nameStart = this.document.positionAt(this.document.offsetAt(range.start) + startIndex);
-                    if (index === -1) {
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2), vscode_languageserver_types_1.Range.create(nameStart, range.end), null, null));
-                    }
-                    else if (index === value.length - 1) {
-                        let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, index), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), "", vscode_languageserver_types_1.Range.create(range.end, range.end)));
-                    }
-                    else {
-                        let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
-                        this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, nameIndex), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), value.substring(nameIndex + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(this.document.offsetAt(range.start) + index + 1), range.end)));
-                    }
-                }
-            }
-        }
-        return this.flags;
-    }
-    getArguments() {
-        const args = super.getArguments();
-        const flags = this.getFlags();
-        if (flags.length === 0) {
-            return args;
-        }
-        for (let i = 0; i < flags.length; i++) {
-            args.shift();
-        }
-        return args;
-    }
-}
-exports.ModifiableInstruction = ModifiableInstruction;
-
-
-/***/ }),
-
-/***/ 7988:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Parser = void 0;
-const vscode_languageserver_textdocument_1 = __nccwpck_require__(3383);
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const comment_1 = __nccwpck_require__(4022);
-const parserDirective_1 = __nccwpck_require__(7499);
-const instruction_1 = __nccwpck_require__(5279);
-const add_1 = __nccwpck_require__(9618);
-const arg_1 = __nccwpck_require__(4381);
-const cmd_1 = __nccwpck_require__(5517);
-const copy_1 = __nccwpck_require__(444);
-const env_1 = __nccwpck_require__(1822);
-const entrypoint_1 = __nccwpck_require__(1835);
-const from_1 = __nccwpck_require__(5377);
-const healthcheck_1 = __nccwpck_require__(1167);
-const label_1 = __nccwpck_require__(3871);
-const onbuild_1 = __nccwpck_require__(5554);
-const run_1 = __nccwpck_require__(7224);
-const shell_1 = __nccwpck_require__(7523);
-const stopsignal_1 = __nccwpck_require__(4301);
-const workdir_1 = __nccwpck_require__(7529);
-const user_1 = __nccwpck_require__(3998);
-const volume_1 = __nccwpck_require__(1347);
-const dockerfile_1 = __nccwpck_require__(9933);
-const util_1 = __nccwpck_require__(7459);
-const main_1 = __nccwpck_require__(8390);
-class Parser {
-    constructor() {
-        this.escapeChar = null;
-    }
-    static createInstruction(document, dockerfile, escapeChar, lineRange, instruction, instructionRange) {
-        switch (instruction.toUpperCase()) {
-            case "ADD":
-                return new add_1.Add(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ARG":
-                return new arg_1.Arg(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "CMD":
-                return new cmd_1.Cmd(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "COPY":
-                return new copy_1.Copy(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ENTRYPOINT":
-                return new entrypoint_1.Entrypoint(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ENV":
-                return new env_1.Env(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "FROM":
-                return new from_1.From(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "HEALTHCHECK":
-                return new healthcheck_1.Healthcheck(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "LABEL":
-                return new label_1.Label(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "ONBUILD":
-                return new onbuild_1.Onbuild(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "RUN":
-                return new run_1.Run(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "SHELL":
-                return new shell_1.Shell(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "STOPSIGNAL":
-                return new stopsignal_1.Stopsignal(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "WORKDIR":
-                return new workdir_1.Workdir(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "USER":
-                return new user_1.User(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-            case "VOLUME":
-                return new volume_1.Volume(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-        }
-        return new instruction_1.Instruction(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
-    }
-    getParserDirectives(document, buffer) {
-        // reset the escape directive in between runs
-        const directives = [];
-        this.escapeChar = '';
-        const offset = util_1.Util.isUTF8BOM(buffer.substring(0, 1)) ? 1 : 0;
-        directiveCheck: for (let i = offset; i < buffer.length; i++) {
-            switch (buffer.charAt(i)) {
-                case ' ':
-                case '\t':
-                    break;
-                case '\r':
-                case '\n':
-                    // blank lines stop the parsing of directives immediately
-                    break directiveCheck;
-                case '#':
-                    let directiveStart = -1;
-                    let directiveEnd = -1;
-                    for (let j = i + 1; j < buffer.length; j++) {
-                        let char = buffer.charAt(j);
-                        switch (char) {
-                            case ' ':
-                            case '\t':
-                                if (directiveStart !== -1 && directiveEnd === -1) {
-                                    directiveEnd = j;
-                                }
-                                break;
-                            case '\r':
-                            case '\n':
-                                break directiveCheck;
-                            case '=':
-                                let valueStart = -1;
-                                let valueEnd = -1;
-                                if (directiveEnd === -1) {
-                                    directiveEnd = j;
-                                }
-                                // assume the line ends with the file
-                                let lineEnd = buffer.length;
-                                directiveValue: for (let k = j + 1; k < buffer.length; k++) {
-                                    char = buffer.charAt(k);
-                                    switch (char) {
-                                        case '\r':
-                                        case '\n':
-                                            if (valueStart !== -1 && valueEnd === -1) {
-                                                valueEnd = k;
-                                            }
-                                            // line break found, reset
-                                            lineEnd = k;
-                                            break directiveValue;
-                                        case '\t':
-                                        case ' ':
-                                            if (valueStart !== -1 && valueEnd === -1) {
-                                                valueEnd = k;
-                                            }
-                                            continue;
-                                        default:
-                                            if (valueStart === -1) {
-                                                valueStart = k;
-                                            }
-                                            break;
-                                    }
-                                }
-                                if (directiveStart === -1) {
-                                    // no directive, it's a regular comment
-                                    break directiveCheck;
-                                }
-                                if (valueStart === -1) {
-                                    // no non-whitespace characters found, highlight all the characters then
-                                    valueStart = j + 1;
-                                    valueEnd = lineEnd;
-                                }
-                                else if (valueEnd === -1) {
-                                    // reached EOF
-                                    valueEnd = buffer.length;
-                                }
-                                const lineRange = vscode_languageserver_types_1.Range.create(document.positionAt(i), document.positionAt(lineEnd));
-                                const nameRange = vscode_languageserver_types_1.Range.create(document.positionAt(directiveStart), document.positionAt(directiveEnd));
-                                const valueRange = vscode_languageserver_types_1.Range.create(document.positionAt(valueStart), document.positionAt(valueEnd));
-                                directives.push(new parserDirective_1.ParserDirective(document, lineRange, nameRange, valueRange));
-                                directiveStart = -1;
-                                if (buffer.charAt(valueEnd) === '\r') {
-                                    // skip over the \r
-                                    i = valueEnd + 1;
-                                }
-                                else {
-                                    i = valueEnd;
-                                }
-                                continue directiveCheck;
-                            default:
-                                if (directiveStart === -1) {
-                                    directiveStart = j;
-                                }
-                                break;
-                        }
-                    }
-                    break;
-                default:
-                    break directiveCheck;
-            }
-        }
-        return directives;
-    }
-    parse(buffer) {
-        this.document = vscode_languageserver_textdocument_1.TextDocument.create("", "", 0, buffer);
-        this.buffer = buffer;
-        let dockerfile = new dockerfile_1.Dockerfile(this.document);
-        let directives = this.getParserDirectives(this.document, this.buffer);
-        let offset = 0;
-        this.escapeChar = '\\';
-        if (directives.length > 0) {
-            dockerfile.setDirectives(directives);
-            this.escapeChar = dockerfile.getEscapeCharacter();
-            // start parsing after the directives
-            offset = this.document.offsetAt(vscode_languageserver_types_1.Position.create(directives.length, 0));
-        }
-        else if (util_1.Util.isUTF8BOM(buffer.substring(0, 1))) {
-            offset = 1;
-        }
-        for (let i = offset; i < this.buffer.length; i++) {
-            const char = this.buffer.charAt(i);
-            switch (char) {
-                case ' ':
-                case '\t':
-                case '\r':
-                case '\n':
-                    break;
-                case '#':
-                    i = this.processComment(dockerfile, i);
-                    break;
-                default:
-                    i = this.processInstruction(dockerfile, char, i);
-                    break;
-            }
-        }
-        dockerfile.organizeComments();
-        return dockerfile;
-    }
-    processInstruction(dockerfile, char, start) {
-        let instruction = char;
-        let instructionEnd = -1;
-        let escapedInstruction = false;
-        instructionCheck: for (let i = start + 1; i < this.buffer.length; i++) {
-            char = this.buffer.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    escapedInstruction = true;
-                    char = this.buffer.charAt(i + 1);
-                    if (char === '\r' || char === '\n') {
-                        if (instructionEnd === -1) {
-                            instructionEnd = i;
-                        }
-                        i++;
-                    }
-                    else if (char === ' ' || char === '\t') {
-                        for (let j = i + 2; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    i = j;
-                                    continue instructionCheck;
-                                default:
-                                    // found an argument, mark end of instruction
-                                    instructionEnd = i + 1;
-                                    instruction = instruction + this.escapeChar;
-                                    i = j - 2;
-                                    continue instructionCheck;
-                            }
-                        }
-                        // reached EOF
-                        instructionEnd = i + 1;
-                        instruction = instruction + this.escapeChar;
-                        break instructionCheck;
-                    }
-                    else {
-                        instructionEnd = i + 1;
-                        instruction = instruction + this.escapeChar;
-                        // reset and consider it as one contiguous word
-                        escapedInstruction = false;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escapedInstruction) {
-                        // on an escaped newline, need to search for non-whitespace
-                        escapeCheck: for (let j = i + 1; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    i = j;
-                                    continue instructionCheck;
-                                default:
-                                    break escapeCheck;
-                            }
-                        }
-                        escapedInstruction = false;
-                    }
-                    if (instructionEnd === -1) {
-                        instructionEnd = i;
-                    }
-                    i = this.processArguments(dockerfile, instruction, instructionEnd, start, i);
-                    dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, i));
-                    return i;
-                case '\r':
-                case '\n':
-                    if (escapedInstruction) {
-                        continue;
-                    }
-                    if (instructionEnd === -1) {
-                        instructionEnd = i;
-                    }
-                    dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, i, i));
-                    return i;
-                case '#':
-                    if (escapedInstruction) {
-                        continue;
-                    }
-                default:
-                    instructionEnd = i + 1;
-                    instruction = instruction + char;
-                    escapedInstruction = false;
-                    break;
-            }
-        }
-        // reached EOF
-        if (instructionEnd === -1) {
-            instructionEnd = this.buffer.length;
-        }
-        dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, this.buffer.length));
-        return this.buffer.length;
-    }
-    processHeredocs(instruction, offset) {
-        let keyword = instruction.getKeyword();
-        if (keyword === main_1.Keyword.ONBUILD) {
-            instruction = instruction.getTriggerInstruction();
-            if (instruction === null) {
-                return offset;
-            }
-            keyword = instruction.getKeyword();
-        }
-        if (keyword !== main_1.Keyword.ADD && keyword !== main_1.Keyword.COPY && keyword !== main_1.Keyword.RUN) {
-            return offset;
-        }
-        const heredocs = [];
-        let tabbed = false;
-        for (const arg of instruction.getArguments()) {
-            const value = arg.getValue();
-            if (value.startsWith("<<") && value.length > 2) {
-                if (value.startsWith("<<-")) {
-                    tabbed = true;
-                }
-                const name = util_1.Util.parseHeredocName(value);
-                if (name !== null) {
-                    heredocs.push(name);
-                }
-            }
-        }
-        if (heredocs.length > 0) {
-            for (const heredoc of heredocs) {
-                offset = this.parseHeredoc(heredoc, offset, tabbed);
-            }
-        }
-        return offset;
-    }
-    processArguments(dockerfile, instruction, instructionEnd, start, offset) {
-        let escaped = false;
-        argumentsCheck: for (let i = offset + 1; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case '\r':
-                case '\n':
-                    if (escaped) {
-                        continue;
-                    }
-                    return this.processHeredocs(this.createInstruction(dockerfile, instruction, start, instructionEnd, i), i);
-                case this.escapeChar:
-                    const next = this.buffer.charAt(i + 1);
-                    if (next === '\n' || next === '\r') {
-                        escaped = true;
-                        i++;
-                    }
-                    else if (next === ' ' || next === '\t') {
-                        for (let j = i + 2; j < this.buffer.length; j++) {
-                            switch (this.buffer.charAt(j)) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    escaped = true;
-                                default:
-                                    i = j;
-                                    continue argumentsCheck;
-                            }
-                        }
-                        // reached EOF
-                        return this.buffer.length;
-                    }
-                    continue;
-                case '#':
-                    if (escaped) {
-                        i = this.processComment(dockerfile, i);
-                        continue argumentsCheck;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    break;
-                default:
-                    if (escaped) {
-                        escaped = false;
-                    }
-                    break;
-            }
-        }
-        return this.buffer.length;
-    }
-    processComment(dockerfile, start) {
-        let end = this.buffer.length;
-        commentLoop: for (let i = start + 1; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case '\r':
-                case '\n':
-                    end = i;
-                    break commentLoop;
-            }
-        }
-        const range = vscode_languageserver_types_1.Range.create(this.document.positionAt(start), this.document.positionAt(end));
-        dockerfile.addComment(new comment_1.Comment(this.document, range));
-        return end;
-    }
-    parseHeredoc(heredocName, offset, tabbed) {
-        let startWord = -1;
-        let lineStart = true;
-        for (let i = offset; i < this.buffer.length; i++) {
-            switch (this.buffer.charAt(i)) {
-                case ' ':
-                    lineStart = false;
-                    break;
-                case '\t':
-                    if (!tabbed) {
-                        lineStart = false;
-                    }
-                    break;
-                case '\r':
-                case '\n':
-                    if (startWord !== -1 && heredocName === this.buffer.substring(startWord, i)) {
-                        return i;
-                    }
-                    startWord = -1;
-                    lineStart = true;
-                    break;
-                default:
-                    if (lineStart) {
-                        startWord = i;
-                        lineStart = false;
-                    }
-                    break;
-            }
-        }
-        return this.buffer.length;
-    }
-    createInstruction(dockerfile, instruction, start, instructionEnd, end) {
-        const startPosition = this.document.positionAt(start);
-        const instructionRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(instructionEnd));
-        const lineRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(end));
-        return Parser.createInstruction(this.document, dockerfile, this.escapeChar, lineRange, instruction, instructionRange);
-    }
-}
-exports.Parser = Parser;
-
-
-/***/ }),
-
-/***/ 7499:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.ParserDirective = void 0;
-const main_1 = __nccwpck_require__(8390);
-const line_1 = __nccwpck_require__(7005);
-class ParserDirective extends line_1.Line {
-    constructor(document, range, nameRange, valueRange) {
-        super(document, range);
-        this.nameRange = nameRange;
-        this.valueRange = valueRange;
-    }
-    toString() {
-        return "# " + this.getName() + '=' + this.getValue();
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-    getName() {
-        return this.document.getText().substring(this.document.offsetAt(this.nameRange.start), this.document.offsetAt(this.nameRange.end));
-    }
-    getValue() {
-        return this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
-    }
-    getDirective() {
-        const directive = main_1.Directive[this.getName().toLowerCase()];
-        return directive === undefined ? null : directive;
-    }
-}
-exports.ParserDirective = ParserDirective;
-
-
-/***/ }),
-
-/***/ 9602:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Property = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const util_1 = __nccwpck_require__(7459);
-class Property {
-    constructor(document, escapeChar, arg, arg2) {
-        this.assignmentOperatorRange = null;
-        this.assignmentOperator = null;
-        this.valueRange = null;
-        this.value = null;
-        this.document = document;
-        this.escapeChar = escapeChar;
-        this.nameRange = Property.getNameRange(document, arg);
-        let value = document.getText().substring(document.offsetAt(this.nameRange.start), document.offsetAt(this.nameRange.end));
-        this.name = Property.getValue(value, escapeChar);
-        if (arg2) {
-            this.valueRange = arg2.getRange();
-            value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
-            this.value = Property.getValue(value, escapeChar);
-            this.range = vscode_languageserver_types_1.Range.create(this.nameRange.start, this.valueRange.end);
-        }
-        else {
-            let argRange = arg.getRange();
-            if (this.nameRange.start.line === argRange.start.line
-                && this.nameRange.start.character === argRange.start.character
-                && this.nameRange.end.line === argRange.end.line
-                && this.nameRange.end.character === argRange.end.character) {
-            }
-            else {
-                this.valueRange = Property.getValueRange(document, arg);
-                value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
-                this.value = Property.getValue(value, escapeChar);
-                this.assignmentOperatorRange = vscode_languageserver_types_1.Range.create(this.nameRange.end, this.valueRange.start);
-                this.assignmentOperator = "=";
-            }
-            this.range = argRange;
-        }
-    }
-    getRange() {
-        return this.range;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    getValue() {
-        return this.value;
-    }
-    getValueRange() {
-        return this.valueRange;
-    }
-    /**
-     * Retrieves the operator used for delimiting between the name and
-     * value of this property. This will either be the "=" character
-     * or null if a character was not used or if this property has no
-     * value defined.
-     */
-    getAssignmentOperator() {
-        return this.assignmentOperator;
-    }
-    getAssignmentOperatorRange() {
-        return this.assignmentOperatorRange;
-    }
-    /**
-     * Returns the value of this property including any enclosing
-     * single or double quotes and relevant escape characters.
-     * Escaped newlines and its associated contiguous whitespace
-     * characters however will not be returned as they are deemed to
-     * be uninteresting to clients trying to return a Dockerfile.
-     *
-     * @return the unescaped value of this property or null if this
-     *         property has no associated value
-     */
-    getUnescapedValue() {
-        if (this.valueRange === null) {
-            return null;
-        }
-        let escaped = false;
-        let rawValue = "";
-        let value = this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
-        rawLoop: for (let i = 0; i < value.length; i++) {
-            let char = value.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    for (let j = i + 1; j < value.length; j++) {
-                        switch (value.charAt(j)) {
-                            case '\r':
-                                j++;
-                            case '\n':
-                                escaped = true;
-                                i = j;
-                                continue rawLoop;
-                            case ' ':
-                            case '\t':
-                                break;
-                            default:
-                                rawValue = rawValue + char;
-                                continue rawLoop;
-                        }
-                    }
-                    // this happens if there's only whitespace after the escape character
-                    rawValue = rawValue + char;
-                    break;
-                case '\r':
-                case '\n':
-                    break;
-                case ' ':
-                case '\t':
-                    if (!escaped) {
-                        rawValue = rawValue + char;
-                    }
-                    break;
-                case '#':
-                    if (escaped) {
-                        for (let j = i + 1; j < value.length; j++) {
-                            switch (value.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    continue rawLoop;
-                            }
-                        }
-                    }
-                    else {
-                        rawValue = rawValue + char;
-                    }
-                    break;
-                default:
-                    rawValue = rawValue + char;
-                    escaped = false;
-                    break;
-            }
-        }
-        return rawValue;
-    }
-    static getNameRange(document, arg) {
-        let value = arg.getValue();
-        let index = value.indexOf('=');
-        if (index !== -1) {
-            let initial = value.charAt(0);
-            let before = value.charAt(index - 1);
-            // check if content before the equals sign are in quotes
-            // "var"=value
-            // 'var'=value
-            // otherwise, just assume it's a standard definition
-            // var=value
-            if ((initial === '"' && before === '"') || (initial === '\'' && before === '\'') || (initial !== '"' && initial !== '\'')) {
-                return vscode_languageserver_types_1.Range.create(arg.getRange().start, document.positionAt(document.offsetAt(arg.getRange().start) + index));
-            }
-        }
-        // no '=' found, just defined the property's name
-        return arg.getRange();
-    }
-    static getValueRange(document, arg) {
-        return vscode_languageserver_types_1.Range.create(document.positionAt(document.offsetAt(arg.getRange().start) + arg.getValue().indexOf('=') + 1), document.positionAt(document.offsetAt(arg.getRange().end)));
-    }
-    /**
-     * Returns the actual value of this key-value pair. The value will
-     * have its escape characters removed if applicable. If the value
-     * spans multiple lines and there are comments nested within the
-     * lines, they too will be removed.
-     *
-     * @return the value that this key-value pair will actually be, may
-     *         be null if no value is defined, may be the empty string
-     *         if the value only consists of whitespace
-     */
-    static getValue(value, escapeChar) {
-        let escaped = false;
-        const skip = util_1.Util.findLeadingNonWhitespace(value, escapeChar);
-        if (skip !== 0 && value.charAt(skip) === '#') {
-            // need to skip over comments
-            escaped = true;
-        }
-        value = value.substring(skip);
-        let first = value.charAt(0);
-        let last = value.charAt(value.length - 1);
-        let literal = first === '\'' || first === '"';
-        let inSingle = (first === '\'' && last === '\'');
-        let inDouble = false;
-        if (first === '"') {
-            for (let i = 1; i < value.length; i++) {
-                if (value.charAt(i) === escapeChar) {
-                    i++;
-                }
-                else if (value.charAt(i) === '"' && i === value.length - 1) {
-                    inDouble = true;
-                }
-            }
-        }
-        if (inSingle || inDouble) {
-            value = value.substring(1, value.length - 1);
-        }
-        let commentCheck = -1;
-        let escapedValue = "";
-        let start = 0;
-        parseValue: for (let i = 0; i < value.length; i++) {
-            let char = value.charAt(i);
-            switch (char) {
-                case escapeChar:
-                    if (i + 1 === value.length) {
-                        escapedValue = escapedValue + escapeChar;
-                        break parseValue;
-                    }
-                    char = value.charAt(i + 1);
-                    if (char === ' ' || char === '\t') {
-                        whitespaceCheck: for (let j = i + 2; j < value.length; j++) {
-                            let char2 = value.charAt(j);
-                            switch (char2) {
-                                case ' ':
-                                case '\t':
-                                    break;
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    escaped = true;
-                                    i = j;
-                                    continue parseValue;
-                                default:
-                                    if (!inDouble && !inSingle && !literal) {
-                                        if (char2 === escapeChar) {
-                                            // add the escaped character
-                                            escapedValue = escapedValue + char;
-                                            // now start parsing from the next escape character
-                                            i = i + 1;
-                                        }
-                                        else {
-                                            // the expectation is that this j = i + 2 here
-                                            escapedValue = escapedValue + char + char2;
-                                            i = j;
-                                        }
-                                        continue parseValue;
-                                    }
-                                    break whitespaceCheck;
-                            }
-                        }
-                    }
-                    if (inDouble) {
-                        if (char === '\r') {
-                            escaped = true;
-                            i = i + 2;
-                        }
-                        else if (char === '\n') {
-                            escaped = true;
-                            i++;
-                        }
-                        else if (char !== '"') {
-                            if (char === escapeChar) {
-                                i++;
-                            }
-                            escapedValue = escapedValue + escapeChar;
-                        }
-                        continue parseValue;
-                    }
-                    else if (inSingle || literal) {
-                        if (char === '\r') {
-                            escaped = true;
-                            i = i + 2;
-                        }
-                        else if (char === '\n') {
-                            escaped = true;
-                            i++;
-                        }
-                        else {
-                            escapedValue = escapedValue + escapeChar;
-                        }
-                        continue parseValue;
-                    }
-                    else if (char === escapeChar) {
-                        // double escape, append one and move on
-                        escapedValue = escapedValue + escapeChar;
-                        i++;
-                    }
-                    else if (char === '\r') {
-                        escaped = true;
-                        // offset one more for \r\n
-                        i = i + 2;
-                    }
-                    else if (char === '\n') {
-                        escaped = true;
-                        i++;
-                        start = i;
-                    }
-                    else {
-                        // any other escapes are simply ignored
-                        escapedValue = escapedValue + char;
-                        i++;
-                    }
-                    break;
-                case ' ':
-                case '\t':
-                    if (escaped && commentCheck === -1) {
-                        commentCheck = i;
-                    }
-                    escapedValue = escapedValue + char;
-                    break;
-                case '\r':
-                    i++;
-                case '\n':
-                    if (escaped && commentCheck !== -1) {
-                        // rollback and remove the whitespace that was previously appended
-                        escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck - 1));
-                        commentCheck = -1;
-                    }
-                    break;
-                case '#':
-                    // a newline was escaped and now there's a comment
-                    if (escaped) {
-                        if (commentCheck !== -1) {
-                            // rollback and remove the whitespace that was previously appended
-                            escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck));
-                            commentCheck = -1;
-                        }
-                        newlineCheck: for (let j = i + 1; j < value.length; j++) {
-                            switch (value.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    break newlineCheck;
-                            }
-                        }
-                        continue parseValue;
-                    }
-                default:
-                    if (escaped) {
-                        escaped = false;
-                        commentCheck = -1;
-                    }
-                    escapedValue = escapedValue + char;
-                    break;
-            }
-        }
-        return escapedValue;
-    }
-}
-exports.Property = Property;
-
-
-/***/ }),
-
-/***/ 4984:
-/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.PropertyInstruction = void 0;
-const vscode_languageserver_types_1 = __nccwpck_require__(4612);
-const instruction_1 = __nccwpck_require__(5279);
-const property_1 = __nccwpck_require__(9602);
-const argument_1 = __nccwpck_require__(5940);
-const util_1 = __nccwpck_require__(7459);
-class PropertyInstruction extends instruction_1.Instruction {
-    constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
-        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
-        this.properties = undefined;
-    }
-    getProperties() {
-        if (this.properties === undefined) {
-            let args = this.getPropertyArguments();
-            if (args.length === 0) {
-                this.properties = [];
-            }
-            else if (args.length === 1) {
-                this.properties = [new property_1.Property(this.document, this.escapeChar, args[0])];
-            }
-            else if (args.length === 2) {
-                if (args[0].getValue().indexOf('=') === -1) {
-                    this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], args[1])];
-                }
-                else {
-                    this.properties = [
-                        new property_1.Property(this.document, this.escapeChar, args[0]),
-                        new property_1.Property(this.document, this.escapeChar, args[1])
-                    ];
-                }
-            }
-            else if (args[0].getValue().indexOf('=') === -1) {
-                let text = this.document.getText();
-                let start = args[1].getRange().start;
-                let end = args[args.length - 1].getRange().end;
-                text = text.substring(this.document.offsetAt(start), this.document.offsetAt(end));
-                this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], new argument_1.Argument(text, vscode_languageserver_types_1.Range.create(args[1].getRange().start, args[args.length - 1].getRange().end)))];
-            }
-            else {
-                this.properties = [];
-                for (let i = 0; i < args.length; i++) {
-                    this.properties.push(new property_1.Property(this.document, this.escapeChar, args[i]));
-                }
-            }
-        }
-        return this.properties;
-    }
-    /**
-     * Goes from the back of the string and returns the first
-     * non-whitespace character that is found. If an escape character
-     * is found with newline characters, the escape character will
-     * not be considered a non-whitespace character and its index in
-     * the string will not be returned.
-     *
-     * @param content the string to search through
-     * @return the index in the string for the first non-whitespace
-     *         character when searching from the end of the string
-     */
-    findTrailingNonWhitespace(content) {
-        // loop back to find the first non-whitespace character
-        let index = content.length;
-        whitespaceCheck: for (let i = content.length - 1; i >= 0; i--) {
-            switch (content.charAt(i)) {
-                case ' ':
-                case '\t':
-                    continue;
-                case '\n':
-                    if (content.charAt(i - 1) === '\r') {
-                        i = i - 1;
-                    }
-                case '\r':
-                    newlineCheck: for (let j = i - 1; j >= 0; j--) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                            case '\r':
-                            case '\n':
-                            case this.escapeChar:
-                                continue;
-                            default:
-                                index = j;
-                                break newlineCheck;
-                        }
-                    }
-                    break whitespaceCheck;
-                default:
-                    index = i;
-                    break whitespaceCheck;
-            }
-        }
-        return index;
-    }
-    getPropertyArguments() {
-        const args = [];
-        let range = this.getInstructionRange();
-        let instructionNameEndOffset = this.document.offsetAt(range.end);
-        let extra = instructionNameEndOffset - this.document.offsetAt(range.start);
-        let content = this.getTextContent();
-        let fullArgs = content.substring(extra);
-        let start = util_1.Util.findLeadingNonWhitespace(fullArgs, this.escapeChar);
-        if (start === -1) {
-            // only whitespace found, no arguments
-            return [];
-        }
-        const startPosition = this.document.positionAt(instructionNameEndOffset + start);
-        // records whether the parser has just processed an escaped newline or not,
-        // if our starting position is not on the same line as the instruction then
-        // the start of the content is already on an escaped line
-        let escaped = range.start.line !== startPosition.line;
-        // flag to track if the last character was an escape character
-        let endingEscape = false;
-        // position before the first escape character was hit
-        let mark = -1;
-        let end = this.findTrailingNonWhitespace(fullArgs);
-        content = fullArgs.substring(start, end + 1);
-        let argStart = escaped ? -1 : 0;
-        let spaced = false;
-        argumentLoop: for (let i = 0; i < content.length; i++) {
-            let char = content.charAt(i);
-            switch (char) {
-                case this.escapeChar:
-                    if (i + 1 === content.length) {
-                        endingEscape = true;
-                        break argumentLoop;
-                    }
-                    if (!escaped) {
-                        mark = i;
-                    }
-                    switch (content.charAt(i + 1)) {
-                        case ' ':
-                        case '\t':
-                            if (!util_1.Util.isWhitespace(content.charAt(i + 2))) {
-                                // space was escaped, continue as normal
-                                i = i + 1;
-                                continue argumentLoop;
-                            }
-                            // whitespace encountered, need to figure out if it extends to EOL
-                            whitespaceCheck: for (let j = i + 2; j < content.length; j++) {
-                                switch (content.charAt(j)) {
-                                    case '\r':
-                                        // offset one more for \r\n
-                                        j++;
-                                    case '\n':
-                                        // whitespace only, safe to skip
-                                        escaped = true;
-                                        i = j;
-                                        continue argumentLoop;
-                                    case ' ':
-                                    case '\t':
-                                        // ignore whitespace
-                                        break;
-                                    default:
-                                        // whitespace doesn't extend to EOL, create an argument
-                                        args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i + 2))));
-                                        argStart = j;
-                                        break whitespaceCheck;
-                                }
-                            }
-                            // go back and start processing the encountered non-whitespace character
-                            i = argStart - 1;
-                            continue argumentLoop;
-                        case '\r':
-                            // offset one more for \r\n
-                            i++;
-                        case '\n':
-                            // immediately followed by a newline, skip the newline
-                            escaped = true;
-                            i = i + 1;
-                            continue argumentLoop;
-                        case this.escapeChar:
-                            // double escape found, skip it and move on
-                            if (argStart === -1) {
-                                argStart = i;
-                            }
-                            i = i + 1;
-                            continue argumentLoop;
-                        default:
-                            if (argStart === -1) {
-                                argStart = i;
-                            }
-                            // non-whitespace encountered, skip the escape and process the
-                            // character normally
-                            continue argumentLoop;
-                    }
-                case '\'':
-                case '"':
-                    if (spaced) {
-                        this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
-                        // reset to start a new argument
-                        argStart = i;
-                        spaced = false;
-                    }
-                    if (argStart === -1) {
-                        argStart = i;
-                    }
-                    for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case char:
-                                if (content.charAt(j + 1) !== ' ' && content.charAt(j + 1) !== '') {
-                                    // there is more content after this quote,
-                                    // continue so that it is all processed as
-                                    // one single argument
-                                    i = j;
-                                    continue argumentLoop;
-                                }
-                                args.push(new argument_1.Argument(content.substring(argStart, j + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + j + 1))));
-                                i = j;
-                                argStart = -1;
-                                continue argumentLoop;
-                            case this.escapeChar:
-                                j++;
-                                break;
-                        }
-                    }
-                    break argumentLoop;
-                case ' ':
-                case '\t':
-                    if (escaped) {
-                        // consider there to be a space only if an argument
-                        // is not spanning multiple lines
-                        if (argStart !== -1) {
-                            spaced = true;
-                        }
-                    }
-                    else if (argStart !== -1) {
-                        args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i))));
-                        argStart = -1;
-                    }
-                    break;
-                case '\r':
-                    // offset one more for \r\n
-                    i++;
-                case '\n':
-                    spaced = false;
-                    break;
-                case '#':
-                    if (escaped) {
-                        // a newline was escaped and now there's a comment
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case '\r':
-                                    j++;
-                                case '\n':
-                                    i = j;
-                                    spaced = false;
-                                    continue argumentLoop;
-                            }
-                        }
-                        // went to the end without finding a newline,
-                        // the comment was the last line in the instruction,
-                        // just stop parsing, create an argument if needed
-                        if (argStart !== -1) {
-                            let value = content.substring(argStart, mark);
-                            args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
-                            argStart = -1;
-                        }
-                        break argumentLoop;
-                    }
-                    else if (argStart === -1) {
-                        argStart = i;
-                    }
-                    break;
-                default:
-                    if (spaced) {
-                        this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
-                        // reset to start a new argument
-                        argStart = i;
-                        spaced = false;
-                    }
-                    escaped = false;
-                    if (argStart === -1) {
-                        argStart = i;
-                    }
-                    // variable detected
-                    if (char === '$' && content.charAt(i + 1) === '{') {
-                        let singleQuotes = false;
-                        let doubleQuotes = false;
-                        let escaped = false;
-                        for (let j = i + 1; j < content.length; j++) {
-                            switch (content.charAt(j)) {
-                                case this.escapeChar:
-                                    escaped = true;
-                                    break;
-                                case '\r':
-                                case '\n':
-                                    break;
-                                case '\'':
-                                    singleQuotes = !singleQuotes;
-                                    escaped = false;
-                                    break;
-                                case '"':
-                                    doubleQuotes = !doubleQuotes;
-                                    escaped = false;
-                                    break;
-                                case ' ':
-                                case '\t':
-                                    if (escaped || singleQuotes || doubleQuotes) {
-                                        break;
-                                    }
-                                    i = j - 1;
-                                    continue argumentLoop;
-                                case '}':
-                                    i = j;
-                                    continue argumentLoop;
-                                default:
-                                    escaped = false;
-                                    break;
-                            }
-                        }
-                        break argumentLoop;
-                    }
-                    break;
-            }
-        }
-        if (argStart !== -1 && argStart !== content.length) {
-            let end = endingEscape ? content.length - 1 : content.length;
-            let value = content.substring(argStart, end);
-            args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + end))));
-        }
-        return args;
-    }
-    createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start) {
-        if (argStart !== -1) {
-            args.push(new argument_1.Argument(content.substring(argStart, mark), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
-        }
-    }
-}
-exports.PropertyInstruction = PropertyInstruction;
-
-
-/***/ }),
-
-/***/ 7459:
-/***/ ((__unused_webpack_module, exports) => {
-
-/* --------------------------------------------------------------------------------------------
- * Copyright (c) Remy Suen. All rights reserved.
- * Licensed under the MIT License. See License.txt in the project root for license information.
- * ------------------------------------------------------------------------------------------ */
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Util = void 0;
-class Util {
-    static isUTF8BOM(char) {
-        const uintArray = Uint8Array.from(Buffer.from(char, "UTF-8"));
-        return uintArray[0] === 0xEF && uintArray[1] == 0xBB && uintArray[2] == 0xBF;
-    }
-    static isWhitespace(char) {
-        return char === ' ' || char === '\t' || Util.isNewline(char);
-    }
-    static isNewline(char) {
-        return char === '\r' || char === '\n';
-    }
-    static findLeadingNonWhitespace(content, escapeChar) {
-        whitespaceCheck: for (let i = 0; i < content.length; i++) {
-            switch (content.charAt(i)) {
-                case ' ':
-                case '\t':
-                    continue;
-                case escapeChar:
-                    escapeCheck: for (let j = i + 1; j < content.length; j++) {
-                        switch (content.charAt(j)) {
-                            case ' ':
-                            case '\t':
-                                continue;
-                            case '\r':
-                                // offset one more for \r\n
-                                i = j + 1;
-                                continue whitespaceCheck;
-                            case '\n':
-                                i = j;
-                                continue whitespaceCheck;
-                            default:
-                                break escapeCheck;
-                        }
-                    }
-                    // found an escape character and then reached EOF
-                    return -1;
-                default:
-                    return i;
-            }
-        }
-        // only possible if the content is the empty string
-        return -1;
-    }
-    /**
-     * Determines if the given position is contained within the given range.
-     *
-     * @param position the position to check
-     * @param range the range to see if the position is inside of
-     */
-    static isInsideRange(position, range) {
-        if (range.start.line === range.end.line) {
-            return range.start.line === position.line
-                && range.start.character <= position.character
-                && position.character <= range.end.character;
-        }
-        else if (range.start.line === position.line) {
-            return range.start.character <= position.character;
-        }
-        else if (range.end.line === position.line) {
-            return position.character <= range.end.character;
-        }
-        return range.start.line < position.line && position.line < range.end.line;
-    }
-    static parseHeredocName(value) {
-        value = value.substring(2);
-        if (value.charAt(0) === '-') {
-            value = value.substring(1);
-        }
-        if (value.charAt(0) === '"') {
-            if (value.charAt(value.length - 1) !== '"') {
-                return null;
-            }
-            value = value.substring(1, value.length - 1);
-        }
-        if (value.charAt(0) === '\'') {
-            if (value.charAt(value.length - 1) !== '\'') {
-                return null;
-            }
-            value = value.substring(1, value.length - 1);
-        }
-        if (value.charAt(0) === "<") {
-            return null;
-        }
-        return value;
-    }
-}
-exports.Util = Util;
-
-
-/***/ }),
-
-/***/ 3743:
-/***/ ((__unused_webpack_module, exports) => {
-
-
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.Variable = void 0;
-class Variable {
-    constructor(name, nameRange, range, modifier, modifierRange, substitutionParameter, substitutionRange, defined, buildVariable, stringValue) {
-        this.name = name;
-        this.nameRange = nameRange;
-        this.range = range;
-        this.modifier = modifier;
-        this.modifierRange = modifierRange;
-        this.substitutionParameter = substitutionParameter;
-        this.substitutionRange = substitutionRange;
-        this.defined = defined;
-        this.buildVariable = buildVariable;
-        this.stringValue = stringValue;
-    }
-    toString() {
-        return this.stringValue;
-    }
-    getName() {
-        return this.name;
-    }
-    getNameRange() {
-        return this.nameRange;
-    }
-    /**
-     * Returns the range of the entire variable. This includes the symbols for
-     * the declaration of the variable such as the $, {, and } symbols.
-     *
-     * @return the range in the document that this variable encompasses in its
-     *         entirety
-     */
-    getRange() {
-        return this.range;
-    }
-    /**
-     * Returns the modifier character that has been set for
-     * specifying how this variable should be expanded and resolved.
-     * If this variable is ${variable:+value} then the modifier
-     * character is '+'. Will be the empty string if the variable is
-     * declared as ${variable:}. Otherwise, will be null if this
-     * variable will not use variable substitution at all (such as
-     * ${variable} or $variable).
-     *
-     * @return this variable's modifier character, or the empty
-     *         string if it does not have one, or null if this
-     *         variable will not use variable substitution
-     */
-    getModifier() {
-        return this.modifier;
-    }
-    getModifierRange() {
-        return this.modifierRange;
-    }
-    /**
-     * Returns the parameter that will be used for substitution if
-     * this variable uses modifiers to define how its value should be
-     * resolved. If this variable is ${variable:+value} then the
-     * substitution value will be 'value'. Will be the empty string
-     * if the variable is declared as ${variable:+} or some other
-     * variant where the only thing that follows the modifier
-     * character (excluding considerations of escape characters and
-     * so on) is the variable's closing bracket. May be null if this
-     * variable does not have a modifier character defined (such as
-     * ${variable} or $variable).
-     *
-     * @return this variable's substitution parameter, or the empty
-     *         string if it does not have one, or null if there is
-     *         not one defined
-     */
-    getSubstitutionParameter() {
-        return this.substitutionParameter;
-    }
-    getSubstitutionRange() {
-        return this.substitutionRange;
-    }
-    /**
-     * Returns whether this variable has been defined or not.
-     *
-     * @return true if this variable has been defined, false otherwise
-     */
-    isDefined() {
-        return this.defined;
-    }
-    isBuildVariable() {
-        return this.buildVariable === true;
-    }
-    isEnvironmentVariable() {
-        return this.buildVariable === false;
-    }
-}
-exports.Variable = Variable;
-
-
-/***/ }),
-
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -32569,2824 +28368,6 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3383:
-/***/ (function(module, exports) {
-
-var __spreadArray = (this && this.__spreadArray) || function (to, from, pack) {
-    if (pack || arguments.length === 2) for (var i = 0, l = from.length, ar; i < l; i++) {
-        if (ar || !(i in from)) {
-            if (!ar) ar = Array.prototype.slice.call(from, 0, i);
-            ar[i] = from[i];
-        }
-    }
-    return to.concat(ar || Array.prototype.slice.call(from));
-};
-(function (factory) {
-    if ( true && typeof module.exports === "object") {
-        var v = factory(__WEBPACK_EXTERNAL_createRequire(import.meta.url), exports);
-        if (v !== undefined) module.exports = v;
-    }
-    else if (typeof define === "function" && define.amd) {
-        define(["require", "exports"], factory);
-    }
-})(function (require, exports) {
-    /* --------------------------------------------------------------------------------------------
-     * Copyright (c) Microsoft Corporation. All rights reserved.
-     * Licensed under the MIT License. See License.txt in the project root for license information.
-     * ------------------------------------------------------------------------------------------ */
-    'use strict';
-    Object.defineProperty(exports, "__esModule", { value: true });
-    exports.TextDocument = void 0;
-    var FullTextDocument = /** @class */ (function () {
-        function FullTextDocument(uri, languageId, version, content) {
-            this._uri = uri;
-            this._languageId = languageId;
-            this._version = version;
-            this._content = content;
-            this._lineOffsets = undefined;
-        }
-        Object.defineProperty(FullTextDocument.prototype, "uri", {
-            get: function () {
-                return this._uri;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "languageId", {
-            get: function () {
-                return this._languageId;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "version", {
-            get: function () {
-                return this._version;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.prototype.getText = function (range) {
-            if (range) {
-                var start = this.offsetAt(range.start);
-                var end = this.offsetAt(range.end);
-                return this._content.substring(start, end);
-            }
-            return this._content;
-        };
-        FullTextDocument.prototype.update = function (changes, version) {
-            for (var _i = 0, changes_1 = changes; _i < changes_1.length; _i++) {
-                var change = changes_1[_i];
-                if (FullTextDocument.isIncremental(change)) {
-                    // makes sure start is before end
-                    var range = getWellformedRange(change.range);
-                    // update content
-                    var startOffset = this.offsetAt(range.start);
-                    var endOffset = this.offsetAt(range.end);
-                    this._content = this._content.substring(0, startOffset) + change.text + this._content.substring(endOffset, this._content.length);
-                    var insertedEndOffset = startOffset + change.text.length;
-                    var crlfAtStart = this._content.charCodeAt(startOffset - 1) === 13 /* CharCode.CarriageReturn */ && this._content.charCodeAt(startOffset) === 10 /* CharCode.LineFeed */;
-                    var crlfAtEnd = this._content.charCodeAt(insertedEndOffset - 1) === 13 /* CharCode.CarriageReturn */ && this._content.charCodeAt(insertedEndOffset) === 10 /* CharCode.LineFeed */;
-                    if (crlfAtStart || crlfAtEnd) {
-                        // A CRLF pair across an edit boundary is not included in the inserted text's line offsets.
-                        this._lineOffsets = undefined;
-                        continue;
-                    }
-                    // update the offsets
-                    var startLine = Math.max(range.start.line, 0);
-                    var endLine = Math.max(range.end.line, 0);
-                    var lineOffsets = this._lineOffsets;
-                    var addedLineOffsets = computeLineOffsets(change.text, false, startOffset);
-                    if (endLine - startLine === addedLineOffsets.length) {
-                        for (var i = 0, len = addedLineOffsets.length; i < len; i++) {
-                            lineOffsets[i + startLine + 1] = addedLineOffsets[i];
-                        }
-                    }
-                    else {
-                        if (addedLineOffsets.length < 10000) {
-                            lineOffsets.splice.apply(lineOffsets, __spreadArray([startLine + 1, endLine - startLine], addedLineOffsets, false));
-                        }
-                        else { // avoid too many arguments for splice
-                            this._lineOffsets = lineOffsets = lineOffsets.slice(0, startLine + 1).concat(addedLineOffsets, lineOffsets.slice(endLine + 1));
-                        }
-                    }
-                    var diff = change.text.length - (endOffset - startOffset);
-                    if (diff !== 0) {
-                        for (var i = startLine + 1 + addedLineOffsets.length, len = lineOffsets.length; i < len; i++) {
-                            lineOffsets[i] = lineOffsets[i] + diff;
-                        }
-                    }
-                }
-                else if (FullTextDocument.isFull(change)) {
-                    this._content = change.text;
-                    this._lineOffsets = undefined;
-                }
-                else {
-                    throw new Error('Unknown change event received');
-                }
-            }
-            this._version = version;
-        };
-        FullTextDocument.prototype.getLineOffsets = function () {
-            if (this._lineOffsets === undefined) {
-                this._lineOffsets = computeLineOffsets(this._content, true);
-            }
-            return this._lineOffsets;
-        };
-        FullTextDocument.prototype.positionAt = function (offset) {
-            offset = Math.max(Math.min(offset, this._content.length), 0);
-            var lineOffsets = this.getLineOffsets();
-            var low = 0, high = lineOffsets.length;
-            if (high === 0) {
-                return { line: 0, character: offset };
-            }
-            while (low < high) {
-                var mid = Math.floor((low + high) / 2);
-                if (lineOffsets[mid] > offset) {
-                    high = mid;
-                }
-                else {
-                    low = mid + 1;
-                }
-            }
-            // low is the least x for which the line offset is larger than the current offset
-            // or array.length if no line offset is larger than the current offset
-            var line = low - 1;
-            offset = this.ensureBeforeEOL(offset, lineOffsets[line]);
-            return { line: line, character: offset - lineOffsets[line] };
-        };
-        FullTextDocument.prototype.offsetAt = function (position) {
-            var lineOffsets = this.getLineOffsets();
-            if (position.line >= lineOffsets.length) {
-                return this._content.length;
-            }
-            else if (position.line < 0) {
-                return 0;
-            }
-            var lineOffset = lineOffsets[position.line];
-            if (position.character <= 0) {
-                return lineOffset;
-            }
-            var nextLineOffset = (position.line + 1 < lineOffsets.length) ? lineOffsets[position.line + 1] : this._content.length;
-            var offset = Math.min(lineOffset + position.character, nextLineOffset);
-            return this.ensureBeforeEOL(offset, lineOffset);
-        };
-        FullTextDocument.prototype.getLineRange = function (line) {
-            var lineOffsets = this.getLineOffsets();
-            if (line >= lineOffsets.length) {
-                var lastLine = lineOffsets.length - 1;
-                return { start: { line: lastLine, character: 0 }, end: { line: lastLine, character: this._content.length - lineOffsets[lastLine] } };
-            }
-            else if (line < 0) {
-                return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-            }
-            var startOffset = lineOffsets[line];
-            var nextLineOffset = (line + 1 < lineOffsets.length) ? lineOffsets[line + 1] : this._content.length;
-            var endOffset = this.ensureBeforeEOL(nextLineOffset, startOffset);
-            return { start: { line: line, character: 0 }, end: { line: line, character: endOffset - startOffset } };
-        };
-        FullTextDocument.prototype.getEOLCharacters = function (line) {
-            var lineOffsets = this.getLineOffsets();
-            if (line >= lineOffsets.length) {
-                return '';
-            }
-            else if (line < 0) {
-                return '';
-            }
-            var nextLineOffset = (line + 1 < lineOffsets.length) ? lineOffsets[line + 1] : this._content.length;
-            var eolOffset = this.ensureBeforeEOL(nextLineOffset, lineOffsets[line]);
-            return this._content.substring(eolOffset, nextLineOffset);
-        };
-        FullTextDocument.prototype.ensureBeforeEOL = function (offset, lineOffset) {
-            while (offset > lineOffset && isEOL(this._content.charCodeAt(offset - 1))) {
-                offset--;
-            }
-            return offset;
-        };
-        Object.defineProperty(FullTextDocument.prototype, "lineCount", {
-            get: function () {
-                return this.getLineOffsets().length;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.isIncremental = function (event) {
-            var candidate = event;
-            return candidate !== undefined && candidate !== null &&
-                typeof candidate.text === 'string' && candidate.range !== undefined &&
-                (candidate.rangeLength === undefined || typeof candidate.rangeLength === 'number');
-        };
-        FullTextDocument.isFull = function (event) {
-            var candidate = event;
-            return candidate !== undefined && candidate !== null &&
-                typeof candidate.text === 'string' && candidate.range === undefined && candidate.rangeLength === undefined;
-        };
-        return FullTextDocument;
-    }());
-    var TextDocument;
-    (function (TextDocument) {
-        /**
-         * Creates a new text document.
-         *
-         * @param uri The document's uri.
-         * @param languageId  The document's language Id.
-         * @param version The document's initial version number.
-         * @param content The document's content.
-         */
-        function create(uri, languageId, version, content) {
-            return new FullTextDocument(uri, languageId, version, content);
-        }
-        TextDocument.create = create;
-        /**
-         * Updates a TextDocument by modifying its content.
-         *
-         * @param document the document to update. Only documents created by TextDocument.create are valid inputs.
-         * @param changes the changes to apply to the document.
-         * @param version the changes version for the document.
-         * @returns The updated TextDocument. Note: That's the same document instance passed in as first parameter.
-         *
-         */
-        function update(document, changes, version) {
-            if (document instanceof FullTextDocument) {
-                document.update(changes, version);
-                return document;
-            }
-            else {
-                throw new Error('TextDocument.update: document must be created by TextDocument.create');
-            }
-        }
-        TextDocument.update = update;
-        function applyEdits(document, edits) {
-            var text = document.getText();
-            var sortedEdits = mergeSort(edits.map(getWellformedEdit), function (a, b) {
-                var diff = a.range.start.line - b.range.start.line;
-                if (diff === 0) {
-                    return a.range.start.character - b.range.start.character;
-                }
-                return diff;
-            });
-            var lastModifiedOffset = 0;
-            var spans = [];
-            for (var _i = 0, sortedEdits_1 = sortedEdits; _i < sortedEdits_1.length; _i++) {
-                var e = sortedEdits_1[_i];
-                var startOffset = document.offsetAt(e.range.start);
-                if (startOffset < lastModifiedOffset) {
-                    throw new Error('Overlapping edit');
-                }
-                else if (startOffset > lastModifiedOffset) {
-                    spans.push(text.substring(lastModifiedOffset, startOffset));
-                }
-                if (e.newText.length) {
-                    spans.push(e.newText);
-                }
-                lastModifiedOffset = document.offsetAt(e.range.end);
-            }
-            spans.push(text.substr(lastModifiedOffset));
-            return spans.join('');
-        }
-        TextDocument.applyEdits = applyEdits;
-    })(TextDocument || (exports.TextDocument = TextDocument = {}));
-    function mergeSort(data, compare) {
-        if (data.length <= 1) {
-            // sorted
-            return data;
-        }
-        var p = (data.length / 2) | 0;
-        var left = data.slice(0, p);
-        var right = data.slice(p);
-        mergeSort(left, compare);
-        mergeSort(right, compare);
-        var leftIdx = 0;
-        var rightIdx = 0;
-        var i = 0;
-        while (leftIdx < left.length && rightIdx < right.length) {
-            var ret = compare(left[leftIdx], right[rightIdx]);
-            if (ret <= 0) {
-                // smaller_equal -> take left to preserve order
-                data[i++] = left[leftIdx++];
-            }
-            else {
-                // greater -> take right
-                data[i++] = right[rightIdx++];
-            }
-        }
-        while (leftIdx < left.length) {
-            data[i++] = left[leftIdx++];
-        }
-        while (rightIdx < right.length) {
-            data[i++] = right[rightIdx++];
-        }
-        return data;
-    }
-    function computeLineOffsets(text, isAtLineStart, textOffset) {
-        if (textOffset === void 0) { textOffset = 0; }
-        var result = isAtLineStart ? [textOffset] : [];
-        for (var i = 0; i < text.length; i++) {
-            var ch = text.charCodeAt(i);
-            if (isEOL(ch)) {
-                if (ch === 13 /* CharCode.CarriageReturn */ && i + 1 < text.length && text.charCodeAt(i + 1) === 10 /* CharCode.LineFeed */) {
-                    i++;
-                }
-                result.push(textOffset + i + 1);
-            }
-        }
-        return result;
-    }
-    function isEOL(char) {
-        return char === 13 /* CharCode.CarriageReturn */ || char === 10 /* CharCode.LineFeed */;
-    }
-    function getWellformedRange(range) {
-        var start = range.start;
-        var end = range.end;
-        if (start.line > end.line || (start.line === end.line && start.character > end.character)) {
-            return { start: end, end: start };
-        }
-        return range;
-    }
-    function getWellformedEdit(textEdit) {
-        var range = getWellformedRange(textEdit.range);
-        if (range !== textEdit.range) {
-            return { newText: textEdit.newText, range: range };
-        }
-        return textEdit;
-    }
-});
-
-
-/***/ }),
-
-/***/ 4612:
-/***/ ((module, exports) => {
-
-(function (factory) {
-    if ( true && typeof module.exports === "object") {
-        var v = factory(__WEBPACK_EXTERNAL_createRequire(import.meta.url), exports);
-        if (v !== undefined) module.exports = v;
-    }
-    else if (typeof define === "function" && define.amd) {
-        define(["require", "exports"], factory);
-    }
-})(function () {
-    /* --------------------------------------------------------------------------------------------
-     * Copyright (c) Microsoft Corporation. All rights reserved.
-     * Licensed under the MIT License. See License.txt in the project root for license information.
-     * ------------------------------------------------------------------------------------------ */
-    'use strict';
-    Object.defineProperty(exports, "__esModule", ({ value: true }));
-    exports.TextDocument = exports.EOL = exports.WorkspaceFolder = exports.InlineCompletionContext = exports.SelectedCompletionInfo = exports.InlineCompletionTriggerKind = exports.InlineCompletionList = exports.InlineCompletionItem = exports.StringValue = exports.InlayHint = exports.InlayHintLabelPart = exports.InlayHintKind = exports.InlineValueContext = exports.InlineValueEvaluatableExpression = exports.InlineValueVariableLookup = exports.InlineValueText = exports.SemanticTokens = exports.SemanticTokenModifiers = exports.SemanticTokenTypes = exports.SelectionRange = exports.DocumentLink = exports.FormattingOptions = exports.CodeLens = exports.CodeAction = exports.CodeActionTag = exports.CodeActionContext = exports.CodeActionTriggerKind = exports.CodeActionKind = exports.DocumentSymbol = exports.WorkspaceSymbol = exports.SymbolInformation = exports.SymbolTag = exports.SymbolKind = exports.DocumentHighlight = exports.DocumentHighlightKind = exports.SignatureInformation = exports.ParameterInformation = exports.Hover = exports.MarkedString = exports.CompletionList = exports.CompletionItem = exports.CompletionItemLabelDetails = exports.ApplyKind = exports.InsertTextMode = exports.InsertReplaceEdit = exports.CompletionItemTag = exports.InsertTextFormat = exports.CompletionItemKind = exports.MarkupContent = exports.MarkupKind = exports.TextDocumentItem = exports.LanguageKind = exports.OptionalVersionedTextDocumentIdentifier = exports.VersionedTextDocumentIdentifier = exports.TextDocumentIdentifier = exports.WorkspaceChange = exports.SnippetTextEdit = exports.WorkspaceEdit = exports.DeleteFile = exports.RenameFile = exports.CreateFile = exports.TextDocumentEdit = exports.AnnotatedTextEdit = exports.ChangeAnnotationIdentifier = exports.ChangeAnnotation = exports.TextEdit = exports.Command = exports.Diagnostic = exports.CodeDescription = exports.DiagnosticTag = exports.DiagnosticSeverity = exports.DiagnosticRelatedInformation = exports.FoldingRange = exports.FoldingRangeKind = exports.ColorPresentation = exports.ColorInformation = exports.Color = exports.LocationLink = exports.Location = exports.Range = exports.Position = exports.uinteger = exports.integer = exports.URI = exports.DocumentUri = void 0;
-    var DocumentUri;
-    (function (DocumentUri) {
-        function is(value) {
-            return typeof value === 'string';
-        }
-        DocumentUri.is = is;
-    })(DocumentUri || (exports.DocumentUri = DocumentUri = {}));
-    var URI;
-    (function (URI) {
-        function is(value) {
-            return typeof value === 'string';
-        }
-        URI.is = is;
-    })(URI || (exports.URI = URI = {}));
-    var integer;
-    (function (integer) {
-        integer.MIN_VALUE = -2147483648;
-        integer.MAX_VALUE = 2147483647;
-        function is(value) {
-            return typeof value === 'number' && integer.MIN_VALUE <= value && value <= integer.MAX_VALUE;
-        }
-        integer.is = is;
-    })(integer || (exports.integer = integer = {}));
-    var uinteger;
-    (function (uinteger) {
-        uinteger.MIN_VALUE = 0;
-        uinteger.MAX_VALUE = 2147483647;
-        function is(value) {
-            return typeof value === 'number' && uinteger.MIN_VALUE <= value && value <= uinteger.MAX_VALUE;
-        }
-        uinteger.is = is;
-    })(uinteger || (exports.uinteger = uinteger = {}));
-    /**
-     * The Position namespace provides helper functions to work with
-     * {@link Position} literals.
-     */
-    var Position;
-    (function (Position) {
-        /**
-         * Creates a new Position literal from the given line and character.
-         * @param line The position's line.
-         * @param character The position's character.
-         */
-        function create(line, character) {
-            if (line === Number.MAX_VALUE) {
-                line = uinteger.MAX_VALUE;
-            }
-            if (character === Number.MAX_VALUE) {
-                character = uinteger.MAX_VALUE;
-            }
-            return { line: line, character: character };
-        }
-        Position.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Position} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.uinteger(candidate.line) && Is.uinteger(candidate.character);
-        }
-        Position.is = is;
-    })(Position || (exports.Position = Position = {}));
-    /**
-     * The Range namespace provides helper functions to work with
-     * {@link Range} literals.
-     */
-    var Range;
-    (function (Range) {
-        function create(one, two, three, four) {
-            if (Is.uinteger(one) && Is.uinteger(two) && Is.uinteger(three) && Is.uinteger(four)) {
-                return { start: Position.create(one, two), end: Position.create(three, four) };
-            }
-            else if (Position.is(one) && Position.is(two)) {
-                return { start: one, end: two };
-            }
-            else {
-                throw new Error("Range#create called with invalid arguments[".concat(one, ", ").concat(two, ", ").concat(three, ", ").concat(four, "]"));
-            }
-        }
-        Range.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Range} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Position.is(candidate.start) && Position.is(candidate.end);
-        }
-        Range.is = is;
-    })(Range || (exports.Range = Range = {}));
-    /**
-     * The Location namespace provides helper functions to work with
-     * {@link Location} literals.
-     */
-    var Location;
-    (function (Location) {
-        /**
-         * Creates a Location literal.
-         * @param uri The location's uri.
-         * @param range The location's range.
-         */
-        function create(uri, range) {
-            return { uri: uri, range: range };
-        }
-        Location.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Location} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && (Is.string(candidate.uri) || Is.undefined(candidate.uri));
-        }
-        Location.is = is;
-    })(Location || (exports.Location = Location = {}));
-    /**
-     * The LocationLink namespace provides helper functions to work with
-     * {@link LocationLink} literals.
-     */
-    var LocationLink;
-    (function (LocationLink) {
-        /**
-         * Creates a LocationLink literal.
-         * @param targetUri The definition's uri.
-         * @param targetRange The full range of the definition.
-         * @param targetSelectionRange The span of the symbol definition at the target.
-         * @param originSelectionRange The span of the symbol being defined in the originating source file.
-         */
-        function create(targetUri, targetRange, targetSelectionRange, originSelectionRange) {
-            return { targetUri: targetUri, targetRange: targetRange, targetSelectionRange: targetSelectionRange, originSelectionRange: originSelectionRange };
-        }
-        LocationLink.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link LocationLink} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.targetRange) && Is.string(candidate.targetUri)
-                && Range.is(candidate.targetSelectionRange)
-                && (Range.is(candidate.originSelectionRange) || Is.undefined(candidate.originSelectionRange));
-        }
-        LocationLink.is = is;
-    })(LocationLink || (exports.LocationLink = LocationLink = {}));
-    /**
-     * The Color namespace provides helper functions to work with
-     * {@link Color} literals.
-     */
-    var Color;
-    (function (Color) {
-        /**
-         * Creates a new Color literal.
-         */
-        function create(red, green, blue, alpha) {
-            return {
-                red: red,
-                green: green,
-                blue: blue,
-                alpha: alpha,
-            };
-        }
-        Color.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Color} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.numberRange(candidate.red, 0, 1)
-                && Is.numberRange(candidate.green, 0, 1)
-                && Is.numberRange(candidate.blue, 0, 1)
-                && Is.numberRange(candidate.alpha, 0, 1);
-        }
-        Color.is = is;
-    })(Color || (exports.Color = Color = {}));
-    /**
-     * The ColorInformation namespace provides helper functions to work with
-     * {@link ColorInformation} literals.
-     */
-    var ColorInformation;
-    (function (ColorInformation) {
-        /**
-         * Creates a new ColorInformation literal.
-         */
-        function create(range, color) {
-            return {
-                range: range,
-                color: color,
-            };
-        }
-        ColorInformation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ColorInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && Color.is(candidate.color);
-        }
-        ColorInformation.is = is;
-    })(ColorInformation || (exports.ColorInformation = ColorInformation = {}));
-    /**
-     * The Color namespace provides helper functions to work with
-     * {@link ColorPresentation} literals.
-     */
-    var ColorPresentation;
-    (function (ColorPresentation) {
-        /**
-         * Creates a new ColorInformation literal.
-         */
-        function create(label, textEdit, additionalTextEdits) {
-            return {
-                label: label,
-                textEdit: textEdit,
-                additionalTextEdits: additionalTextEdits,
-            };
-        }
-        ColorPresentation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ColorInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.label)
-                && (Is.undefined(candidate.textEdit) || TextEdit.is(candidate.textEdit))
-                && (Is.undefined(candidate.additionalTextEdits) || Is.typedArray(candidate.additionalTextEdits, TextEdit.is));
-        }
-        ColorPresentation.is = is;
-    })(ColorPresentation || (exports.ColorPresentation = ColorPresentation = {}));
-    /**
-     * A set of predefined range kinds.
-     */
-    var FoldingRangeKind;
-    (function (FoldingRangeKind) {
-        /**
-         * Folding range for a comment
-         */
-        FoldingRangeKind.Comment = 'comment';
-        /**
-         * Folding range for an import or include
-         */
-        FoldingRangeKind.Imports = 'imports';
-        /**
-         * Folding range for a region (e.g. `#region`)
-         */
-        FoldingRangeKind.Region = 'region';
-    })(FoldingRangeKind || (exports.FoldingRangeKind = FoldingRangeKind = {}));
-    /**
-     * The folding range namespace provides helper functions to work with
-     * {@link FoldingRange} literals.
-     */
-    var FoldingRange;
-    (function (FoldingRange) {
-        /**
-         * Creates a new FoldingRange literal.
-         */
-        function create(startLine, endLine, startCharacter, endCharacter, kind, collapsedText) {
-            var result = {
-                startLine: startLine,
-                endLine: endLine
-            };
-            if (Is.defined(startCharacter)) {
-                result.startCharacter = startCharacter;
-            }
-            if (Is.defined(endCharacter)) {
-                result.endCharacter = endCharacter;
-            }
-            if (Is.defined(kind)) {
-                result.kind = kind;
-            }
-            if (Is.defined(collapsedText)) {
-                result.collapsedText = collapsedText;
-            }
-            return result;
-        }
-        FoldingRange.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link FoldingRange} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.uinteger(candidate.startLine) && Is.uinteger(candidate.endLine)
-                && (Is.undefined(candidate.startCharacter) || Is.uinteger(candidate.startCharacter))
-                && (Is.undefined(candidate.endCharacter) || Is.uinteger(candidate.endCharacter))
-                && (Is.undefined(candidate.kind) || Is.string(candidate.kind));
-        }
-        FoldingRange.is = is;
-    })(FoldingRange || (exports.FoldingRange = FoldingRange = {}));
-    /**
-     * The DiagnosticRelatedInformation namespace provides helper functions to work with
-     * {@link DiagnosticRelatedInformation} literals.
-     */
-    var DiagnosticRelatedInformation;
-    (function (DiagnosticRelatedInformation) {
-        /**
-         * Creates a new DiagnosticRelatedInformation literal.
-         */
-        function create(location, message) {
-            return {
-                location: location,
-                message: message
-            };
-        }
-        DiagnosticRelatedInformation.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DiagnosticRelatedInformation} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Location.is(candidate.location) && Is.string(candidate.message);
-        }
-        DiagnosticRelatedInformation.is = is;
-    })(DiagnosticRelatedInformation || (exports.DiagnosticRelatedInformation = DiagnosticRelatedInformation = {}));
-    /**
-     * The diagnostic's severity.
-     */
-    var DiagnosticSeverity;
-    (function (DiagnosticSeverity) {
-        /**
-         * Reports an error.
-         */
-        DiagnosticSeverity.Error = 1;
-        /**
-         * Reports a warning.
-         */
-        DiagnosticSeverity.Warning = 2;
-        /**
-         * Reports an information.
-         */
-        DiagnosticSeverity.Information = 3;
-        /**
-         * Reports a hint.
-         */
-        DiagnosticSeverity.Hint = 4;
-    })(DiagnosticSeverity || (exports.DiagnosticSeverity = DiagnosticSeverity = {}));
-    /**
-     * The diagnostic tags.
-     *
-     * @since 3.15.0
-     */
-    var DiagnosticTag;
-    (function (DiagnosticTag) {
-        /**
-         * Unused or unnecessary code.
-         *
-         * Clients are allowed to render diagnostics with this tag faded out instead of having
-         * an error squiggle.
-         */
-        DiagnosticTag.Unnecessary = 1;
-        /**
-         * Deprecated or obsolete code.
-         *
-         * Clients are allowed to rendered diagnostics with this tag strike through.
-         */
-        DiagnosticTag.Deprecated = 2;
-    })(DiagnosticTag || (exports.DiagnosticTag = DiagnosticTag = {}));
-    /**
-     * The CodeDescription namespace provides functions to deal with descriptions for diagnostic codes.
-     *
-     * @since 3.16.0
-     */
-    var CodeDescription;
-    (function (CodeDescription) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.href);
-        }
-        CodeDescription.is = is;
-    })(CodeDescription || (exports.CodeDescription = CodeDescription = {}));
-    /**
-     * The Diagnostic namespace provides helper functions to work with
-     * {@link Diagnostic} literals.
-     */
-    var Diagnostic;
-    (function (Diagnostic) {
-        /**
-         * Creates a new Diagnostic literal.
-         */
-        function create(range, message, severity, code, source, relatedInformation) {
-            var result = { range: range, message: message };
-            if (Is.defined(severity)) {
-                result.severity = severity;
-            }
-            if (Is.defined(code)) {
-                result.code = code;
-            }
-            if (Is.defined(source)) {
-                result.source = source;
-            }
-            if (Is.defined(relatedInformation)) {
-                result.relatedInformation = relatedInformation;
-            }
-            return result;
-        }
-        Diagnostic.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Diagnostic} interface.
-         */
-        function is(value) {
-            var _a;
-            var candidate = value;
-            return Is.defined(candidate)
-                && Range.is(candidate.range)
-                && (Is.string(candidate.message) || MarkupContent.is(candidate.message))
-                && (Is.number(candidate.severity) || Is.undefined(candidate.severity))
-                && (Is.integer(candidate.code) || Is.string(candidate.code) || Is.undefined(candidate.code))
-                && (Is.undefined(candidate.codeDescription) || (Is.string((_a = candidate.codeDescription) === null || _a === void 0 ? void 0 : _a.href)))
-                && (Is.string(candidate.source) || Is.undefined(candidate.source))
-                && (Is.undefined(candidate.relatedInformation) || Is.typedArray(candidate.relatedInformation, DiagnosticRelatedInformation.is));
-        }
-        Diagnostic.is = is;
-        /**
-         * Checks whether the given diagnostic's message conforms to the 3.17.0
-         * version of the protocol where the message is a string.
-         *
-         * @param value the diagnostic
-         * @returns true if the diagnostic's message is a string, false otherwise.
-         */
-        function is3_17(value) {
-            return Is.string(value.message);
-        }
-        Diagnostic.is3_17 = is3_17;
-        /**
-         * Gets the message string of a diagnostic. If the message is already a
-         * string, it is returned as is. If the message is a MarkupContent,
-         * the value of the MarkupContent is returned. Otherwise an error is thrown.
-         *
-         * @param diagnostic the diagnostic to get the message string from.
-         * @returns the message string of the given diagnostic.
-         */
-        function getMessageString(diagnostic) {
-            if (Is.string(diagnostic.message)) {
-                return diagnostic.message;
-            }
-            else if (MarkupContent.is(diagnostic.message)) {
-                return diagnostic.message.value;
-            }
-            else {
-                throw new Error("Unknown message type ".concat(typeof diagnostic.message));
-            }
-        }
-        Diagnostic.getMessageString = getMessageString;
-    })(Diagnostic || (exports.Diagnostic = Diagnostic = {}));
-    /**
-     * The Command namespace provides helper functions to work with
-     * {@link Command} literals.
-     */
-    var Command;
-    (function (Command) {
-        /**
-         * Creates a new Command literal.
-         */
-        function create(title, command) {
-            var args = [];
-            for (var _i = 2; _i < arguments.length; _i++) {
-                args[_i - 2] = arguments[_i];
-            }
-            var result = { title: title, command: command };
-            if (Is.defined(args) && args.length > 0) {
-                result.arguments = args;
-            }
-            return result;
-        }
-        Command.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link Command} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.title) && (candidate.tooltip === undefined || Is.string(candidate.tooltip)) && Is.string(candidate.command);
-        }
-        Command.is = is;
-    })(Command || (exports.Command = Command = {}));
-    /**
-     * The TextEdit namespace provides helper function to create replace,
-     * insert and delete edits more easily.
-     */
-    var TextEdit;
-    (function (TextEdit) {
-        /**
-         * Creates a replace text edit.
-         * @param range The range of text to be replaced.
-         * @param newText The new text.
-         */
-        function replace(range, newText) {
-            return { range: range, newText: newText };
-        }
-        TextEdit.replace = replace;
-        /**
-         * Creates an insert text edit.
-         * @param position The position to insert the text at.
-         * @param newText The text to be inserted.
-         */
-        function insert(position, newText) {
-            return { range: { start: position, end: position }, newText: newText };
-        }
-        TextEdit.insert = insert;
-        /**
-         * Creates a delete text edit.
-         * @param range The range of text to be deleted.
-         */
-        function del(range) {
-            return { range: range, newText: '' };
-        }
-        TextEdit.del = del;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && Is.string(candidate.newText)
-                && Range.is(candidate.range);
-        }
-        TextEdit.is = is;
-    })(TextEdit || (exports.TextEdit = TextEdit = {}));
-    var ChangeAnnotation;
-    (function (ChangeAnnotation) {
-        function create(label, needsConfirmation, description) {
-            var result = { label: label };
-            if (needsConfirmation !== undefined) {
-                result.needsConfirmation = needsConfirmation;
-            }
-            if (description !== undefined) {
-                result.description = description;
-            }
-            return result;
-        }
-        ChangeAnnotation.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Is.string(candidate.label) &&
-                (Is.boolean(candidate.needsConfirmation) || candidate.needsConfirmation === undefined) &&
-                (Is.string(candidate.description) || candidate.description === undefined);
-        }
-        ChangeAnnotation.is = is;
-    })(ChangeAnnotation || (exports.ChangeAnnotation = ChangeAnnotation = {}));
-    var ChangeAnnotationIdentifier;
-    (function (ChangeAnnotationIdentifier) {
-        function is(value) {
-            var candidate = value;
-            return Is.string(candidate);
-        }
-        ChangeAnnotationIdentifier.is = is;
-    })(ChangeAnnotationIdentifier || (exports.ChangeAnnotationIdentifier = ChangeAnnotationIdentifier = {}));
-    var AnnotatedTextEdit;
-    (function (AnnotatedTextEdit) {
-        /**
-         * Creates an annotated replace text edit.
-         *
-         * @param range The range of text to be replaced.
-         * @param newText The new text.
-         * @param annotation The annotation.
-         */
-        function replace(range, newText, annotation) {
-            return { range: range, newText: newText, annotationId: annotation };
-        }
-        AnnotatedTextEdit.replace = replace;
-        /**
-         * Creates an annotated insert text edit.
-         *
-         * @param position The position to insert the text at.
-         * @param newText The text to be inserted.
-         * @param annotation The annotation.
-         */
-        function insert(position, newText, annotation) {
-            return { range: { start: position, end: position }, newText: newText, annotationId: annotation };
-        }
-        AnnotatedTextEdit.insert = insert;
-        /**
-         * Creates an annotated delete text edit.
-         *
-         * @param range The range of text to be deleted.
-         * @param annotation The annotation.
-         */
-        function del(range, annotation) {
-            return { range: range, newText: '', annotationId: annotation };
-        }
-        AnnotatedTextEdit.del = del;
-        function is(value) {
-            var candidate = value;
-            return TextEdit.is(candidate) && (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        AnnotatedTextEdit.is = is;
-    })(AnnotatedTextEdit || (exports.AnnotatedTextEdit = AnnotatedTextEdit = {}));
-    /**
-     * The TextDocumentEdit namespace provides helper function to create
-     * an edit that manipulates a text document.
-     */
-    var TextDocumentEdit;
-    (function (TextDocumentEdit) {
-        /**
-         * Creates a new `TextDocumentEdit`
-         */
-        function create(textDocument, edits) {
-            return { textDocument: textDocument, edits: edits };
-        }
-        TextDocumentEdit.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate)
-                && OptionalVersionedTextDocumentIdentifier.is(candidate.textDocument)
-                && Array.isArray(candidate.edits);
-        }
-        TextDocumentEdit.is = is;
-    })(TextDocumentEdit || (exports.TextDocumentEdit = TextDocumentEdit = {}));
-    var CreateFile;
-    (function (CreateFile) {
-        function create(uri, options, annotation) {
-            var result = {
-                kind: 'create',
-                uri: uri
-            };
-            if (options !== undefined && (options.overwrite !== undefined || options.ignoreIfExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        CreateFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'create' && Is.string(candidate.uri) && (candidate.options === undefined ||
-                ((candidate.options.overwrite === undefined || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === undefined || Is.boolean(candidate.options.ignoreIfExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        CreateFile.is = is;
-    })(CreateFile || (exports.CreateFile = CreateFile = {}));
-    var RenameFile;
-    (function (RenameFile) {
-        function create(oldUri, newUri, options, annotation) {
-            var result = {
-                kind: 'rename',
-                oldUri: oldUri,
-                newUri: newUri
-            };
-            if (options !== undefined && (options.overwrite !== undefined || options.ignoreIfExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        RenameFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'rename' && Is.string(candidate.oldUri) && Is.string(candidate.newUri) && (candidate.options === undefined ||
-                ((candidate.options.overwrite === undefined || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === undefined || Is.boolean(candidate.options.ignoreIfExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        RenameFile.is = is;
-    })(RenameFile || (exports.RenameFile = RenameFile = {}));
-    var DeleteFile;
-    (function (DeleteFile) {
-        function create(uri, options, annotation) {
-            var result = {
-                kind: 'delete',
-                uri: uri
-            };
-            if (options !== undefined && (options.recursive !== undefined || options.ignoreIfNotExists !== undefined)) {
-                result.options = options;
-            }
-            if (annotation !== undefined) {
-                result.annotationId = annotation;
-            }
-            return result;
-        }
-        DeleteFile.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && candidate.kind === 'delete' && Is.string(candidate.uri) && (candidate.options === undefined ||
-                ((candidate.options.recursive === undefined || Is.boolean(candidate.options.recursive)) && (candidate.options.ignoreIfNotExists === undefined || Is.boolean(candidate.options.ignoreIfNotExists)))) && (candidate.annotationId === undefined || ChangeAnnotationIdentifier.is(candidate.annotationId));
-        }
-        DeleteFile.is = is;
-    })(DeleteFile || (exports.DeleteFile = DeleteFile = {}));
-    var WorkspaceEdit;
-    (function (WorkspaceEdit) {
-        function is(value) {
-            var candidate = value;
-            return candidate &&
-                (candidate.changes !== undefined || candidate.documentChanges !== undefined) &&
-                (candidate.documentChanges === undefined || candidate.documentChanges.every(function (change) {
-                    if (Is.string(change.kind)) {
-                        return CreateFile.is(change) || RenameFile.is(change) || DeleteFile.is(change);
-                    }
-                    else {
-                        return TextDocumentEdit.is(change);
-                    }
-                }));
-        }
-        WorkspaceEdit.is = is;
-    })(WorkspaceEdit || (exports.WorkspaceEdit = WorkspaceEdit = {}));
-    var TextEditChangeImpl = /** @class */ (function () {
-        function TextEditChangeImpl(edits, changeAnnotations) {
-            this.edits = edits;
-            this.changeAnnotations = changeAnnotations;
-        }
-        TextEditChangeImpl.prototype.insert = function (position, newText, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.insert(position, newText);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.insert(position, newText, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.insert(position, newText, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.replace = function (range, newText, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.replace(range, newText);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.replace(range, newText, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.replace(range, newText, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.delete = function (range, annotation) {
-            var edit;
-            var id;
-            if (annotation === undefined) {
-                edit = TextEdit.del(range);
-            }
-            else if (ChangeAnnotationIdentifier.is(annotation)) {
-                id = annotation;
-                edit = AnnotatedTextEdit.del(range, annotation);
-            }
-            else {
-                this.assertChangeAnnotations(this.changeAnnotations);
-                id = this.changeAnnotations.manage(annotation);
-                edit = AnnotatedTextEdit.del(range, id);
-            }
-            this.edits.push(edit);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        TextEditChangeImpl.prototype.add = function (edit) {
-            this.edits.push(edit);
-        };
-        TextEditChangeImpl.prototype.all = function () {
-            return this.edits;
-        };
-        TextEditChangeImpl.prototype.clear = function () {
-            this.edits.splice(0, this.edits.length);
-        };
-        TextEditChangeImpl.prototype.assertChangeAnnotations = function (value) {
-            if (value === undefined) {
-                throw new Error("Text edit change is not configured to manage change annotations.");
-            }
-        };
-        return TextEditChangeImpl;
-    }());
-    var SnippetTextEdit;
-    (function (SnippetTextEdit) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && Range.is(candidate.range)
-                && StringValue.isSnippet(candidate.snippet)
-                && (candidate.annotationId === undefined ||
-                    (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId)));
-        }
-        SnippetTextEdit.is = is;
-    })(SnippetTextEdit || (exports.SnippetTextEdit = SnippetTextEdit = {}));
-    /**
-     * A helper class
-     */
-    var ChangeAnnotations = /** @class */ (function () {
-        function ChangeAnnotations(annotations) {
-            this._annotations = annotations === undefined ? Object.create(null) : annotations;
-            this._counter = 0;
-            this._size = 0;
-        }
-        ChangeAnnotations.prototype.all = function () {
-            return this._annotations;
-        };
-        Object.defineProperty(ChangeAnnotations.prototype, "size", {
-            get: function () {
-                return this._size;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        ChangeAnnotations.prototype.manage = function (idOrAnnotation, annotation) {
-            var id;
-            if (ChangeAnnotationIdentifier.is(idOrAnnotation)) {
-                id = idOrAnnotation;
-            }
-            else {
-                id = this.nextId();
-                annotation = idOrAnnotation;
-            }
-            if (this._annotations[id] !== undefined) {
-                throw new Error("Id ".concat(id, " is already in use."));
-            }
-            if (annotation === undefined) {
-                throw new Error("No annotation provided for id ".concat(id));
-            }
-            this._annotations[id] = annotation;
-            this._size++;
-            return id;
-        };
-        ChangeAnnotations.prototype.nextId = function () {
-            this._counter++;
-            return this._counter.toString();
-        };
-        return ChangeAnnotations;
-    }());
-    /**
-     * A workspace change helps constructing changes to a workspace.
-     */
-    var WorkspaceChange = /** @class */ (function () {
-        function WorkspaceChange(workspaceEdit) {
-            var _this = this;
-            this._textEditChanges = Object.create(null);
-            if (workspaceEdit !== undefined) {
-                this._workspaceEdit = workspaceEdit;
-                if (workspaceEdit.documentChanges) {
-                    this._changeAnnotations = new ChangeAnnotations(workspaceEdit.changeAnnotations);
-                    workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-                    workspaceEdit.documentChanges.forEach(function (change) {
-                        if (TextDocumentEdit.is(change)) {
-                            var textEditChange = new TextEditChangeImpl(change.edits, _this._changeAnnotations);
-                            _this._textEditChanges[change.textDocument.uri] = textEditChange;
-                        }
-                    });
-                }
-                else if (workspaceEdit.changes) {
-                    Object.keys(workspaceEdit.changes).forEach(function (key) {
-                        var textEditChange = new TextEditChangeImpl(workspaceEdit.changes[key]);
-                        _this._textEditChanges[key] = textEditChange;
-                    });
-                }
-            }
-            else {
-                this._workspaceEdit = {};
-            }
-        }
-        Object.defineProperty(WorkspaceChange.prototype, "edit", {
-            /**
-             * Returns the underlying {@link WorkspaceEdit} literal
-             * use to be returned from a workspace edit operation like rename.
-             */
-            get: function () {
-                this.initDocumentChanges();
-                if (this._changeAnnotations !== undefined) {
-                    if (this._changeAnnotations.size === 0) {
-                        this._workspaceEdit.changeAnnotations = undefined;
-                    }
-                    else {
-                        this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-                    }
-                }
-                return this._workspaceEdit;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        WorkspaceChange.prototype.getTextEditChange = function (key) {
-            if (OptionalVersionedTextDocumentIdentifier.is(key)) {
-                this.initDocumentChanges();
-                if (this._workspaceEdit.documentChanges === undefined) {
-                    throw new Error('Workspace edit is not configured for document changes.');
-                }
-                var textDocument = { uri: key.uri, version: key.version };
-                var result = this._textEditChanges[textDocument.uri];
-                if (!result) {
-                    var edits = [];
-                    var textDocumentEdit = {
-                        textDocument: textDocument,
-                        edits: edits
-                    };
-                    this._workspaceEdit.documentChanges.push(textDocumentEdit);
-                    result = new TextEditChangeImpl(edits, this._changeAnnotations);
-                    this._textEditChanges[textDocument.uri] = result;
-                }
-                return result;
-            }
-            else {
-                this.initChanges();
-                if (this._workspaceEdit.changes === undefined) {
-                    throw new Error('Workspace edit is not configured for normal text edit changes.');
-                }
-                var result = this._textEditChanges[key];
-                if (!result) {
-                    var edits = [];
-                    this._workspaceEdit.changes[key] = edits;
-                    result = new TextEditChangeImpl(edits);
-                    this._textEditChanges[key] = result;
-                }
-                return result;
-            }
-        };
-        WorkspaceChange.prototype.initDocumentChanges = function () {
-            if (this._workspaceEdit.documentChanges === undefined && this._workspaceEdit.changes === undefined) {
-                this._changeAnnotations = new ChangeAnnotations();
-                this._workspaceEdit.documentChanges = [];
-                this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
-            }
-        };
-        WorkspaceChange.prototype.initChanges = function () {
-            if (this._workspaceEdit.documentChanges === undefined && this._workspaceEdit.changes === undefined) {
-                this._workspaceEdit.changes = Object.create(null);
-            }
-        };
-        WorkspaceChange.prototype.createFile = function (uri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = CreateFile.create(uri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = CreateFile.create(uri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        WorkspaceChange.prototype.renameFile = function (oldUri, newUri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = RenameFile.create(oldUri, newUri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = RenameFile.create(oldUri, newUri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        WorkspaceChange.prototype.deleteFile = function (uri, optionsOrAnnotation, options) {
-            this.initDocumentChanges();
-            if (this._workspaceEdit.documentChanges === undefined) {
-                throw new Error('Workspace edit is not configured for document changes.');
-            }
-            var annotation;
-            if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
-                annotation = optionsOrAnnotation;
-            }
-            else {
-                options = optionsOrAnnotation;
-            }
-            var operation;
-            var id;
-            if (annotation === undefined) {
-                operation = DeleteFile.create(uri, options);
-            }
-            else {
-                id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
-                operation = DeleteFile.create(uri, options, id);
-            }
-            this._workspaceEdit.documentChanges.push(operation);
-            if (id !== undefined) {
-                return id;
-            }
-        };
-        return WorkspaceChange;
-    }());
-    exports.WorkspaceChange = WorkspaceChange;
-    /**
-     * The TextDocumentIdentifier namespace provides helper functions to work with
-     * {@link TextDocumentIdentifier} literals.
-     */
-    var TextDocumentIdentifier;
-    (function (TextDocumentIdentifier) {
-        /**
-         * Creates a new TextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         */
-        function create(uri) {
-            return { uri: uri };
-        }
-        TextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link TextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri);
-        }
-        TextDocumentIdentifier.is = is;
-    })(TextDocumentIdentifier || (exports.TextDocumentIdentifier = TextDocumentIdentifier = {}));
-    /**
-     * The VersionedTextDocumentIdentifier namespace provides helper functions to work with
-     * {@link VersionedTextDocumentIdentifier} literals.
-     */
-    var VersionedTextDocumentIdentifier;
-    (function (VersionedTextDocumentIdentifier) {
-        /**
-         * Creates a new VersionedTextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         * @param version The document's version.
-         */
-        function create(uri, version) {
-            return { uri: uri, version: version };
-        }
-        VersionedTextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link VersionedTextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && Is.integer(candidate.version);
-        }
-        VersionedTextDocumentIdentifier.is = is;
-    })(VersionedTextDocumentIdentifier || (exports.VersionedTextDocumentIdentifier = VersionedTextDocumentIdentifier = {}));
-    /**
-     * The OptionalVersionedTextDocumentIdentifier namespace provides helper functions to work with
-     * {@link OptionalVersionedTextDocumentIdentifier} literals.
-     */
-    var OptionalVersionedTextDocumentIdentifier;
-    (function (OptionalVersionedTextDocumentIdentifier) {
-        /**
-         * Creates a new OptionalVersionedTextDocumentIdentifier literal.
-         * @param uri The document's uri.
-         * @param version The document's version.
-         */
-        function create(uri, version) {
-            return { uri: uri, version: version };
-        }
-        OptionalVersionedTextDocumentIdentifier.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link OptionalVersionedTextDocumentIdentifier} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && (candidate.version === null || Is.integer(candidate.version));
-        }
-        OptionalVersionedTextDocumentIdentifier.is = is;
-    })(OptionalVersionedTextDocumentIdentifier || (exports.OptionalVersionedTextDocumentIdentifier = OptionalVersionedTextDocumentIdentifier = {}));
-    /**
-     * Predefined Language kinds
-     * @since 3.18.0
-     */
-    var LanguageKind;
-    (function (LanguageKind) {
-        LanguageKind.ABAP = 'abap';
-        LanguageKind.WindowsBat = 'bat';
-        LanguageKind.BibTeX = 'bibtex';
-        LanguageKind.Clojure = 'clojure';
-        LanguageKind.Coffeescript = 'coffeescript';
-        LanguageKind.C = 'c';
-        LanguageKind.CPP = 'cpp';
-        LanguageKind.CSharp = 'csharp';
-        LanguageKind.CSS = 'css';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.D = 'd';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.Delphi = 'pascal';
-        LanguageKind.Diff = 'diff';
-        LanguageKind.Dart = 'dart';
-        LanguageKind.Dockerfile = 'dockerfile';
-        LanguageKind.Elixir = 'elixir';
-        LanguageKind.Erlang = 'erlang';
-        LanguageKind.FSharp = 'fsharp';
-        LanguageKind.GitCommit = 'git-commit';
-        LanguageKind.GitRebase = 'git-rebase';
-        LanguageKind.Go = 'go';
-        LanguageKind.Groovy = 'groovy';
-        LanguageKind.Handlebars = 'handlebars';
-        LanguageKind.Haskell = 'haskell';
-        LanguageKind.HTML = 'html';
-        LanguageKind.Ini = 'ini';
-        LanguageKind.Java = 'java';
-        LanguageKind.JavaScript = 'javascript';
-        LanguageKind.JavaScriptReact = 'javascriptreact';
-        LanguageKind.JSON = 'json';
-        LanguageKind.LaTeX = 'latex';
-        LanguageKind.Less = 'less';
-        LanguageKind.Lua = 'lua';
-        LanguageKind.Makefile = 'makefile';
-        LanguageKind.Markdown = 'markdown';
-        LanguageKind.ObjectiveC = 'objective-c';
-        LanguageKind.ObjectiveCPP = 'objective-cpp';
-        /**
-         * @since 3.18.0
-         */
-        LanguageKind.Pascal = 'pascal';
-        LanguageKind.Perl = 'perl';
-        LanguageKind.Perl6 = 'perl6';
-        LanguageKind.PHP = 'php';
-        LanguageKind.Plaintext = 'plaintext';
-        LanguageKind.Powershell = 'powershell';
-        LanguageKind.Pug = 'jade';
-        LanguageKind.Python = 'python';
-        LanguageKind.R = 'r';
-        LanguageKind.Razor = 'razor';
-        LanguageKind.Ruby = 'ruby';
-        LanguageKind.Rust = 'rust';
-        LanguageKind.SCSS = 'scss';
-        LanguageKind.SASS = 'sass';
-        LanguageKind.Scala = 'scala';
-        LanguageKind.ShaderLab = 'shaderlab';
-        LanguageKind.ShellScript = 'shellscript';
-        LanguageKind.SQL = 'sql';
-        LanguageKind.Swift = 'swift';
-        LanguageKind.TypeScript = 'typescript';
-        LanguageKind.TypeScriptReact = 'typescriptreact';
-        LanguageKind.TeX = 'tex';
-        LanguageKind.VisualBasic = 'vb';
-        LanguageKind.XML = 'xml';
-        LanguageKind.XSL = 'xsl';
-        LanguageKind.YAML = 'yaml';
-    })(LanguageKind || (exports.LanguageKind = LanguageKind = {}));
-    /**
-     * The TextDocumentItem namespace provides helper functions to work with
-     * {@link TextDocumentItem} literals.
-     */
-    var TextDocumentItem;
-    (function (TextDocumentItem) {
-        /**
-         * Creates a new TextDocumentItem literal.
-         * @param uri The document's uri.
-         * @param languageId The document's language identifier.
-         * @param version The document's version number.
-         * @param text The document's text.
-         */
-        function create(uri, languageId, version, text) {
-            return { uri: uri, languageId: languageId, version: version, text: text };
-        }
-        TextDocumentItem.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link TextDocumentItem} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && Is.string(candidate.languageId) && Is.integer(candidate.version) && Is.string(candidate.text);
-        }
-        TextDocumentItem.is = is;
-    })(TextDocumentItem || (exports.TextDocumentItem = TextDocumentItem = {}));
-    /**
-     * Describes the content type that a client supports in various
-     * result literals like `Hover`, `ParameterInfo` or `CompletionItem`.
-     *
-     * Please note that `MarkupKinds` must not start with a `$`. This kinds
-     * are reserved for internal usage.
-     */
-    var MarkupKind;
-    (function (MarkupKind) {
-        /**
-         * Plain text is supported as a content format
-         */
-        MarkupKind.PlainText = 'plaintext';
-        /**
-         * Markdown is supported as a content format
-         */
-        MarkupKind.Markdown = 'markdown';
-        /**
-         * Checks whether the given value is a value of the {@link MarkupKind} type.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate === MarkupKind.PlainText || candidate === MarkupKind.Markdown;
-        }
-        MarkupKind.is = is;
-    })(MarkupKind || (exports.MarkupKind = MarkupKind = {}));
-    var MarkupContent;
-    (function (MarkupContent) {
-        /**
-         * Checks whether the given value conforms to the {@link MarkupContent} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(value) && MarkupKind.is(candidate.kind) && Is.string(candidate.value);
-        }
-        MarkupContent.is = is;
-    })(MarkupContent || (exports.MarkupContent = MarkupContent = {}));
-    /**
-     * The kind of a completion entry.
-     */
-    var CompletionItemKind;
-    (function (CompletionItemKind) {
-        CompletionItemKind.Text = 1;
-        CompletionItemKind.Method = 2;
-        CompletionItemKind.Function = 3;
-        CompletionItemKind.Constructor = 4;
-        CompletionItemKind.Field = 5;
-        CompletionItemKind.Variable = 6;
-        CompletionItemKind.Class = 7;
-        CompletionItemKind.Interface = 8;
-        CompletionItemKind.Module = 9;
-        CompletionItemKind.Property = 10;
-        CompletionItemKind.Unit = 11;
-        CompletionItemKind.Value = 12;
-        CompletionItemKind.Enum = 13;
-        CompletionItemKind.Keyword = 14;
-        CompletionItemKind.Snippet = 15;
-        CompletionItemKind.Color = 16;
-        CompletionItemKind.File = 17;
-        CompletionItemKind.Reference = 18;
-        CompletionItemKind.Folder = 19;
-        CompletionItemKind.EnumMember = 20;
-        CompletionItemKind.Constant = 21;
-        CompletionItemKind.Struct = 22;
-        CompletionItemKind.Event = 23;
-        CompletionItemKind.Operator = 24;
-        CompletionItemKind.TypeParameter = 25;
-    })(CompletionItemKind || (exports.CompletionItemKind = CompletionItemKind = {}));
-    /**
-     * Defines whether the insert text in a completion item should be interpreted as
-     * plain text or a snippet.
-     */
-    var InsertTextFormat;
-    (function (InsertTextFormat) {
-        /**
-         * The primary text to be inserted is treated as a plain string.
-         */
-        InsertTextFormat.PlainText = 1;
-        /**
-         * The primary text to be inserted is treated as a snippet.
-         *
-         * A snippet can define tab stops and placeholders with `$1`, `$2`
-         * and `${3:foo}`. `$0` defines the final tab stop, it defaults to
-         * the end of the snippet. Placeholders with equal identifiers are linked,
-         * that is typing in one will update others too.
-         *
-         * See also: https://microsoft.github.io/language-server-protocol/specifications/specification-current/#snippet_syntax
-         */
-        InsertTextFormat.Snippet = 2;
-    })(InsertTextFormat || (exports.InsertTextFormat = InsertTextFormat = {}));
-    /**
-     * Completion item tags are extra annotations that tweak the rendering of a completion
-     * item.
-     *
-     * @since 3.15.0
-     */
-    var CompletionItemTag;
-    (function (CompletionItemTag) {
-        /**
-         * Render a completion as obsolete, usually using a strike-out.
-         */
-        CompletionItemTag.Deprecated = 1;
-    })(CompletionItemTag || (exports.CompletionItemTag = CompletionItemTag = {}));
-    /**
-     * The InsertReplaceEdit namespace provides functions to deal with insert / replace edits.
-     *
-     * @since 3.16.0
-     */
-    var InsertReplaceEdit;
-    (function (InsertReplaceEdit) {
-        /**
-         * Creates a new insert / replace edit
-         */
-        function create(newText, insert, replace) {
-            return { newText: newText, insert: insert, replace: replace };
-        }
-        InsertReplaceEdit.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link InsertReplaceEdit} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate && Is.string(candidate.newText) && Range.is(candidate.insert) && Range.is(candidate.replace);
-        }
-        InsertReplaceEdit.is = is;
-    })(InsertReplaceEdit || (exports.InsertReplaceEdit = InsertReplaceEdit = {}));
-    /**
-     * How whitespace and indentation is handled during completion
-     * item insertion.
-     *
-     * @since 3.16.0
-     */
-    var InsertTextMode;
-    (function (InsertTextMode) {
-        /**
-         * The insertion or replace strings is taken as it is. If the
-         * value is multi line the lines below the cursor will be
-         * inserted using the indentation defined in the string value.
-         * The client will not apply any kind of adjustments to the
-         * string.
-         */
-        InsertTextMode.asIs = 1;
-        /**
-         * The editor adjusts leading whitespace of new lines so that
-         * they match the indentation up to the cursor of the line for
-         * which the item is accepted.
-         *
-         * Consider a line like this: <2tabs><cursor><3tabs>foo. Accepting a
-         * multi line completion item is indented using 2 tabs and all
-         * following lines inserted will be indented using 2 tabs as well.
-         */
-        InsertTextMode.adjustIndentation = 2;
-    })(InsertTextMode || (exports.InsertTextMode = InsertTextMode = {}));
-    /**
-     * Defines how values from a set of defaults and an individual item will be
-     * merged.
-     *
-     * @since 3.18.0
-     */
-    var ApplyKind;
-    (function (ApplyKind) {
-        /**
-         * The value from the individual item (if provided and not `null`) will be
-         * used instead of the default.
-         */
-        ApplyKind.Replace = 1;
-        /**
-         * The value from the item will be merged with the default.
-         *
-         * The specific rules for mergeing values are defined against each field
-         * that supports merging.
-         */
-        ApplyKind.Merge = 2;
-    })(ApplyKind || (exports.ApplyKind = ApplyKind = {}));
-    var CompletionItemLabelDetails;
-    (function (CompletionItemLabelDetails) {
-        function is(value) {
-            var candidate = value;
-            return candidate && (Is.string(candidate.detail) || candidate.detail === undefined) &&
-                (Is.string(candidate.description) || candidate.description === undefined);
-        }
-        CompletionItemLabelDetails.is = is;
-    })(CompletionItemLabelDetails || (exports.CompletionItemLabelDetails = CompletionItemLabelDetails = {}));
-    /**
-     * The CompletionItem namespace provides functions to deal with
-     * completion items.
-     */
-    var CompletionItem;
-    (function (CompletionItem) {
-        /**
-         * Create a completion item and seed it with a label.
-         * @param label The completion item's label
-         */
-        function create(label) {
-            return { label: label };
-        }
-        CompletionItem.create = create;
-    })(CompletionItem || (exports.CompletionItem = CompletionItem = {}));
-    /**
-     * The CompletionList namespace provides functions to deal with
-     * completion lists.
-     */
-    var CompletionList;
-    (function (CompletionList) {
-        /**
-         * Creates a new completion list.
-         *
-         * @param items The completion items.
-         * @param isIncomplete The list is not complete.
-         */
-        function create(items, isIncomplete) {
-            return { items: items ? items : [], isIncomplete: !!isIncomplete };
-        }
-        CompletionList.create = create;
-    })(CompletionList || (exports.CompletionList = CompletionList = {}));
-    var MarkedString;
-    (function (MarkedString) {
-        /**
-         * Creates a marked string from plain text.
-         *
-         * @param plainText The plain text.
-         */
-        function fromPlainText(plainText) {
-            return plainText.replace(/[\\`*_{}[\]()#+\-.!]/g, '\\$&'); // escape markdown syntax tokens: http://daringfireball.net/projects/markdown/syntax#backslash
-        }
-        MarkedString.fromPlainText = fromPlainText;
-        /**
-         * Checks whether the given value conforms to the {@link MarkedString} type.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.string(candidate) || (Is.objectLiteral(candidate) && Is.string(candidate.language) && Is.string(candidate.value));
-        }
-        MarkedString.is = is;
-    })(MarkedString || (exports.MarkedString = MarkedString = {}));
-    var Hover;
-    (function (Hover) {
-        /**
-         * Checks whether the given value conforms to the {@link Hover} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return !!candidate && Is.objectLiteral(candidate) && (MarkupContent.is(candidate.contents) ||
-                MarkedString.is(candidate.contents) ||
-                Is.typedArray(candidate.contents, MarkedString.is)) && (value.range === undefined || Range.is(value.range));
-        }
-        Hover.is = is;
-    })(Hover || (exports.Hover = Hover = {}));
-    /**
-     * The ParameterInformation namespace provides helper functions to work with
-     * {@link ParameterInformation} literals.
-     */
-    var ParameterInformation;
-    (function (ParameterInformation) {
-        /**
-         * Creates a new parameter information literal.
-         *
-         * @param label A label string.
-         * @param documentation A doc string.
-         */
-        function create(label, documentation) {
-            return documentation ? { label: label, documentation: documentation } : { label: label };
-        }
-        ParameterInformation.create = create;
-    })(ParameterInformation || (exports.ParameterInformation = ParameterInformation = {}));
-    /**
-     * The SignatureInformation namespace provides helper functions to work with
-     * {@link SignatureInformation} literals.
-     */
-    var SignatureInformation;
-    (function (SignatureInformation) {
-        function create(label, documentation) {
-            var parameters = [];
-            for (var _i = 2; _i < arguments.length; _i++) {
-                parameters[_i - 2] = arguments[_i];
-            }
-            var result = { label: label };
-            if (Is.defined(documentation)) {
-                result.documentation = documentation;
-            }
-            if (Is.defined(parameters)) {
-                result.parameters = parameters;
-            }
-            else {
-                result.parameters = [];
-            }
-            return result;
-        }
-        SignatureInformation.create = create;
-    })(SignatureInformation || (exports.SignatureInformation = SignatureInformation = {}));
-    /**
-     * A document highlight kind.
-     */
-    var DocumentHighlightKind;
-    (function (DocumentHighlightKind) {
-        /**
-         * A textual occurrence.
-         */
-        DocumentHighlightKind.Text = 1;
-        /**
-         * Read-access of a symbol, like reading a variable.
-         */
-        DocumentHighlightKind.Read = 2;
-        /**
-         * Write-access of a symbol, like writing to a variable.
-         */
-        DocumentHighlightKind.Write = 3;
-    })(DocumentHighlightKind || (exports.DocumentHighlightKind = DocumentHighlightKind = {}));
-    /**
-     * DocumentHighlight namespace to provide helper functions to work with
-     * {@link DocumentHighlight} literals.
-     */
-    var DocumentHighlight;
-    (function (DocumentHighlight) {
-        /**
-         * Create a DocumentHighlight object.
-         * @param range The range the highlight applies to.
-         * @param kind The highlight kind
-         */
-        function create(range, kind) {
-            var result = { range: range };
-            if (Is.number(kind)) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        DocumentHighlight.create = create;
-    })(DocumentHighlight || (exports.DocumentHighlight = DocumentHighlight = {}));
-    /**
-     * A symbol kind.
-     */
-    var SymbolKind;
-    (function (SymbolKind) {
-        SymbolKind.File = 1;
-        SymbolKind.Module = 2;
-        SymbolKind.Namespace = 3;
-        SymbolKind.Package = 4;
-        SymbolKind.Class = 5;
-        SymbolKind.Method = 6;
-        SymbolKind.Property = 7;
-        SymbolKind.Field = 8;
-        SymbolKind.Constructor = 9;
-        SymbolKind.Enum = 10;
-        SymbolKind.Interface = 11;
-        SymbolKind.Function = 12;
-        SymbolKind.Variable = 13;
-        SymbolKind.Constant = 14;
-        SymbolKind.String = 15;
-        SymbolKind.Number = 16;
-        SymbolKind.Boolean = 17;
-        SymbolKind.Array = 18;
-        SymbolKind.Object = 19;
-        SymbolKind.Key = 20;
-        SymbolKind.Null = 21;
-        SymbolKind.EnumMember = 22;
-        SymbolKind.Struct = 23;
-        SymbolKind.Event = 24;
-        SymbolKind.Operator = 25;
-        SymbolKind.TypeParameter = 26;
-    })(SymbolKind || (exports.SymbolKind = SymbolKind = {}));
-    /**
-     * Symbol tags are extra annotations that tweak the rendering of a symbol.
-     *
-     * @since 3.16
-     */
-    var SymbolTag;
-    (function (SymbolTag) {
-        /**
-         * Render a symbol as obsolete, usually using a strike-out.
-         */
-        SymbolTag.Deprecated = 1;
-    })(SymbolTag || (exports.SymbolTag = SymbolTag = {}));
-    var SymbolInformation;
-    (function (SymbolInformation) {
-        /**
-         * Creates a new symbol information literal.
-         *
-         * @param name The name of the symbol.
-         * @param kind The kind of the symbol.
-         * @param range The range of the location of the symbol.
-         * @param uri The resource of the location of symbol.
-         * @param containerName The name of the symbol containing the symbol.
-         */
-        function create(name, kind, range, uri, containerName) {
-            var result = {
-                name: name,
-                kind: kind,
-                location: { uri: uri, range: range }
-            };
-            if (containerName) {
-                result.containerName = containerName;
-            }
-            return result;
-        }
-        SymbolInformation.create = create;
-    })(SymbolInformation || (exports.SymbolInformation = SymbolInformation = {}));
-    var WorkspaceSymbol;
-    (function (WorkspaceSymbol) {
-        /**
-         * Create a new workspace symbol.
-         *
-         * @param name The name of the symbol.
-         * @param kind The kind of the symbol.
-         * @param uri The resource of the location of the symbol.
-         * @param range An options range of the location.
-         * @returns A WorkspaceSymbol.
-         */
-        function create(name, kind, uri, range) {
-            return range !== undefined
-                ? { name: name, kind: kind, location: { uri: uri, range: range } }
-                : { name: name, kind: kind, location: { uri: uri } };
-        }
-        WorkspaceSymbol.create = create;
-    })(WorkspaceSymbol || (exports.WorkspaceSymbol = WorkspaceSymbol = {}));
-    var DocumentSymbol;
-    (function (DocumentSymbol) {
-        /**
-         * Creates a new symbol information literal.
-         *
-         * @param name The name of the symbol.
-         * @param detail The detail of the symbol.
-         * @param kind The kind of the symbol.
-         * @param range The range of the symbol.
-         * @param selectionRange The selectionRange of the symbol.
-         * @param children Children of the symbol.
-         */
-        function create(name, detail, kind, range, selectionRange, children) {
-            var result = {
-                name: name,
-                detail: detail,
-                kind: kind,
-                range: range,
-                selectionRange: selectionRange
-            };
-            if (children !== undefined) {
-                result.children = children;
-            }
-            return result;
-        }
-        DocumentSymbol.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DocumentSymbol} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return candidate &&
-                Is.string(candidate.name) && Is.number(candidate.kind) &&
-                Range.is(candidate.range) && Range.is(candidate.selectionRange) &&
-                (candidate.detail === undefined || Is.string(candidate.detail)) &&
-                (candidate.deprecated === undefined || Is.boolean(candidate.deprecated)) &&
-                (candidate.children === undefined || Array.isArray(candidate.children)) &&
-                (candidate.tags === undefined || Array.isArray(candidate.tags));
-        }
-        DocumentSymbol.is = is;
-    })(DocumentSymbol || (exports.DocumentSymbol = DocumentSymbol = {}));
-    /**
-     * A set of predefined code action kinds
-     */
-    var CodeActionKind;
-    (function (CodeActionKind) {
-        /**
-         * Empty kind.
-         */
-        CodeActionKind.Empty = '';
-        /**
-         * Base kind for quickfix actions: 'quickfix'
-         */
-        CodeActionKind.QuickFix = 'quickfix';
-        /**
-         * Base kind for refactoring actions: 'refactor'
-         */
-        CodeActionKind.Refactor = 'refactor';
-        /**
-         * Base kind for refactoring extraction actions: 'refactor.extract'
-         *
-         * Example extract actions:
-         *
-         * - Extract method
-         * - Extract function
-         * - Extract variable
-         * - Extract interface from class
-         * - ...
-         */
-        CodeActionKind.RefactorExtract = 'refactor.extract';
-        /**
-         * Base kind for refactoring inline actions: 'refactor.inline'
-         *
-         * Example inline actions:
-         *
-         * - Inline function
-         * - Inline variable
-         * - Inline constant
-         * - ...
-         */
-        CodeActionKind.RefactorInline = 'refactor.inline';
-        /**
-         * Base kind for refactoring move actions: `refactor.move`
-         *
-         * Example move actions:
-         *
-         * - Move a function to a new file
-         * - Move a property between classes
-         * - Move method to base class
-         * - ...
-         *
-         * @since 3.18.0
-         */
-        CodeActionKind.RefactorMove = 'refactor.move';
-        /**
-         * Base kind for refactoring rewrite actions: 'refactor.rewrite'
-         *
-         * Example rewrite actions:
-         *
-         * - Convert JavaScript function to class
-         * - Add or remove parameter
-         * - Encapsulate field
-         * - Make method static
-         * - Move method to base class
-         * - ...
-         */
-        CodeActionKind.RefactorRewrite = 'refactor.rewrite';
-        /**
-         * Base kind for source actions: `source`
-         *
-         * Source code actions apply to the entire file.
-         */
-        CodeActionKind.Source = 'source';
-        /**
-         * Base kind for an organize imports source action: `source.organizeImports`
-         */
-        CodeActionKind.SourceOrganizeImports = 'source.organizeImports';
-        /**
-         * Base kind for auto-fix source actions: `source.fixAll`.
-         *
-         * Fix all actions automatically fix errors that have a clear fix that do not require user input.
-         * They should not suppress errors or perform unsafe fixes such as generating new types or classes.
-         *
-         * @since 3.15.0
-         */
-        CodeActionKind.SourceFixAll = 'source.fixAll';
-        /**
-         * Base kind for all code actions applying to the entire notebook's scope. CodeActionKinds using
-         * this should always begin with `notebook.`
-         *
-         * @since 3.18.0
-         */
-        CodeActionKind.Notebook = 'notebook';
-    })(CodeActionKind || (exports.CodeActionKind = CodeActionKind = {}));
-    /**
-     * The reason why code actions were requested.
-     *
-     * @since 3.17.0
-     */
-    var CodeActionTriggerKind;
-    (function (CodeActionTriggerKind) {
-        /**
-         * Code actions were explicitly requested by the user or by an extension.
-         */
-        CodeActionTriggerKind.Invoked = 1;
-        /**
-         * Code actions were requested automatically.
-         *
-         * This typically happens when current selection in a file changes, but can
-         * also be triggered when file content changes.
-         */
-        CodeActionTriggerKind.Automatic = 2;
-    })(CodeActionTriggerKind || (exports.CodeActionTriggerKind = CodeActionTriggerKind = {}));
-    /**
-     * The CodeActionContext namespace provides helper functions to work with
-     * {@link CodeActionContext} literals.
-     */
-    var CodeActionContext;
-    (function (CodeActionContext) {
-        /**
-         * Creates a new CodeActionContext literal.
-         */
-        function create(diagnostics, only, triggerKind) {
-            var result = { diagnostics: diagnostics };
-            if (only !== undefined && only !== null) {
-                result.only = only;
-            }
-            if (triggerKind !== undefined && triggerKind !== null) {
-                result.triggerKind = triggerKind;
-            }
-            return result;
-        }
-        CodeActionContext.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeActionContext} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.typedArray(candidate.diagnostics, Diagnostic.is)
-                && (candidate.only === undefined || Is.typedArray(candidate.only, Is.string))
-                && (candidate.triggerKind === undefined || candidate.triggerKind === CodeActionTriggerKind.Invoked || candidate.triggerKind === CodeActionTriggerKind.Automatic);
-        }
-        CodeActionContext.is = is;
-    })(CodeActionContext || (exports.CodeActionContext = CodeActionContext = {}));
-    /**
-     * Code action tags are extra annotations that tweak the behavior of a code action.
-     *
-     * @since 3.18.0
-     */
-    var CodeActionTag;
-    (function (CodeActionTag) {
-        /**
-         * Marks the code action as LLM-generated.
-         */
-        CodeActionTag.LLMGenerated = 1;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeActionTag} interface.
-         */
-        function is(value) {
-            return Is.defined(value) && value === CodeActionTag.LLMGenerated;
-        }
-        CodeActionTag.is = is;
-    })(CodeActionTag || (exports.CodeActionTag = CodeActionTag = {}));
-    var CodeAction;
-    (function (CodeAction) {
-        function create(title, kindOrCommandOrEdit, kind) {
-            var result = { title: title };
-            var checkKind = true;
-            if (typeof kindOrCommandOrEdit === 'string') {
-                checkKind = false;
-                result.kind = kindOrCommandOrEdit;
-            }
-            else if (Command.is(kindOrCommandOrEdit)) {
-                result.command = kindOrCommandOrEdit;
-            }
-            else {
-                result.edit = kindOrCommandOrEdit;
-            }
-            if (checkKind && kind !== undefined) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        CodeAction.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate && Is.string(candidate.title) &&
-                (candidate.diagnostics === undefined || Is.typedArray(candidate.diagnostics, Diagnostic.is)) &&
-                (candidate.kind === undefined || Is.string(candidate.kind)) &&
-                (candidate.edit !== undefined || candidate.command !== undefined) &&
-                (candidate.command === undefined || Command.is(candidate.command)) &&
-                (candidate.isPreferred === undefined || Is.boolean(candidate.isPreferred)) &&
-                (candidate.edit === undefined || WorkspaceEdit.is(candidate.edit)) &&
-                (candidate.tags === undefined || Is.typedArray(candidate.tags, CodeActionTag.is));
-        }
-        CodeAction.is = is;
-    })(CodeAction || (exports.CodeAction = CodeAction = {}));
-    /**
-     * The CodeLens namespace provides helper functions to work with
-     * {@link CodeLens} literals.
-     */
-    var CodeLens;
-    (function (CodeLens) {
-        /**
-         * Creates a new CodeLens literal.
-         */
-        function create(range, data) {
-            var result = { range: range };
-            if (Is.defined(data)) {
-                result.data = data;
-            }
-            return result;
-        }
-        CodeLens.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link CodeLens} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.command) || Command.is(candidate.command));
-        }
-        CodeLens.is = is;
-    })(CodeLens || (exports.CodeLens = CodeLens = {}));
-    /**
-     * The FormattingOptions namespace provides helper functions to work with
-     * {@link FormattingOptions} literals.
-     */
-    var FormattingOptions;
-    (function (FormattingOptions) {
-        /**
-         * Creates a new FormattingOptions literal.
-         */
-        function create(tabSize, insertSpaces) {
-            return { tabSize: tabSize, insertSpaces: insertSpaces };
-        }
-        FormattingOptions.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link FormattingOptions} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.uinteger(candidate.tabSize) && Is.boolean(candidate.insertSpaces);
-        }
-        FormattingOptions.is = is;
-    })(FormattingOptions || (exports.FormattingOptions = FormattingOptions = {}));
-    /**
-     * The DocumentLink namespace provides helper functions to work with
-     * {@link DocumentLink} literals.
-     */
-    var DocumentLink;
-    (function (DocumentLink) {
-        /**
-         * Creates a new DocumentLink literal.
-         */
-        function create(range, target, data) {
-            return { range: range, target: target, data: data };
-        }
-        DocumentLink.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link DocumentLink} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.target) || Is.string(candidate.target));
-        }
-        DocumentLink.is = is;
-    })(DocumentLink || (exports.DocumentLink = DocumentLink = {}));
-    /**
-     * The SelectionRange namespace provides helper function to work with
-     * SelectionRange literals.
-     */
-    var SelectionRange;
-    (function (SelectionRange) {
-        /**
-         * Creates a new SelectionRange
-         * @param range the range.
-         * @param parent an optional parent.
-         */
-        function create(range, parent) {
-            return { range: range, parent: parent };
-        }
-        SelectionRange.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Range.is(candidate.range) && (candidate.parent === undefined || SelectionRange.is(candidate.parent));
-        }
-        SelectionRange.is = is;
-    })(SelectionRange || (exports.SelectionRange = SelectionRange = {}));
-    /**
-     * A set of predefined token types. This set is not fixed
-     * an clients can specify additional token types via the
-     * corresponding client capabilities.
-     *
-     * @since 3.16.0
-     */
-    var SemanticTokenTypes;
-    (function (SemanticTokenTypes) {
-        SemanticTokenTypes["namespace"] = "namespace";
-        /**
-         * Represents a generic type. Acts as a fallback for types which can't be mapped to
-         * a specific type like class or enum.
-         */
-        SemanticTokenTypes["type"] = "type";
-        SemanticTokenTypes["class"] = "class";
-        SemanticTokenTypes["enum"] = "enum";
-        SemanticTokenTypes["interface"] = "interface";
-        SemanticTokenTypes["struct"] = "struct";
-        SemanticTokenTypes["typeParameter"] = "typeParameter";
-        SemanticTokenTypes["parameter"] = "parameter";
-        SemanticTokenTypes["variable"] = "variable";
-        SemanticTokenTypes["property"] = "property";
-        SemanticTokenTypes["enumMember"] = "enumMember";
-        SemanticTokenTypes["event"] = "event";
-        SemanticTokenTypes["function"] = "function";
-        SemanticTokenTypes["method"] = "method";
-        SemanticTokenTypes["macro"] = "macro";
-        SemanticTokenTypes["keyword"] = "keyword";
-        SemanticTokenTypes["modifier"] = "modifier";
-        SemanticTokenTypes["comment"] = "comment";
-        SemanticTokenTypes["string"] = "string";
-        SemanticTokenTypes["number"] = "number";
-        SemanticTokenTypes["regexp"] = "regexp";
-        SemanticTokenTypes["operator"] = "operator";
-        /**
-         * @since 3.17.0
-         */
-        SemanticTokenTypes["decorator"] = "decorator";
-        /**
-         * @since 3.18.0
-         */
-        SemanticTokenTypes["label"] = "label";
-    })(SemanticTokenTypes || (exports.SemanticTokenTypes = SemanticTokenTypes = {}));
-    /**
-     * A set of predefined token modifiers. This set is not fixed
-     * an clients can specify additional token types via the
-     * corresponding client capabilities.
-     *
-     * @since 3.16.0
-     */
-    var SemanticTokenModifiers;
-    (function (SemanticTokenModifiers) {
-        SemanticTokenModifiers["declaration"] = "declaration";
-        SemanticTokenModifiers["definition"] = "definition";
-        SemanticTokenModifiers["readonly"] = "readonly";
-        SemanticTokenModifiers["static"] = "static";
-        SemanticTokenModifiers["deprecated"] = "deprecated";
-        SemanticTokenModifiers["abstract"] = "abstract";
-        SemanticTokenModifiers["async"] = "async";
-        SemanticTokenModifiers["modification"] = "modification";
-        SemanticTokenModifiers["documentation"] = "documentation";
-        SemanticTokenModifiers["defaultLibrary"] = "defaultLibrary";
-    })(SemanticTokenModifiers || (exports.SemanticTokenModifiers = SemanticTokenModifiers = {}));
-    /**
-     * @since 3.16.0
-     */
-    var SemanticTokens;
-    (function (SemanticTokens) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && (candidate.resultId === undefined || typeof candidate.resultId === 'string') &&
-                Array.isArray(candidate.data) && (candidate.data.length === 0 || typeof candidate.data[0] === 'number');
-        }
-        SemanticTokens.is = is;
-    })(SemanticTokens || (exports.SemanticTokens = SemanticTokens = {}));
-    /**
-     * The InlineValueText namespace provides functions to deal with InlineValueTexts.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueText;
-    (function (InlineValueText) {
-        /**
-         * Creates a new InlineValueText literal.
-         */
-        function create(range, text) {
-            return { range: range, text: text };
-        }
-        InlineValueText.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range) && Is.string(candidate.text);
-        }
-        InlineValueText.is = is;
-    })(InlineValueText || (exports.InlineValueText = InlineValueText = {}));
-    /**
-     * The InlineValueVariableLookup namespace provides functions to
-     * deal with InlineValueVariableLookups.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueVariableLookup;
-    (function (InlineValueVariableLookup) {
-        /**
-         * Creates a new InlineValueText literal.
-         */
-        function create(range, variableName, caseSensitiveLookup) {
-            return { range: range, variableName: variableName, caseSensitiveLookup: caseSensitiveLookup };
-        }
-        InlineValueVariableLookup.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range) && Is.boolean(candidate.caseSensitiveLookup)
-                && (Is.string(candidate.variableName) || candidate.variableName === undefined);
-        }
-        InlineValueVariableLookup.is = is;
-    })(InlineValueVariableLookup || (exports.InlineValueVariableLookup = InlineValueVariableLookup = {}));
-    /**
-     * The InlineValueEvaluatableExpression namespace provides functions to deal with InlineValueEvaluatableExpression.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueEvaluatableExpression;
-    (function (InlineValueEvaluatableExpression) {
-        /**
-         * Creates a new InlineValueEvaluatableExpression literal.
-         */
-        function create(range, expression) {
-            return { range: range, expression: expression };
-        }
-        InlineValueEvaluatableExpression.create = create;
-        function is(value) {
-            var candidate = value;
-            return candidate !== undefined && candidate !== null && Range.is(candidate.range)
-                && (Is.string(candidate.expression) || candidate.expression === undefined);
-        }
-        InlineValueEvaluatableExpression.is = is;
-    })(InlineValueEvaluatableExpression || (exports.InlineValueEvaluatableExpression = InlineValueEvaluatableExpression = {}));
-    /**
-     * The InlineValueContext namespace provides helper functions to work with
-     * {@link InlineValueContext} literals.
-     *
-     * @since 3.17.0
-     */
-    var InlineValueContext;
-    (function (InlineValueContext) {
-        /**
-         * Creates a new InlineValueContext literal.
-         */
-        function create(frameId, stoppedLocation) {
-            return { frameId: frameId, stoppedLocation: stoppedLocation };
-        }
-        InlineValueContext.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link InlineValueContext} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Range.is(value.stoppedLocation);
-        }
-        InlineValueContext.is = is;
-    })(InlineValueContext || (exports.InlineValueContext = InlineValueContext = {}));
-    /**
-     * Inlay hint kinds.
-     *
-     * @since 3.17.0
-     */
-    var InlayHintKind;
-    (function (InlayHintKind) {
-        /**
-         * An inlay hint that for a type annotation.
-         */
-        InlayHintKind.Type = 1;
-        /**
-         * An inlay hint that is for a parameter.
-         */
-        InlayHintKind.Parameter = 2;
-        function is(value) {
-            return value === 1 || value === 2;
-        }
-        InlayHintKind.is = is;
-    })(InlayHintKind || (exports.InlayHintKind = InlayHintKind = {}));
-    var InlayHintLabelPart;
-    (function (InlayHintLabelPart) {
-        function create(value) {
-            return { value: value };
-        }
-        InlayHintLabelPart.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && (candidate.tooltip === undefined || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip))
-                && (candidate.location === undefined || Location.is(candidate.location))
-                && (candidate.command === undefined || Command.is(candidate.command));
-        }
-        InlayHintLabelPart.is = is;
-    })(InlayHintLabelPart || (exports.InlayHintLabelPart = InlayHintLabelPart = {}));
-    var InlayHint;
-    (function (InlayHint) {
-        function create(position, label, kind) {
-            var result = { position: position, label: label };
-            if (kind !== undefined) {
-                result.kind = kind;
-            }
-            return result;
-        }
-        InlayHint.create = create;
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && Position.is(candidate.position)
-                && (Is.string(candidate.label) || Is.typedArray(candidate.label, InlayHintLabelPart.is))
-                && (candidate.kind === undefined || InlayHintKind.is(candidate.kind))
-                && (candidate.textEdits === undefined) || Is.typedArray(candidate.textEdits, TextEdit.is)
-                && (candidate.tooltip === undefined || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip))
-                && (candidate.paddingLeft === undefined || Is.boolean(candidate.paddingLeft))
-                && (candidate.paddingRight === undefined || Is.boolean(candidate.paddingRight));
-        }
-        InlayHint.is = is;
-    })(InlayHint || (exports.InlayHint = InlayHint = {}));
-    var StringValue;
-    (function (StringValue) {
-        function createSnippet(value) {
-            return { kind: 'snippet', value: value };
-        }
-        StringValue.createSnippet = createSnippet;
-        function isSnippet(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate)
-                && candidate.kind === 'snippet'
-                && Is.string(candidate.value);
-        }
-        StringValue.isSnippet = isSnippet;
-    })(StringValue || (exports.StringValue = StringValue = {}));
-    var InlineCompletionItem;
-    (function (InlineCompletionItem) {
-        function create(insertText, filterText, range, command) {
-            return { insertText: insertText, filterText: filterText, range: range, command: command };
-        }
-        InlineCompletionItem.create = create;
-    })(InlineCompletionItem || (exports.InlineCompletionItem = InlineCompletionItem = {}));
-    var InlineCompletionList;
-    (function (InlineCompletionList) {
-        function create(items) {
-            return { items: items };
-        }
-        InlineCompletionList.create = create;
-    })(InlineCompletionList || (exports.InlineCompletionList = InlineCompletionList = {}));
-    /**
-     * Describes how an {@link InlineCompletionItemProvider inline completion provider} was triggered.
-     *
-     * @since 3.18.0
-     */
-    var InlineCompletionTriggerKind;
-    (function (InlineCompletionTriggerKind) {
-        /**
-         * Completion was triggered explicitly by a user gesture.
-         */
-        InlineCompletionTriggerKind.Invoked = 1;
-        /**
-         * Completion was triggered automatically while editing.
-         */
-        InlineCompletionTriggerKind.Automatic = 2;
-    })(InlineCompletionTriggerKind || (exports.InlineCompletionTriggerKind = InlineCompletionTriggerKind = {}));
-    var SelectedCompletionInfo;
-    (function (SelectedCompletionInfo) {
-        function create(range, text) {
-            return { range: range, text: text };
-        }
-        SelectedCompletionInfo.create = create;
-    })(SelectedCompletionInfo || (exports.SelectedCompletionInfo = SelectedCompletionInfo = {}));
-    var InlineCompletionContext;
-    (function (InlineCompletionContext) {
-        function create(triggerKind, selectedCompletionInfo) {
-            return { triggerKind: triggerKind, selectedCompletionInfo: selectedCompletionInfo };
-        }
-        InlineCompletionContext.create = create;
-    })(InlineCompletionContext || (exports.InlineCompletionContext = InlineCompletionContext = {}));
-    var WorkspaceFolder;
-    (function (WorkspaceFolder) {
-        function is(value) {
-            var candidate = value;
-            return Is.objectLiteral(candidate) && URI.is(candidate.uri) && Is.string(candidate.name);
-        }
-        WorkspaceFolder.is = is;
-    })(WorkspaceFolder || (exports.WorkspaceFolder = WorkspaceFolder = {}));
-    exports.EOL = ['\n', '\r\n', '\r'];
-    /**
-     * @deprecated Use the text document from the new vscode-languageserver-textdocument package.
-     */
-    var TextDocument;
-    (function (TextDocument) {
-        /**
-         * Creates a new ITextDocument literal from the given uri and content.
-         * @param uri The document's uri.
-         * @param languageId The document's language Id.
-         * @param version The document's version.
-         * @param content The document's content.
-         */
-        function create(uri, languageId, version, content) {
-            return new FullTextDocument(uri, languageId, version, content);
-        }
-        TextDocument.create = create;
-        /**
-         * Checks whether the given literal conforms to the {@link ITextDocument} interface.
-         */
-        function is(value) {
-            var candidate = value;
-            return Is.defined(candidate) && Is.string(candidate.uri) && (Is.undefined(candidate.languageId) || Is.string(candidate.languageId)) && Is.uinteger(candidate.lineCount)
-                && Is.func(candidate.getText) && Is.func(candidate.positionAt) && Is.func(candidate.offsetAt) ? true : false;
-        }
-        TextDocument.is = is;
-        function applyEdits(document, edits) {
-            var text = document.getText();
-            var sortedEdits = mergeSort(edits, function (a, b) {
-                var diff = a.range.start.line - b.range.start.line;
-                if (diff === 0) {
-                    return a.range.start.character - b.range.start.character;
-                }
-                return diff;
-            });
-            var lastModifiedOffset = text.length;
-            for (var i = sortedEdits.length - 1; i >= 0; i--) {
-                var e = sortedEdits[i];
-                var startOffset = document.offsetAt(e.range.start);
-                var endOffset = document.offsetAt(e.range.end);
-                if (endOffset <= lastModifiedOffset) {
-                    text = text.substring(0, startOffset) + e.newText + text.substring(endOffset, text.length);
-                }
-                else {
-                    throw new Error('Overlapping edit');
-                }
-                lastModifiedOffset = startOffset;
-            }
-            return text;
-        }
-        TextDocument.applyEdits = applyEdits;
-        function mergeSort(data, compare) {
-            if (data.length <= 1) {
-                // sorted
-                return data;
-            }
-            var p = (data.length / 2) | 0;
-            var left = data.slice(0, p);
-            var right = data.slice(p);
-            mergeSort(left, compare);
-            mergeSort(right, compare);
-            var leftIdx = 0;
-            var rightIdx = 0;
-            var i = 0;
-            while (leftIdx < left.length && rightIdx < right.length) {
-                var ret = compare(left[leftIdx], right[rightIdx]);
-                if (ret <= 0) {
-                    // smaller_equal -> take left to preserve order
-                    data[i++] = left[leftIdx++];
-                }
-                else {
-                    // greater -> take right
-                    data[i++] = right[rightIdx++];
-                }
-            }
-            while (leftIdx < left.length) {
-                data[i++] = left[leftIdx++];
-            }
-            while (rightIdx < right.length) {
-                data[i++] = right[rightIdx++];
-            }
-            return data;
-        }
-    })(TextDocument || (exports.TextDocument = TextDocument = {}));
-    /**
-     * @deprecated Use the text document from the new vscode-languageserver-textdocument package.
-     */
-    var FullTextDocument = /** @class */ (function () {
-        function FullTextDocument(uri, languageId, version, content) {
-            this._uri = uri;
-            this._languageId = languageId;
-            this._version = version;
-            this._content = content;
-            this._lineOffsets = undefined;
-        }
-        Object.defineProperty(FullTextDocument.prototype, "uri", {
-            get: function () {
-                return this._uri;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "languageId", {
-            get: function () {
-                return this._languageId;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        Object.defineProperty(FullTextDocument.prototype, "version", {
-            get: function () {
-                return this._version;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        FullTextDocument.prototype.getText = function (range) {
-            if (range) {
-                var start = this.offsetAt(range.start);
-                var end = this.offsetAt(range.end);
-                return this._content.substring(start, end);
-            }
-            return this._content;
-        };
-        FullTextDocument.prototype.update = function (event, version) {
-            this._content = event.text;
-            this._version = version;
-            this._lineOffsets = undefined;
-        };
-        FullTextDocument.prototype.getLineOffsets = function () {
-            if (this._lineOffsets === undefined) {
-                var lineOffsets = [];
-                var text = this._content;
-                var isLineStart = true;
-                for (var i = 0; i < text.length; i++) {
-                    if (isLineStart) {
-                        lineOffsets.push(i);
-                        isLineStart = false;
-                    }
-                    var ch = text.charAt(i);
-                    isLineStart = (ch === '\r' || ch === '\n');
-                    if (ch === '\r' && i + 1 < text.length && text.charAt(i + 1) === '\n') {
-                        i++;
-                    }
-                }
-                if (isLineStart && text.length > 0) {
-                    lineOffsets.push(text.length);
-                }
-                this._lineOffsets = lineOffsets;
-            }
-            return this._lineOffsets;
-        };
-        FullTextDocument.prototype.positionAt = function (offset) {
-            offset = Math.max(Math.min(offset, this._content.length), 0);
-            var lineOffsets = this.getLineOffsets();
-            var low = 0, high = lineOffsets.length;
-            if (high === 0) {
-                return Position.create(0, offset);
-            }
-            while (low < high) {
-                var mid = Math.floor((low + high) / 2);
-                if (lineOffsets[mid] > offset) {
-                    high = mid;
-                }
-                else {
-                    low = mid + 1;
-                }
-            }
-            // low is the least x for which the line offset is larger than the current offset
-            // or array.length if no line offset is larger than the current offset
-            var line = low - 1;
-            return Position.create(line, offset - lineOffsets[line]);
-        };
-        FullTextDocument.prototype.offsetAt = function (position) {
-            var lineOffsets = this.getLineOffsets();
-            if (position.line >= lineOffsets.length) {
-                return this._content.length;
-            }
-            else if (position.line < 0) {
-                return 0;
-            }
-            var lineOffset = lineOffsets[position.line];
-            var nextLineOffset = (position.line + 1 < lineOffsets.length) ? lineOffsets[position.line + 1] : this._content.length;
-            return Math.max(Math.min(lineOffset + position.character, nextLineOffset), lineOffset);
-        };
-        Object.defineProperty(FullTextDocument.prototype, "lineCount", {
-            get: function () {
-                return this.getLineOffsets().length;
-            },
-            enumerable: false,
-            configurable: true
-        });
-        return FullTextDocument;
-    }());
-    var Is;
-    (function (Is) {
-        var toString = Object.prototype.toString;
-        function defined(value) {
-            return typeof value !== 'undefined';
-        }
-        Is.defined = defined;
-        function undefined(value) {
-            return typeof value === 'undefined';
-        }
-        Is.undefined = undefined;
-        function boolean(value) {
-            return value === true || value === false;
-        }
-        Is.boolean = boolean;
-        function string(value) {
-            return toString.call(value) === '[object String]';
-        }
-        Is.string = string;
-        function number(value) {
-            return toString.call(value) === '[object Number]';
-        }
-        Is.number = number;
-        function numberRange(value, min, max) {
-            return toString.call(value) === '[object Number]' && min <= value && value <= max;
-        }
-        Is.numberRange = numberRange;
-        function integer(value) {
-            return toString.call(value) === '[object Number]' && -2147483648 <= value && value <= 2147483647;
-        }
-        Is.integer = integer;
-        function uinteger(value) {
-            return toString.call(value) === '[object Number]' && 0 <= value && value <= 2147483647;
-        }
-        Is.uinteger = uinteger;
-        function func(value) {
-            return toString.call(value) === '[object Function]';
-        }
-        Is.func = func;
-        function objectLiteral(value) {
-            // Strictly speaking class instances pass this check as well. Since the LSP
-            // doesn't use classes we ignore this for now. If we do we need to add something
-            // like this: `Object.getPrototypeOf(Object.getPrototypeOf(x)) === null`
-            return value !== null && typeof value === 'object';
-        }
-        Is.objectLiteral = objectLiteral;
-        function typedArray(value, check) {
-            return Array.isArray(value) && value.every(check);
-        }
-        Is.typedArray = typedArray;
-    })(Is || (Is = {}));
-});
-
-
-/***/ }),
-
 /***/ 2613:
 /***/ ((module) => {
 
@@ -47368,6 +40349,9 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
 ;// CONCATENATED MODULE: ./src/errors.ts
 /**
  * One typed family for every failure the action can report: what failed (the message), what to do
@@ -47447,11 +40431,63 @@ function formatError(e, redact = (s) => s) {
     return redact(text);
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: ./src/format.ts
+/**
+ * Number formatting shared by every message: byte sizes and durations.
+ *
+ * Byte formatting (docs/protocol.md §2.9, last paragraph): units B, KiB, MiB, GiB,
+ * TiB (powers of 1024); a plain integer for bytes; two decimals below 10, one below 100, none
+ * otherwise. `4096 MiB` → `4.00 GiB`, `10 GiB` → `10.0 GiB`, `512` → `512 B`.
+ *
+ * Rounding never produces an out-of-rule string: a value that rounds up to the next band uses
+ * that band's precision (9.999 KiB → `10.0 KiB`), and one that rounds up to 1024 of a unit moves
+ * to the next unit (1048575 B → `1.00 MiB`, not `1024 KiB`).
+ */
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+function formatBytes(n) {
+    if (!Number.isFinite(n))
+        return `${n} B`;
+    if (n < 0)
+        return `-${formatBytes(-n)}`;
+    if (n < 1024)
+        return `${Math.round(n)} B`;
+    let unit = 0;
+    let v = n;
+    while (v >= 1024 && unit < UNITS.length - 1) {
+        v /= 1024;
+        unit++;
+    }
+    for (;;) {
+        const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+        const text = v.toFixed(decimals);
+        const rounded = Number(text);
+        if (decimals === 2 && rounded >= 10) {
+            v = 10; // 9.995.. rounds to 10.00: show it with the precision of the next band
+            continue;
+        }
+        if (decimals === 1 && rounded >= 100) {
+            v = 100;
+            continue;
+        }
+        if (rounded >= 1024 && unit < UNITS.length - 1) {
+            v = rounded / 1024;
+            unit++;
+            continue;
+        }
+        return `${text} ${UNITS[unit]}`;
+    }
+}
+/** 850 → `850ms`, 1500 → `1.5s`, 90000 → `1m30s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    if (ms < 60_000)
+        return `${Math.round(ms / 100) / 10}s`;
+    const m = Math.floor(ms / 60_000);
+    const s = Math.round((ms % 60_000) / 1000);
+    return s ? `${m}m${s}s` : `${m}m`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/untrusted.ts
 /**
  * Text the action did not write (the builder's log, which carries the output of the user's own RUN
@@ -47602,6 +40638,1365 @@ function checkDerivedName(name, from) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/dockerfile/shell.ts
+/**
+ * The pieces of BuildKit's shell lexer (`frontend/dockerfile/shell`) that planning needs: its word
+ * splitting (as the parser uses it to find heredocs) and quote removal on one word (as BuildKit
+ * does for FROM images). Variables are never expanded: planning does not evaluate ARG/ENV.
+ */
+const isSpace = (ch) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\v' || ch === '\f';
+/**
+ * Splits on unquoted, unescaped whitespace, keeping quotes and escape characters in the words
+ * (for the builder command line). An unterminated quote runs to the end of the input.
+ */
+function splitRawWords(s, escape) {
+    const words = [];
+    let i = 0;
+    while (i < s.length) {
+        while (i < s.length && isSpace(s[i]))
+            i++;
+        if (i >= s.length)
+            break;
+        const start = i;
+        while (i < s.length && !isSpace(s[i])) {
+            const ch = s[i];
+            if (ch === escape) {
+                i += 2;
+            }
+            else if (ch === "'") {
+                const end = s.indexOf("'", i + 1);
+                i = end < 0 ? s.length : end + 1;
+            }
+            else if (ch === '"') {
+                i++;
+                while (i < s.length && s[i] !== '"')
+                    i += s[i] === escape ? 2 : 1;
+                i++;
+            }
+            else {
+                i++;
+            }
+        }
+        i = Math.min(i, s.length);
+        words.push({ word: s.slice(start, i), start });
+    }
+    return words;
+}
+/** An error of BuildKit's shell lexer (unterminated quote, bad `${...}` substitution). */
+class ShellLexError extends Error {
+}
+const isUnicodeSpace = (ch) => /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u.test(ch);
+const isLetter = (ch) => /^\p{L}$/u.test(ch);
+const isDigit = (ch) => /^\p{Nd}$/u.test(ch);
+/**
+ * BuildKit's `shell.Lex.ProcessWords` with no variables set and `SkipUnsetEnv` (so `$x`, `${x}`,
+ * `${x:-y}` stay as written, as when the parser looks for heredocs): splits on unquoted, unescaped
+ * whitespace, with quotes and escape characters kept or removed as asked. Throws ShellLexError
+ * where the lexer fails.
+ */
+function processWords(input, opts) {
+    const chars = Array.from(input);
+    let pos = 0;
+    const EOF = '';
+    const peek = () => (pos < chars.length ? chars[pos] : EOF);
+    const next = () => (pos < chars.length ? chars[pos++] : EOF);
+    const { escape, rawQuotes } = opts;
+    let rawEscapes = opts.rawEscapes;
+    function singleQuote() {
+        let r = '';
+        const open = next();
+        if (rawQuotes)
+            r += open;
+        for (;;) {
+            const ch = next();
+            if (ch === EOF)
+                throw new ShellLexError('unexpected end of statement while looking for matching single-quote');
+            if (ch === "'") {
+                if (rawQuotes)
+                    r += ch;
+                return r;
+            }
+            r += ch;
+        }
+    }
+    function doubleQuote() {
+        let r = '';
+        const open = next();
+        if (rawQuotes)
+            r += open;
+        for (;;) {
+            const p = peek();
+            if (p === EOF)
+                throw new ShellLexError('unexpected end of statement while looking for matching double-quote');
+            if (p === '"') {
+                const ch = next();
+                if (rawQuotes)
+                    r += ch;
+                return r;
+            }
+            if (p === '$') {
+                r += dollar();
+                continue;
+            }
+            let ch = next();
+            if (ch === escape) {
+                if (rawEscapes)
+                    r += ch;
+                const q = peek();
+                if (q === EOF)
+                    continue;
+                if (q === '"' || q === '$' || q === escape)
+                    ch = next();
+            }
+            r += ch;
+        }
+    }
+    function name() {
+        let n = '';
+        while (peek() !== EOF) {
+            const ch = peek();
+            if (n === '' && isDigit(ch)) {
+                while (peek() !== EOF && isDigit(peek()))
+                    n += next();
+                return n;
+            }
+            if (n === '' && '@*#?-$!0'.includes(ch))
+                return next();
+            if (!isLetter(ch) && !isDigit(ch) && ch !== '_')
+                break;
+            n += next();
+        }
+        return n;
+    }
+    function dollar() {
+        next();
+        if (peek() !== '{') {
+            const n = name();
+            return n === '' ? '$' : `$${n}`;
+        }
+        next();
+        const p = peek();
+        if (p === EOF)
+            throw new ShellLexError("syntax error: missing '}'");
+        if (p === '{' || p === '}' || p === ':')
+            throw new ShellLexError('syntax error: bad substitution');
+        const n = name();
+        let ch = next();
+        let chs = ch;
+        let nullIsUnset = false;
+        switch (ch) {
+            case '}':
+                return `\${${n}}`;
+            case ':':
+                nullIsUnset = true;
+                ch = next();
+                chs += ch;
+            // falls through
+            case '+':
+            case '-':
+            case '?':
+            case '#':
+            case '%': {
+                const raw = ch === '#' || ch === '%';
+                if (nullIsUnset && raw)
+                    throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
+                let word;
+                try {
+                    word = stopOn('}', raw).result;
+                }
+                catch (e) {
+                    if (peek() === EOF)
+                        throw new ShellLexError("syntax error: missing '}'");
+                    throw e;
+                }
+                return `\${${n}${chs}${word}}`;
+            }
+            case '/': {
+                if (peek() === '/')
+                    next(); // `${x//a/b}`: kept as `${x/a/b}`, as BuildKit prints an unset one
+                let pattern;
+                let replacement;
+                try {
+                    pattern = stopOn('/', true).result;
+                }
+                catch (e) {
+                    if (peek() === EOF)
+                        throw new ShellLexError("syntax error: missing '/' in ${}");
+                    throw e;
+                }
+                try {
+                    replacement = stopOn('}', true).result;
+                }
+                catch (e) {
+                    if (peek() === EOF)
+                        throw new ShellLexError("syntax error: missing '}'");
+                    throw e;
+                }
+                return `\${${n}/${pattern}/${replacement}}`;
+            }
+            default:
+                throw new ShellLexError(`unsupported modifier (${chs}) in substitution`);
+        }
+    }
+    function possibleHeredoc() {
+        next();
+        if (peek() !== '<')
+            return '<';
+        next();
+        let space = '';
+        while (peek() === '\t' || peek() === '\r' || peek() === ' ')
+            space += next();
+        return `<<${space}`;
+    }
+    function stopOn(stop, raw) {
+        let result = '';
+        const words = [];
+        let buf = '';
+        let inWord = false;
+        const addRawChar = (ch) => {
+            buf += ch;
+            inWord = true;
+        };
+        const addChar = (ch) => {
+            if (isUnicodeSpace(ch)) {
+                if (inWord && buf !== '') {
+                    words.push(buf);
+                    buf = '';
+                    inWord = false;
+                }
+            }
+            else
+                addRawChar(ch);
+        };
+        const saved = rawEscapes;
+        rawEscapes = raw;
+        try {
+            while (peek() !== EOF) {
+                const ch = peek();
+                if (stop !== EOF && ch === stop) {
+                    next();
+                    if (buf !== '')
+                        words.push(buf);
+                    return { result, words };
+                }
+                const special = ch === '$' ? dollar : ch === '<' ? possibleHeredoc : ch === "'" ? singleQuote : ch === '"' ? doubleQuote : undefined;
+                if (special) {
+                    const tmp = special();
+                    result += tmp;
+                    if (ch === '$')
+                        for (const c of Array.from(tmp))
+                            addChar(c);
+                    else {
+                        buf += tmp;
+                        inWord = true;
+                    }
+                    continue;
+                }
+                let c = next();
+                if (c === escape) {
+                    if (rawEscapes) {
+                        addRawChar(c);
+                        result += c;
+                    }
+                    c = next();
+                    if (c === EOF)
+                        break;
+                    addRawChar(c);
+                }
+                else
+                    addChar(c);
+                result += c;
+            }
+            if (stop !== EOF)
+                throw new ShellLexError(`unexpected end of statement while looking for matching ${stop}`);
+            if (buf !== '')
+                words.push(buf);
+            return { result, words };
+        }
+        finally {
+            rawEscapes = saved;
+        }
+    }
+    return stopOn(EOF, rawEscapes).words;
+}
+/**
+ * Removes shell quoting from one word the way BuildKit's lexer does: single quotes are literal,
+ * inside double quotes the escape character only escapes `"`, `$` and itself, outside quotes it
+ * escapes any character. Returns `null` when a quote is not closed.
+ */
+function unquoteWord(s, escape) {
+    let out = '';
+    let i = 0;
+    while (i < s.length) {
+        const ch = s[i];
+        if (ch === "'") {
+            const end = s.indexOf("'", i + 1);
+            if (end < 0)
+                return null;
+            out += s.slice(i + 1, end);
+            i = end + 1;
+        }
+        else if (ch === '"') {
+            i++;
+            let closed = false;
+            while (i < s.length) {
+                const c = s[i];
+                if (c === '"') {
+                    closed = true;
+                    i++;
+                    break;
+                }
+                if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === '$' || s[i + 1] === escape)) {
+                    out += s[i + 1];
+                    i += 2;
+                    continue;
+                }
+                out += c;
+                i++;
+            }
+            if (!closed)
+                return null;
+        }
+        else if (ch === escape && i + 1 < s.length) {
+            out += s[i + 1];
+            i += 2;
+        }
+        else {
+            out += ch;
+            i++;
+        }
+    }
+    return out;
+}
+/**
+ * Splits one CSV record the way Go's `encoding/csv` reads BuildKit's `--mount` values:
+ * comma-separated fields, a field that starts with `"` is quoted and `""` inside it is a quote.
+ */
+function splitCsvFields(s) {
+    const fields = [];
+    let i = 0;
+    for (;;) {
+        let field = '';
+        if (s[i] === '"') {
+            i++;
+            for (;;) {
+                if (i >= s.length)
+                    break;
+                if (s[i] === '"') {
+                    if (s[i + 1] === '"') {
+                        field += '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                field += s[i++];
+            }
+            // Anything between the closing quote and the next comma is kept, as Go's LazyQuotes would.
+            while (i < s.length && s[i] !== ',')
+                field += s[i++];
+        }
+        else {
+            while (i < s.length && s[i] !== ',')
+                field += s[i++];
+        }
+        fields.push(field);
+        if (i >= s.length)
+            break;
+        i++; // the comma
+    }
+    return fields;
+}
+
+;// CONCATENATED MODULE: ./src/dockerfile/parse.ts
+/**
+ * Dockerfile parsing as Docker does it: a port of BuildKit's parser (moby/buildkit
+ * `frontend/dockerfile/parser`: `Parse`, the line parsers, `splitCommand`/`extractBuilderFlags`,
+ * the directive parser and the heredoc detection), checked against BuildKit's own test files
+ * (`__tests__/data/upstream/buildkit-parser`). A port rather than a general Dockerfile library
+ * because the action promises `docker build`'s reading of a file: where instructions start and
+ * end, which `<<` starts a heredoc, what a flag is, and which files BuildKit refuses.
+ *
+ * What BuildKit's parser refuses is refused here, as `ActionError` (kind `plan`, message
+ * `line <n>: …`): a repeated or invalid parser directive, a line over 64 KiB, an unterminated
+ * heredoc, ENV/LABEL without a value or `=`, exec-form JSON arrays with non-string items, a file
+ * without instructions. Instruction-level checks (unknown instruction, FROM syntax, ...) are the
+ * planner's. Departures: see `__tests__/data/upstream/README.md`.
+ *
+ * Over 350 lines on purpose: a port of one upstream parser, kept whole to compare with it.
+ */
+
+
+/** bufio.Scanner's default limit: a line must fit in 64 KiB with its newline. */
+const MAX_LINE_BYTES = 64 * 1024;
+class ParseError extends Error {
+    line;
+    constructor(line, message) {
+        super(message);
+        this.line = line;
+    }
+}
+const planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: 'plan' });
+const RE_WHITESPACE = /[\t\v\f\r ]+/;
+const RE_HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
+const RE_DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/s;
+const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
+const HEREDOC_DIRECTIVES = new Set(['add', 'copy', 'run']);
+const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const RE_LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`, 'u');
+const RE_TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`, 'u');
+const parse_isSpace = (ch) => ch !== '' && new RegExp(`^[${GO_SPACE}]$`, 'u').test(ch);
+const trimLeft = (s) => s.replace(RE_LEADING_SPACE, '');
+const trimSpace = (s) => trimLeft(s).replace(RE_TRAILING_SPACE, '');
+const trimNewline = (s) => s.replace(/[\r\n]+$/, '');
+const isComment = (line) => trimLeft(line).startsWith('#');
+const isEmptyContinuationLine = (line) => trimLeft(trimNewline(line)) === '';
+/** Go's `regexp.Split(s, n)` for the whitespace expression. */
+function splitWhitespace(s, n) {
+    if (s === '')
+        return [''];
+    const out = [];
+    let rest = s;
+    while (n < 0 || out.length < n - 1) {
+        const m = RE_WHITESPACE.exec(rest);
+        if (!m)
+            break;
+        out.push(rest.slice(0, m.index));
+        rest = rest.slice(m.index + m[0].length);
+    }
+    out.push(rest);
+    return out;
+}
+function newNode(value = '') {
+    return { value, next: null, children: [], heredocs: [], json: false, original: '', flags: [], startLine: 0, endLine: 0 };
+}
+class Directives {
+    escape = '\\';
+    continuation = Directives.continuationRegex('\\');
+    seen = new Set();
+    done = false;
+    static continuationRegex(esc) {
+        const e = esc === '\\' ? '\\\\' : esc;
+        return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`, 's');
+    }
+    /** `possibleParserDirective`: returns whether the line was a directive. */
+    parseLine(line) {
+        if (this.done)
+            return false;
+        if (!line.startsWith('#')) {
+            this.done = true;
+            return false;
+        }
+        const m = RE_DIRECTIVE.exec(trimLeft(line.slice(1)));
+        if (!m) {
+            this.done = true;
+            return false;
+        }
+        const key = m[1].toLowerCase();
+        if (!KNOWN_DIRECTIVES.has(key)) {
+            this.done = true;
+            return false;
+        }
+        if (this.seen.has(key))
+            throw new Error(`only one ${key} parser directive can be used`);
+        this.seen.add(key);
+        if (key === 'escape') {
+            const v = m[2];
+            if (v !== '`' && v !== '\\')
+                throw new Error(`invalid escape token '${v}' does not match \` or \\`);
+            this.escape = v;
+            this.continuation = Directives.continuationRegex(v);
+        }
+        return true;
+    }
+    /** `trimContinuationCharacter`: the line without its continuation, and whether the line ends there. */
+    trimContinuation(line) {
+        if (this.continuation.test(line))
+            return [line.replace(this.continuation, '$1'), false];
+        return [line, true];
+    }
+}
+// ---- line parsers (line_parsers.go) ----
+const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
+/** BuildKit's `parseWords`: words with quotes kept (ENV, LABEL, ARG). */
+function parseWords(rest, d) {
+    const words = [];
+    const chars = Array.from(rest);
+    let phase = 'spaces';
+    let quote = '';
+    let blankOK = false;
+    let buf = '';
+    for (let pos = 0; pos <= chars.length; pos++) {
+        let ch = pos < chars.length ? chars[pos] : '';
+        if (phase === 'spaces') {
+            if (pos === chars.length)
+                break;
+            if (parse_isSpace(ch))
+                continue;
+            phase = 'word';
+        }
+        if (pos === chars.length) {
+            if (blankOK || buf.length > 0)
+                words.push(buf);
+            break;
+        }
+        if (phase === 'word') {
+            if (parse_isSpace(ch)) {
+                phase = 'spaces';
+                if (blankOK || buf.length > 0)
+                    words.push(buf);
+                buf = '';
+                blankOK = false;
+                continue;
+            }
+            if (ch === "'" || ch === '"') {
+                quote = ch;
+                blankOK = true;
+                phase = 'quote';
+            }
+            if (ch === d.escape) {
+                if (pos + 1 === chars.length)
+                    continue;
+                buf += ch;
+                ch = chars[++pos];
+            }
+            buf += ch;
+            continue;
+        }
+        // in a quote
+        if (ch === quote)
+            phase = 'word';
+        if (ch === d.escape && quote !== "'") {
+            if (pos + 1 === chars.length) {
+                phase = 'word';
+                continue;
+            }
+            buf += ch;
+            ch = chars[++pos];
+        }
+        buf += ch;
+    }
+    return words;
+}
+function keyValueNode(key, value, sep) {
+    const n = newNode(key);
+    n.next = newNode(value);
+    n.next.next = newNode(sep);
+    return n;
+}
+function parseNameVal(rest, key, d) {
+    const words = parseWords(rest, d);
+    if (words.length === 0)
+        return { next: null };
+    if (!words[0].includes('=')) {
+        const parts = splitWhitespace(rest, 2);
+        if (parts.length < 2)
+            throw new Error(`${key} must have two arguments`);
+        return { next: keyValueNode(parts[0], parts[1], '') };
+    }
+    let root = null;
+    let prev = null;
+    for (const word of words) {
+        const eq = word.indexOf('=');
+        if (eq < 0)
+            throw new Error(`Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`);
+        const node = keyValueNode(word.slice(0, eq), word.slice(eq + 1), '=');
+        root ??= node;
+        if (prev)
+            prev.next = node;
+        prev = node.next.next;
+    }
+    return { next: root };
+}
+function chain(values) {
+    let root = null;
+    let prev = null;
+    for (const v of values) {
+        const n = newNode(v);
+        if (prev)
+            prev.next = n;
+        else
+            root = n;
+        prev = n;
+    }
+    return root;
+}
+const parseIgnore = () => ({ next: newNode() });
+const parseNameOrNameVal = (rest, d) => ({ next: chain(parseWords(rest, d)) });
+const parseStringsWhitespaceDelimited = (rest) => ({ next: rest === '' ? null : chain(splitWhitespace(rest, -1)) });
+const parseString = (rest) => ({ next: rest === '' ? null : newNode(rest) });
+/** `parseJSON`: null when the text is not a JSON array (then it is shell form); throws on non-string items. */
+function parseJSON(rest) {
+    const text = trimLeft(rest);
+    if (!text.startsWith('['))
+        return null;
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        return null;
+    }
+    if (!Array.isArray(parsed))
+        return null;
+    if (!parsed.every((x) => typeof x === 'string'))
+        throw new Error(NOT_STRING_ARRAY);
+    return { next: chain(parsed), json: true };
+}
+function parseMaybeJSON(rest) {
+    if (rest === '')
+        return { next: null };
+    return parseJSON(rest) ?? { next: newNode(rest) };
+}
+function parseMaybeJSONToList(rest) {
+    return parseJSON(rest) ?? parseStringsWhitespaceDelimited(rest);
+}
+function parseHealthConfig(rest) {
+    let sep = 0;
+    while (sep < rest.length && !parse_isSpace(rest[sep]))
+        sep++;
+    let next = sep;
+    while (next < rest.length && parse_isSpace(rest[next]))
+        next++;
+    if (sep === 0)
+        return { next: null };
+    const cmd = parseMaybeJSON(rest.slice(next));
+    const n = newNode(rest.slice(0, sep));
+    n.next = cmd.next;
+    return { next: n, json: cmd.json };
+}
+function parseSubCommand(rest, d) {
+    if (rest === '')
+        return { next: null };
+    const holder = newNode();
+    holder.children = [nodeFromLine(rest, d)];
+    return { next: holder };
+}
+const DISPATCH = {
+    add: parseMaybeJSONToList,
+    arg: parseNameOrNameVal,
+    cmd: parseMaybeJSON,
+    copy: parseMaybeJSONToList,
+    entrypoint: parseMaybeJSON,
+    env: (rest, d) => parseNameVal(rest, 'ENV', d),
+    expose: parseStringsWhitespaceDelimited,
+    from: parseStringsWhitespaceDelimited,
+    healthcheck: parseHealthConfig,
+    label: (rest, d) => parseNameVal(rest, 'LABEL', d),
+    maintainer: parseString,
+    onbuild: parseSubCommand,
+    run: parseMaybeJSON,
+    shell: parseMaybeJSON,
+    stopsignal: parseString,
+    user: parseString,
+    volume: parseMaybeJSONToList,
+    workdir: parseString,
+};
+// ---- split_command.go ----
+/** `extractBuilderFlags`: the leading `--flag` words (quotes removed) and the rest of the line. */
+function extractBuilderFlags(line, d) {
+    const words = [];
+    let phase = 'spaces';
+    let buf = '';
+    let quote = '';
+    let blankOK = false;
+    for (let pos = 0; pos <= line.length; pos++) {
+        let ch = pos < line.length ? line[pos] : '';
+        if (phase === 'spaces') {
+            if (pos === line.length)
+                break;
+            if (parse_isSpace(ch))
+                continue;
+            if (ch !== '-' || pos + 1 === line.length || line[pos + 1] !== '-')
+                return [line.slice(pos), words];
+            phase = 'word';
+        }
+        if (pos === line.length) {
+            if (buf !== '--' && (blankOK || buf.length > 0))
+                words.push(buf);
+            break;
+        }
+        if (phase === 'word') {
+            if (parse_isSpace(ch)) {
+                phase = 'spaces';
+                if (buf === '--')
+                    return [line.slice(pos), words];
+                if (blankOK || buf.length > 0)
+                    words.push(buf);
+                buf = '';
+                blankOK = false;
+                continue;
+            }
+            if (ch === "'" || ch === '"') {
+                quote = ch;
+                blankOK = true;
+                phase = 'quote';
+                continue;
+            }
+            if (ch === d.escape) {
+                if (pos + 1 === line.length)
+                    continue;
+                ch = line[++pos];
+            }
+            buf += ch;
+            continue;
+        }
+        if (ch === quote) {
+            phase = 'word';
+            continue;
+        }
+        if (ch === d.escape) {
+            if (pos + 1 === line.length) {
+                phase = 'word';
+                continue;
+            }
+            ch = line[++pos];
+        }
+        buf += ch;
+    }
+    return ['', words];
+}
+function splitCommand(line, d) {
+    const cmdline = splitWhitespace(trimSpace(line), 2);
+    let args = '';
+    let flags = [];
+    if (cmdline.length === 2)
+        [args, flags] = extractBuilderFlags(cmdline[1], d);
+    return { cmd: cmdline[0], flags, args: trimSpace(args) };
+}
+function nodeFromLine(line, d) {
+    const { cmd, flags, args } = splitCommand(line, d);
+    const fn = DISPATCH[cmd.toLowerCase()] ?? parseIgnore;
+    const parsed = fn(args, d);
+    const n = newNode(cmd);
+    n.original = line;
+    n.flags = flags;
+    n.next = parsed.next;
+    n.json = parsed.json === true;
+    return n;
+}
+// ---- heredocs ----
+/** `ParseHeredoc`: the heredoc a (raw) word starts, or null. Throws where BuildKit's lexer fails. */
+function parseHeredoc(src) {
+    const m = RE_HEREDOC.exec(src);
+    if (!m)
+        return null;
+    const rest = m[3];
+    if (rest === '')
+        return null;
+    const words = processWords(rest, { escape: '\\', rawQuotes: false, rawEscapes: false });
+    if (words.length !== 1)
+        return null;
+    const raw = processWords(rest, { escape: '\\', rawQuotes: true, rawEscapes: false });
+    if (raw.length !== words.length)
+        throw new ShellLexError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
+    const quotes = (s) => (s.match(/['"]/g) ?? []).length;
+    return {
+        name: words[0],
+        fileDescriptor: Number(m[1] || '0'),
+        expand: quotes(words[0]) === quotes(raw[0]),
+        chomp: m[2] === '-',
+        content: '',
+    };
+}
+/** `heredocsFromLine`: the heredocs a logical line starts (BuildKit's lexer always uses `\` here). */
+function heredocsFromLine(line) {
+    let words;
+    try {
+        words = processWords(line, { escape: '\\', rawQuotes: true, rawEscapes: true });
+    }
+    catch {
+        words = [];
+    }
+    const docs = [];
+    for (const w of words) {
+        const h = parseHeredoc(w);
+        if (h)
+            docs.push(h);
+    }
+    return docs;
+}
+/** `ChompHeredocContent`: leading tabs removed from every line. */
+function chompHeredocContent(src) {
+    return src.replace(/^\t+/gm, '');
+}
+function canContainHeredoc(node) {
+    let n = node;
+    if (n.value.toLowerCase() === 'onbuild' && n.next && n.next.children.length > 0)
+        n = n.next.children[0];
+    return HEREDOC_DIRECTIVES.has(n.value.toLowerCase()) && !n.json;
+}
+// ---- Parse ----
+/** Lines as bufio.Scanner with BuildKit's `scanLines` yields them: split after `\n`, endings kept. */
+function scanLines(text) {
+    const lines = [];
+    let start = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
+        lines.push(text.slice(start, i + 1));
+        start = i + 1;
+    }
+    if (start < text.length)
+        lines.push(text.slice(start));
+    return lines;
+}
+function parse(text) {
+    const lines = scanLines(text);
+    // bufio.Scanner stops with ErrTooLong at a line that does not fit its 64 KiB buffer
+    for (let i = 0; i < lines.length; i++) {
+        if (Buffer.byteLength(trimNewlineOnce(lines[i]), 'utf8') >= MAX_LINE_BYTES) {
+            throw new ParseError(i + 1, `dockerfile line greater than max allowed size of ${MAX_LINE_BYTES - 1}`);
+        }
+    }
+    const d = new Directives();
+    const children = [];
+    const warnings = [];
+    let idx = 0;
+    let currentLine = 0;
+    const processLine = (token, stripLeft) => {
+        let t = trimNewline(token);
+        if (stripLeft)
+            t = trimLeft(t);
+        try {
+            d.parseLine(t);
+        }
+        catch (e) {
+            throw new ParseError(currentLine + 1, e.message);
+        }
+        return isComment(t) ? '' : t;
+    };
+    while (idx < lines.length) {
+        let raw = lines[idx++];
+        if (currentLine === 0 && raw.startsWith('\uFEFF'))
+            raw = raw.slice(1);
+        let bytesRead = processLine(raw, true);
+        currentLine++;
+        const startLine = currentLine;
+        let isEnd;
+        [bytesRead, isEnd] = d.trimContinuation(bytesRead);
+        if (isEnd && bytesRead.length === 0)
+            continue;
+        let buf = bytesRead;
+        let hasEmptyContinuation = false;
+        while (!isEnd && idx < lines.length) {
+            const scanned = lines[idx++];
+            let piece = processLine(scanned, false);
+            currentLine++;
+            if (isComment(scanned))
+                continue;
+            if (isEmptyContinuationLine(piece)) {
+                hasEmptyContinuation = true;
+                continue;
+            }
+            [piece, isEnd] = d.trimContinuation(piece);
+            buf += piece;
+        }
+        if (hasEmptyContinuation)
+            warnings.push({ line: currentLine, message: `Empty continuation line found in: ${buf}` });
+        let child;
+        try {
+            child = nodeFromLine(buf, d);
+        }
+        catch (e) {
+            throw new ParseError(startLine, e.message);
+        }
+        if (canContainHeredoc(child) && buf.includes('<<')) {
+            let docs;
+            try {
+                docs = heredocsFromLine(buf);
+            }
+            catch (e) {
+                throw new ParseError(startLine, e.message);
+            }
+            for (const doc of docs) {
+                let terminated = false;
+                let content = doc.content;
+                while (idx < lines.length) {
+                    const body = lines[idx++];
+                    currentLine++;
+                    let candidate = trimNewline(body);
+                    if (doc.chomp)
+                        candidate = candidate.replace(/^\t+/, '');
+                    if (candidate === doc.name) {
+                        terminated = true;
+                        break;
+                    }
+                    content += body;
+                }
+                if (!terminated)
+                    throw new ParseError(startLine, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
+                child.heredocs.push({ ...doc, content });
+            }
+        }
+        child.startLine = startLine;
+        child.endLine = currentLine;
+        children.push(child);
+    }
+    return { root: children, escape: d.escape, warnings };
+}
+function trimNewlineOnce(line) {
+    return line.endsWith('\n') ? line.slice(0, -1) : line;
+}
+const nextValues = (n) => {
+    const out = [];
+    for (let x = n.next; x; x = x.next)
+        out.push(x.value);
+    return out;
+};
+function flagOf(word) {
+    const body = word.startsWith('--') ? word.slice(2) : word;
+    const eq = body.indexOf('=');
+    return eq < 0 ? { name: body, value: null, raw: null } : { name: body.slice(0, eq), value: body.slice(eq + 1), raw: body.slice(eq + 1) };
+}
+/**
+ * Parses Dockerfile text with BuildKit's rules. Throws `ActionError` (kind `plan`, message
+ * `line <n>: ...`) for what BuildKit's parser itself rejects.
+ */
+function parseDockerfile(text) {
+    let parsed;
+    try {
+        parsed = parse(text);
+    }
+    catch (e) {
+        if (e instanceof ParseError)
+            throw planError(e.line, e.message);
+        throw e;
+    }
+    if (parsed.root.length === 0) {
+        throw new ActionError('Dockerfile has no instructions (only comments, parser directives or blank lines)', { kind: 'plan' });
+    }
+    const instructions = parsed.root.map((node) => {
+        const sub = node.value.toLowerCase() === 'onbuild' ? (node.next?.children[0] ?? null) : null;
+        return {
+            line: node.startLine,
+            endLine: node.endLine,
+            keyword: node.value.toUpperCase(),
+            written: node.value,
+            flags: node.flags.map(flagOf),
+            args: sub ? [] : nextValues(node),
+            trigger: sub ? sub.value : null,
+            original: node.original,
+            heredocs: node.heredocs,
+            node,
+        };
+    });
+    return { escape: parsed.escape, instructions, warnings: parsed.warnings };
+}
+// ---- Dump (BuildKit's Node.Dump, for comparing with its `result` files) ----
+/** Go's `strconv.Quote`. */
+function goQuote(s) {
+    let out = '"';
+    for (const ch of s) {
+        const cp = ch.codePointAt(0);
+        if (ch === '"' || ch === '\\')
+            out += `\\${ch}`;
+        else if (ch === '\x07')
+            out += '\\a';
+        else if (ch === '\b')
+            out += '\\b';
+        else if (ch === '\f')
+            out += '\\f';
+        else if (ch === '\n')
+            out += '\\n';
+        else if (ch === '\r')
+            out += '\\r';
+        else if (ch === '\t')
+            out += '\\t';
+        else if (ch === '\v')
+            out += '\\v';
+        else if (ch === ' ' || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(ch))
+            out += ch;
+        else if (cp < 0x80)
+            out += `\\x${cp.toString(16).padStart(2, '0')}`;
+        else if (cp < 0x10000)
+            out += `\\u${cp.toString(16).padStart(4, '0')}`;
+        else
+            out += `\\U${cp.toString(16).padStart(8, '0')}`;
+    }
+    return `${out}"`;
+}
+function dumpNode(node) {
+    let s = node.value.toLowerCase();
+    if (node.flags.length > 0)
+        s += ` [${node.flags.map(goQuote).join(' ')}]`;
+    for (const c of node.children)
+        s += `(${dumpNode(c)})\n`;
+    for (let n = node.next; n; n = n.next)
+        s += ` ${n.children.length > 0 ? dumpNode(n) : goQuote(n.value)}`;
+    return trimSpace(s);
+}
+/** The dump of a whole file, as BuildKit's `result` files hold it (without the final newline). */
+function dumpDockerfile(parsed) {
+    return dumpNode({ ...newNode(), children: parsed.instructions.map((i) => i.node) });
+}
+
+;// CONCATENATED MODULE: ./src/dockerfile/plan.ts
+/**
+ * Planning (docs/protocol.md §2): turns Dockerfile text (or an image reference to import) into the build
+ * plan — base image, additional image references, registry lookups, default name and warnings —
+ * without any network or filesystem access.
+ *
+ * Parsing follows Docker (BuildKit), not the reference client's naive line splitter (§2.2): see
+ * `parse.ts`. Everything else of §2.3–§2.8 is kept; each departure is marked `Departure:` below.
+ *
+ * Over 350 lines on purpose: planning is one pass over the instructions, and the rules that pass
+ * applies (stages, references, warnings) read best next to each other.
+ */
+
+
+
+
+
+
+/** Each kind in words, for annotation titles. */
+const PLAN_WARNING_TITLES = {
+    'ignored-instruction': 'Dockerfile: instruction without effect in a sandbox',
+    'build-arg-reference': 'Dockerfile: image reference with a build argument',
+    'digest-pinned-reference': 'Dockerfile: image reference pinned by digest',
+    deprecated: 'Dockerfile: deprecated instruction',
+};
+/** Largest Dockerfile accepted, in bytes (1 MiB). */
+const MAX_DOCKERFILE_BYTES = 1024 * 1024;
+const KNOWN_INSTRUCTIONS = new Set([
+    'ADD',
+    'ARG',
+    'CMD',
+    'COPY',
+    'ENTRYPOINT',
+    'ENV',
+    'EXPOSE',
+    'FROM',
+    'HEALTHCHECK',
+    'LABEL',
+    'MAINTAINER',
+    'ONBUILD',
+    'RUN',
+    'SHELL',
+    'STOPSIGNAL',
+    'USER',
+    'VOLUME',
+    'WORKDIR',
+]);
+/** §2.3: applied by the builder but meaningless for a sandbox image → one warning each. */
+const IGNORED_INSTRUCTIONS = new Set(['ONBUILD', 'SHELL', 'EXPOSE', 'HEALTHCHECK', 'LABEL', 'STOPSIGNAL', 'VOLUME']);
+/** BuildKit's stage-name rule (checked on the lower-cased name). */
+const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+const NOT_A_DOCKERFILE_ADVICE = 'Check that the `dockerfile` input points at a Dockerfile.';
+const plan_planError = (line, msg, advice) => new ActionError(line === undefined ? msg : `line ${line}: ${msg}`, { kind: 'plan', advice });
+/** The line number of a planning error (`line <n>: …`), for annotations. */
+/**
+ * An unknown instruction. A file whose very first instruction is unknown is not a Dockerfile at all
+ * (`dockerfile: ../../etc/passwd`): nothing of its content is quoted. Later, only the instruction
+ * word is named (a typo such as `RUNN`, cut at 40 characters), never the rest of the line.
+ */
+function unknownInstruction(ins, first) {
+    if (first) {
+        return plan_planError(ins.line, "not a Dockerfile: the first instruction is not a Dockerfile instruction (the file's content is not shown)").addAdvice('Check that the dockerfile input names a Dockerfile.');
+    }
+    const word = ins.written.length > 40 ? `${ins.written.slice(0, 40)}…` : ins.written;
+    return plan_planError(ins.line, `unknown instruction: ${word}`);
+}
+function planErrorLine(e) {
+    const m = /^line (\d+): /.exec(e.message);
+    return m ? Number(m[1]) : undefined;
+}
+const lineAt = (text, index) => {
+    let line = 1;
+    for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1))
+        line++;
+    return line;
+};
+function tooLarge(bytes) {
+    return plan_planError(undefined, `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [NOT_A_DOCKERFILE_ADVICE]);
+}
+function binary(line) {
+    return plan_planError(line, 'Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile', [NOT_A_DOCKERFILE_ADVICE]);
+}
+function notUtf8(line) {
+    return plan_planError(line, 'Dockerfile is not valid UTF-8 text', ['Save the Dockerfile as UTF-8.']);
+}
+/**
+ * Decodes Dockerfile bytes for `planDockerfile`, rejecting (with a line number where known) a file
+ * over 1 MiB, a binary file (NUL bytes) and invalid UTF-8 — which a lenient decode would silently
+ * turn into U+FFFD. A UTF-8 byte-order mark is kept, so the text stays verbatim. Use this rather
+ * than `readFile(…, 'utf8')`.
+ */
+function decodeDockerfile(bytes) {
+    if (bytes.length > MAX_DOCKERFILE_BYTES)
+        throw tooLarge(bytes.length);
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) {
+        let line = 1;
+        for (let i = 0; i < nul; i++)
+            if (bytes[i] === 0x0a)
+                line++;
+        throw binary(line);
+    }
+    const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    try {
+        return fatal.decode(bytes);
+    }
+    catch {
+        let line = 1;
+        let start = 0;
+        for (;;) {
+            const nl = bytes.indexOf(0x0a, start);
+            const end = nl < 0 ? bytes.length : nl;
+            try {
+                fatal.decode(bytes.subarray(start, end));
+            }
+            catch {
+                throw notUtf8(line);
+            }
+            if (nl < 0)
+                throw notUtf8(line);
+            start = nl + 1;
+            line++;
+        }
+    }
+}
+/** The same content checks on text that is already decoded. */
+function checkText(text) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_DOCKERFILE_BYTES)
+        throw tooLarge(bytes);
+    const nul = text.indexOf('\0');
+    if (nul >= 0)
+        throw binary(lineAt(text, nul));
+    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
+    if (lone)
+        throw notUtf8(lineAt(text, lone.index));
+    if (text.replace(/^\uFEFF/, '').trim() === '')
+        throw plan_planError(undefined, 'Dockerfile is empty');
+}
+/** §2.4 on the tokens BuildKit sees (flags already split off by the parser). */
+function parseFrom(ins, escape) {
+    const line = ins.line;
+    const flagText = ins.flags.map((f) => (f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`));
+    const value = [...flagText, ...ins.args].join(' ');
+    for (const f of ins.flags) {
+        // Departure: Docker requires `--flag=value`; the reference also took `--platform <value>`.
+        if (f.value === null)
+            throw plan_planError(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
+        // Departure: Docker rejects unknown FROM flags at parse time.
+        if (f.name !== 'platform')
+            throw plan_planError(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
+    }
+    const tokens = [];
+    for (const raw of ins.args) {
+        const t = unquoteWord(raw, escape);
+        if (t === null)
+            throw plan_planError(line, `invalid FROM syntax '${value}'`);
+        tokens.push(t);
+    }
+    if (tokens.length === 0 || tokens[0] === '') {
+        if (ins.flags.length > 0 && ins.args.length === 0) {
+            throw plan_planError(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
+        }
+        throw plan_planError(line, 'FROM must include a base image');
+    }
+    if (tokens.length === 1)
+        return { image: tokens[0] };
+    if (tokens[1].toLowerCase() !== 'as')
+        throw plan_planError(line, `unsupported FROM syntax '${value}'`);
+    if (tokens.length === 2)
+        throw plan_planError(line, 'FROM ... AS must include a stage name');
+    // Departure: Docker rejects tokens after the stage name ("FROM requires either one or three arguments").
+    if (tokens.length > 3)
+        throw plan_planError(line, `unsupported FROM syntax '${value}'`);
+    // Departure: the stage name is checked like Docker does (written as is, quotes are not removed).
+    const alias = ins.args[2];
+    if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
+        throw plan_planError(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
+    }
+    return { image: tokens[0], alias };
+}
+/** Explicit name wins when not blank. */
+const explicitName = (name) => {
+    const n = name?.trim();
+    return n ? n : undefined;
+};
+function planDockerfile(opts) {
+    const { text } = opts;
+    checkText(text);
+    const parsed = parseDockerfile(text);
+    const instructions = parsed.instructions;
+    if (instructions.length === 0)
+        throw plan_planError(undefined, 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
+    const hasFrom = instructions.some((i) => i.keyword === 'FROM');
+    const noFrom = () => plan_planError(undefined, 'Dockerfile must contain a FROM instruction');
+    const warnings = [];
+    const additional = [];
+    /** Stage aliases defined so far, lower-cased. Departure: Docker compares stage names case-insensitively. */
+    const aliases = new Set();
+    let finalFrom;
+    let stages = 0;
+    const unresolvable = (ref, line) => {
+        if (ref.includes('$')) {
+            warnings.push({
+                kind: 'build-arg-reference',
+                line,
+                message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`,
+            });
+            return true;
+        }
+        if (ref.includes('@')) {
+            warnings.push({
+                kind: 'digest-pinned-reference',
+                line,
+                message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`,
+            });
+            return true;
+        }
+        return false;
+    };
+    /** §2.5 classification of a COPY --from / RUN --mount from= value. */
+    const collect = (ref, line) => {
+        if (ref.toLowerCase() === 'scratch')
+            return;
+        if (unresolvable(ref, line))
+            return;
+        // Departure: a numeric value is a stage index for Docker, so it is internal.
+        if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase()))
+            return;
+        if (!additional.includes(ref))
+            additional.push(ref);
+    };
+    for (const ins of instructions) {
+        const { line, keyword } = ins;
+        // Departure: Docker rejects unknown instructions at parse time; the reference accepted them.
+        if (!KNOWN_INSTRUCTIONS.has(keyword))
+            throw unknownInstruction(ins, instructions[0] === ins);
+        // Departure: Docker allows only ARG before the first FROM ("no build stage in current context").
+        if (stages === 0 && keyword !== 'ARG' && keyword !== 'FROM') {
+            if (!hasFrom)
+                throw noFrom();
+            throw plan_planError(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
+        }
+        switch (keyword) {
+            case 'FROM': {
+                const { image, alias } = parseFrom(ins, parsed.escape);
+                if (finalFrom !== undefined) {
+                    const p = finalFrom;
+                    if (p !== image &&
+                        p.toLowerCase() !== 'scratch' &&
+                        !p.includes('$') &&
+                        !p.includes('@') &&
+                        !aliases.has(p.toLowerCase()) &&
+                        !additional.includes(p)) {
+                        additional.push(p);
+                    }
+                }
+                unresolvable(image, line);
+                finalFrom = image;
+                if (alias !== undefined)
+                    aliases.add(alias.toLowerCase());
+                stages++;
+                break;
+            }
+            case 'COPY':
+                // Departure: only leading flags are flags (Docker); a `--from=` later on the line or in a heredoc body is not one.
+                for (const f of ins.flags) {
+                    if (f.name !== 'from')
+                        continue;
+                    if (f.value === null)
+                        throw plan_planError(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
+                    if (f.value !== '')
+                        collect(f.value, line);
+                }
+                break;
+            case 'RUN':
+                for (const f of ins.flags) {
+                    if (f.name !== 'mount')
+                        continue;
+                    if (f.value === null)
+                        throw plan_planError(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
+                    // Docker reads the mount options as one CSV record with case-insensitive keys.
+                    for (const field of splitCsvFields(f.value)) {
+                        const eq = field.indexOf('=');
+                        if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== 'from')
+                            continue;
+                        const v = field.slice(eq + 1);
+                        if (v !== '')
+                            collect(v, line);
+                    }
+                }
+                break;
+            case 'ONBUILD': {
+                // Departure: Docker rejects these ONBUILD forms at parse time.
+                const trigger = ins.trigger?.toUpperCase();
+                if (trigger === undefined)
+                    throw plan_planError(line, 'ONBUILD requires at least one argument');
+                if (trigger === 'ONBUILD')
+                    throw plan_planError(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+                if (trigger === 'FROM' || trigger === 'MAINTAINER')
+                    throw plan_planError(line, `${trigger} isn't allowed as an ONBUILD trigger`);
+                break;
+            }
+            case 'MAINTAINER':
+                // Departure: Docker documents MAINTAINER as deprecated; the reference accepted it silently.
+                warnings.push({
+                    kind: 'deprecated',
+                    line,
+                    message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="…" instead',
+                });
+                break;
+        }
+        if (IGNORED_INSTRUCTIONS.has(keyword)) {
+            warnings.push({
+                kind: 'ignored-instruction',
+                line,
+                message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`,
+            });
+        }
+    }
+    if (finalFrom === undefined)
+        throw noFrom();
+    const baseImage = finalFrom;
+    const additionalRefs = additional.filter((r) => r !== baseImage);
+    const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
+    // Departure: `scratch` is Docker's empty image, not a registry one: the reference looked it up as
+    // the final base (a request that cannot match) while skipping it everywhere else.
+    const eligible = !baseImageIsInternalStage && baseImage.toLowerCase() !== 'scratch' && !baseImage.includes('$') && !baseImage.includes('@');
+    return {
+        mode: 'dockerfile',
+        dockerfileText: text,
+        dockerfilePath: opts.dockerfilePath,
+        contextDir: external_node_path_default().resolve(opts.contextDir),
+        baseImage,
+        baseImageIsInternalStage,
+        additionalRefs,
+        lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
+        name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), 'the Dockerfile path'),
+        warnings,
+        stats: { instructions: instructions.length, stages },
+    };
+}
+/** §2.8: the plan of `tl sbx image import <ref>`. */
+function planImport(opts) {
+    const reference = opts.reference.trim();
+    if (reference === '')
+        throw new ActionError('image reference to import must not be empty', { kind: 'input', input: 'image' });
+    // Departure: whitespace inside the reference would inject lines into the synthetic `FROM <ref>\n`.
+    if (/\s/.test(reference)) {
+        throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: 'input', input: 'image' });
+    }
+    return {
+        mode: 'import',
+        dockerfileText: `FROM ${reference}\n`,
+        baseImage: reference,
+        baseImageIsInternalStage: false,
+        additionalRefs: [],
+        lookupRefs: [],
+        importImageReference: reference,
+        name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), 'the image reference'),
+        warnings: [],
+        stats: { instructions: 1, stages: 1 },
+    };
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./src/platform/url-secrets.ts
 /**
  * Secrets that arrive in platform answers: pre-signed URLs and tokens. The transport registers them
@@ -47634,7 +42029,7 @@ presigned = false) {
         }
         else {
             // a URL inside free text (`"error": "cannot sign https://…?sig=…"`) is as secret as a bare one
-            registerEmbeddedUrls(value, secrets, presigned);
+            registerTextSecrets(value, secrets, presigned);
         }
         return;
     }
@@ -47673,38 +42068,57 @@ function isSignedUrl(url) {
     }
     return false;
 }
-/** Any http(s) URL with a query string inside free text (HTML error pages, plain-text bodies). */
-const URL_WITH_QUERY = /\bhttps?:\/\/[^\s"'<>\\]+\?[^\s"'<>\\]+/g;
-/** Largest body scanned (metadata and API answers are small; file downloads are not scanned past this). */
-const SCAN_LIMIT = 4 * 1024 * 1024;
-/** Registers every secret-looking value of a response body: structured when it is JSON, by pattern otherwise. */
+/**
+ * An http(s) URL inside free text (HTML pages, plain text, JSON error messages, log lines), also
+ * JSON/Go-escaped (`https:\/\/…`, `\u0026`): scheme, then anything up to a quote, whitespace or
+ * angle bracket.
+ */
+const URL_IN_TEXT = /\bhttps?:(?:\\?\/){2}[^\s"'<>`]+/gi;
+/** Largest body parsed as JSON for the structured walk; any body is scanned as text. */
+const PARSE_LIMIT = 4 * 1024 * 1024;
+/** `\/`, `\uXXXX` and `\\` decoded (a URL as it appears inside a JSON string). */
+function unescapeJsonText(s) {
+    if (!s.includes('\\'))
+        return s;
+    return s.replace(/\\(?:u([0-9a-fA-F]{4})|([/\\"]))/g, (_m, hex, c) => hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : c);
+}
+/**
+ * Registers the URLs found anywhere in free text — a builder log line, an error message, a string
+ * field, a body that is not JSON — that are signed (or, in a pre-signing answer, that carry a
+ * query), with their query strings. Cheap on text without `://` (the builder log is hot: most
+ * lines cost one substring search).
+ */
+function registerTextSecrets(text, secrets, presigned = false) {
+    if (!text.includes('://') && !text.includes(':\\/\\/'))
+        return;
+    for (const m of text.matchAll(URL_IN_TEXT)) {
+        // inside a JSON string an embedded quote is `\"`: the match ends at the quote, drop its backslash
+        const url = unescapeJsonText(m[0].replace(/\\+$/, '')).replace(/[),.;:\]}]+$/, '');
+        const q = url.indexOf('?');
+        if (q < 0 || !(presigned || isSignedUrl(url)))
+            continue;
+        secrets.add(url);
+        secrets.add(url.slice(q + 1));
+    }
+}
+/** Registers every secret-looking value of a response body: structured when it is JSON, and by pattern in any case. */
 function registerBodySecrets(body, secrets) {
-    if (body.length === 0 || body.length > SCAN_LIMIT)
+    if (body.length === 0)
         return;
     const text = body.toString('utf8');
-    if (!text.includes('://'))
+    // Signed URLs anywhere: in error messages, longer string fields, escaped forms, bodies of any size.
+    registerTextSecrets(text, secrets);
+    if (body.length > PARSE_LIMIT || (!text.includes('://') && !text.includes(':\\/\\/')))
         return;
     let parsed;
     try {
         parsed = JSON.parse(text);
     }
     catch {
-        // not JSON (an HTML error page, plain text): signed URLs anywhere in the text
-        registerEmbeddedUrls(text, secrets, false);
         return;
     }
+    // Keys that name a token or credential, request headers, and URLs in pre-signing answers.
     registerUrlSecrets(parsed, secrets);
-}
-/** Registers the URLs with a query found anywhere in free text: signed-looking ones, or all of them in a pre-signing answer. */
-function registerEmbeddedUrls(text, secrets, presigned) {
-    if (!text.includes('://'))
-        return;
-    for (const m of text.matchAll(URL_WITH_QUERY)) {
-        if (!presigned && !isSignedUrl(m[0]))
-            continue;
-        secrets.add(m[0]);
-        secrets.add(m[0].slice(m[0].indexOf('?') + 1));
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/platform/urls.ts
@@ -47749,12 +42163,186 @@ function trimBaseUrl(url) {
     return url.trim().replace(/\/+$/, '');
 }
 
+;// CONCATENATED MODULE: ./src/secrets.ts
+/**
+ * Secret values known to one run. Every value is masked for the runner (core.setSecret through the
+ * injected `mask`) the moment it is registered, before anything can print it, and `redact` removes
+ * them from any text the action itself formats (errors, summary, debug lines) — also when the text
+ * carries them JSON-escaped (`\/`, `\"`, `\uXXXX`, as a server echoing them back would) or split by
+ * a line break.
+ */
+class SecretRegistry {
+    mask;
+    secrets = new Set();
+    /** longest first, so that a secret containing another is replaced whole; rebuilt on change */
+    sorted;
+    constructor(mask = () => { }) {
+        this.mask = mask;
+    }
+    /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
+    add(value) {
+        if (typeof value !== 'string')
+            return;
+        const v = value.trim();
+        if (v.length < MIN_SECRET_LENGTH || this.secrets.has(v))
+            return;
+        this.put(v);
+        // A URL-encoded form of a token can show up in URLs and error bodies too (not needed for URLs).
+        const enc = encodeURIComponent(v);
+        if (enc !== v && !/^https?:\/\//.test(v))
+            this.put(enc);
+    }
+    /**
+     * Registers a credential (API key, PAT, registry password) with its base64 forms: a server or a
+     * tool may echo it inside `Basic` auth or a Docker config `auth`, at any byte offset.
+     */
+    addCredential(value) {
+        if (typeof value !== 'string')
+            return;
+        const v = value.trim();
+        this.add(v);
+        if (v.length < MIN_SECRET_LENGTH)
+            return;
+        for (const form of base64Forms(v))
+            this.put(form);
+    }
+    has(value) {
+        return this.secrets.has(value);
+    }
+    values() {
+        return [...this.secrets];
+    }
+    redact(text) {
+        if (this.secrets.size === 0)
+            return text;
+        this.sorted ??= [...this.secrets].sort((a, b) => b.length - a.length);
+        let out = text;
+        for (const s of this.sorted) {
+            if (out.includes(s))
+                out = out.split(s).join('***');
+        }
+        // Escaped or split forms: only text with a backslash or a line break can hold them.
+        if (out.includes('\\') || out.includes('\n') || out.includes('\r'))
+            out = this.redactNormalized(out);
+        return out;
+    }
+    put(v) {
+        if (this.secrets.has(v))
+            return;
+        this.secrets.add(v);
+        this.sorted = undefined;
+        this.mask(v);
+    }
+    /**
+     * Finds secrets in a view of the text with JSON escapes decoded and line breaks dropped, and
+     * masks the raw spans they came from.
+     */
+    redactNormalized(text) {
+        const { view, starts, ends } = normalize(text);
+        if (view === text)
+            return text;
+        const spans = [];
+        for (const s of this.sorted) {
+            for (let i = view.indexOf(s); i >= 0; i = view.indexOf(s, i + s.length))
+                spans.push([starts[i], ends[i + s.length - 1]]);
+        }
+        if (spans.length === 0)
+            return text;
+        spans.sort((a, b) => a[0] - b[0]);
+        let out = '';
+        let at = 0;
+        for (const [from, to] of spans) {
+            if (to <= at)
+                continue;
+            out += text.slice(at, Math.max(at, from)) + (from >= at ? '***' : '');
+            at = to;
+        }
+        return out + text.slice(at);
+    }
+}
+/** Shorter values are never registered: masking them would mangle ordinary text. */
+const MIN_SECRET_LENGTH = 4;
+/** Decodes `\/ \" \\ \uXXXX \n \r \t` and drops CR/LF; `starts[i]`/`ends[i]` map view char i to its raw span. */
+function normalize(text) {
+    let view = '';
+    const starts = [];
+    const ends = [];
+    for (let i = 0; i < text.length;) {
+        let ch = text[i];
+        let len = 1;
+        if (ch === '\\' && i + 1 < text.length) {
+            const n = text[i + 1];
+            if (n === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+                ch = String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+                len = 6;
+            }
+            else if (n === '/' || n === '"' || n === '\\' || n === "'") {
+                ch = n;
+                len = 2;
+            }
+            else if (n === 'n' || n === 'r') {
+                ch = '\n';
+                len = 2;
+            }
+            else if (n === 't') {
+                ch = '\t';
+                len = 2;
+            }
+        }
+        if (ch !== '\n' && ch !== '\r') {
+            view += ch;
+            starts.push(i);
+            ends.push(i + len);
+        }
+        i += len;
+    }
+    return { view, starts, ends };
+}
+/**
+ * The parts of base64(value) that do not depend on what surrounds it, at the three byte offsets it
+ * can start at (standard and URL-safe alphabets).
+ */
+function base64Forms(value) {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = new Set();
+    for (let k = 0; k < 3; k++) {
+        const b64 = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+        const skip = [0, 2, 3][k];
+        const complete = Math.floor((k + bytes.length) / 3) * 4;
+        const form = b64.slice(skip, complete);
+        if (form.length >= 8) {
+            out.add(form);
+            out.add(form.replace(/\+/g, '-').replace(/\//g, '_'));
+        }
+    }
+    return [...out];
+}
+/** Where a credential can come from: each secret input and the environment variable that stands in for it. */
+const CREDENTIAL_SOURCES = [
+    { input: 'api-key', env: 'TENSORLAKE_API_KEY' },
+    { input: 'pat', env: 'TENSORLAKE_PAT' },
+    // used only for the PR features' GitHub calls, but masked like the others
+    { input: 'github-token' },
+];
+/** Registers every credential the step was given, before anything is validated or printed. */
+function registerCredentials(secrets, input, env) {
+    for (const s of CREDENTIAL_SOURCES) {
+        secrets.addCredential(input(s.input));
+        if (s.env)
+            secrets.addCredential(env[s.env]);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/inputs.ts
 /**
  * Typed, validated action inputs. Every bad value fails here, before any network call, with an
  * error that names the input and what was wrong. Reading is pure: the caller passes a getter for
  * inputs and the environment, so tests and several builds per step need no global state.
+ *
+ * Over 350 lines on purpose: every input's rule and message in one place, so the README table and
+ * the errors can be checked against one file.
  */
+
 
 
 
@@ -47872,6 +42460,9 @@ function readAuth(src) {
     ]) {
         if (value && /[\s\x00-\x1f]/.test(value))
             throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
+        // a value this short could never be masked in logs without mangling ordinary text
+        if (value && value.length < MIN_SECRET_LENGTH)
+            throw inputError(input, `is too short to be a Tensorlake credential (${value.length} characters): check the secret it comes from`);
     }
     if (apiKey)
         return { kind: 'api-key', token: apiKey };
@@ -47925,8 +42516,40 @@ function readFeedback(src) {
     }
     return { githubToken, commitStatus, statusContext, prComment };
 }
+/** The real path (symlinks resolved), or the path itself when it cannot be resolved. */
+function realPath(p) {
+    try {
+        return (0,external_node_fs_namespaceObject.realpathSync)(p);
+    }
+    catch {
+        return (0,external_node_path_namespaceObject.resolve)(p);
+    }
+}
+function within(path, dir) {
+    const rel = (0,external_node_path_namespaceObject.relative)(dir, path);
+    return rel === '' || (!rel.startsWith('..') && !(0,external_node_path_namespaceObject.isAbsolute)(rel));
+}
+/**
+ * A Dockerfile or context that resolves outside the workspace and RUNNER_TEMP (where generated
+ * Dockerfiles legitimately live) is allowed, but said, naming the resolved path: a workflow
+ * reading `../../etc/passwd` should not go unnoticed.
+ */
+function outsideWarnings(src, paths) {
+    const roots = [src.workspace, src.env.RUNNER_TEMP].filter((r) => !!r?.trim()).map(realPath);
+    const out = [];
+    for (const [input, p] of [
+        ['dockerfile', paths.dockerfile],
+        ['context', paths.context],
+    ]) {
+        const real = realPath(p);
+        if (!roots.some((r) => within(real, r)))
+            out.push(`Input '${input}' resolves to ${real}, outside the workspace${src.env.RUNNER_TEMP ? ' and RUNNER_TEMP' : ''}`);
+    }
+    return out;
+}
 function readInputs(src) {
     const secrets = [];
+    const pathWarnings = [];
     const image = src.input('image').trim();
     const dockerfileRaw = src.input('dockerfile').trim();
     const contextRaw = src.input('context').trim();
@@ -47948,7 +42571,10 @@ function readInputs(src) {
         const context = contextRaw ? ((0,external_node_path_namespaceObject.isAbsolute)(contextRaw) ? contextRaw : (0,external_node_path_namespaceObject.resolve)(src.workspace, contextRaw)) : (0,external_node_path_namespaceObject.dirname)(dockerfile);
         if (!isDir(context))
             throw inputError('context', `Local build context not found: ${contextRaw || context} (must be an existing directory)`);
+        if (realPath(context) === (0,external_node_path_namespaceObject.parse)(realPath(context)).root)
+            throw inputError('context', `'${contextRaw || context}' is the filesystem root: the whole machine would be the build context; use the directory of the project`);
         source = { kind: 'dockerfile', dockerfile, dockerfileInput, context };
+        pathWarnings.push(...outsideWarnings(src, { dockerfile, context }));
     }
     const name = src.input('name').trim() || undefined;
     const nameProblem = name === undefined ? undefined : imageNameProblem(name);
@@ -47993,6 +42619,7 @@ function readInputs(src) {
         summary: boolInput(src, 'summary', true),
         annotations: boolInput(src, 'annotations', true),
         secrets,
+        pathWarnings,
     };
     return inputs;
 }
@@ -48125,10 +42752,21 @@ const USER_AGENT = `sbx-image-action/${ACTION_VERSION}`;
 
 ;// CONCATENATED MODULE: ./src/platform/bodies.ts
 
-/** Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an error. */
-function readBody(msg, idleMs) {
+/** A response body larger than the cap: reading stops there (never buffered whole). */
+class BodyTooLarge extends Error {
+}
+/** `32 MiB` for the messages about caps. */
+function mib(bytes) {
+    return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MiB`;
+}
+/**
+ * Reads a whole response body; an idle gap longer than idleMs, an abort or a premature close is an
+ * error, and so is a body over maxBytes (declared or read), without reading the rest.
+ */
+function readBody(msg, idleMs, maxBytes = Infinity) {
     return new Promise((resolve, reject) => {
         const chunks = [];
+        let size = 0;
         let done = false;
         let timer;
         const finish = (err) => {
@@ -48154,8 +42792,15 @@ function readBody(msg, idleMs) {
             }, idleMs);
             timer.unref?.();
         };
+        const declared = Number(msg.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+            return finish(new BodyTooLarge(`the response body is larger than ${mib(maxBytes)} (Content-Length ${declared})`));
+        }
         arm();
         msg.on('data', (c) => {
+            size += c.length;
+            if (size > maxBytes)
+                return finish(new BodyTooLarge(`the response body is larger than ${mib(maxBytes)}`));
             chunks.push(c);
             arm();
         });
@@ -48565,12 +43210,16 @@ function resolvePolicy(partial) {
  *                 carries Retry-After (an explicit "not now"). A reset or timeout after the
  *                 connection was made, a 500/502/504 or a 503 without Retry-After is ambiguous
  *                 and is returned/thrown to the caller, which reconciles (complete, sandbox
- *                 create) or fails (prepare);
+ *                 create); prepare is 'always' (it allocates nothing a retry could leak);
  *     'never'     one attempt.
  *   400/401/403/404/409/422 are never retried. Retry-After (seconds or HTTP-date) is honoured
  *   even above the per-wait cap, but never past the policy's total-time cap.
  * - cancellation: the run-level signal and a per-request signal abort in-flight requests, body
  *   reads and retry waits, giving an ActionError of kind 'cancelled';
+ * - limits: every attempt runs under a cap (2 min from sending to the last body byte; a stream's
+ *   headers 60 s), cut to the deadline of the wait the call belongs to, and retries never start
+ *   past that deadline; a response body over 32 MiB is an error, never buffered whole
+ *   (docs/protocol.md, "Request deadlines and caps");
  * - one redacted debug line per attempt (method, path, status, duration, attempt).
  *
  * TLS verification is never disabled (ignoreSslError is never set).
@@ -48593,6 +43242,11 @@ function resolvePolicy(partial) {
 
 
 
+
+/** Default cap of one attempt (docs/protocol.md, "Request deadlines and caps"). */
+const REQUEST_TIMEOUT_MS = 120_000;
+/** Default cap of a response body read into memory. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** W3C traceparent with fresh random ids. */
 function newTraceparent() {
     let trace = (0,external_node_crypto_.randomBytes)(16).toString('hex');
@@ -48641,6 +43295,8 @@ class HttpTransport {
     random;
     idleTimeoutMs;
     streamHeaderTimeoutMs;
+    requestTimeoutMs;
+    maxBodyBytes;
     /** keep-alive agents shared by this transport's ordinary requests (one TLS handshake per host, not per request) */
     keepAliveAgents = new Map();
     constructor(opts) {
@@ -48657,6 +43313,8 @@ class HttpTransport {
         this.random = opts.random ?? Math.random;
         this.idleTimeoutMs = opts.idleTimeoutMs ?? 5 * 60_000;
         this.streamHeaderTimeoutMs = opts.streamHeaderTimeoutMs ?? 60_000;
+        this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+        this.maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
         this.secrets.add(opts.token);
     }
     /** Sets (or clears) the PAT scope headers sent on every request that does not opt out. */
@@ -48729,34 +43387,45 @@ class HttpTransport {
             const headers = this.buildHeaders(spec);
             const { data, source } = openRequestBody(spec, headers);
             const t0 = this.clock();
-            // A stream has no overall timeout, but its response headers must come within a limit: a
-            // server that accepts the request and never answers must not hang the build.
-            const headerWait = streaming ? new AbortController() : undefined;
-            const headerTimer = headerWait && setTimeout(() => headerWait.abort(), this.streamHeaderTimeoutMs).unref();
+            // Every attempt has a limit: the per-request cap (a stream: its response headers only, it
+            // has no overall timeout), cut to the deadline of the wait it belongs to. A server that
+            // accepts the request and never answers, or trickles its answer, must not hang the build.
+            const limit = this.attemptLimit(spec, streaming);
+            if (limit !== undefined && limit <= 0) {
+                destroyQuietly(source);
+                destroyQuietly(data);
+                throw this.transportError(spec, { code: 'ETIMEDOUT', text: 'the wait this request belongs to is over', unsent: true }, attempt, started, undefined);
+            }
+            const attemptWait = limit !== undefined ? new AbortController() : undefined;
+            const attemptTimer = attemptWait && setTimeout(() => attemptWait.abort(), limit).unref();
+            const timedOut = () => ({
+                code: 'ETIMEDOUT',
+                text: `no ${streaming ? 'response' : 'complete answer'} within ${formatDuration(limit ?? 0)}`,
+                unsent: false,
+            });
             let msg;
             try {
-                msg = await this.sendOnce(spec, headers, data, anySignal(signal, headerWait?.signal), streaming);
+                msg = await this.sendOnce(spec, headers, data, anySignal(signal, attemptWait?.signal), streaming);
             }
             catch (e) {
-                clearTimeout(headerTimer);
+                clearTimeout(attemptTimer);
                 destroyQuietly(source);
                 destroyQuietly(data);
                 if (signal?.aborted) {
                     this.debug(`HTTP ${spec.method} ${path} → cancelled (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
                     throw cancelled(spec.operation, e);
                 }
-                const f = headerWait?.signal.aborted
-                    ? { code: 'ETIMEDOUT', text: `no response within ${Math.round(this.streamHeaderTimeoutMs / 1000)}s`, unsent: false }
-                    : classifyNetworkError(e);
+                const f = attemptWait?.signal.aborted ? timedOut() : classifyNetworkError(e);
                 this.debug(`HTTP ${spec.method} ${path} → network error ${f.code ?? ''} ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
                 const retryable = spec.retry === 'always' || (spec.retry === 'if-unsent' && f.unsent);
-                const wait = retryable ? this.nextWait(attempt, max, started, undefined) : undefined;
+                const wait = retryable ? this.nextWait(attempt, max, started, undefined, spec.deadline) : undefined;
                 if (wait === undefined)
                     throw this.transportError(spec, f, attempt, started, e);
                 await this.retryWait(spec, attempt, wait, `${f.code ?? 'network error'}: ${f.text}`, signal);
                 continue;
             }
-            clearTimeout(headerTimer);
+            if (streaming)
+                clearTimeout(attemptTimer);
             const status = msg.statusCode ?? 0;
             const resHeaders = toHeaderRecord(msg.headers);
             const retryable = this.statusRetryable(spec.retry, status, resHeaders);
@@ -48771,26 +43440,34 @@ class HttpTransport {
             }
             let body;
             try {
-                body = await readBody(msg, this.idleTimeoutMs);
+                body = await readBody(msg, this.idleTimeoutMs, this.maxBodyBytes);
             }
             catch (e) {
                 if (signal?.aborted)
                     throw cancelled(spec.operation, e);
-                const f = classifyNetworkError(e);
+                if (e instanceof BodyTooLarge) {
+                    // not a network failure: the same answer again would be as large
+                    throw new ActionError(`failed to ${spec.operation}: ${e.message} (HTTP ${statusText(status)})`, {
+                        kind: 'platform',
+                        httpStatus: status,
+                    });
+                }
+                const f = attemptWait?.signal.aborted ? timedOut() : classifyNetworkError(e);
                 this.debug(`HTTP ${spec.method} ${path} → ${status}, body broke off: ${f.text} (${this.clock() - t0} ms, attempt ${attempt}/${max})`);
-                const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined) : undefined;
+                const wait = spec.retry === 'always' ? this.nextWait(attempt, max, started, undefined, spec.deadline) : undefined;
                 if (wait === undefined)
                     throw this.transportError(spec, { ...f, unsent: false }, attempt, started, e);
                 await this.retryWait(spec, attempt, wait, `response body broke off: ${f.text}`, signal);
                 continue;
             }
+            clearTimeout(attemptTimer);
             // Before anything can quote this body (debug lines, error excerpts), its signed URLs are secrets.
             registerBodySecrets(body, this.secrets);
             this.debug(`HTTP ${spec.method} ${path} → ${status} (${this.clock() - t0} ms, ${body.length} B, attempt ${attempt}/${max})`);
             if (retryable) {
                 // An HTTP-date Retry-After is wall-clock time, so it is read against the wall clock.
                 const retryAfter = parseRetryAfter(headerValue(resHeaders, 'retry-after'), Date.now());
-                const wait = this.nextWait(attempt, max, started, retryAfter);
+                const wait = this.nextWait(attempt, max, started, retryAfter, spec.deadline);
                 if (wait !== undefined) {
                     await this.retryWait(spec, attempt, wait, `HTTP ${statusText(status)}${retryAfter !== undefined ? ` (Retry-After ${Math.round(retryAfter / 100) / 10}s)` : ''}`, signal);
                     continue;
@@ -48814,14 +43491,29 @@ class HttpTransport {
         return status === 503 && parseRetryAfter(headerValue(headers, 'retry-after')) !== undefined;
     }
     /** The wait before the next attempt, or undefined when attempts or total time are used up. */
-    nextWait(attempt, max, started, retryAfterMs) {
+    nextWait(attempt, max, started, retryAfterMs, deadline) {
         if (attempt >= max)
             return undefined;
         const wait = retryAfterMs !== undefined ? retryAfterMs : backoffDelay(this.policy, attempt, this.random);
         const elapsed = this.clock() - started;
         if (elapsed + wait > this.policy.maxElapsedMs)
             return undefined;
+        // no retry that would start after the wait it belongs to is over
+        if (deadline !== undefined && this.clock() + wait >= deadline)
+            return undefined;
         return wait;
+    }
+    /**
+     * The limit of one attempt: the per-request cap (a stream: the stream header timeout; a body
+     * streamed up: none unless the request sets one), cut to the call's deadline; undefined = none.
+     */
+    attemptLimit(spec, streaming) {
+        const streamedUp = spec.body !== undefined && typeof spec.body === 'object' && !Buffer.isBuffer(spec.body);
+        const cap = spec.timeoutMs ?? (streaming ? this.streamHeaderTimeoutMs : streamedUp ? 0 : this.requestTimeoutMs);
+        const left = spec.deadline !== undefined ? spec.deadline - this.clock() : undefined;
+        if (cap <= 0)
+            return left;
+        return left !== undefined ? Math.min(cap, left) : cap;
     }
     async retryWait(spec, attempt, wait, reason, signal) {
         const info = { operation: spec.operation, attempt, delayMs: wait, reason: this.secrets.redact(reason) };
@@ -49027,63 +43719,6 @@ async function connectGitHub(opts) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/format.ts
-/**
- * Number formatting shared by every message: byte sizes and durations.
- *
- * Byte formatting (docs/protocol.md §2.9, last paragraph): units B, KiB, MiB, GiB,
- * TiB (powers of 1024); a plain integer for bytes; two decimals below 10, one below 100, none
- * otherwise. `4096 MiB` → `4.00 GiB`, `10 GiB` → `10.0 GiB`, `512` → `512 B`.
- *
- * Rounding never produces an out-of-rule string: a value that rounds up to the next band uses
- * that band's precision (9.999 KiB → `10.0 KiB`), and one that rounds up to 1024 of a unit moves
- * to the next unit (1048575 B → `1.00 MiB`, not `1024 KiB`).
- */
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-function formatBytes(n) {
-    if (!Number.isFinite(n))
-        return `${n} B`;
-    if (n < 0)
-        return `-${formatBytes(-n)}`;
-    if (n < 1024)
-        return `${Math.round(n)} B`;
-    let unit = 0;
-    let v = n;
-    while (v >= 1024 && unit < UNITS.length - 1) {
-        v /= 1024;
-        unit++;
-    }
-    for (;;) {
-        const decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
-        const text = v.toFixed(decimals);
-        const rounded = Number(text);
-        if (decimals === 2 && rounded >= 10) {
-            v = 10; // 9.995.. rounds to 10.00: show it with the precision of the next band
-            continue;
-        }
-        if (decimals === 1 && rounded >= 100) {
-            v = 100;
-            continue;
-        }
-        if (rounded >= 1024 && unit < UNITS.length - 1) {
-            v = rounded / 1024;
-            unit++;
-            continue;
-        }
-        return `${text} ${UNITS[unit]}`;
-    }
-}
-/** 850 → `850ms`, 1500 → `1.5s`, 90000 → `1m30s`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    if (ms < 60_000)
-        return `${Math.round(ms / 100) / 10}s`;
-    const m = Math.floor(ms / 60_000);
-    const s = Math.round((ms % 60_000) / 1000);
-    return s ? `${m}m${s}s` : `${m}m`;
-}
-
 ;// CONCATENATED MODULE: ./src/pipeline/events.ts
 const PHASE_TITLES = {
     plan: 'Plan',
@@ -49110,1188 +43745,10 @@ const nullEvents = {
     sandboxDeleted() { },
 };
 
-;// CONCATENATED MODULE: ./src/report/summary.ts
-
-
-
-
-/** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
-function cell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-/** Plain text from outside (warnings quoting file names, ...): no HTML, no line breaks. */
-function plain(text) {
-    return escapeHtml(oneLine(text));
-}
-/** An inline code span: Markdown renders its content literally, so only backticks and breaks matter. */
-function code(text) {
-    return '`' + oneLine(text).replace(/`/g, "'") + '`';
-}
-function renderSummary(r, extraWarnings, redact, logTail = []) {
-    const icon = r.status === 'registered' || r.status === 'planned' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
-    const headline = r.status === 'registered'
-        ? 'registered'
-        : r.status === 'ingesting'
-            ? 'submitted, admission in progress'
-            : r.status === 'planned'
-                ? 'planned (plan only: nothing was built)'
-                : r.status === 'cancelled'
-                    ? 'cancelled'
-                    : r.dryRun
-                        ? 'failed (plan only)'
-                        : 'failed';
-    const lines = [];
-    lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
-    const rows = [
-        ['Result', r.status],
-        ['Failed in', r.error?.phase ? (PHASE_TITLES[r.error.phase] ?? r.error.phase) : undefined],
-        ['Template id', r.templateId && code(r.templateId)],
-        ['Template name', r.templateName && code(r.templateName)],
-        ['Manifest URI', r.manifestUri && code(r.manifestUri)],
-        ['Image digest', r.imageDigest && code(r.imageDigest)],
-        ['Build id', r.buildId && code(r.buildId)],
-        [
-            'Builder sandbox',
-            r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? ' (deleted)' : ' (NOT deleted: the post step retries)'}`,
-        ],
-        ['Format', r.rootfsFormat === 'cas-streaming' ? 'cas-streaming (content-addressed streaming)' : 'ext4'],
-        [
-            'Mode',
-            r.mode === 'import'
-                ? 'import'
-                : r.rootfsNodeKind
-                    ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ''}`
-                    : 'Dockerfile',
-        ],
-        ['Base image', r.baseImage && code(r.baseImage)],
-        ['Other images', r.additionalRefs?.length ? r.additionalRefs.map(code).join(', ') : undefined],
-        [
-            'Plan only',
-            r.dryRun
-                ? r.dryRun.reason === 'input'
-                    ? 'dry-run: true'
-                    : 'a pull request from a fork, without credentials (dry-run: auto)'
-                : undefined,
-        ],
-        ['Snapshot id', r.snapshotId && code(r.snapshotId)],
-        ['Image size', r.imageSizeBytes !== undefined ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : undefined],
-        ['Target rootfs', r.rootfsDiskBytes !== undefined ? formatBytes(r.rootfsDiskBytes) : undefined],
-        ['Admission polls', r.admissionPolls ? String(r.admissionPolls) : undefined],
-    ];
-    if (r.context) {
-        const c = r.context;
-        rows.push(['Context digest', code(c.digest)], [
-            'Context',
-            `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`,
-        ], [
-            'Largest files',
-            c.largestFiles.length ? c.largestFiles.map((f) => `${code(f.path)} (${formatBytes(f.bytes)})`).join(', ') : undefined,
-        ]);
-    }
-    lines.push('| | |', '|---|---|');
-    for (const [k, v] of rows)
-        if (v !== undefined && v !== '')
-            lines.push(`| ${k} | ${cell(v)} |`);
-    lines.push('');
-    if (r.error) {
-        lines.push('### Error', '', fencedBlock(formatError(r.error)), '');
-        if (logTail.length) {
-            lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, '', fencedBlock(logTail.join('\n')), '', '</details>', '');
-        }
-    }
-    if (r.status === 'planned') {
-        const ignored = r.warnings.filter((w) => w.kind === 'ignored-instruction');
-        lines.push('### What a build would do', '', `- ${r.mode === 'import' ? `Import ${r.baseImage ? code(r.baseImage) : 'the image'}` : `Build from ${r.baseImage ? code(r.baseImage) : 'the Dockerfile'}`} as ${r.name ? code(r.name) : 'the image'}, ${r.rootfsFormat}; whether it is a base or a diff build depends on the templates the platform has registered.`, `- Ignored instructions: ${ignored.length ? ignored.map((w) => (w.line !== undefined ? `line ${w.line}` : w.kind)).join(', ') : 'none'}.`, '- Not checked without the platform: credentials, registered templates, sizes, the builder run and admission.', '');
-    }
-    if (r.timings.length) {
-        lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');
-        for (const t of r.timings)
-            lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1000).toFixed(2)} s | ${t.outcome} |`);
-        lines.push('');
-    }
-    const warnings = [
-        ...r.warnings.map((w) => `${w.line !== undefined && !w.message.startsWith('line ') ? `line ${w.line}: ` : ''}${w.message}`),
-        ...extraWarnings.filter((w) => !r.warnings.some((pw) => w.endsWith(pw.message))),
-    ];
-    if (r.context?.skipped.length)
-        for (const s of r.context.skipped)
-            warnings.push(`context: skipped ${s.path}: ${s.reason}`);
-    if (warnings.length) {
-        lines.push(`### Warnings (${warnings.length})`, '');
-        for (const w of warnings)
-            lines.push(`- ${plain(w)}`);
-        lines.push('');
-    }
-    return redact(lines.join('\n'));
-}
-
-;// CONCATENATED MODULE: ./src/feedback/render.ts
-/**
- * What the PR features write: a commit status (state, ≤140-character description) and the sticky
- * comment's Markdown, from one image's build result. Everything passes through the run's redactor.
- */
-
-
-
-
-
-const MAX_DESCRIPTION = 140;
-function truncate(text, max) {
-    const t = text.replace(/\s+/g, ' ').trim();
-    return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
-}
-/** The status's context: the input (with `{image}` replaced) or `sandbox-image/<image name>`. */
-function statusContext(template, image) {
-    return template ? template.replace(/\{image\}/g, image) : `sandbox-image/${image}`;
-}
-/** The hidden marker that finds this image's comment again (no `--`, so it cannot end the HTML comment). */
-function commentMarker(image) {
-    return `<!-- sbx-image-action:image=${encodeURIComponent(image).replace(/-/g, '%2D')} -->`;
-}
-function pendingStatus(image) {
-    return { state: 'pending', description: truncate(`Building sandbox image ${image}…`, MAX_DESCRIPTION) };
-}
-function finalStatus(o, redact) {
-    const r = o.result;
-    const d = (text) => truncate(redact(text), MAX_DESCRIPTION);
-    switch (r.status) {
-        case 'registered':
-            return { state: 'success', description: d(`Registered ${r.templateId ?? r.templateName ?? o.image}`) };
-        case 'ingesting':
-            return { state: 'success', description: d(`Build ${r.buildId ?? ''} accepted; admission continues (wait: false)`) };
-        case 'planned':
-            return { state: 'success', description: d(`Plan only: ${o.image} checked, nothing built`) };
-        case 'cancelled':
-            return { state: 'error', description: d(`Cancelled${r.error?.phase ? ` during ${phaseTitle(r.error.phase)}` : ''}`) };
-        default:
-            return { state: 'failure', description: d((r.dryRun ? 'Plan only: ' : '') + (r.error?.message.split('\n')[0] ?? 'failed')) };
-    }
-}
-function phaseTitle(phase) {
-    return PHASE_TITLES[phase] ?? phase;
-}
-function warningCount(r) {
-    return r.warnings.length + (r.context?.skipped.length ?? 0);
-}
-function renderComment(o, opts) {
-    const r = o.result;
-    const icon = { registered: '✅', ingesting: '⏳', planned: '✅', cancelled: '🚫', failed: '❌' }[r.status];
-    const what = {
-        registered: 'registered',
-        ingesting: 'accepted, admission in progress',
-        planned: 'planned (plan only: nothing was built)',
-        cancelled: 'cancelled',
-        failed: r.dryRun ? 'failed (plan only)' : 'failed',
-    }[r.status];
-    const lines = [commentMarker(o.image), `### ${icon} Sandbox image ${code(o.image)} ${what}`, ''];
-    const rows = [
-        ['Status', r.status + (r.error?.phase ? ` in ${phaseTitle(r.error.phase)}` : '')],
-        ['Template', r.templateId ? `${code(r.templateId)}${r.templateName ? ` (${code(r.templateName)})` : ''}` : undefined],
-        ['Manifest URI', r.manifestUri && code(r.manifestUri)],
-        ['Image digest', r.imageDigest && code(r.imageDigest)],
-        ['Format', r.rootfsFormat],
-        ['Base image', r.baseImage && code(r.baseImage)],
-        ['Other images', r.additionalRefs?.length ? r.additionalRefs.map(code).join(', ') : undefined],
-        [
-            'Context',
-            r.context
-                ? `${r.context.fileCount} files, ${formatBytes(r.context.uncompressedBytes)} (${code(r.context.digest)})${r.status === 'planned' && r.context.largestFiles.length
-                    ? `; largest: ${r.context.largestFiles.map((f) => `${code(f.path)} ${formatBytes(f.bytes)}`).join(', ')}`
-                    : ''}`
-                : undefined,
-        ],
-        ['Duration', formatDuration(Math.max(0, Math.round(o.durationMs)))],
-        ['Warnings', String(warningCount(r))],
-        ['Commit', opts.sha ? code(opts.sha.slice(0, 12)) : undefined],
-    ];
-    lines.push('| | |', '|---|---|');
-    for (const [k, v] of rows)
-        if (v !== undefined && v !== '')
-            lines.push(`| ${k} | ${cell(v)} |`);
-    lines.push('');
-    if (r.error)
-        lines.push('**Error**', '', fencedBlock(formatError(r.error)), '');
-    if (r.status === 'planned') {
-        const ignored = r.warnings.filter((w) => w.kind === 'ignored-instruction');
-        lines.push(`No image was built (${r.dryRun?.reason === 'input' ? 'dry-run: true' : 'no credentials on a pull request from a fork'}); the Dockerfile and the build context passed every local check.` +
-            (ignored.length
-                ? ` Ignored instructions: ${ignored.map((w) => (w.line !== undefined ? `line ${w.line}` : w.kind)).join(', ')}.`
-                : ''), '');
-    }
-    if (opts.runUrl)
-        lines.push(`[Workflow run](${opts.runUrl})`, '');
-    return opts.redact(lines.join('\n'));
-}
-
-;// CONCATENATED MODULE: ./src/feedback/feedback.ts
-
-
-
-
-const FEATURE_EVENTS = 'pull_request, pull_request_target and push';
-/** Which feature has anything to do on this run, saying once why one that is on does not. */
-function resolveTargets(inputs, ctx, ports) {
-    const wanted = [inputs.commitStatus && 'commit-status', inputs.prComment && 'pr-comment'].filter(Boolean).join(' and ');
-    if (!wanted)
-        return {};
-    const nothing = (why) => {
-        ports.notice(`${wanted} ${inputs.commitStatus && inputs.prComment ? 'do' : 'does'} nothing here: ${why}.`);
-        return {};
-    };
-    if (!STATUS_EVENTS.has(ctx.eventName)) {
-        return nothing(`${ctx.eventName ? `'${ctx.eventName}' events` : 'outside a workflow run'} have no pull request or pushed commit to report on (they work on ${FEATURE_EVENTS})`);
-    }
-    if (ctx.payloadProblem)
-        return nothing(ctx.payloadProblem);
-    if (!/^[^/\s]+\/[^/\s]+$/.test(ctx.repository))
-        return nothing('GITHUB_REPOSITORY does not name the repository');
-    if (!inputs.githubToken) {
-        ports.log.warning(`${wanted}: github-token is empty, so nothing is written to GitHub (the default is \${{ github.token }}).`);
-        return {};
-    }
-    const targets = {};
-    if (inputs.commitStatus)
-        targets.sha = ctx.statusSha;
-    if (inputs.prComment) {
-        if (PR_EVENTS.has(ctx.eventName))
-            targets.issue = ctx.pullRequest?.number;
-        else
-            ports.notice(`pr-comment does nothing on ${ctx.eventName} events (there is no pull request); ${inputs.commitStatus ? 'the commit status is written' : 'commit-status can report on the pushed commit'}.`);
-    }
-    return targets;
-}
-function apiUrlOf(env) {
-    const raw = (env.GITHUB_API_URL ?? '').trim().replace(/\/+$/, '') || 'https://api.github.com';
-    let u;
-    try {
-        u = new URL(raw);
-    }
-    catch {
-        return { problem: `GITHUB_API_URL '${raw}' is not a URL` };
-    }
-    if (u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname)))
-        return raw;
-    return { problem: `GITHUB_API_URL '${raw}' is not https:// (the token would travel unencrypted)` };
-}
-class PrFeedback {
-    inputs;
-    ctx;
-    ports;
-    signal;
-    targets;
-    api;
-    begun = Promise.resolve();
-    /** per image: the comment already found or written (so a second write updates it) */
-    comments = new Map();
-    /**
-     * `signal` bounds every GitHub call of the run, retries included: the caller aborts it when time
-     * is up (a few seconds after a cancel, so the job still exits in time).
-     */
-    constructor(inputs, ctx, ports, signal) {
-        this.inputs = inputs;
-        this.ctx = ctx;
-        this.ports = ports;
-        this.signal = signal;
-        this.targets = resolveTargets(inputs, ctx, ports);
-    }
-    /** True when anything will be written to GitHub on this run. */
-    get active() {
-        return this.targets.sha !== undefined || this.targets.issue !== undefined;
-    }
-    /** `pending` statuses for the images about to be built. Runs in the background; `finish` waits for it. */
-    begin(images) {
-        const sha = this.targets.sha;
-        if (sha === undefined || images.length === 0)
-            return;
-        this.begun = this.withApi(async (api) => {
-            await Promise.all(images.map((image) => this.attempt('statuses', image, () => api.createStatus({ sha, context: this.context(image), ...pendingStatus(image), targetUrl: this.ctx.runUrl }))));
-        });
-    }
-    /** The final status and the comment for each image; resolves (never rejects) when done or out of time. */
-    async finish(outcomes) {
-        if (!this.active || outcomes.length === 0)
-            return;
-        await this.begun;
-        const { sha, issue } = this.targets;
-        const redact = (s) => this.ports.secrets.redact(s);
-        await this.withApi(async (api) => {
-            await Promise.all(outcomes.map(async (o) => {
-                if (sha !== undefined) {
-                    await this.attempt('statuses', o.image, () => api.createStatus({ sha, context: this.context(o.image), ...finalStatus(o, redact), targetUrl: this.ctx.runUrl }));
-                }
-                if (issue !== undefined) {
-                    const body = renderComment(o, { runUrl: this.ctx.runUrl, sha: this.ctx.statusSha, redact });
-                    await this.attempt('comments', o.image, () => this.upsertComment(api, issue, o.image, body));
-                }
-            }));
-        });
-    }
-    context(image) {
-        return statusContext(this.inputs.statusContext, image);
-    }
-    async upsertComment(api, issue, image, body) {
-        const marker = commentMarker(image);
-        let id = this.comments.get(image) ?? (await api.findComment(issue, (b) => b.includes(marker)))?.id;
-        if (id !== undefined) {
-            await api.updateComment(id, body);
-            this.ports.log.info(`GitHub: updated the pull request comment for ${image}.`);
-        }
-        else {
-            id = (await api.createComment(issue, body)).id;
-            this.ports.log.info(`GitHub: commented on pull request #${issue} for ${image}.`);
-        }
-        this.comments.set(image, id);
-    }
-    /** The client, made once; undefined (with a warning) when it cannot be. */
-    async withApi(use) {
-        this.api ??= (async () => {
-            const apiUrl = apiUrlOf(this.ports.env);
-            if (typeof apiUrl !== 'string') {
-                this.ports.log.warning(`Nothing is written to GitHub: ${apiUrl.problem}.`);
-                return undefined;
-            }
-            const connect = this.ports.connect ?? connectGitHub;
-            return connect({
-                token: this.inputs.githubToken,
-                apiUrl,
-                repository: this.ctx.repository,
-                secrets: this.ports.secrets,
-                log: this.ports.log,
-                userAgent: this.ports.userAgent,
-                retry: this.ports.retry,
-                sleep: this.ports.sleep,
-                signal: this.signal,
-            });
-        })().catch((e) => {
-            this.ports.log.warning(`Nothing is written to GitHub: the GitHub client could not start: ${this.ports.secrets.redact(String(e))}`);
-            return undefined;
-        });
-        const api = await this.api;
-        if (api)
-            await use(api);
-    }
-    async attempt(what, image, call) {
-        if (this.signal.aborted) {
-            this.ports.log.warning(this.failureText(what, image, undefined, true));
-            return;
-        }
-        try {
-            await call();
-        }
-        catch (e) {
-            this.ports.log.warning(this.failureText(what, image, e, this.signal.aborted));
-        }
-    }
-    failureText(what, image, e, outOfTime) {
-        const thing = what === 'statuses' ? 'commit status' : 'pull request comment';
-        const permission = what === 'statuses' ? 'statuses: write' : 'pull-requests: write';
-        const head = `GitHub: the ${thing} for ${image} was not written`;
-        if (outOfTime)
-            return `${head}: no time left (the job is ending).`;
-        const status = e instanceof GitHubError ? e.status : 0;
-        const message = this.ports.secrets.redact(e instanceof Error ? e.message : String(e));
-        if (status === 403 || status === 404) {
-            const fork = this.ctx.pullRequest?.fromFork
-                ? ` This pull request comes from a fork: on pull_request events GitHub gives it a read-only token whatever the permissions say; pull_request_target runs with the base repository's token.`
-                : '';
-            return `${head}: GitHub answered ${status} (${message}). The token needs \`${permission}\`: add it to the job's \`permissions:\`.${fork}`;
-        }
-        return `${head}: ${message}`;
-    }
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: ./node_modules/dockerfile-ast/lib/main.js
-var main = __nccwpck_require__(8390);
-;// CONCATENATED MODULE: ./src/dockerfile/shell.ts
-/**
- * The two pieces of BuildKit's shell lexer (`frontend/dockerfile/shell`) that planning needs:
- * splitting a line into raw words (quotes and escapes kept, as BuildKit does when it looks for
- * heredocs) and removing quotes from one word (as BuildKit does for FROM images and flag values).
- * Variables are never expanded: planning does not evaluate ARG/ENV.
- */
-const isSpace = (ch) => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\v' || ch === '\f';
-/**
- * Splits on unquoted, unescaped whitespace, keeping quotes and escape characters in the words
- * (BuildKit's `ProcessWords` with `RawQuotes` and `RawEscapes`). An unterminated quote runs to the
- * end of the input.
- */
-function splitRawWords(s, escape) {
-    const words = [];
-    let i = 0;
-    while (i < s.length) {
-        while (i < s.length && isSpace(s[i]))
-            i++;
-        if (i >= s.length)
-            break;
-        const start = i;
-        while (i < s.length && !isSpace(s[i])) {
-            const ch = s[i];
-            if (ch === escape) {
-                i += 2;
-            }
-            else if (ch === "'") {
-                const end = s.indexOf("'", i + 1);
-                i = end < 0 ? s.length : end + 1;
-            }
-            else if (ch === '"') {
-                i++;
-                while (i < s.length && s[i] !== '"')
-                    i += s[i] === escape ? 2 : 1;
-                i++;
-            }
-            else {
-                i++;
-            }
-        }
-        i = Math.min(i, s.length);
-        words.push({ word: s.slice(start, i), start });
-    }
-    return words;
-}
-/**
- * Removes shell quoting from one word the way BuildKit's lexer does: single quotes are literal,
- * inside double quotes the escape character only escapes `"`, `$` and itself, outside quotes it
- * escapes any character. Returns `null` when a quote is not closed.
- */
-function unquoteWord(s, escape) {
-    let out = '';
-    let i = 0;
-    while (i < s.length) {
-        const ch = s[i];
-        if (ch === "'") {
-            const end = s.indexOf("'", i + 1);
-            if (end < 0)
-                return null;
-            out += s.slice(i + 1, end);
-            i = end + 1;
-        }
-        else if (ch === '"') {
-            i++;
-            let closed = false;
-            while (i < s.length) {
-                const c = s[i];
-                if (c === '"') {
-                    closed = true;
-                    i++;
-                    break;
-                }
-                if (c === escape && i + 1 < s.length && (s[i + 1] === '"' || s[i + 1] === '$' || s[i + 1] === escape)) {
-                    out += s[i + 1];
-                    i += 2;
-                    continue;
-                }
-                out += c;
-                i++;
-            }
-            if (!closed)
-                return null;
-        }
-        else if (ch === escape && i + 1 < s.length) {
-            out += s[i + 1];
-            i += 2;
-        }
-        else {
-            out += ch;
-            i++;
-        }
-    }
-    return out;
-}
-/**
- * Splits one CSV record the way Go's `encoding/csv` reads BuildKit's `--mount` values:
- * comma-separated fields, a field that starts with `"` is quoted and `""` inside it is a quote.
- */
-function splitCsvFields(s) {
-    const fields = [];
-    let i = 0;
-    for (;;) {
-        let field = '';
-        if (s[i] === '"') {
-            i++;
-            for (;;) {
-                if (i >= s.length)
-                    break;
-                if (s[i] === '"') {
-                    if (s[i + 1] === '"') {
-                        field += '"';
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                field += s[i++];
-            }
-            // Anything between the closing quote and the next comma is kept, as Go's LazyQuotes would.
-            while (i < s.length && s[i] !== ',')
-                field += s[i++];
-        }
-        else {
-            while (i < s.length && s[i] !== ',')
-                field += s[i++];
-        }
-        fields.push(field);
-        if (i >= s.length)
-            break;
-        i++; // the comma
-    }
-    return fields;
-}
-
-;// CONCATENATED MODULE: ./src/dockerfile/parse.ts
-/**
- * Dockerfile parsing "like Docker does": the maintained parser `dockerfile-ast` does the work
- * (instructions, line ranges, escape directive, continuations with comments and blank lines,
- * heredocs, flags), and this module wraps the places where it disagrees with BuildKit's parser
- * (moby/buildkit `frontend/dockerfile/parser`):
- *
- * - parser directives: BuildKit stops looking for directives at the first line that is not a
- *   known directive (`syntax`, `escape`, `check`) and rejects a repeated directive or an escape
- *   value other than `\` or a backtick; dockerfile-ast keeps scanning and silently ignores bad values;
- * - a lone `\r` is not a line break for BuildKit (it splits on `\n` only), it is for dockerfile-ast;
- * - a line ending in an escaped escape character (`RUN echo \\`) does not continue in BuildKit;
- * - heredocs: BuildKit only sees `<<` at the start of a shell word (so not inside quotes or after
- *   an escape), needs a non-empty name, and accepts a file-descriptor prefix (`3<<EOF`);
- *   dockerfile-ast splits on whitespace ignoring quotes, accepts `<<-` with no name and misses
- *   `3<<EOF`. An unterminated heredoc is a BuildKit parse error;
- * - flag values keep their quotes in dockerfile-ast; BuildKit removes them.
- *
- * Wrapping works on a private copy of the text in which the offending characters are replaced by
- * characters of the same length (so lines and columns stay the same); the text sent to the
- * builder is never changed.
- */
-
-
-
-const planError = (line, msg) => new ActionError(`line ${line}: ${msg}`, { kind: 'plan' });
-/** Directives BuildKit knows; any other `# key=value` line ends the directive section. */
-const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
-const RE_DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
-const RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;
-const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
-function trimNewline(line) {
-    let end = line.length;
-    while (end > 0 && (line[end - 1] === '\r' || line[end - 1] === '\n'))
-        end--;
-    return line.slice(0, end);
-}
-/** BuildKit's directive scan: returns the escape character and the index of the first non-directive line. */
-function readDirectives(lines) {
-    let escape = '\\';
-    const seen = new Set();
-    let i = 0;
-    for (; i < lines.length; i++) {
-        let line = trimNewline(lines[i]);
-        if (i === 0 && line.startsWith('\uFEFF'))
-            line = line.slice(1);
-        const m = RE_DIRECTIVE.exec(line.trimStart());
-        if (!m)
-            break;
-        const key = m[1].toLowerCase();
-        if (!KNOWN_DIRECTIVES.has(key))
-            break;
-        if (seen.has(key))
-            throw planError(i + 1, `only one ${key} parser directive can be used`);
-        seen.add(key);
-        if (key === 'escape') {
-            const value = m[2];
-            if (value !== '\\' && value !== '`')
-                throw planError(i + 1, `invalid escape token '${value}' does not match \` or \\`);
-            escape = value;
-        }
-    }
-    return { escape, end: i };
-}
-/**
- * BuildKit's line-continuation test on one physical line (newline trimmed): the escape character,
- * then only blanks, and not itself escaped. Returns the line without the continuation, or null.
- */
-function stripContinuation(line, escape) {
-    let end = line.length;
-    while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t'))
-        end--;
-    if (end === 0 || line[end - 1] !== escape)
-        return null;
-    if (end >= 2 && line[end - 2] === escape)
-        return null;
-    return line.slice(0, end - 1);
-}
-function lineStartsOf(text) {
-    const starts = [0];
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1))
-        starts.push(i + 1);
-    return starts;
-}
-/** Replaces characters at `offsets` (one each) with `ch`, keeping the length. */
-function replaceAt(text, edits) {
-    const chars = text.split('');
-    for (const e of edits)
-        for (let k = 0; k < e.length; k++)
-            chars[e.offset + k] = e.ch;
-    return chars.join('');
-}
-/** BuildKit's logical line starting at physical line `first` (comments/blank lines inside continuations skipped). */
-function logicalLine(text, starts, first, column, escape) {
-    let out = '';
-    const offs = [];
-    const physical = (n) => trimNewline(text.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : text.length));
-    const append = (s, base) => {
-        out += s;
-        for (let k = 0; k < s.length; k++)
-            offs.push(base + k);
-    };
-    let n = first;
-    let piece = physical(n).slice(column);
-    let cut = stripContinuation(piece, escape);
-    append(cut ?? piece, starts[n] + column);
-    while (cut !== null && n + 1 < starts.length) {
-        n++;
-        piece = physical(n);
-        const trimmed = piece.trimStart();
-        if (trimmed === '' || trimmed.startsWith('#'))
-            continue;
-        cut = stripContinuation(piece, escape);
-        append(cut ?? piece, starts[n]);
-    }
-    return { text: out, offs, lastLine: n };
-}
-/** The heredocs BuildKit finds on an instruction's first logical line (none for JSON form). */
-function dockerHeredocs(line, keyword, trigger) {
-    const words = splitRawWords(line.text, '\\');
-    let k = 1;
-    let effective = keyword;
-    if (keyword === 'ONBUILD') {
-        effective = (trigger ?? '').toUpperCase();
-        k = 2;
-    }
-    if (!HEREDOC_KEYWORDS.has(effective))
-        return [];
-    while (k < words.length && words[k].word.startsWith('--'))
-        k++;
-    if (k < words.length) {
-        const rest = line.text.slice(words[k].start).trim();
-        if (rest.startsWith('[')) {
-            try {
-                const parsed = JSON.parse(rest);
-                if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
-                    return [];
-            }
-            catch {
-                // not JSON: shell form
-            }
-        }
-    }
-    const docs = [];
-    for (const w of words) {
-        const m = RE_HEREDOC.exec(w.word);
-        if (!m || m[3] === '')
-            continue;
-        const name = unquoteWord(m[3], '\\');
-        if (name === null || name === '' || splitRawWords(m[3], '\\').length !== 1)
-            continue;
-        docs.push({ name, chomp: m[2] === '-', opOffset: line.offs[w.start + m[1].length], fdLength: m[1].length });
-    }
-    return docs;
-}
-/** dockerfile-ast's own heredoc test on an argument (its `Util.parseHeredocName`). */
-function astSeesHeredoc(value) {
-    if (!value.startsWith('<<') || value.length <= 2)
-        return false;
-    let v = value.slice(2);
-    if (v.startsWith('-'))
-        v = v.slice(1);
-    for (const q of ['"', "'"]) {
-        if (v.startsWith(q)) {
-            if (!v.endsWith(q))
-                return false;
-            v = v.slice(1, -1);
-        }
-    }
-    return !v.startsWith('<');
-}
-const offsetOf = (starts, pos) => starts[pos.line] + pos.character;
-function heredocInstruction(i) {
-    if (i instanceof main.Onbuild)
-        return i.getTriggerInstruction();
-    return HEREDOC_KEYWORDS.has(i.getKeyword()) ? i : null;
-}
-function triggerOf(i) {
-    return i instanceof main.Onbuild ? i.getTriggerWord() : null;
-}
-/** Edits that make dockerfile-ast see exactly BuildKit's heredocs on every instruction. */
-function heredocFixes(df, text, starts, escape) {
-    const edits = [];
-    for (const ins of df.getInstructions()) {
-        const target = heredocInstruction(ins);
-        if (target === null)
-            continue;
-        const start = ins.getRange().start;
-        const line = logicalLine(text, starts, start.line, start.character, escape);
-        const end = line.offs.length ? line.offs[line.offs.length - 1] + 1 : offsetOf(starts, start);
-        const docker = dockerHeredocs(line, ins.getKeyword(), triggerOf(ins));
-        const dockerOps = new Set(docker.map((d) => d.opOffset));
-        const astOps = new Set();
-        for (const arg of target.getArguments()) {
-            const off = offsetOf(starts, arg.getRange().start);
-            if (off >= end)
-                break;
-            if (astSeesHeredoc(arg.getValue()))
-                astOps.add(off);
-        }
-        // Not a heredoc for BuildKit (quoted, escaped, no name): hide the `<<` from dockerfile-ast.
-        for (const off of astOps)
-            if (!dockerOps.has(off))
-                edits.push({ offset: off, length: 2, ch: '_' });
-        // A file-descriptor prefix (`3<<EOF`): blank the digits so dockerfile-ast sees `<<EOF`.
-        for (const d of docker) {
-            if (d.fdLength > 0 && !astOps.has(d.opOffset))
-                edits.push({ offset: d.opOffset - d.fdLength, length: d.fdLength, ch: ' ' });
-        }
-    }
-    return edits;
-}
-/** BuildKit's heredoc body scan: every heredoc needs its terminator line, in order. */
-function checkHeredocsTerminated(df, text, starts, escape) {
-    const lineCount = starts.length;
-    for (const ins of df.getInstructions()) {
-        if (heredocInstruction(ins) === null)
-            continue;
-        const start = ins.getRange().start;
-        const line = logicalLine(text, starts, start.line, start.character, escape);
-        let n = line.lastLine;
-        for (const doc of dockerHeredocs(line, ins.getKeyword(), triggerOf(ins))) {
-            let found = false;
-            while (++n < lineCount) {
-                let candidate = trimNewline(text.slice(starts[n], n + 1 < lineCount ? starts[n + 1] : text.length));
-                if (doc.chomp)
-                    candidate = candidate.replace(/^\t+/, '');
-                if (candidate === doc.name) {
-                    found = true;
-                    break;
-                }
-            }
-            if (!found)
-                throw planError(start.line + 1, `unterminated heredoc '<<${doc.name}': no line '${doc.name}' closes it`);
-        }
-    }
-}
-/**
- * Parses Dockerfile text with BuildKit's rules. Throws `ActionError` (kind `plan`, message
- * `line <n>: ...`) for what BuildKit's parser itself rejects: a repeated or invalid parser directive
- * and an unterminated heredoc. Instruction-level checks are the planner's.
- */
-function parseDockerfile(text) {
-    // A lone CR is not a line break for BuildKit: make it a blank for dockerfile-ast.
-    let prepared = text.replace(/\r(?!\n)/g, ' ');
-    const { escape, end: directiveEnd } = readDirectives(prepared.split('\n'));
-    const starts = lineStartsOf(prepared);
-    // `RUN echo \\` (escaped escape at the end) does not continue the line in BuildKit.
-    const escEdits = [];
-    for (let n = 0; n < starts.length; n++) {
-        const line = trimNewline(prepared.slice(starts[n], n + 1 < starts.length ? starts[n + 1] : prepared.length));
-        let end = line.length;
-        while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t'))
-            end--;
-        if (end >= 2 && line[end - 1] === escape && line[end - 2] === escape)
-            escEdits.push({ offset: starts[n] + end - 1, length: 1, ch: '_' });
-    }
-    if (escEdits.length)
-        prepared = replaceAt(prepared, escEdits);
-    let df = main.DockerfileParser.parse(prepared);
-    // dockerfile-ast keeps reading directives after an unknown one; BuildKit does not.
-    const late = df.getDirectives().filter((d) => d.getRange().start.line >= directiveEnd);
-    if (late.length) {
-        const edits = late.map((d) => {
-            const n = d.getRange().start.line;
-            return { offset: starts[n] + prepared.slice(starts[n]).indexOf('='), length: 1, ch: ' ' };
-        });
-        prepared = replaceAt(prepared, edits);
-        df = main.DockerfileParser.parse(prepared);
-    }
-    if (df.getEscapeCharacter() !== escape) {
-        throw new ActionError(`Dockerfile parser disagreement on the escape character ('${df.getEscapeCharacter()}' vs '${escape}')`, {
-            kind: 'internal',
-        });
-    }
-    for (let pass = 0;; pass++) {
-        const edits = heredocFixes(df, prepared, starts, escape);
-        if (edits.length === 0)
-            break;
-        if (pass >= 64)
-            throw new ActionError('Dockerfile heredoc reconciliation did not settle', { kind: 'internal' });
-        prepared = replaceAt(prepared, edits);
-        df = main.DockerfileParser.parse(prepared);
-    }
-    checkHeredocsTerminated(df, prepared, starts, escape);
-    const instructions = df.getInstructions().map((ins) => {
-        const range = ins.getRange();
-        const flags = ins instanceof main.ModifiableInstruction
-            ? ins.getFlags().map((f) => {
-                const raw = f.getValue();
-                return { name: f.getName(), value: raw === null ? null : (unquoteWord(raw, escape) ?? raw), raw };
-            })
-            : [];
-        return {
-            line: range.start.line + 1,
-            endLine: range.end.line + 1,
-            keyword: ins.getKeyword(),
-            written: ins.getInstruction(),
-            flags,
-            args: ins.getArguments().map((a) => a.getValue()),
-            trigger: triggerOf(ins),
-        };
-    });
-    return { escape, instructions };
-}
-
-;// CONCATENATED MODULE: ./src/dockerfile/plan.ts
-/**
- * Planning (docs/protocol.md §2): turns Dockerfile text (or an image reference to import) into the build
- * plan — base image, additional image references, registry lookups, default name and warnings —
- * without any network or filesystem access.
- *
- * Parsing follows Docker (BuildKit), not the reference client's naive line splitter (§2.2): see
- * `parse.ts`. Everything else of §2.3–§2.8 is kept; each departure is marked `Departure:` below.
- *
- * Over 350 lines on purpose: planning is one pass over the instructions, and the rules that pass
- * applies (stages, references, warnings) read best next to each other.
- */
-
-
-
-
-
-
-/** Largest Dockerfile accepted, in bytes (1 MiB). */
-const MAX_DOCKERFILE_BYTES = 1024 * 1024;
-const KNOWN_INSTRUCTIONS = new Set([
-    'ADD',
-    'ARG',
-    'CMD',
-    'COPY',
-    'ENTRYPOINT',
-    'ENV',
-    'EXPOSE',
-    'FROM',
-    'HEALTHCHECK',
-    'LABEL',
-    'MAINTAINER',
-    'ONBUILD',
-    'RUN',
-    'SHELL',
-    'STOPSIGNAL',
-    'USER',
-    'VOLUME',
-    'WORKDIR',
-]);
-/** §2.3: applied by the builder but meaningless for a sandbox image → one warning each. */
-const IGNORED_INSTRUCTIONS = new Set(['ONBUILD', 'SHELL', 'EXPOSE', 'HEALTHCHECK', 'LABEL', 'STOPSIGNAL', 'VOLUME']);
-/** BuildKit's stage-name rule (checked on the lower-cased name). */
-const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
-const NOT_A_DOCKERFILE_ADVICE = 'Check that the `dockerfile` input points at a Dockerfile.';
-const plan_planError = (line, msg, advice) => new ActionError(line === undefined ? msg : `line ${line}: ${msg}`, { kind: 'plan', advice });
-/** The line number of a planning error (`line <n>: …`), for annotations. */
-function planErrorLine(e) {
-    const m = /^line (\d+): /.exec(e.message);
-    return m ? Number(m[1]) : undefined;
-}
-const lineAt = (text, index) => {
-    let line = 1;
-    for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1))
-        line++;
-    return line;
-};
-function tooLarge(bytes) {
-    return plan_planError(undefined, `Dockerfile is too large: ${formatBytes(bytes)} (${bytes} bytes); the limit is 1 MiB (${MAX_DOCKERFILE_BYTES} bytes)`, [NOT_A_DOCKERFILE_ADVICE]);
-}
-function binary(line) {
-    return plan_planError(line, 'Dockerfile contains a NUL byte: it looks like a binary file, not a Dockerfile', [NOT_A_DOCKERFILE_ADVICE]);
-}
-function notUtf8(line) {
-    return plan_planError(line, 'Dockerfile is not valid UTF-8 text', ['Save the Dockerfile as UTF-8.']);
-}
-/**
- * Decodes Dockerfile bytes for `planDockerfile`, rejecting (with a line number where known) a file
- * over 1 MiB, a binary file (NUL bytes) and invalid UTF-8 — which a lenient decode would silently
- * turn into U+FFFD. A UTF-8 byte-order mark is kept, so the text stays verbatim. Use this rather
- * than `readFile(…, 'utf8')`.
- */
-function decodeDockerfile(bytes) {
-    if (bytes.length > MAX_DOCKERFILE_BYTES)
-        throw tooLarge(bytes.length);
-    const nul = bytes.indexOf(0);
-    if (nul >= 0) {
-        let line = 1;
-        for (let i = 0; i < nul; i++)
-            if (bytes[i] === 0x0a)
-                line++;
-        throw binary(line);
-    }
-    const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-    try {
-        return fatal.decode(bytes);
-    }
-    catch {
-        let line = 1;
-        let start = 0;
-        for (;;) {
-            const nl = bytes.indexOf(0x0a, start);
-            const end = nl < 0 ? bytes.length : nl;
-            try {
-                fatal.decode(bytes.subarray(start, end));
-            }
-            catch {
-                throw notUtf8(line);
-            }
-            if (nl < 0)
-                throw notUtf8(line);
-            start = nl + 1;
-            line++;
-        }
-    }
-}
-/** The same content checks on text that is already decoded. */
-function checkText(text) {
-    const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes > MAX_DOCKERFILE_BYTES)
-        throw tooLarge(bytes);
-    const nul = text.indexOf('\0');
-    if (nul >= 0)
-        throw binary(lineAt(text, nul));
-    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(text);
-    if (lone)
-        throw notUtf8(lineAt(text, lone.index));
-    if (text.replace(/^\uFEFF/, '').trim() === '')
-        throw plan_planError(undefined, 'Dockerfile is empty');
-}
-/** §2.4 on the tokens BuildKit sees (flags already split off by the parser). */
-function parseFrom(ins, escape) {
-    const line = ins.line;
-    const flagText = ins.flags.map((f) => (f.raw === null ? `--${f.name}` : `--${f.name}=${f.raw}`));
-    const value = [...flagText, ...ins.args].join(' ');
-    for (const f of ins.flags) {
-        // Departure: Docker requires `--flag=value`; the reference also took `--platform <value>`.
-        if (f.value === null)
-            throw plan_planError(line, `missing value for Dockerfile flag '--${f.name}' (write --${f.name}=<value>)`);
-        // Departure: Docker rejects unknown FROM flags at parse time.
-        if (f.name !== 'platform')
-            throw plan_planError(line, `unknown flag '--${f.name}' for FROM (only --platform is allowed)`);
-    }
-    const tokens = [];
-    for (const raw of ins.args) {
-        const t = unquoteWord(raw, escape);
-        if (t === null)
-            throw plan_planError(line, `invalid FROM syntax '${value}'`);
-        tokens.push(t);
-    }
-    if (tokens.length === 0 || tokens[0] === '') {
-        if (ins.flags.length > 0 && ins.args.length === 0) {
-            throw plan_planError(line, `invalid Dockerfile flag syntax: ${value} (FROM must include a base image after its flags)`);
-        }
-        throw plan_planError(line, 'FROM must include a base image');
-    }
-    if (tokens.length === 1)
-        return { image: tokens[0] };
-    if (tokens[1].toLowerCase() !== 'as')
-        throw plan_planError(line, `unsupported FROM syntax '${value}'`);
-    if (tokens.length === 2)
-        throw plan_planError(line, 'FROM ... AS must include a stage name');
-    // Departure: Docker rejects tokens after the stage name ("FROM requires either one or three arguments").
-    if (tokens.length > 3)
-        throw plan_planError(line, `unsupported FROM syntax '${value}'`);
-    // Departure: the stage name is checked like Docker does (written as is, quotes are not removed).
-    const alias = ins.args[2];
-    if (!VALID_STAGE_NAME.test(alias.toLowerCase())) {
-        throw plan_planError(line, `invalid name for build stage: '${alias}', name can't start with a number or contain symbols`);
-    }
-    return { image: tokens[0], alias };
-}
-/** Explicit name wins when not blank. */
-const explicitName = (name) => {
-    const n = name?.trim();
-    return n ? n : undefined;
-};
-function planDockerfile(opts) {
-    const { text } = opts;
-    checkText(text);
-    const parsed = parseDockerfile(text);
-    const instructions = parsed.instructions;
-    if (instructions.length === 0)
-        throw plan_planError(undefined, 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
-    const hasFrom = instructions.some((i) => i.keyword === 'FROM');
-    const noFrom = () => plan_planError(undefined, 'Dockerfile must contain a FROM instruction');
-    const warnings = [];
-    const additional = [];
-    /** Stage aliases defined so far, lower-cased. Departure: Docker compares stage names case-insensitively. */
-    const aliases = new Set();
-    let finalFrom;
-    let stages = 0;
-    const unresolvable = (ref, line) => {
-        if (ref.includes('$')) {
-            warnings.push({
-                kind: 'build-arg-reference',
-                line,
-                message: `line ${line}: image reference '${ref}' contains a build-arg expansion that is not resolved at planning time; the build will pull it from the configured registry instead of using a Tensorlake template`,
-            });
-            return true;
-        }
-        if (ref.includes('@')) {
-            warnings.push({
-                kind: 'digest-pinned-reference',
-                line,
-                message: `line ${line}: image reference '${ref}' is pinned to a content digest that a locally loaded image cannot match; the build will pull it from the configured registry instead of using a Tensorlake template`,
-            });
-            return true;
-        }
-        return false;
-    };
-    /** §2.5 classification of a COPY --from / RUN --mount from= value. */
-    const collect = (ref, line) => {
-        if (ref.toLowerCase() === 'scratch')
-            return;
-        if (unresolvable(ref, line))
-            return;
-        // Departure: a numeric value is a stage index for Docker, so it is internal.
-        if (/^\d+$/.test(ref) || aliases.has(ref.toLowerCase()))
-            return;
-        if (!additional.includes(ref))
-            additional.push(ref);
-    };
-    for (const ins of instructions) {
-        const { line, keyword } = ins;
-        // Departure: Docker rejects unknown instructions at parse time; the reference accepted them.
-        if (!KNOWN_INSTRUCTIONS.has(keyword))
-            throw plan_planError(line, `unknown instruction: ${ins.written}`);
-        // Departure: Docker allows only ARG before the first FROM ("no build stage in current context").
-        if (stages === 0 && keyword !== 'ARG' && keyword !== 'FROM') {
-            if (!hasFrom)
-                throw noFrom();
-            throw plan_planError(line, `${keyword} instruction before the first FROM: only ARG may come before FROM`);
-        }
-        switch (keyword) {
-            case 'FROM': {
-                const { image, alias } = parseFrom(ins, parsed.escape);
-                if (finalFrom !== undefined) {
-                    const p = finalFrom;
-                    if (p !== image &&
-                        p.toLowerCase() !== 'scratch' &&
-                        !p.includes('$') &&
-                        !p.includes('@') &&
-                        !aliases.has(p.toLowerCase()) &&
-                        !additional.includes(p)) {
-                        additional.push(p);
-                    }
-                }
-                unresolvable(image, line);
-                finalFrom = image;
-                if (alias !== undefined)
-                    aliases.add(alias.toLowerCase());
-                stages++;
-                break;
-            }
-            case 'COPY':
-                // Departure: only leading flags are flags (Docker); a `--from=` later on the line or in a heredoc body is not one.
-                for (const f of ins.flags) {
-                    if (f.name !== 'from')
-                        continue;
-                    if (f.value === null)
-                        throw plan_planError(line, `missing value for Dockerfile flag '--from' (write --from=<stage or image>)`);
-                    if (f.value !== '')
-                        collect(f.value, line);
-                }
-                break;
-            case 'RUN':
-                for (const f of ins.flags) {
-                    if (f.name !== 'mount')
-                        continue;
-                    if (f.value === null)
-                        throw plan_planError(line, `missing value for Dockerfile flag '--mount' (write --mount=<options>)`);
-                    // Docker reads the mount options as one CSV record with case-insensitive keys.
-                    for (const field of splitCsvFields(f.value)) {
-                        const eq = field.indexOf('=');
-                        if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== 'from')
-                            continue;
-                        const v = field.slice(eq + 1);
-                        if (v !== '')
-                            collect(v, line);
-                    }
-                }
-                break;
-            case 'ONBUILD': {
-                // Departure: Docker rejects these ONBUILD forms at parse time.
-                const trigger = ins.trigger?.toUpperCase();
-                if (trigger === undefined)
-                    throw plan_planError(line, 'ONBUILD requires at least one argument');
-                if (trigger === 'ONBUILD')
-                    throw plan_planError(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-                if (trigger === 'FROM' || trigger === 'MAINTAINER')
-                    throw plan_planError(line, `${trigger} isn't allowed as an ONBUILD trigger`);
-                break;
-            }
-            case 'MAINTAINER':
-                // Departure: Docker documents MAINTAINER as deprecated; the reference accepted it silently.
-                warnings.push({
-                    kind: 'deprecated',
-                    line,
-                    message: 'MAINTAINER instruction is deprecated; use LABEL org.opencontainers.image.authors="…" instead',
-                });
-                break;
-        }
-        if (IGNORED_INSTRUCTIONS.has(keyword)) {
-            warnings.push({
-                kind: 'ignored-instruction',
-                line,
-                message: `${keyword} instruction is applied during the build but has no effect when sandboxes run from the image`,
-            });
-        }
-    }
-    if (finalFrom === undefined)
-        throw noFrom();
-    const baseImage = finalFrom;
-    const additionalRefs = additional.filter((r) => r !== baseImage);
-    const baseImageIsInternalStage = aliases.has(baseImage.toLowerCase());
-    const eligible = !baseImageIsInternalStage && !baseImage.includes('$') && !baseImage.includes('@');
-    return {
-        mode: 'dockerfile',
-        dockerfileText: text,
-        dockerfilePath: opts.dockerfilePath,
-        contextDir: external_node_path_default().resolve(opts.contextDir),
-        baseImage,
-        baseImageIsInternalStage,
-        additionalRefs,
-        lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
-        name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), 'the Dockerfile path'),
-        warnings,
-        stats: { instructions: instructions.length, stages },
-    };
-}
-/** §2.8: the plan of `tl sbx image import <ref>`. */
-function planImport(opts) {
-    const reference = opts.reference.trim();
-    if (reference === '')
-        throw new ActionError('image reference to import must not be empty', { kind: 'input', input: 'image' });
-    // Departure: whitespace inside the reference would inject lines into the synthetic `FROM <ref>\n`.
-    if (/\s/.test(reference)) {
-        throw new ActionError(`image reference to import must not contain whitespace: '${reference}'`, { kind: 'input', input: 'image' });
-    }
-    return {
-        mode: 'import',
-        dockerfileText: `FROM ${reference}\n`,
-        baseImage: reference,
-        baseImageIsInternalStage: false,
-        additionalRefs: [],
-        lookupRefs: [],
-        importImageReference: reference,
-        name: explicitName(opts.name) ?? checkDerivedName(defaultNameForImport(reference), 'the image reference'),
-        warnings: [],
-        stats: { instructions: 1, stages: 1 },
-    };
-}
-
-;// CONCATENATED MODULE: external "node:fs/promises"
-const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/context/dockerignore.ts
 /**
  * `.dockerignore` with Docker's own semantics: the rules of moby's `patternmatcher` and
@@ -50340,8 +43797,8 @@ const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequi
 
 
 /** Go's `unicode.IsSpace` set, for `strings.TrimSpace` parity (JS `trim` also strips U+FEFF). */
-const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const TRIM_RE = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, 'gu');
+const dockerignore_GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const TRIM_RE = new RegExp(`^[${dockerignore_GO_SPACE}]+|[${dockerignore_GO_SPACE}]+$`, 'gu');
 function goTrimSpace(s) {
     return s.replace(TRIM_RE, '');
 }
@@ -50714,397 +44171,6 @@ async function loadDockerignoreMatcher(contextDir, dockerfilePath) {
     return new DockerIgnoreMatcher([]);
 }
 
-;// CONCATENATED MODULE: ./src/images/build-record.ts
-/**
- * skip-unchanged: the build digest of an image and where it is recorded.
- *
- * The digest covers everything that determines the image: the deterministic context archive's
- * digest, the Dockerfile text, the base image and what every reference it builds on resolved to
- * (the digest of a parent built in this step, else the parent template's recorded digest or its
- * id and snapshot), the mode, the sizes and builder resources, and the action's major version.
- *
- * The record needs no service beyond the platform: the digest travels as a comment line appended
- * to the Dockerfile text sent to prepare; the platform stores that text with the template it
- * registers and returns it from the by-name lookup (README, "Skip unchanged"). The builder ignores
- * it: it is a Dockerfile comment.
- */
-
-
-const BUILD_RECORD_PREFIX = '# sbx-image-action build-digest: ';
-const RECORD_RE = /^# sbx-image-action build-digest: (sha256:[0-9a-f]{64})\s*$/gm;
-/** The Dockerfile text with the record line appended (on a line of its own). */
-function withBuildRecord(dockerfileText, digest) {
-    const text = dockerfileText.replace(RECORD_RE, '').replace(/\n+$/, '\n');
-    return `${text.endsWith('\n') || text === '' ? text : text + '\n'}${BUILD_RECORD_PREFIX}${digest}\n`;
-}
-/** The digest recorded in a template's Dockerfile text (the last record line), if any. */
-function recordedDigest(template) {
-    const text = template?.dockerfile;
-    if (typeof text !== 'string')
-        return undefined;
-    let last;
-    for (const m of text.matchAll(RECORD_RE))
-        last = m[1];
-    return last;
-}
-function actionMajorVersion() {
-    return ACTION_VERSION.split('.')[0];
-}
-/** sha256 over a canonical JSON document of everything that determines the image. */
-function buildDigest(d) {
-    const i = d.inputs;
-    const parents = Object.keys(d.parents)
-        .sort()
-        .map((ref) => {
-        const p = d.parents[ref];
-        // a parent template known by its recorded digest is the same parent however it was built
-        if (p.kind === 'registry')
-            return [ref, 'registry'];
-        if (p.kind === 'in-step' || p.digest)
-            return [ref, `digest:${p.digest}`];
-        return [ref, `template:${p.templateId}:${p.snapshotId}`];
-    });
-    const doc = {
-        action: actionMajorVersion(),
-        mode: d.plan.mode,
-        dockerfile: d.plan.dockerfileText.replace(RECORD_RE, ''),
-        context: d.contextDigest ?? null,
-        baseImage: d.plan.baseImage,
-        parents,
-        name: d.plan.name,
-        streaming: i.streaming,
-        public: i.public,
-        dockerCompat: i.dockerCompat,
-        sizes: { diskMb: i.diskMb ?? null, builderDiskMb: i.builderDiskMb ?? null, cpus: i.cpus ?? null, memoryMb: i.memoryMb ?? null },
-    };
-    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(doc)).digest('hex')}`;
-}
-/** `sha256:0123456789ab` — enough to tell digests apart in a log line. */
-function shortDigest(d) {
-    return d ? d.slice(0, 'sha256:'.length + 12) : '-';
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/plan-phase.ts
-/** The Plan phase: read the Dockerfile (bounded, strictly decoded) and plan it, or plan an import. No network. */
-
-
-
-
-
-/** Reads at most MAX_DOCKERFILE_BYTES + 1 bytes, so a huge file is refused without reading it all. */
-async function readDockerfile(path, display) {
-    const fh = await (0,external_node_fs_promises_namespaceObject.open)(path, 'r').catch((e) => {
-        throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: 'input', input: 'dockerfile' });
-    });
-    try {
-        const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
-        let length = 0;
-        for (;;) {
-            const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
-            if (bytesRead === 0)
-                break;
-            length += bytesRead;
-            if (length === buf.length)
-                break;
-        }
-        try {
-            return decodeDockerfile(buf.subarray(0, length));
-        }
-        catch (e) {
-            throw toActionError(e, 'plan').addAdvice(`Check the dockerfile input (${display}).`);
-        }
-    }
-    finally {
-        await fh.close();
-    }
-}
-async function planBuild(req, events) {
-    let plan;
-    if (req.source.kind === 'import') {
-        events.status(`Importing registry image ${req.source.image}`);
-        plan = planImport({ reference: req.source.image, name: req.name });
-    }
-    else {
-        events.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
-        const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
-        plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
-        plan.dockerfilePath = req.source.dockerfileInput;
-        // A pattern Docker rejects fails here, before any network call, naming the ignore file's line.
-        await loadDockerignore(req.source.context, req.source.dockerfile);
-    }
-    if (req.buildRecord)
-        plan.dockerfileText = withBuildRecord(plan.dockerfileText, req.buildRecord);
-    for (const w of plan.warnings)
-        events.planWarning(w, plan.dockerfilePath);
-    if (req.dockerCompat) {
-        events.warning('Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.');
-    }
-    events.status(`Selected image name ${plan.name}`);
-    events.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(', ')}` : ''}`);
-    return plan;
-}
-
-;// CONCATENATED MODULE: ./src/images/graph.ts
-/** The dependency graph of the images of one step: layers (build order) and cycles. Pure. */
-/**
- * Layer of each node: 0 without dependencies, else 1 + the deepest dependency's layer. A cycle is
- * returned as the list of names along it, first name repeated at the end (`a → b → a`).
- */
-function dependencyLayers(nodes) {
-    const byName = new Map(nodes.map((n) => [n.name, n]));
-    const layer = new Map();
-    const onPath = [];
-    const visit = (name) => {
-        const known = layer.get(name);
-        if (known !== undefined)
-            return known;
-        const at = onPath.indexOf(name);
-        if (at >= 0)
-            return [...onPath.slice(at), name];
-        onPath.push(name);
-        let deepest = -1;
-        for (const d of byName.get(name)?.deps ?? []) {
-            if (!byName.has(d))
-                continue;
-            const r = visit(d);
-            if (Array.isArray(r))
-                return r;
-            deepest = Math.max(deepest, r);
-        }
-        onPath.pop();
-        layer.set(name, deepest + 1);
-        return deepest + 1;
-    };
-    for (const n of nodes) {
-        const r = visit(n.name);
-        if (Array.isArray(r))
-            return { cycle: r };
-    }
-    return { layer };
-}
-/** Every node that depends on `name`, directly or not. */
-function dependentsOf(nodes, name) {
-    const out = new Set();
-    let grew = true;
-    while (grew) {
-        grew = false;
-        for (const n of nodes) {
-            if (out.has(n.name))
-                continue;
-            if (n.deps.some((d) => d === name || out.has(d))) {
-                out.add(n.name);
-                grew = true;
-            }
-        }
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/images/entries.ts
-/**
- * The `images` input: a YAML list of entries, each with the per-image inputs, inheriting the step's
- * values for what it omits. Everything is validated as a whole before anything starts: each entry's
- * inputs (through the same reader as a single-image step), its Dockerfile (planned locally), unknown
- * keys (with a did-you-mean), duplicate names, modes that cannot be combined, and the dependency
- * graph (an entry whose FROM or COPY --from names another entry's image is built after it; a cycle
- * is an input error naming it). Errors name the entry. No network.
- */
-
-
-
-
-
-
-
-/** Inputs an entry may set; the rest (credentials, endpoint, reporting, orchestration) belong to the step. */
-const ENTRY_KEYS = [
-    'dockerfile',
-    'context',
-    'image',
-    'name',
-    'streaming',
-    'public',
-    'disk-mb',
-    'builder-disk-mb',
-    'cpus',
-    'memory-mb',
-    'docker-compat',
-    'registry-credentials',
-    'wait',
-    'admission-timeout',
-    'poll-interval',
-    'build-timeout',
-    'sandbox-timeout',
-];
-/** An entry's source is its own: a step-level dockerfile/context/image never leaks into an entry. */
-const SOURCE_KEYS = new Set(['dockerfile', 'context', 'image']);
-function entryLabel(index, raw) {
-    const what = raw.name ?? raw.dockerfile ?? raw.image;
-    return `entry ${index}${what ? ` (${what})` : ''}`;
-}
-function entryError(index, raw, problem, cause) {
-    return new ActionError(`Input 'images', ${entryLabel(index, raw)}: ${problem}`, {
-        kind: 'input',
-        input: 'images',
-        advice: cause?.advice,
-        cause,
-    });
-}
-/** Levenshtein distance, for the did-you-mean of an unknown key. */
-function distance(a, b) {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++)
-        d[0][j] = j;
-    for (let i = 1; i <= a.length; i++)
-        for (let j = 1; j <= b.length; j++)
-            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    return d[a.length][b.length];
-}
-function didYouMean(key, known) {
-    const norm = key.toLowerCase().replace(/[_\s]/g, '-');
-    let best;
-    let bestD = Infinity;
-    for (const k of known) {
-        const dd = k === norm ? 0 : distance(norm, k);
-        if (dd < bestD)
-            [best, bestD] = [k, dd];
-    }
-    return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
-}
-/** The YAML text → one string map per entry (scalars only). */
-function parseImagesYaml(text) {
-    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: true });
-    if (doc.errors.length) {
-        const e = doc.errors[0];
-        throw inputError('images', `not valid YAML: ${e.message.split('\n')[0]}`);
-    }
-    const value = doc.toJS();
-    if (!Array.isArray(value)) {
-        throw inputError('images', 'expected a YAML list of entries (each a mapping such as `- dockerfile: images/base/Dockerfile`)');
-    }
-    if (value.length === 0)
-        throw inputError('images', 'the list is empty: give at least one entry');
-    return value.map((item, i) => {
-        const index = i + 1;
-        if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-            throw new ActionError(
-            // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here: null and lists took the branches before, mappings never get here
-            `Input 'images', entry ${index}: expected a mapping of inputs (e.g. \`- dockerfile: images/base/Dockerfile\`), got ${item === null ? 'an empty entry' : Array.isArray(item) ? 'a list' : `'${String(item)}'`}`, { kind: 'input', input: 'images' });
-        }
-        const raw = {};
-        const obj = item;
-        for (const [k, v] of Object.entries(obj)) {
-            if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
-                raw[k] = String(v);
-            else if (v !== null && v !== undefined) {
-                throw entryError(index, raw, `'${k}' must be a single value (a string, number or true/false), not ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
-            }
-        }
-        for (const k of Object.keys(obj)) {
-            if (ENTRY_KEYS.includes(k))
-                continue;
-            const hint = didYouMean(k, ENTRY_KEYS);
-            const stepOnly = /^(api-key|pat|organization-id|project-id|api-url|summary|annotations|images|max-parallel|fail-fast|skip-unchanged|dry-run)$/.test(k);
-            throw entryError(index, raw, stepOnly
-                ? `'${k}' is a step input and applies to every image; set it on the step, not on an entry`
-                : `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}; an entry may set ${ENTRY_KEYS.join(', ')}`);
-        }
-        return raw;
-    });
-}
-/** Reads and plans one entry: its inputs override the step's, except the source, which is its own. */
-async function readEntry(src, index, raw, fail = (problem, cause) => entryError(index, raw, problem, cause)) {
-    if (!raw.dockerfile && !raw.image)
-        throw fail('set dockerfile (a Dockerfile build) or image (an import)');
-    const overlay = {
-        env: src.env,
-        run: src.run,
-        workspace: src.workspace,
-        input: (n) => (n in raw ? raw[n] : SOURCE_KEYS.has(n) ? '' : src.input(n)),
-    };
-    let inputs;
-    try {
-        inputs = readInputs(overlay);
-    }
-    catch (e) {
-        const err = toActionError(e, 'input');
-        throw fail(err.message, err);
-    }
-    let plan;
-    try {
-        if (inputs.source.kind === 'import')
-            plan = planImport({ reference: inputs.source.image, name: inputs.name });
-        else {
-            const text = await readDockerfile(inputs.source.dockerfile, inputs.source.dockerfileInput);
-            plan = planDockerfile({ text, dockerfilePath: inputs.source.dockerfile, contextDir: inputs.source.context, name: inputs.name });
-            plan.dockerfilePath = inputs.source.dockerfileInput;
-            await loadDockerignore(inputs.source.context, inputs.source.dockerfile);
-        }
-    }
-    catch (e) {
-        const err = toActionError(e, 'plan');
-        const where = inputs.source.kind === 'dockerfile' ? `Dockerfile ${inputs.source.dockerfileInput}: ` : '';
-        throw fail(where + err.message, err);
-    }
-    return { index, name: plan.name, inputs: { ...inputs, name: plan.name }, plan, deps: [], layer: 0, given: raw };
-}
-/** The whole `images` list, validated, with dependencies and layers; throws the first problem found. */
-async function readImageEntries(src, yamlText) {
-    for (const k of SOURCE_KEYS) {
-        if (src.input(k).trim()) {
-            throw inputError('images', `cannot be combined with the step input '${k}': give each image its own dockerfile/context/image in the list`);
-        }
-    }
-    const raws = parseImagesYaml(yamlText);
-    const entries = [];
-    for (let i = 0; i < raws.length; i++)
-        entries.push(await readEntry(src, i + 1, raws[i]));
-    const byName = new Map();
-    for (const e of entries) {
-        const other = byName.get(e.name);
-        if (other) {
-            throw entryError(e.index, e.given, `the image name '${e.name}' is also the name of entry ${other.index}; every image needs its own name (set name on one of them)`);
-        }
-        byName.set(e.name, e);
-    }
-    for (const e of entries) {
-        // a Dockerfile built on its own name (a diff on its previous version) is not a dependency
-        e.deps = [...new Set(e.plan.lookupRefs.filter((r) => r !== e.name && byName.has(r)))];
-        if (e.deps.length && e.inputs.streaming) {
-            throw entryError(e.index, e.given, `streaming builds support only base images, but this Dockerfile builds on ${e.deps.map((d) => `'${d}'`).join(', ')} from this list; set streaming: false on this entry, or base it on an OCI image`);
-        }
-        for (const d of e.deps) {
-            const parent = byName.get(d);
-            if (parent.inputs.streaming) {
-                throw entryError(e.index, e.given, `builds on '${d}' (entry ${parent.index}), which is a streaming (cas-streaming) image; only ext4 templates can be parents: set streaming: false on entry ${parent.index}`);
-            }
-        }
-    }
-    const layers = dependencyLayers(entries.map((e) => ({ name: e.name, deps: e.deps })));
-    if ('cycle' in layers) {
-        throw inputError('images', `the images depend on each other in a cycle: ${layers.cycle.join(' → ')}; an image cannot be built on itself`);
-    }
-    for (const e of entries)
-        e.layer = layers.layer.get(e.name);
-    return { entries, secrets: entries[0].inputs.secrets };
-}
-/** The step's own inputs as the one entry of a single-image step (skip-unchanged, dry-run). */
-async function singleImageEntry(src) {
-    const given = {};
-    for (const k of ENTRY_KEYS) {
-        const v = src.input(k).trim();
-        if (v)
-            given[k] = v;
-    }
-    if (!given.dockerfile && !given.image)
-        given.dockerfile = 'Dockerfile';
-    return readEntry(src, 1, given, (problem, cause) => new ActionError(problem, { kind: cause?.kind ?? 'input', advice: cause?.advice, cause }));
-}
-
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./src/context/walk.ts
 /**
  * Walks a build context the way the archive needs it: `lstat` semantics (symlinks are entries,
@@ -51516,7 +44582,7 @@ function sortByPath(items) {
 }
 /** The public planning view (no archive, no network). */
 async function scanContext(contextDir, opts = {}) {
-    const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: os.tmpdir() });
+    const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: external_node_os_namespaceObject.tmpdir() });
     return {
         entries: r.entries.map((e) => ({ path: e.path, type: e.type, size: e.size })),
         skipped: r.skipped,
@@ -52049,6 +45115,903 @@ function toArchiveError(e, signal, outPath) {
     return new ActionError(`Cannot write the build context archive ${outPath}: ${msg}`, { kind: 'context', cause: e });
 }
 
+;// CONCATENATED MODULE: ./src/context/footprint.ts
+/**
+ * The size of a build context as `docker build` would send it (`.dockerignore` applied), and what
+ * makes it big: its largest files and directories. Computed while planning, before any builder
+ * sandbox exists, so an oversized context is reported (and warned about) before any work is done.
+ */
+
+
+/** Above this many bytes of files, planning warns that the context is large. */
+const LARGE_CONTEXT_BYTES = 500 * 1024 * 1024;
+/** How many of the largest files and directories are reported. */
+const LARGEST_ENTRIES = 5;
+const bySize = (a, b) => b.bytes - a.bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+/** The footprint of a scanned context's entries (files' bytes summed into every directory above them). */
+function footprintOf(entries, limit = LARGEST_ENTRIES) {
+    const files = [];
+    const dirs = new Map();
+    let totalBytes = 0;
+    for (const e of entries) {
+        if (e.type === 'dir') {
+            if (!dirs.has(e.path))
+                dirs.set(e.path, 0);
+            continue;
+        }
+        if (e.type !== 'file')
+            continue;
+        files.push({ path: e.path, bytes: e.size });
+        totalBytes += e.size;
+        for (let i = e.path.indexOf('/'); i >= 0; i = e.path.indexOf('/', i + 1)) {
+            const dir = e.path.slice(0, i);
+            dirs.set(dir, (dirs.get(dir) ?? 0) + e.size);
+        }
+    }
+    return {
+        totalBytes,
+        fileCount: files.length,
+        largestFiles: files.sort(bySize).slice(0, limit),
+        largestDirectories: [...dirs]
+            .map(([path, bytes]) => ({ path: `${path}/`, bytes }))
+            .filter((d) => d.bytes > 0)
+            .sort(bySize)
+            .slice(0, limit),
+    };
+}
+/** Walks the context (no archive, no network) and measures it. */
+async function measureContext(contextDir, dockerfilePath) {
+    const scan = await scanContext(contextDir, { dockerfilePath });
+    return footprintOf(scan.entries);
+}
+/** `a.bin (3.00 MiB), data/ (1.20 MiB)`: entries in words, human sizes. */
+function describeEntries(entries) {
+    return entries.map((e) => `${e.path} (${formatBytes(e.bytes)})`).join(', ');
+}
+/** The largest directories and files together, largest first, without repeating a file a directory already names. */
+function largestEntries(f, limit = LARGEST_ENTRIES) {
+    const all = [...f.largestDirectories, ...f.largestFiles].sort(bySize);
+    const out = [];
+    for (const e of all) {
+        if (out.length >= limit)
+            break;
+        // a directory holding nothing but the file already listed adds nothing
+        if (out.some((o) => o.bytes === e.bytes && (o.path.startsWith(e.path) || e.path.startsWith(o.path))))
+            continue;
+        out.push(e);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+
+
+
+
+
+/** A table cell: `|` would end it and a line break would end the table. Values are escaped already. */
+function cell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Plain text from outside (warnings quoting file names, ...): no HTML, no line breaks. */
+function plain(text) {
+    return escapeHtml(oneLine(text));
+}
+/** An inline code span: Markdown renders its content literally, so only backticks and breaks matter. */
+function code(text) {
+    return '`' + oneLine(text).replace(/`/g, "'") + '`';
+}
+/**
+ * Text from outside as a paragraph that wraps (a code block would keep a long message on one
+ * unbroken line): an HTML block of escaped text, each line ended by `<br>` so that no line is blank
+ * (a blank line would end the block and hand the rest to Markdown).
+ */
+function wrappingText(text) {
+    const body = text
+        .split(/\r\n|\r|\n/)
+        .map((l) => `${escapeHtml(oneLine(l))}<br>`)
+        .join('\n');
+    return `<p>\n${body}\n</p>`;
+}
+function renderSummary(r, extraWarnings, redact, logTail = []) {
+    const icon = r.status === 'registered' || r.status === 'planned' ? '✅' : r.status === 'ingesting' ? '⏳' : r.status === 'cancelled' ? '🚫' : '❌';
+    const headline = r.status === 'registered'
+        ? 'registered'
+        : r.status === 'ingesting'
+            ? 'submitted, admission in progress'
+            : r.status === 'planned'
+                ? 'planned (plan only: nothing was built)'
+                : r.status === 'cancelled'
+                    ? 'cancelled'
+                    : r.dryRun
+                        ? 'failed (plan only)'
+                        : 'failed';
+    const lines = [];
+    lines.push(`## ${icon} Tensorlake sandbox image ${r.name ? code(r.name) + ' ' : ''}${headline}`, '');
+    const rows = [
+        ['Result', r.status],
+        ['Failed in', r.error?.phase ? (PHASE_TITLES[r.error.phase] ?? r.error.phase) : undefined],
+        ['Template id', r.templateId && code(r.templateId)],
+        ['Template name', r.templateName && code(r.templateName)],
+        // ext4 builds register a snapshot; cas-streaming builds a content-addressed manifest
+        [r.rootfsFormat === 'cas-streaming' ? 'Manifest URI' : 'Snapshot URI', r.manifestUri && code(r.manifestUri)],
+        ['Image digest', r.imageDigest && code(r.imageDigest)],
+        ['Build id', r.buildId && code(r.buildId)],
+        [
+            'Builder sandbox',
+            r.builderSandboxId && `${code(r.builderSandboxId)}${r.sandboxDeleted ? ' (deleted)' : ' (NOT deleted: the post step retries)'}`,
+        ],
+        ['Format', r.rootfsFormat === 'cas-streaming' ? 'cas-streaming (content-addressed streaming)' : 'ext4'],
+        [
+            'Mode',
+            r.mode === 'import'
+                ? 'import'
+                : r.rootfsNodeKind
+                    ? `Dockerfile, ${r.rootfsNodeKind}${r.parentTemplate ? ` of ${code(r.parentTemplate)}` : ''}`
+                    : 'Dockerfile',
+        ],
+        ['Base image', r.baseImage && code(r.baseImage)],
+        ['Other images', r.additionalRefs?.length ? r.additionalRefs.map(code).join(', ') : undefined],
+        [
+            'Plan only',
+            r.dryRun
+                ? r.dryRun.reason === 'input'
+                    ? 'dry-run: true'
+                    : 'a pull request from a fork, without credentials (dry-run: auto)'
+                : undefined,
+        ],
+        ['Snapshot id', r.snapshotId && code(r.snapshotId)],
+        ['Image size', r.imageSizeBytes !== undefined ? `${formatBytes(r.imageSizeBytes)} (${r.imageSizeBytes} bytes)` : undefined],
+        ['Target rootfs', r.rootfsDiskBytes !== undefined ? formatBytes(r.rootfsDiskBytes) : undefined],
+        ['Admission polls', r.admissionPolls ? String(r.admissionPolls) : undefined],
+    ];
+    const f = r.contextFootprint;
+    if (f) {
+        // the files are in the Largest files row (from the archive); the directories come from planning
+        rows.push([
+            'Context size',
+            `${formatBytes(f.totalBytes)} in ${f.fileCount} files${f.totalBytes > LARGE_CONTEXT_BYTES ? ` (more than ${formatBytes(LARGE_CONTEXT_BYTES)})` : ''}` +
+                (f.largestDirectories.length ? `; largest directories: ${plain(describeEntries(f.largestDirectories))}` : ''),
+        ]);
+    }
+    if (r.context) {
+        const c = r.context;
+        rows.push(['Context digest', code(c.digest)], [
+            'Context',
+            `${c.fileCount} files, ${c.dirCount} directories, ${c.symlinkCount} symlinks; ${formatBytes(c.uncompressedBytes)} → ${formatBytes(c.compressedBytes)} compressed`,
+        ], [
+            'Largest files',
+            c.largestFiles.length ? c.largestFiles.map((f) => `${code(f.path)} (${formatBytes(f.bytes)})`).join(', ') : undefined,
+        ]);
+    }
+    // the first row is the table's header: no empty header row above the facts
+    const shown = rows.filter((row) => row[1] !== undefined && row[1] !== '');
+    shown.forEach(([k, v], i) => {
+        lines.push(`| ${k} | ${cell(v)} |`);
+        if (i === 0)
+            lines.push('|---|---|');
+    });
+    lines.push('');
+    if (r.error) {
+        lines.push('### Error', '', wrappingText(formatError(r.error)), '');
+        if (logTail.length) {
+            lines.push(`<details><summary>Last ${logTail.length} builder log lines</summary>`, '', fencedBlock(logTail.join('\n')), '', '</details>', '');
+        }
+    }
+    if (r.status === 'planned') {
+        const ignored = r.warnings.filter((w) => w.kind === 'ignored-instruction');
+        lines.push('### What a build would do', '', `- ${r.mode === 'import' ? `Import ${r.baseImage ? code(r.baseImage) : 'the image'}` : `Build from ${r.baseImage ? code(r.baseImage) : 'the Dockerfile'}`} as ${r.name ? code(r.name) : 'the image'}, ${r.rootfsFormat}; whether it is a base or a diff build depends on the templates the platform has registered.`, `- Ignored instructions: ${ignored.length ? ignored.map((w) => (w.line !== undefined ? `line ${w.line}` : w.kind)).join(', ') : 'none'}.`, '- Not checked without the platform: credentials, registered templates, sizes, the builder run and admission.', '');
+    }
+    if (r.timings.length) {
+        lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');
+        for (const t of r.timings)
+            lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1000).toFixed(2)} s | ${t.outcome} |`);
+        lines.push('');
+    }
+    const warnings = [
+        ...r.warnings.map((w) => `${w.line !== undefined && !w.message.startsWith('line ') ? `line ${w.line}: ` : ''}${w.message}`),
+        ...extraWarnings.filter((w) => !r.warnings.some((pw) => w.endsWith(pw.message))),
+    ];
+    if (r.context?.skipped.length)
+        for (const s of r.context.skipped)
+            warnings.push(`context: skipped ${s.path}: ${s.reason}`);
+    if (warnings.length) {
+        lines.push(`### Warnings (${warnings.length})`, '');
+        for (const w of warnings)
+            lines.push(`- ${plain(w)}`);
+        lines.push('');
+    }
+    return redact(lines.join('\n'));
+}
+
+;// CONCATENATED MODULE: ./src/feedback/render.ts
+/**
+ * What the PR features write: a commit status (state, ≤140-character description) and the sticky
+ * comment's Markdown, from one image's build result. Everything passes through the run's redactor.
+ */
+
+
+
+
+
+const MAX_DESCRIPTION = 140;
+function truncate(text, max) {
+    const t = text.replace(/\s+/g, ' ').trim();
+    return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
+}
+/** The status's context: the input (with `{image}` replaced) or `sandbox-image/<image name>`. */
+function statusContext(template, image) {
+    return template ? template.replace(/\{image\}/g, image) : `sandbox-image/${image}`;
+}
+/** The hidden marker that finds this image's comment again (no `--`, so it cannot end the HTML comment). */
+function commentMarker(image) {
+    return `<!-- sbx-image-action:image=${encodeURIComponent(image).replace(/-/g, '%2D')} -->`;
+}
+function pendingStatus(image) {
+    return { state: 'pending', description: truncate(`Building sandbox image ${image}…`, MAX_DESCRIPTION) };
+}
+function finalStatus(o, redact) {
+    const r = o.result;
+    const d = (text) => truncate(redact(text), MAX_DESCRIPTION);
+    switch (r.status) {
+        case 'registered':
+            return { state: 'success', description: d(`Registered ${r.templateId ?? r.templateName ?? o.image}`) };
+        case 'ingesting':
+            return { state: 'success', description: d(`Build ${r.buildId ?? ''} accepted; admission continues (wait: false)`) };
+        case 'planned':
+            return { state: 'success', description: d(`Plan only: ${o.image} checked, nothing built`) };
+        case 'cancelled':
+            return { state: 'error', description: d(`Cancelled${r.error?.phase ? ` during ${phaseTitle(r.error.phase)}` : ''}`) };
+        default:
+            return { state: 'failure', description: d((r.dryRun ? 'Plan only: ' : '') + (r.error?.message.split('\n')[0] ?? 'failed')) };
+    }
+}
+function phaseTitle(phase) {
+    return PHASE_TITLES[phase] ?? phase;
+}
+function warningCount(r) {
+    return r.warnings.length + (r.context?.skipped.length ?? 0);
+}
+function renderComment(o, opts) {
+    const r = o.result;
+    const icon = { registered: '✅', ingesting: '⏳', planned: '✅', cancelled: '🚫', failed: '❌' }[r.status];
+    const what = {
+        registered: 'registered',
+        ingesting: 'accepted, admission in progress',
+        planned: 'planned (plan only: nothing was built)',
+        cancelled: 'cancelled',
+        failed: r.dryRun ? 'failed (plan only)' : 'failed',
+    }[r.status];
+    const lines = [commentMarker(o.image), `### ${icon} Sandbox image ${code(o.image)} ${what}`, ''];
+    const rows = [
+        ['Status', r.status + (r.error?.phase ? ` in ${phaseTitle(r.error.phase)}` : '')],
+        ['Template', r.templateId ? `${code(r.templateId)}${r.templateName ? ` (${code(r.templateName)})` : ''}` : undefined],
+        ['Manifest URI', r.manifestUri && code(r.manifestUri)],
+        ['Image digest', r.imageDigest && code(r.imageDigest)],
+        ['Format', r.rootfsFormat],
+        ['Base image', r.baseImage && code(r.baseImage)],
+        ['Other images', r.additionalRefs?.length ? r.additionalRefs.map(code).join(', ') : undefined],
+        [
+            'Context',
+            r.context
+                ? `${r.context.fileCount} files, ${formatBytes(r.context.uncompressedBytes)} (${code(r.context.digest)})${r.status === 'planned' && r.context.largestFiles.length
+                    ? `; largest: ${r.context.largestFiles.map((f) => `${code(f.path)} ${formatBytes(f.bytes)}`).join(', ')}`
+                    : ''}`
+                : undefined,
+        ],
+        ['Duration', formatDuration(Math.max(0, Math.round(o.durationMs)))],
+        ['Warnings', String(warningCount(r))],
+        ['Commit', opts.sha ? code(opts.sha.slice(0, 12)) : undefined],
+    ];
+    lines.push('| | |', '|---|---|');
+    for (const [k, v] of rows)
+        if (v !== undefined && v !== '')
+            lines.push(`| ${k} | ${cell(v)} |`);
+    lines.push('');
+    if (r.error)
+        lines.push('**Error**', '', fencedBlock(formatError(r.error)), '');
+    if (r.status === 'planned') {
+        const ignored = r.warnings.filter((w) => w.kind === 'ignored-instruction');
+        lines.push(`No image was built (${r.dryRun?.reason === 'input' ? 'dry-run: true' : 'no credentials on a pull request from a fork'}); the Dockerfile and the build context passed every local check.` +
+            (ignored.length
+                ? ` Ignored instructions: ${ignored.map((w) => (w.line !== undefined ? `line ${w.line}` : w.kind)).join(', ')}.`
+                : ''), '');
+    }
+    if (opts.runUrl)
+        lines.push(`[Workflow run](${opts.runUrl})`, '');
+    return opts.redact(lines.join('\n'));
+}
+
+;// CONCATENATED MODULE: ./src/feedback/feedback.ts
+
+
+
+
+const FEATURE_EVENTS = 'pull_request, pull_request_target and push';
+/** Which feature has anything to do on this run, saying once why one that is on does not. */
+function resolveTargets(inputs, ctx, ports) {
+    const wanted = [inputs.commitStatus && 'commit-status', inputs.prComment && 'pr-comment'].filter(Boolean).join(' and ');
+    if (!wanted)
+        return {};
+    const nothing = (why) => {
+        ports.notice(`${wanted} ${inputs.commitStatus && inputs.prComment ? 'do' : 'does'} nothing here: ${why}.`);
+        return {};
+    };
+    if (!STATUS_EVENTS.has(ctx.eventName)) {
+        return nothing(`${ctx.eventName ? `'${ctx.eventName}' events` : 'outside a workflow run'} have no pull request or pushed commit to report on (they work on ${FEATURE_EVENTS})`);
+    }
+    if (ctx.payloadProblem)
+        return nothing(ctx.payloadProblem);
+    if (!/^[^/\s]+\/[^/\s]+$/.test(ctx.repository))
+        return nothing('GITHUB_REPOSITORY does not name the repository');
+    if (!inputs.githubToken) {
+        ports.log.warning(`${wanted}: github-token is empty, so nothing is written to GitHub (the default is \${{ github.token }}).`);
+        return {};
+    }
+    const targets = {};
+    if (inputs.commitStatus)
+        targets.sha = ctx.statusSha;
+    if (inputs.prComment) {
+        if (PR_EVENTS.has(ctx.eventName))
+            targets.issue = ctx.pullRequest?.number;
+        else
+            ports.notice(`pr-comment does nothing on ${ctx.eventName} events (there is no pull request); ${inputs.commitStatus ? 'the commit status is written' : 'commit-status can report on the pushed commit'}.`);
+    }
+    return targets;
+}
+function apiUrlOf(env) {
+    const raw = (env.GITHUB_API_URL ?? '').trim().replace(/\/+$/, '') || 'https://api.github.com';
+    let u;
+    try {
+        u = new URL(raw);
+    }
+    catch {
+        return { problem: `GITHUB_API_URL '${raw}' is not a URL` };
+    }
+    if (u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname)))
+        return raw;
+    return { problem: `GITHUB_API_URL '${raw}' is not https:// (the token would travel unencrypted)` };
+}
+class PrFeedback {
+    inputs;
+    ctx;
+    ports;
+    signal;
+    targets;
+    api;
+    begun = Promise.resolve();
+    /** per image: the comment already found or written (so a second write updates it) */
+    comments = new Map();
+    /**
+     * `signal` bounds every GitHub call of the run, retries included: the caller aborts it when time
+     * is up (a few seconds after a cancel, so the job still exits in time).
+     */
+    constructor(inputs, ctx, ports, signal) {
+        this.inputs = inputs;
+        this.ctx = ctx;
+        this.ports = ports;
+        this.signal = signal;
+        this.targets = resolveTargets(inputs, ctx, ports);
+    }
+    /** True when anything will be written to GitHub on this run. */
+    get active() {
+        return this.targets.sha !== undefined || this.targets.issue !== undefined;
+    }
+    /** `pending` statuses for the images about to be built. Runs in the background; `finish` waits for it. */
+    begin(images) {
+        const sha = this.targets.sha;
+        if (sha === undefined || images.length === 0)
+            return;
+        this.begun = this.withApi(async (api) => {
+            await Promise.all(images.map((image) => this.attempt('statuses', image, () => api.createStatus({ sha, context: this.context(image), ...pendingStatus(image), targetUrl: this.ctx.runUrl }))));
+        });
+    }
+    /** The final status and the comment for each image; resolves (never rejects) when done or out of time. */
+    async finish(outcomes) {
+        if (!this.active || outcomes.length === 0)
+            return;
+        await this.begun;
+        const { sha, issue } = this.targets;
+        const redact = (s) => this.ports.secrets.redact(s);
+        await this.withApi(async (api) => {
+            await Promise.all(outcomes.map(async (o) => {
+                if (sha !== undefined) {
+                    await this.attempt('statuses', o.image, () => api.createStatus({ sha, context: this.context(o.image), ...finalStatus(o, redact), targetUrl: this.ctx.runUrl }));
+                }
+                if (issue !== undefined) {
+                    const body = renderComment(o, { runUrl: this.ctx.runUrl, sha: this.ctx.statusSha, redact });
+                    await this.attempt('comments', o.image, () => this.upsertComment(api, issue, o.image, body));
+                }
+            }));
+        });
+    }
+    context(image) {
+        return statusContext(this.inputs.statusContext, image);
+    }
+    async upsertComment(api, issue, image, body) {
+        const marker = commentMarker(image);
+        let id = this.comments.get(image) ?? (await api.findComment(issue, (b) => b.includes(marker)))?.id;
+        if (id !== undefined) {
+            await api.updateComment(id, body);
+            this.ports.log.info(`GitHub: updated the pull request comment for ${image}.`);
+        }
+        else {
+            id = (await api.createComment(issue, body)).id;
+            this.ports.log.info(`GitHub: commented on pull request #${issue} for ${image}.`);
+        }
+        this.comments.set(image, id);
+    }
+    /** The client, made once; undefined (with a warning) when it cannot be. */
+    async withApi(use) {
+        this.api ??= (async () => {
+            const apiUrl = apiUrlOf(this.ports.env);
+            if (typeof apiUrl !== 'string') {
+                this.ports.log.warning(`Nothing is written to GitHub: ${apiUrl.problem}.`);
+                return undefined;
+            }
+            const connect = this.ports.connect ?? connectGitHub;
+            return connect({
+                token: this.inputs.githubToken,
+                apiUrl,
+                repository: this.ctx.repository,
+                secrets: this.ports.secrets,
+                log: this.ports.log,
+                userAgent: this.ports.userAgent,
+                retry: this.ports.retry,
+                sleep: this.ports.sleep,
+                signal: this.signal,
+            });
+        })().catch((e) => {
+            this.ports.log.warning(`Nothing is written to GitHub: the GitHub client could not start: ${this.ports.secrets.redact(String(e))}`);
+            return undefined;
+        });
+        const api = await this.api;
+        if (api)
+            await use(api);
+    }
+    async attempt(what, image, call) {
+        if (this.signal.aborted) {
+            this.ports.log.warning(this.failureText(what, image, undefined, true));
+            return;
+        }
+        try {
+            await call();
+        }
+        catch (e) {
+            this.ports.log.warning(this.failureText(what, image, e, this.signal.aborted));
+        }
+    }
+    failureText(what, image, e, outOfTime) {
+        const thing = what === 'statuses' ? 'commit status' : 'pull request comment';
+        const permission = what === 'statuses' ? 'statuses: write' : 'pull-requests: write';
+        const head = `GitHub: the ${thing} for ${image} was not written`;
+        if (outOfTime)
+            return `${head}: no time left (the job is ending).`;
+        const status = e instanceof GitHubError ? e.status : 0;
+        const message = this.ports.secrets.redact(e instanceof Error ? e.message : String(e));
+        if (status === 403 || status === 404) {
+            const fork = this.ctx.pullRequest?.fromFork
+                ? ` This pull request comes from a fork: on pull_request events GitHub gives it a read-only token whatever the permissions say; pull_request_target runs with the base repository's token.`
+                : '';
+            return `${head}: GitHub answered ${status} (${message}). The token needs \`${permission}\`: add it to the job's \`permissions:\`.${fork}`;
+        }
+        return `${head}: ${message}`;
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: external "node:fs/promises"
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/images/build-record.ts
+/**
+ * skip-unchanged: the build digest of an image and where it is recorded.
+ *
+ * The digest covers everything that determines the image: the deterministic context archive's
+ * digest, the Dockerfile text, the base image and what every reference it builds on resolved to
+ * (the digest of a parent built in this step, else the parent template's recorded digest or its
+ * id and snapshot), the mode, the sizes and builder resources, and the action's major version.
+ *
+ * The record needs no service beyond the platform: the digest travels as a comment line appended
+ * to the Dockerfile text sent to prepare; the platform stores that text with the template it
+ * registers and returns it from the by-name lookup (README, "Skip unchanged"). The builder ignores
+ * it: it is a Dockerfile comment.
+ */
+
+
+const BUILD_RECORD_PREFIX = '# sbx-image-action build-digest: ';
+const RECORD_RE = /^# sbx-image-action build-digest: (sha256:[0-9a-f]{64})\s*$/gm;
+/** The Dockerfile text with the record line appended (on a line of its own). */
+function withBuildRecord(dockerfileText, digest) {
+    const text = dockerfileText.replace(RECORD_RE, '').replace(/\n+$/, '\n');
+    return `${text.endsWith('\n') || text === '' ? text : text + '\n'}${BUILD_RECORD_PREFIX}${digest}\n`;
+}
+/** The digest recorded in a template's Dockerfile text (the last record line), if any. */
+function recordedDigest(template) {
+    const text = template?.dockerfile;
+    if (typeof text !== 'string')
+        return undefined;
+    let last;
+    for (const m of text.matchAll(RECORD_RE))
+        last = m[1];
+    return last;
+}
+function actionMajorVersion() {
+    return ACTION_VERSION.split('.')[0];
+}
+/** sha256 over a canonical JSON document of everything that determines the image. */
+function buildDigest(d) {
+    const i = d.inputs;
+    const parents = Object.keys(d.parents)
+        .sort()
+        .map((ref) => {
+        const p = d.parents[ref];
+        // a parent template known by its recorded digest is the same parent however it was built
+        if (p.kind === 'registry')
+            return [ref, 'registry'];
+        if (p.kind === 'in-step' || p.digest)
+            return [ref, `digest:${p.digest}`];
+        return [ref, `template:${p.templateId}:${p.snapshotId}`];
+    });
+    const doc = {
+        action: actionMajorVersion(),
+        mode: d.plan.mode,
+        dockerfile: d.plan.dockerfileText.replace(RECORD_RE, ''),
+        context: d.contextDigest ?? null,
+        baseImage: d.plan.baseImage,
+        parents,
+        name: d.plan.name,
+        streaming: i.streaming,
+        public: i.public,
+        dockerCompat: i.dockerCompat,
+        sizes: { diskMb: i.diskMb ?? null, builderDiskMb: i.builderDiskMb ?? null, cpus: i.cpus ?? null, memoryMb: i.memoryMb ?? null },
+    };
+    return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(doc)).digest('hex')}`;
+}
+/** `sha256:0123456789ab` — enough to tell digests apart in a log line. */
+function shortDigest(d) {
+    return d ? d.slice(0, 'sha256:'.length + 12) : '-';
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/plan-phase.ts
+/** The Plan phase: read the Dockerfile (bounded, strictly decoded) and plan it, or plan an import. No network. */
+
+
+
+
+
+
+/** Reads at most MAX_DOCKERFILE_BYTES + 1 bytes, so a huge file is refused without reading it all. */
+async function readDockerfile(path, display) {
+    const fh = await (0,external_node_fs_promises_namespaceObject.open)(path, 'r').catch((e) => {
+        throw new ActionError(`Dockerfile not found: ${display} (${e.code ?? e.message})`, { kind: 'input', input: 'dockerfile' });
+    });
+    try {
+        const buf = Buffer.alloc(MAX_DOCKERFILE_BYTES + 1);
+        let length = 0;
+        for (;;) {
+            const { bytesRead } = await fh.read(buf, length, buf.length - length, length);
+            if (bytesRead === 0)
+                break;
+            length += bytesRead;
+            if (length === buf.length)
+                break;
+        }
+        try {
+            return decodeDockerfile(buf.subarray(0, length));
+        }
+        catch (e) {
+            throw toActionError(e, 'plan').addAdvice(`Check the dockerfile input (${display}).`);
+        }
+    }
+    finally {
+        await fh.close();
+    }
+}
+async function planBuild(req, events) {
+    let plan;
+    if (req.source.kind === 'import') {
+        events.status(`Importing registry image ${req.source.image}`);
+        plan = planImport({ reference: req.source.image, name: req.name });
+    }
+    else {
+        events.status(`Loading Dockerfile ${req.source.dockerfileInput}`);
+        for (const w of req.pathWarnings)
+            events.warning(w);
+        const text = await readDockerfile(req.source.dockerfile, req.source.dockerfileInput);
+        plan = planDockerfile({ text, dockerfilePath: req.source.dockerfile, contextDir: req.source.context, name: req.name });
+        plan.dockerfilePath = req.source.dockerfileInput;
+    }
+    if (req.buildRecord)
+        plan.dockerfileText = withBuildRecord(plan.dockerfileText, req.buildRecord);
+    for (const w of plan.warnings)
+        events.planWarning(w, plan.dockerfilePath);
+    if (req.dockerCompat) {
+        events.warning('Docker compatibility mode enabled: uses Docker/BuildKit export for rootfs materialisation; can be slower and may need a larger builder disk.');
+    }
+    events.status(`Selected image name ${plan.name}`);
+    events.status(`Base image ${plan.baseImage}${plan.additionalRefs.length ? `; other images: ${plan.additionalRefs.join(', ')}` : ''}`);
+    return plan;
+}
+/**
+ * Measures the build context as it will be uploaded (`.dockerignore` applied) before any builder
+ * sandbox exists: its size and largest files and directories, with a warning above
+ * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects fails here, before any network call,
+ * naming its line. Import builds have no context.
+ */
+async function measureBuildContext(req, events) {
+    if (req.source.kind !== 'dockerfile')
+        return undefined;
+    const f = await measureContext(req.source.context, req.source.dockerfile);
+    events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
+    if (f.largestDirectories.length)
+        events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);
+    if (f.largestFiles.length)
+        events.status(`Largest files: ${describeEntries(f.largestFiles)}`);
+    if (f.totalBytes > LARGE_CONTEXT_BYTES) {
+        events.warning(`The build context is ${formatBytes(f.totalBytes)}, more than ${formatBytes(LARGE_CONTEXT_BYTES)}: every build uploads all of it. ` +
+            `Largest: ${describeEntries(largestEntries(f))}. Add what the build does not need to .dockerignore, or point the context input at a smaller directory.`);
+    }
+    return f;
+}
+
+;// CONCATENATED MODULE: ./src/images/graph.ts
+/** The dependency graph of the images of one step: layers (build order) and cycles. Pure. */
+/**
+ * Layer of each node: 0 without dependencies, else 1 + the deepest dependency's layer. A cycle is
+ * returned as the list of names along it, first name repeated at the end (`a → b → a`).
+ */
+function dependencyLayers(nodes) {
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    const layer = new Map();
+    const onPath = [];
+    const visit = (name) => {
+        const known = layer.get(name);
+        if (known !== undefined)
+            return known;
+        const at = onPath.indexOf(name);
+        if (at >= 0)
+            return [...onPath.slice(at), name];
+        onPath.push(name);
+        let deepest = -1;
+        for (const d of byName.get(name)?.deps ?? []) {
+            if (!byName.has(d))
+                continue;
+            const r = visit(d);
+            if (Array.isArray(r))
+                return r;
+            deepest = Math.max(deepest, r);
+        }
+        onPath.pop();
+        layer.set(name, deepest + 1);
+        return deepest + 1;
+    };
+    for (const n of nodes) {
+        const r = visit(n.name);
+        if (Array.isArray(r))
+            return { cycle: r };
+    }
+    return { layer };
+}
+/** Every node that depends on `name`, directly or not. */
+function dependentsOf(nodes, name) {
+    const out = new Set();
+    let grew = true;
+    while (grew) {
+        grew = false;
+        for (const n of nodes) {
+            if (out.has(n.name))
+                continue;
+            if (n.deps.some((d) => d === name || out.has(d))) {
+                out.add(n.name);
+                grew = true;
+            }
+        }
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/images/entries.ts
+/**
+ * The `images` input: a YAML list of entries, each with the per-image inputs, inheriting the step's
+ * values for what it omits. Everything is validated as a whole before anything starts: each entry's
+ * inputs (through the same reader as a single-image step), its Dockerfile (planned locally), unknown
+ * keys (with a did-you-mean), duplicate names, modes that cannot be combined, and the dependency
+ * graph (an entry whose FROM or COPY --from names another entry's image is built after it; a cycle
+ * is an input error naming it). Errors name the entry. No network.
+ */
+
+
+
+
+
+
+
+/** Inputs an entry may set; the rest (credentials, endpoint, reporting, orchestration) belong to the step. */
+const ENTRY_KEYS = [
+    'dockerfile',
+    'context',
+    'image',
+    'name',
+    'streaming',
+    'public',
+    'disk-mb',
+    'builder-disk-mb',
+    'cpus',
+    'memory-mb',
+    'docker-compat',
+    'registry-credentials',
+    'wait',
+    'admission-timeout',
+    'poll-interval',
+    'build-timeout',
+    'sandbox-timeout',
+];
+/** An entry's source is its own: a step-level dockerfile/context/image never leaks into an entry. */
+const SOURCE_KEYS = new Set(['dockerfile', 'context', 'image']);
+function entryLabel(index, raw) {
+    const what = raw.name ?? raw.dockerfile ?? raw.image;
+    return `entry ${index}${what ? ` (${what})` : ''}`;
+}
+function entryError(index, raw, problem, cause) {
+    return new ActionError(`Input 'images', ${entryLabel(index, raw)}: ${problem}`, {
+        kind: 'input',
+        input: 'images',
+        advice: cause?.advice,
+        cause,
+    });
+}
+/** Levenshtein distance, for the did-you-mean of an unknown key. */
+function distance(a, b) {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++)
+        d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+        for (let j = 1; j <= b.length; j++)
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length][b.length];
+}
+function didYouMean(key, known) {
+    const norm = key.toLowerCase().replace(/[_\s]/g, '-');
+    let best;
+    let bestD = Infinity;
+    for (const k of known) {
+        const dd = k === norm ? 0 : distance(norm, k);
+        if (dd < bestD)
+            [best, bestD] = [k, dd];
+    }
+    return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+/** The YAML text → one string map per entry (scalars only). */
+function parseImagesYaml(text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length) {
+        const e = doc.errors[0];
+        throw inputError('images', `not valid YAML: ${e.message.split('\n')[0]}`);
+    }
+    const value = doc.toJS();
+    if (!Array.isArray(value)) {
+        throw inputError('images', 'expected a YAML list of entries (each a mapping such as `- dockerfile: images/base/Dockerfile`)');
+    }
+    if (value.length === 0)
+        throw inputError('images', 'the list is empty: give at least one entry');
+    return value.map((item, i) => {
+        const index = i + 1;
+        if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+            throw new ActionError(
+            // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here: null and lists took the branches before, mappings never get here
+            `Input 'images', entry ${index}: expected a mapping of inputs (e.g. \`- dockerfile: images/base/Dockerfile\`), got ${item === null ? 'an empty entry' : Array.isArray(item) ? 'a list' : `'${String(item)}'`}`, { kind: 'input', input: 'images' });
+        }
+        const raw = {};
+        const obj = item;
+        for (const [k, v] of Object.entries(obj)) {
+            if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+                raw[k] = String(v);
+            else if (v !== null && v !== undefined) {
+                throw entryError(index, raw, `'${k}' must be a single value (a string, number or true/false), not ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
+            }
+        }
+        for (const k of Object.keys(obj)) {
+            if (ENTRY_KEYS.includes(k))
+                continue;
+            const hint = didYouMean(k, ENTRY_KEYS);
+            const stepOnly = /^(api-key|pat|organization-id|project-id|api-url|summary|annotations|images|max-parallel|fail-fast|skip-unchanged|dry-run)$/.test(k);
+            throw entryError(index, raw, stepOnly
+                ? `'${k}' is a step input and applies to every image; set it on the step, not on an entry`
+                : `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}; an entry may set ${ENTRY_KEYS.join(', ')}`);
+        }
+        return raw;
+    });
+}
+/** Reads and plans one entry: its inputs override the step's, except the source, which is its own. */
+async function readEntry(src, index, raw, fail = (problem, cause) => entryError(index, raw, problem, cause)) {
+    if (!raw.dockerfile && !raw.image)
+        throw fail('set dockerfile (a Dockerfile build) or image (an import)');
+    const overlay = {
+        env: src.env,
+        run: src.run,
+        workspace: src.workspace,
+        input: (n) => (n in raw ? raw[n] : SOURCE_KEYS.has(n) ? '' : src.input(n)),
+    };
+    let inputs;
+    try {
+        inputs = readInputs(overlay);
+    }
+    catch (e) {
+        const err = toActionError(e, 'input');
+        throw fail(err.message, err);
+    }
+    let plan;
+    try {
+        if (inputs.source.kind === 'import')
+            plan = planImport({ reference: inputs.source.image, name: inputs.name });
+        else {
+            const text = await readDockerfile(inputs.source.dockerfile, inputs.source.dockerfileInput);
+            plan = planDockerfile({ text, dockerfilePath: inputs.source.dockerfile, contextDir: inputs.source.context, name: inputs.name });
+            plan.dockerfilePath = inputs.source.dockerfileInput;
+            await loadDockerignore(inputs.source.context, inputs.source.dockerfile);
+        }
+    }
+    catch (e) {
+        const err = toActionError(e, 'plan');
+        const where = inputs.source.kind === 'dockerfile' ? `Dockerfile ${inputs.source.dockerfileInput}: ` : '';
+        throw fail(where + err.message, err);
+    }
+    return { index, name: plan.name, inputs: { ...inputs, name: plan.name }, plan, deps: [], layer: 0, given: raw };
+}
+/** The whole `images` list, validated, with dependencies and layers; throws the first problem found. */
+async function readImageEntries(src, yamlText) {
+    for (const k of SOURCE_KEYS) {
+        if (src.input(k).trim()) {
+            throw inputError('images', `cannot be combined with the step input '${k}': give each image its own dockerfile/context/image in the list`);
+        }
+    }
+    const raws = parseImagesYaml(yamlText);
+    const entries = [];
+    for (let i = 0; i < raws.length; i++)
+        entries.push(await readEntry(src, i + 1, raws[i]));
+    const byName = new Map();
+    for (const e of entries) {
+        const other = byName.get(e.name);
+        if (other) {
+            throw entryError(e.index, e.given, `the image name '${e.name}' is also the name of entry ${other.index}; every image needs its own name (set name on one of them)`);
+        }
+        byName.set(e.name, e);
+    }
+    for (const e of entries) {
+        // a Dockerfile built on its own name (a diff on its previous version) is not a dependency
+        e.deps = [...new Set(e.plan.lookupRefs.filter((r) => r !== e.name && byName.has(r)))];
+        if (e.deps.length && e.inputs.streaming) {
+            throw entryError(e.index, e.given, `streaming builds support only base images, but this Dockerfile builds on ${e.deps.map((d) => `'${d}'`).join(', ')} from this list; set streaming: false on this entry, or base it on an OCI image`);
+        }
+        for (const d of e.deps) {
+            const parent = byName.get(d);
+            if (parent.inputs.streaming) {
+                throw entryError(e.index, e.given, `builds on '${d}' (entry ${parent.index}), which is a streaming (cas-streaming) image; only ext4 templates can be parents: set streaming: false on entry ${parent.index}`);
+            }
+        }
+    }
+    const layers = dependencyLayers(entries.map((e) => ({ name: e.name, deps: e.deps })));
+    if ('cycle' in layers) {
+        throw inputError('images', `the images depend on each other in a cycle: ${layers.cycle.join(' → ')}; an image cannot be built on itself`);
+    }
+    for (const e of entries)
+        e.layer = layers.layer.get(e.name);
+    return { entries, secrets: entries[0].inputs.secrets };
+}
+/** The step's own inputs as the one entry of a single-image step (skip-unchanged, dry-run). */
+async function singleImageEntry(src) {
+    const given = {};
+    for (const k of ENTRY_KEYS) {
+        const v = src.input(k).trim();
+        if (v)
+            given[k] = v;
+    }
+    if (!given.dockerfile && !given.image)
+        given.dockerfile = 'Dockerfile';
+    return readEntry(src, 1, given, (problem, cause) => new ActionError(problem, { kind: cause?.kind ?? 'input', advice: cause?.advice, cause }));
+}
+
 ;// CONCATENATED MODULE: ./src/platform/platform-api.ts
 /**
  * Platform API client (docs/protocol.md §1.3, §3, §4, §9): introspection, template lookup, prepare,
@@ -52216,7 +46179,11 @@ class PlatformApi {
         const ctx = this.transport.context(res, 'template lookup', operation);
         return validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
     }
-    /** §4: POST prepare; retried only when the request provably did not reach the server. */
+    /**
+     * §4: POST prepare, retried like a read (502/503, resets, timeouts): it allocates nothing a
+     * retry could leak — at worst a prepared build nobody completes (docs/protocol.md, "Prepare is
+     * retried like a read").
+     */
     async prepare(req, signal) {
         const operation = 'prepare sandbox image build';
         const res = await this.transport.request({
@@ -52224,7 +46191,7 @@ class PlatformApi {
             url: this.scoped('/sandbox-template-builds'),
             operation,
             json: req,
-            retry: 'if-unsent',
+            retry: 'always',
             signal,
         });
         if (!isSuccess(res.status))
@@ -52310,7 +46277,8 @@ class PlatformApi {
         }
     }
     /** §9.2 GET build status, retried. */
-    async getBuild(buildId, signal) {
+    /** `withinMs`: what is left of the wait this poll belongs to (docs/protocol.md, "Request deadlines and caps"). */
+    async getBuild(buildId, signal, withinMs) {
         const operation = 'poll sandbox image build';
         const res = await this.transport.request({
             method: 'GET',
@@ -52318,6 +46286,7 @@ class PlatformApi {
             operation,
             retry: 'always',
             signal,
+            deadline: withinMs !== undefined ? this.transport.now() + withinMs : undefined,
         });
         if (!isSuccess(res.status))
             throw this.transport.statusError(res, operation);
@@ -52482,7 +46451,23 @@ class LifecycleApi {
             let ambiguous;
             try {
                 const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
-                const created = this.decodeCreate(res, operation);
+                let created;
+                try {
+                    created = this.decodeCreate(res, operation);
+                }
+                catch (e) {
+                    // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
+                    // HTML, other field names): find it by name; never create a second one.
+                    if (!req.name || (e instanceof ActionError && e.kind === 'cancelled'))
+                        throw e;
+                    const adopted = await this.awaitByName(req.name, signal);
+                    if (adopted) {
+                        this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
+                        await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
+                        return adopted;
+                    }
+                    throw e;
+                }
                 if (created) {
                     if (hadAmbiguity && req.name) {
                         await this.deleteDuplicates(req.name, created.sandbox_id, signal);
@@ -52618,7 +46603,8 @@ class LifecycleApi {
         }
     }
     /** §5.2 GET. Errors keep status and body for the transient classification of §5.4. */
-    async getSandbox(id, signal) {
+    /** `withinMs`: what is left of the wait this read belongs to (docs/protocol.md, "Request deadlines and caps"). */
+    async getSandbox(id, signal, withinMs) {
         const operation = `read builder sandbox ${id}`;
         const res = await this.transport.request({
             method: 'GET',
@@ -52626,6 +46612,7 @@ class LifecycleApi {
             operation,
             retry: 'always',
             signal,
+            deadline: withinMs !== undefined ? this.transport.now() + withinMs : undefined,
         });
         if (!isSuccess(res.status))
             throw this.transport.statusError(res, operation);
@@ -52922,7 +46909,7 @@ function isTransientError(e) {
  *
  * @public
  */
-class ParseError extends Error {
+class errors_ParseError extends Error {
     constructor(message, options) {
         super(message);
         this.name = 'ParseError';
@@ -53140,7 +47127,7 @@ function createParser(config) {
         eventType = undefined;
         skippingLine = false;
         skipNextLineFeed = false;
-        onError === null || onError === void 0 ? void 0 : onError(new ParseError(`Buffered data exceeded max buffer size of ${maxBufferSize} characters`, {
+        onError === null || onError === void 0 ? void 0 : onError(new errors_ParseError(`Buffered data exceeded max buffer size of ${maxBufferSize} characters`, {
             type: 'max-buffer-size-exceeded',
         }));
         return true;
@@ -53352,7 +47339,7 @@ function createParser(config) {
                     onRetry === null || onRetry === void 0 ? void 0 : onRetry(parseInt(value, 10));
                 }
                 else {
-                    onError === null || onError === void 0 ? void 0 : onError(new ParseError(`Invalid \`retry\` value: "${value}"`, {
+                    onError === null || onError === void 0 ? void 0 : onError(new errors_ParseError(`Invalid \`retry\` value: "${value}"`, {
                         type: 'invalid-retry',
                         value,
                         line,
@@ -53361,7 +47348,7 @@ function createParser(config) {
                 break;
             default:
                 // Otherwise, the field is ignored.
-                onError === null || onError === void 0 ? void 0 : onError(new ParseError(`Unknown field "${field.length > 20 ? `${field.slice(0, 20)}…` : field}"`, { type: 'unknown-field', field, value, line }));
+                onError === null || onError === void 0 ? void 0 : onError(new errors_ParseError(`Unknown field "${field.length > 20 ? `${field.slice(0, 20)}…` : field}"`, { type: 'unknown-field', field, value, line }));
                 break;
         }
     }
@@ -53444,6 +47431,7 @@ function isPotentialField(line, field) {
 }
 //# sourceMappingURL=parse.js.map
 ;// CONCATENATED MODULE: ./src/platform/proxy.ts
+
 
 
 
@@ -53562,6 +47550,8 @@ function parseRunPayload(data) {
         ev.signal = signal;
     return ev;
 }
+/** Largest SSE event held in memory (a builder log line is one event). */
+const MAX_EVENT_BYTES = 8 * 1024 * 1024;
 /** Signals the SSE reader that the stream went idle for too long (treated as a clean end). */
 class IdleEnd extends Error {
 }
@@ -53572,7 +47562,15 @@ class IdleEnd extends Error {
  */
 async function* sseData(body, operation, opts = {}) {
     const queue = [];
-    const parser = createParser({ onEvent: (e) => queue.push(e.data) });
+    const maxEvent = opts.maxEventBytes ?? MAX_EVENT_BYTES;
+    /** bytes received since the last complete event: what the parser may be holding */
+    let pending = 0;
+    const parser = createParser({
+        onEvent: (e) => {
+            pending = 0;
+            queue.push(e.data);
+        },
+    });
     const decoder = new TextDecoder();
     const msg = body;
     let timer;
@@ -53592,6 +47590,12 @@ async function* sseData(body, operation, opts = {}) {
     try {
         for await (const chunk of body) {
             arm();
+            pending += chunk.length;
+            if (pending > maxEvent) {
+                throw new ActionError(`failed to ${operation}: an event larger than ${mib(maxEvent)} (or one that never ends) arrived on the event stream`, {
+                    kind: 'platform',
+                });
+            }
             parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
             while (queue.length)
                 yield queue.shift();
@@ -54038,6 +48042,7 @@ async function startWithRecovery(proxy, payload, signal, notice, sleep) {
 
 
 
+
 /**
  * Runs a command in the builder sandbox (§6.2) and fails on a non-zero exit. With `forward`, its
  * output and the protocol notices reach the log (tar, the builder); otherwise they are dropped
@@ -54054,6 +48059,8 @@ async function execInSandbox(s, proxy, payload, opts = {}) {
             sleep: s.deps.sleep,
             onOutput: opts.forward
                 ? (e) => {
+                    // Builder output is third-party text: a signed URL in it is a secret before it prints.
+                    registerTextSecrets(e.line, s.deps.secrets);
                     opts.onLine?.(e.line);
                     s.events.buildLog(e.stream, e.line);
                 }
@@ -54152,7 +48159,8 @@ async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreat
             });
         }
         try {
-            const info = await lifecycle.getSandbox(id, s.signal);
+            // the read runs under what is left of the sandbox-timeout: a hung answer cannot outlast it
+            const info = await lifecycle.getSandbox(id, s.signal, Math.max(1, limits.sandboxRunningMs - (now() - t0)));
             if (info.status === 'running') {
                 if (!sandboxUrl?.trim())
                     sandboxUrl = info.sandbox_url;
@@ -54269,7 +48277,8 @@ async function cleanupBuilderSandbox(s, target) {
 const LOST_CREATE_LOOKS = 3;
 /**
  * Whether a create that failed may still have made a sandbox: anything but an outright refusal
- * (a 4xx other than 408/409) — cancelled in flight, reset after sending, timed out, 5xx.
+ * (a 4xx other than 408/409) — cancelled in flight, reset after sending, timed out, 5xx, or a 2xx
+ * whose answer could not be decoded.
  */
 function createMayHaveHappened(e) {
     const err = toActionError(e);
@@ -54278,7 +48287,8 @@ function createMayHaveHappened(e) {
     const st = err.httpStatus;
     if (st === undefined)
         return false;
-    return st >= 500 || st === 408 || st === 409;
+    // a 2xx whose answer could not be decoded: the sandbox exists, only its id is unknown
+    return (st >= 200 && st < 300) || st >= 500 || st === 408 || st === 409;
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/shell-words.ts
@@ -54361,11 +48371,19 @@ function builderPayload(command) {
 
 
 
+
 const HOUSEKEEPING = { timeoutMs: COMMAND_LIMITS_MS.housekeeping };
-/** What to do when the platform refuses the context archive as too large (HTTP 413). */
-function contextTooLargeAdvice(compressedBytes) {
-    return (`The build context archive (${formatBytes(compressedBytes)} compressed) is larger than the platform accepts: ` +
-        'leave out what the build does not need with a .dockerignore, or point the context input at a smaller directory.');
+/** What to do when the platform refuses the context archive as too large (HTTP 413): its size and largest entries, in words. */
+function contextTooLargeAdvice(compressedBytes, footprint) {
+    const size = footprint
+        ? `${formatBytes(compressedBytes)} compressed, ${formatBytes(footprint.totalBytes)} in ${footprint.fileCount} files`
+        : `${formatBytes(compressedBytes)} compressed`;
+    const largest = footprint ? largestEntries(footprint) : [];
+    return (`The build context archive (${size}) is larger than the platform accepts` +
+        (largest.length
+            ? `; its largest entries: ${describeEntries(largest)}. Add those the build does not need to .dockerignore`
+            : ': leave out what the build does not need with a .dockerignore') +
+        ', or point the context input at a smaller directory.');
 }
 async function signBlobs(proxy, prep, sizes, signal) {
     if (prep.snapshotRelPath === undefined)
@@ -54381,7 +48399,7 @@ async function signBlobs(proxy, prep, sizes, signal) {
         : undefined;
     return { upload, parentDownload };
 }
-async function uploadContext(s, proxy, archive) {
+async function uploadContext(s, proxy, archive, footprint) {
     const { events, now } = s;
     events.status('Uploading build context...');
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
@@ -54404,7 +48422,7 @@ async function uploadContext(s, proxy, archive) {
     }, s.signal)
         .catch((e) => {
         if (e instanceof ActionError && e.httpStatus === 413)
-            e.addAdvice(contextTooLargeAdvice(total));
+            e.addAdvice(contextTooLargeAdvice(total, footprint));
         throw e;
     });
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', CONTEXT_DIR] }, HOUSEKEEPING);
@@ -54413,12 +48431,14 @@ async function uploadContext(s, proxy, archive) {
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events.status('Build context extracted; removed remote archive');
 }
-async function uploadBuildInputs(s, proxy, plan, prep, sizes, packaged) {
+async function uploadBuildInputs(s, proxy, plan, prep, sizes, packaged, 
+/** the context as measured while planning, for a 413's advice */
+footprint) {
     const signed = await signBlobs(proxy, prep, sizes, s.signal);
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
     await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
     if (packaged.archive)
-        await uploadContext(s, proxy, packaged.archive);
+        await uploadContext(s, proxy, packaged.archive, footprint);
     const spec = buildSpec({
         prepared: prep.raw,
         plan,
@@ -54455,7 +48475,7 @@ async function loadRegistryCredentials(env, secrets) {
     }
     catch (e) {
         if (e.code === 'ENOENT' || e.code === 'ENOTDIR') {
-            return { registries: [], helpersSkipped: [] };
+            return { registries: [], helpersSkipped: [], registryTokensSkipped: [] };
         }
         throw new ActionError(`Failed to load Docker config: ${configPath}: ${e.message}`, {
             kind: 'input',
@@ -54483,6 +48503,7 @@ async function loadRegistryCredentials(env, secrets) {
     const cfg = config;
     const auths = (typeof cfg.auths === 'object' && cfg.auths !== null ? cfg.auths : {});
     const out = {};
+    const registryTokensSkipped = [];
     for (const [registry, value] of Object.entries(auths)) {
         if (typeof value !== 'object' || value === null)
             continue;
@@ -54500,10 +48521,13 @@ async function loadRegistryCredentials(env, secrets) {
             }
         }
         if (password)
-            secrets.add(password);
+            secrets.addCredential(password);
         const identitytoken = credentials_str(entry.identitytoken);
         if (identitytoken)
             secrets.add(identitytoken);
+        const registrytoken = credentials_str(entry.registrytoken);
+        if (registrytoken)
+            secrets.add(registrytoken);
         const item = {};
         if (identitytoken)
             item.identitytoken = identitytoken;
@@ -54513,6 +48537,8 @@ async function loadRegistryCredentials(env, secrets) {
         }
         if (item.auth || item.identitytoken)
             out[registry] = item;
+        else if (registrytoken)
+            registryTokensSkipped.push(registry);
     }
     const helpersSkipped = [];
     const credsStore = credentials_str(cfg.credsStore);
@@ -54524,8 +48550,8 @@ async function loadRegistryCredentials(env, secrets) {
     }
     const registries = Object.keys(out).sort();
     if (registries.length === 0 && Object.keys(auths).length === 0)
-        return { registries, helpersSkipped, configPath };
-    return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, configPath };
+        return { registries, helpersSkipped, registryTokensSkipped, configPath };
+    return { dockerConfigJson: JSON.stringify({ auths: out }), registries, helpersSkipped, registryTokensSkipped, configPath };
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/package-phase.ts
@@ -54587,6 +48613,9 @@ async function registryCredentials(s) {
         s.events.status(`Forwarding registry credentials for ${creds.registries.join(', ')} to the builder`);
     for (const h of creds.helpersSkipped) {
         s.events.warning(`Docker credential helper not forwarded: ${h}; only inline credentials (docker/login-action) reach the builder`);
+    }
+    for (const r of creds.registryTokensSkipped) {
+        s.events.warning(`Docker registry token for ${r} not forwarded: only 'auth', username/password and identity tokens reach the builder; log in with docker/login-action (username and password) to pull from it`);
     }
     return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
@@ -54670,7 +48699,16 @@ async function waitForAdmission(s, platform, buildId, onPoll) {
     events.status('Verifying and admitting the image into the streaming CAS; this may take minutes for large images...');
     const t0 = now();
     for (let polls = 1;; polls++) {
-        const st = await platform.getBuild(buildId, s.signal);
+        let st;
+        try {
+            // the poll runs under what is left of the admission-timeout
+            st = await platform.getBuild(buildId, s.signal, Math.max(1, req.admissionTimeoutMs - (now() - t0)));
+        }
+        catch (e) {
+            if (now() - t0 >= req.admissionTimeoutMs && !s.signal?.aborted)
+                throw admissionTimeout(req.admissionTimeoutMs, e);
+            throw e;
+        }
         onPoll();
         const elapsed = now() - t0;
         if (st.status === 'completed') {
@@ -54692,17 +48730,20 @@ async function waitForAdmission(s, platform, buildId, onPoll) {
                 kind: 'platform',
             });
         }
-        if (elapsed >= req.admissionTimeoutMs) {
-            throw new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(req.admissionTimeoutMs)} (admission-timeout)`, {
-                kind: 'timeout',
-                input: 'admission-timeout',
-                advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
-            });
-        }
+        if (elapsed >= req.admissionTimeoutMs)
+            throw admissionTimeout(req.admissionTimeoutMs);
         const next = Math.min(req.pollIntervalMs, Math.max(0, req.admissionTimeoutMs - elapsed));
         events.status(`Admission: ${st.status}, ${formatDuration(elapsed)} elapsed, next poll in ${formatDuration(next)}`);
         await s.sleep(next, s.signal);
     }
+}
+function admissionTimeout(limitMs, cause) {
+    return new ActionError(`timed out waiting for the streaming image admission after ${formatDuration(limitMs)} (admission-timeout)`, {
+        kind: 'timeout',
+        input: 'admission-timeout',
+        cause,
+        advice: ['Raise the admission-timeout input, or set wait: false to return while admission continues.'],
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/pipeline.ts
@@ -54801,11 +48842,18 @@ async function runBuild(req, deps) {
     let sandboxReconciled = false;
     let createSent = false;
     let proxy;
+    /** the builder sandbox was released (deleted, or its name swept) */
+    let released = false;
     const evidence = { sawDiskSpaceEvidence: false };
     let packaged;
     try {
         // Plan and Package: local, no network.
-        const plan = await phase('plan', () => planBuild(req, events));
+        const plan = await phase('plan', async () => {
+            const planned = await planBuild(req, events);
+            // the context's size and largest entries, before any builder sandbox exists
+            result.contextFootprint = await measureBuildContext(req, events);
+            return planned;
+        });
         result.name = plan.name;
         result.baseImage = plan.baseImage;
         result.additionalRefs = plan.additionalRefs;
@@ -54867,7 +48915,7 @@ async function runBuild(req, deps) {
         }))).proxy;
         const ready = proxy;
         // Upload context and spec (§6.5–§7.1).
-        const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg));
+        const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg, result.contextFootprint));
         // Build (§7).
         await phase('build', () => runBuilder(s, ready, prep, evidence));
         // Complete (§8, §9.1).
@@ -54893,6 +48941,10 @@ async function runBuild(req, deps) {
             result.status = 'ingesting';
         }
         else {
+            // /complete was accepted: the platform holds everything admission reads, and nothing of the
+            // builder is needed any more (docs/protocol.md, "Builder release point"). Release it now
+            // instead of keeping it for the whole admission wait.
+            await releaseBuilder();
             template = await phase('admission', () => waitForAdmission(s, platform, prep.buildId, () => result.admissionPolls++));
         }
         if (template)
@@ -54901,8 +48953,9 @@ async function runBuild(req, deps) {
     catch (e) {
         let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
         const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
-        // A sandbox the platform terminated under us explains the failure better than the call that noticed.
-        const terminated = sandboxId && remote && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
+        // A sandbox the platform terminated under us explains the failure better than the call that noticed
+        // (not one the action released itself).
+        const terminated = sandboxId && remote && !released && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
         if (terminated !== undefined) {
             err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`, {
                 kind: 'sandbox',
@@ -54910,8 +48963,8 @@ async function runBuild(req, deps) {
                 advice: ['Re-run the job. If it keeps happening, report the build id to Tensorlake.'],
             }).annotate({ buildId: result.buildId, sandboxId, phase: current });
         }
-        // §10.1: diagnostics only once the builder's proxy answered, and not for a cancelled run.
-        if (proxy && !cancelled && terminated === undefined) {
+        // §10.1: diagnostics only once the builder's proxy answered (and while it exists), not for a cancelled run.
+        if (proxy && !released && !cancelled && terminated === undefined) {
             const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
             const diag = await gatherDiagnostics(proxy, {
                 errorText: err.message,
@@ -54927,8 +48980,18 @@ async function runBuild(req, deps) {
     }
     finally {
         await packaged?.archive?.cleanup().catch(() => undefined);
-        // Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
-        // never arrived (cancelled or failed mid-create) or it was only found again by name.
+        if (!released)
+            await releaseBuilder();
+    }
+    return result;
+    /**
+     * Once a create was sent, a sandbox may exist: delete it by id, and sweep by name when its id
+     * never arrived (cancelled or failed mid-create) or it was only found again by name. Runs once.
+     */
+    async function releaseBuilder() {
+        if (released)
+            return;
+        released = true;
         if (result.buildId && createSent) {
             const sweep = sandboxId !== undefined
                 ? sandboxReconciled
@@ -54945,7 +49008,6 @@ async function runBuild(req, deps) {
             }, { evenIfCancelled: true }).catch(() => false);
         }
     }
-    return result;
 }
 function recordTemplate(result, template, planName, completedUri, status) {
     const str = (v) => (typeof v === 'string' ? v : undefined);
@@ -55387,7 +49449,7 @@ function renderImagesSummary(reports, redact, planOnly = false) {
         const o = rep.outcome;
         if (!o.result?.error || o.status === 'cancelled')
             continue;
-        lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', fencedBlock(formatError(o.result.error)), '');
+        lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', wrappingText(formatError(o.result.error)), '');
         if (rep.logTail.length) {
             lines.push(`<details><summary>Last ${rep.logTail.length} builder log lines</summary>`, '', fencedBlock(rep.logTail.join('\n')), '', '</details>', '');
         }
@@ -55407,66 +49469,6 @@ function renderImagesSummary(reports, redact, planOnly = false) {
     return redact(lines.join('\n'));
 }
 
-;// CONCATENATED MODULE: ./src/secrets.ts
-/**
- * Secret values known to one run. Every value is masked for the runner (core.setSecret through the
- * injected `mask`) the moment it is registered, before anything can print it, and `redact` removes
- * them from any text the action itself formats (errors, summary, debug lines).
- */
-class SecretRegistry {
-    mask;
-    secrets = new Set();
-    constructor(mask = () => { }) {
-        this.mask = mask;
-    }
-    /** Registers a secret (ignores empty and very short values, which would mangle ordinary text). */
-    add(value) {
-        if (typeof value !== 'string')
-            return;
-        const v = value.trim();
-        if (v.length < 4 || this.secrets.has(v))
-            return;
-        this.secrets.add(v);
-        this.mask(v);
-        // A URL-encoded form of a token can show up in URLs and error bodies too (not needed for URLs).
-        const enc = encodeURIComponent(v);
-        if (enc !== v && !/^https?:\/\//.test(v) && !this.secrets.has(enc)) {
-            this.secrets.add(enc);
-            this.mask(enc);
-        }
-    }
-    has(value) {
-        return this.secrets.has(value);
-    }
-    values() {
-        return [...this.secrets];
-    }
-    redact(text) {
-        let out = text;
-        // Longest first so that a secret containing another is replaced whole.
-        for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-            if (out.includes(s))
-                out = out.split(s).join('***');
-        }
-        return out;
-    }
-}
-/** Where a credential can come from: each secret input and the environment variable that stands in for it. */
-const CREDENTIAL_SOURCES = [
-    { input: 'api-key', env: 'TENSORLAKE_API_KEY' },
-    { input: 'pat', env: 'TENSORLAKE_PAT' },
-    // used only for the PR features' GitHub calls, but masked like the others
-    { input: 'github-token' },
-];
-/** Registers every credential the step was given, before anything is validated or printed. */
-function registerCredentials(secrets, input, env) {
-    for (const s of CREDENTIAL_SOURCES) {
-        secrets.add(input(s.input));
-        if (s.env)
-            secrets.add(env[s.env]);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/post-state.ts
 /**
  * The state the main step leaves for the post step (core.saveState / core.getState): the builder
@@ -55478,12 +49480,15 @@ function registerCredentials(secrets, input, env) {
 const STATE_KEYS = {
     sandboxIds: 'builder-sandboxes',
     sandboxNames: 'builder-sandbox-names',
+    /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
+    namedAt: 'builder-sandbox-named-at',
 };
 /** Keeps the two lists and saves each one whenever it changes. */
 class PostStateWriter {
     save;
     ids = [];
     names = [];
+    namedAt = [];
     constructor(save) {
         this.save = save;
     }
@@ -55500,10 +49505,13 @@ class PostStateWriter {
         remove(this.ids, id);
         this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
     }
-    addName(name) {
+    /** A create under this name is about to be sent (now, by the wall clock). */
+    addName(name, at = Date.now()) {
         if (!this.names.includes(name))
             this.names.push(name);
+        this.namedAt.push(`${name}@${at}`);
         this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+        this.save(STATE_KEYS.namedAt, JSON.stringify(this.namedAt));
     }
     removeName(name) {
         remove(this.names, name);
@@ -55523,7 +49531,14 @@ function readPostState(getState, warn) {
             return [];
         }
     };
-    return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames) };
+    const namedAt = {};
+    for (const entry of list(STATE_KEYS.namedAt)) {
+        const at = entry.lastIndexOf('@');
+        const ms = Number(entry.slice(at + 1));
+        if (at > 0 && Number.isFinite(ms))
+            namedAt[entry.slice(0, at)] = Math.max(namedAt[entry.slice(0, at)] ?? 0, ms);
+    }
+    return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames), namedAt };
 }
 function remove(list, value) {
     const i = list.indexOf(value);
@@ -55559,9 +49574,12 @@ function guardedCore(core) {
 
 
 
+
 const MAX_ANNOTATIONS_PER_LEVEL = 10;
 /** builder log lines kept for the summary of a failed build */
 const LOG_TAIL_LINES = 30;
+/** at most one progress line per transfer this often (the final one is always printed) */
+const PROGRESS_INTERVAL_MS = 5000;
 class GitHubReporter {
     opts;
     inGroup = false;
@@ -55569,9 +49587,10 @@ class GitHubReporter {
     errorsAnnotated = 0;
     /** warnings that did not become annotations (over the cap, or annotations off) */
     overflow = [];
-    lastProgress = new Map();
-    /** the last builder log lines (redacted), shown in the summary when the build fails */
-    logTail = [];
+    /** per transfer: when it began, when a line was last printed, whether the final line was printed */
+    progressState = new Map();
+    /** the last builder log lines (redacted) with their stream */
+    tail = [];
     core;
     constructor(core, opts) {
         this.opts = opts;
@@ -55605,18 +49624,33 @@ class GitHubReporter {
         this.line(oneLine(message));
     }
     buildLog(stream, line) {
-        const text = stream === 'stderr' ? `[stderr] ${line}` : line;
-        this.line(text);
-        this.logTail.push(this.opts.redact(text));
-        if (this.logTail.length > LOG_TAIL_LINES)
-            this.logTail.shift();
+        this.line(line);
+        this.tail.push({ stream, text: this.opts.redact(line) });
+        if (this.tail.length > LOG_TAIL_LINES)
+            this.tail.shift();
+    }
+    /**
+     * The last builder log lines, shown in the summary when the build fails. When they come from both
+     * streams, stderr lines are marked `[stderr]` (there the mark tells the error output apart).
+     */
+    get logTail() {
+        const mixed = this.tail.some((l) => l.stream === 'stderr') && this.tail.some((l) => l.stream === 'stdout');
+        return this.tail.map((l) => (mixed && l.stream === 'stderr' ? `[stderr] ${l.text}` : l.text));
     }
     progress(p) {
-        const key = p.kind;
-        const last = this.lastProgress.get(key);
-        if (last !== undefined && p.percent === last)
+        const now = (this.opts.now ?? Date.now)();
+        const final = p.percent >= 100;
+        let st = this.progressState.get(p.kind);
+        if (!st || (st.done && !final)) {
+            st = { started: now, printed: now, done: false };
+            this.progressState.set(p.kind, st);
+        }
+        if (st.done)
             return;
-        this.lastProgress.set(key, p.percent);
+        if (!final && now - st.printed < PROGRESS_INTERVAL_MS)
+            return;
+        st.printed = now;
+        st.done = final;
         const what = p.kind === 'archive' ? 'Creating build context archive' : 'Uploading build context archive';
         const files = p.files !== undefined && p.totalFiles !== undefined ? `, ${p.files}/${p.totalFiles} files` : '';
         this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
@@ -55626,7 +49660,7 @@ class GitHubReporter {
         if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
             // the annotation command prints in the log too
             this.warningsAnnotated++;
-            this.core.warning(text, { title: `Dockerfile: ${w.kind}`, file, startLine: w.line });
+            this.core.warning(text, { title: PLAN_WARNING_TITLES[w.kind], file, startLine: w.line });
         }
         else {
             this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
@@ -55757,7 +49791,11 @@ function imagesStepOutputs(outcomes, opts) {
 /**
  * run(): inputs → pipeline → report. The only place that touches the process (signals, exit code)
  * and GitHub's runner files (through @actions/core).
+ *
+ * Over 350 lines for now: the single-image and the several-images step both live here; the
+ * several-images half (runImagesStep) is the next candidate for a module of its own.
  */
+
 
 
 
@@ -55884,10 +49922,9 @@ async function run(options = {}) {
         if (result.error) {
             const err = result.error;
             if (err.kind === 'plan') {
-                const m = /^line (\d+):/.exec(err.message);
                 reporter.errorAnnotation(err.message, {
                     file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined,
-                    line: m ? Number(m[1]) : undefined,
+                    line: planErrorLine(err),
                     title: 'Dockerfile error',
                 });
             }
@@ -56121,7 +50158,7 @@ async function runPost(options = {}) {
     const secrets = new SecretRegistry((v) => core.setSecret(v));
     registerCredentials(secrets, (n) => core.getInput(n), env);
     const redact = (s) => secrets.redact(s);
-    const { sandboxIds: ids, sandboxNames: names } = readPostState((key) => core.getState(key), (m) => core.warning(m));
+    const { sandboxIds: ids, sandboxNames: names, namedAt, } = readPostState((key) => core.getState(key), (m) => core.warning(m));
     if (ids.length === 0 && names.length === 0) {
         core.info('No builder sandbox left to clean up.');
         return { deleted: [], failed: [] };
@@ -56156,13 +50193,19 @@ async function runPost(options = {}) {
             warn(`failed to delete builder sandbox ${id}`, e);
         }
     }
-    // A sandbox whose create answer never reached the main step is found by its name.
+    // A sandbox whose create answer never reached the main step is found by its name. The create may
+    // still land after the main step ended: keep looking until the landing window closes
+    // (docs/protocol.md, "Post step sweep window").
     for (const name of names) {
         try {
+            // without a recorded time (an older main step), two looks 3 s apart as before
+            const at = namedAt[name];
+            const windowEnd = Math.max(at !== undefined ? at + LATE_CREATE_WINDOW_MS : 0, Date.now() + LATE_CREATE_MIN_WAIT_MS);
             let swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
-            if (swept.length === 0) {
-                // a create whose answer was lost may land a moment later: look once more
-                await abortableSleep(LATE_CREATE_WAIT_MS);
+            for (let looks = 1; swept.length === 0 && Date.now() < windowEnd; looks++) {
+                if (looks === 1)
+                    core.info(`Post step: no builder sandbox named ${name} yet; looking again until ${new Date(windowEnd).toISOString()}.`);
+                await abortableSleep(Math.min(LATE_CREATE_POLL_MS, Math.max(0, windowEnd - Date.now())));
                 swept = await withinBudget((signal) => lifecycle.deleteByName(name, signal));
             }
             if (swept.length === 0)
@@ -56181,7 +50224,15 @@ async function runPost(options = {}) {
     return { deleted, failed };
 }
 const PER_SANDBOX_MS = 30_000;
-const LATE_CREATE_WAIT_MS = 3_000;
+/**
+ * How long after the main step sent a create the post step looks for the sandbox it may have made
+ * (docs/protocol.md, "Post step sweep window"). A create landing later than this is not swept; the
+ * sandbox's own `timeout_secs` (300 s) still ends it.
+ */
+const LATE_CREATE_WINDOW_MS = 60_000;
+/** the post step looks at least twice, this far apart, even when the window has passed */
+const LATE_CREATE_MIN_WAIT_MS = 3_000;
+const LATE_CREATE_POLL_MS = 3_000;
 /** Runs one cleanup call under its own time budget; running out is reported as such, not as "cancelled". */
 async function withinBudget(call) {
     const signal = AbortSignal.timeout(PER_SANDBOX_MS);

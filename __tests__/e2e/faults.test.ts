@@ -387,7 +387,10 @@ describe('fault matrix (dist/index.js against injected faults)', () => {
     const df = `FROM python:3.12-slim\nRUN curl -fsSL "${url}" -o /x\n`;
     const r = await go({}, df);
     assert.equal(r.code, 0, r.stdout.slice(-2000));
-    assert.ok(buildGroupLines(r).some((l) => l.includes('curl -fsSL') && l.includes('***')), 'the line is shown, masked');
+    assert.ok(
+      buildGroupLines(r).some((l) => l.includes('curl -fsSL') && l.includes('***')),
+      'the line is shown, masked',
+    );
     assertNoSecrets(r, [sig]);
     assert.ok(r.stdout.includes(`::add-mask::${url}`), 'masked for the runner too');
   });

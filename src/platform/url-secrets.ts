@@ -82,7 +82,7 @@ const PARSE_LIMIT = 4 * 1024 * 1024;
 /** `\/`, `\uXXXX` and `\\` decoded (a URL as it appears inside a JSON string). */
 function unescapeJsonText(s: string): string {
   if (!s.includes('\\')) return s;
-  return s.replace(/\\(?:u([0-9a-fA-F]{4})|([\/\\"]))/g, (_m, hex: string | undefined, c: string | undefined) =>
+  return s.replace(/\\(?:u([0-9a-fA-F]{4})|([/\\"]))/g, (_m, hex: string | undefined, c: string | undefined) =>
     hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : c!,
   );
 }

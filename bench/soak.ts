@@ -416,7 +416,8 @@ async function report(outcomes: Outcome[], st: SimState, wallMs: number): Promis
     checked++;
     // exact comparison: the simulator's state keeps every line the builder emitted, in order
     const got = builderLinesOf(o.run.stdout);
-    const expected = proc.output.map((x) => (x.stream === 'stderr' ? `[stderr] ${x.line}` : x.line));
+    // the live log shows builder lines as the builder wrote them (no stream mark)
+    const expected = proc.output.map((x) => x.line);
     const tally = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
     const want = tally(expected);
     const have = tally(got);

@@ -42720,7 +42720,7 @@ var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/signals.ts
-/** Cancellation plumbing: combining abort signals and sleeping until a time or an abort. */
+/** Cancellation plumbing: combining abort signals, sleeping until a time or an abort, cancelling on SIGINT/SIGTERM. */
 
 /** One signal that aborts when any of the given ones does; undefined when none is given. */
 function anySignal(...signals) {
@@ -42744,6 +42744,28 @@ function abortableSleep(ms, signal) {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
     });
+}
+/** SIGINT/SIGTERM abort the returned signal (once, telling `onCancel` first); dispose() stops listening. */
+function cancelOnSignals(signals, core, what, onCancel) {
+    const controller = new AbortController();
+    let signalled;
+    const onSignal = (sig) => {
+        if (signalled)
+            return;
+        signalled = sig;
+        core.info(`Received ${sig}: cancelling ${what}...`);
+        onCancel?.();
+        controller.abort();
+    };
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
+    return {
+        signal: controller.signal,
+        dispose: () => {
+            signals.off('SIGINT', onSignal);
+            signals.off('SIGTERM', onSignal);
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/version.ts
@@ -46010,6 +46032,477 @@ async function singleImageEntry(src) {
     if (!given.dockerfile && !given.image)
         given.dockerfile = 'Dockerfile';
     return readEntry(src, 1, given, (problem, cause) => new ActionError(problem, { kind: cause?.kind ?? 'input', advice: cause?.advice, cause }));
+}
+
+;// CONCATENATED MODULE: ./src/log.ts
+const silentLog = { debug() { }, info() { }, warning() { } };
+/** A log whose every line goes through `redact` before it reaches `to`. */
+function redactingLog(to, redact) {
+    return {
+        debug: (m) => to.debug(redact(m)),
+        info: (m) => to.info(redact(m)),
+        warning: (m) => to.warning(redact(m)),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/post-state.ts
+/**
+ * The state the main step leaves for the post step (core.saveState / core.getState): the builder
+ * sandboxes it created and has not deleted yet, by id, and the names of sandboxes whose create
+ * may have landed without an answer. This module owns the keys; the reporter writes through
+ * PostStateWriter, the post step reads with readPostState.
+ */
+/** The state keys (the runner keeps them per step, as STATE_<key>). */
+const STATE_KEYS = {
+    sandboxIds: 'builder-sandboxes',
+    sandboxNames: 'builder-sandbox-names',
+    /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
+    namedAt: 'builder-sandbox-named-at',
+};
+/** Keeps the two lists and saves each one whenever it changes. */
+class PostStateWriter {
+    save;
+    ids = [];
+    names = [];
+    namedAt = [];
+    constructor(save) {
+        this.save = save;
+    }
+    /** The sandboxes created and not yet deleted. */
+    get sandboxIds() {
+        return this.ids;
+    }
+    addSandbox(id) {
+        if (!this.ids.includes(id))
+            this.ids.push(id);
+        this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
+    }
+    removeSandbox(id) {
+        remove(this.ids, id);
+        this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
+    }
+    /** A create under this name is about to be sent (now, by the wall clock). */
+    addName(name, at = Date.now()) {
+        if (!this.names.includes(name))
+            this.names.push(name);
+        this.namedAt.push(`${name}@${at}`);
+        this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+        this.save(STATE_KEYS.namedAt, JSON.stringify(this.namedAt));
+    }
+    removeName(name) {
+        remove(this.names, name);
+        this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
+    }
+}
+/** Reads what the main step left; an unreadable list is skipped with a warning. */
+function readPostState(getState, warn) {
+    const list = (key) => {
+        try {
+            const raw = getState(key);
+            const parsed = raw ? JSON.parse(raw) : [];
+            return Array.isArray(parsed) ? parsed.filter((x) => typeof x === 'string' && x !== '') : [];
+        }
+        catch {
+            warn(`Post step: the saved ${key} list is unreadable; it is skipped.`);
+            return [];
+        }
+    };
+    const namedAt = {};
+    for (const entry of list(STATE_KEYS.namedAt)) {
+        const at = entry.lastIndexOf('@');
+        const ms = Number(entry.slice(at + 1));
+        if (at > 0 && Number.isFinite(ms))
+            namedAt[entry.slice(0, at)] = Math.max(namedAt[entry.slice(0, at)] ?? 0, ms);
+    }
+    return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames), namedAt };
+}
+function remove(list, value) {
+    const i = list.indexOf(value);
+    if (i >= 0)
+        list.splice(i, 1);
+}
+
+;// CONCATENATED MODULE: ./src/report/images-report.ts
+
+
+
+
+const ICON = { registered: '✅', ingesting: '⏳', failed: '❌', cancelled: '🚫', skipped: '⏭️', planned: '📝' };
+function renderImagesSummary(reports, redact, planOnly = false) {
+    const outcomes = reports.map((r) => r.outcome);
+    const count = (s) => outcomes.filter((o) => o.status === s).length;
+    const hits = outcomes.filter((o) => o.cacheHit).length;
+    const failed = count('failed') + count('cancelled') + count('skipped');
+    const headIcon = failed ? '❌' : planOnly ? '📝' : count('ingesting') ? '⏳' : '✅';
+    const parts = [
+        count('registered') && `${count('registered')} registered${hits ? ` (${hits} unchanged)` : ''}`,
+        count('planned') && `${count('planned')} to build`,
+        count('ingesting') && `${count('ingesting')} admitting`,
+        count('failed') && `${count('failed')} failed`,
+        count('cancelled') && `${count('cancelled')} cancelled`,
+        count('skipped') && `${count('skipped')} skipped`,
+    ].filter(Boolean);
+    const lines = [`## ${headIcon} Tensorlake sandbox images${planOnly ? ' (dry run)' : ''}: ${parts.join(', ')}`, ''];
+    lines.push('| Image | Result | Cache | Template | Mode | Layer | Time | Why |', '|---|---|---|---|---|---:|---:|---|');
+    for (const o of outcomes) {
+        const r = o.result;
+        const mode = o.entry.plan.mode === 'import'
+            ? 'import'
+            : `${o.entry.inputs.streaming ? 'cas-streaming' : 'ext4'}${r?.rootfsNodeKind ? `, ${r.rootfsNodeKind}` : ''}${o.entry.deps.length ? ` on ${o.entry.deps.map(code).join(', ')}` : ''}`;
+        const failedIn = r?.error?.phase ? ` in ${PHASE_TITLES[r.error.phase] ?? r.error.phase}` : '';
+        lines.push(`| ${cell(code(o.entry.name))} | ${ICON[o.status] ?? ''} ${o.status}${cell(failedIn)} | ${o.cacheHit ? 'hit' : o.digest ? 'miss' : '-'} | ${r?.templateId ? cell(code(r.templateId)) : '-'} | ${cell(mode)} | ${o.entry.layer} | ${o.ms ? `${(o.ms / 1000).toFixed(1)} s` : '-'} | ${cell(plain(o.reason ?? ''))} |`);
+    }
+    lines.push('');
+    for (const rep of reports) {
+        const o = rep.outcome;
+        if (!o.result?.error || o.status === 'cancelled')
+            continue;
+        lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', wrappingText(formatError(o.result.error)), '');
+        if (rep.logTail.length) {
+            lines.push(`<details><summary>Last ${rep.logTail.length} builder log lines</summary>`, '', fencedBlock(rep.logTail.join('\n')), '', '</details>', '');
+        }
+    }
+    const warnings = reports.flatMap((rep) => [
+        ...(rep.outcome.result?.warnings ?? []).map((w) => `${rep.outcome.entry.name}: ${w.line !== undefined && !w.message.startsWith('line ') ? `line ${w.line}: ` : ''}${w.message}`),
+        ...rep.overflow
+            .filter((x) => !(rep.outcome.result?.warnings ?? []).some((w) => x.endsWith(w.message)))
+            .map((x) => `${rep.outcome.entry.name}: ${x}`),
+    ]);
+    if (warnings.length) {
+        lines.push(`### Warnings (${warnings.length})`, '');
+        for (const w of warnings)
+            lines.push(`- ${cell(plain(w))}`);
+        lines.push('');
+    }
+    return redact(lines.join('\n'));
+}
+
+;// CONCATENATED MODULE: ./src/report/outputs.ts
+
+function resultOutputs(r) {
+    const out = {
+        status: r.status === 'cancelled' ? 'failed' : r.status,
+        'rootfs-format': r.rootfsFormat,
+    };
+    const set = (k, v) => {
+        if (v !== undefined && v !== '')
+            out[k] = String(v);
+    };
+    set('template-id', r.templateId);
+    set('template-name', r.templateName);
+    set('manifest-uri', r.manifestUri);
+    set('image-digest', r.imageDigest);
+    set('build-id', r.buildId);
+    set('snapshot-id', r.snapshotId);
+    set('image-size-bytes', r.imageSizeBytes);
+    set('builder-sandbox-id', r.builderSandboxId);
+    set('context-digest', r.context?.digest);
+    if (r.template)
+        out.template = JSON.stringify(r.template);
+    return out;
+}
+/** One image's outputs, as in `results`: the single-image outputs plus status, cache-hit and why. */
+function imageOutputs(o) {
+    const out = o.result ? { ...resultOutputs(o.result) } : {};
+    if (o.result?.template)
+        out.template = o.result.template;
+    out.status = o.status;
+    out['cache-hit'] = o.cacheHit ? 'true' : 'false';
+    out.layer = o.entry.layer;
+    if (o.digest)
+        out['build-digest'] = o.digest;
+    if (o.reason)
+        out.reason = o.reason;
+    if (o.result?.error)
+        out.error = formatError(o.result.error);
+    return out;
+}
+function resultsOutput(outcomes) {
+    return JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.entry.name, imageOutputs(o)])));
+}
+/** The images that need a build, for `strategy.matrix`: the entry's own inputs, its name and layer. */
+function matrixOutput(outcomes) {
+    return JSON.stringify(outcomes
+        .filter((o) => o.status === 'planned')
+        .map((o) => ({
+        ...o.entry.given,
+        name: o.entry.name,
+        layer: o.entry.layer,
+        ...(o.entry.deps.length ? { needs: o.entry.deps.join(',') } : {}),
+    })));
+}
+/** The step's overall status: registered when every image is registered (built or unchanged). */
+function overallStatus(outcomes) {
+    if (outcomes.every((o) => o.status === 'planned' || o.status === 'registered'))
+        return outcomes.some((o) => o.status === 'planned') ? 'planned' : 'registered';
+    if (outcomes.every((o) => o.status === 'registered' || o.status === 'ingesting'))
+        return 'ingesting';
+    return 'failed';
+}
+/**
+ * The outputs of a step run through the orchestrator: `results` (several images), `matrix` (dry
+ * run), and for a single image its outputs as a single-image step sets them, plus `cache-hit`.
+ */
+function imagesStepOutputs(outcomes, opts) {
+    const out = {};
+    if (!opts.many || outcomes.length === 1) {
+        const only = outcomes[0];
+        if (only.result)
+            Object.assign(out, resultOutputs(only.result));
+        out['cache-hit'] = only.cacheHit ? 'true' : 'false';
+        if (only.digest)
+            out['build-digest'] = only.digest;
+    }
+    if (opts.many)
+        out.results = resultsOutput(outcomes);
+    if (opts.dryRun)
+        out.matrix = matrixOutput(outcomes);
+    out.status = overallStatus(outcomes);
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/report/core-port.ts
+/**
+ * The slice of @actions/core the reporter uses. main.ts passes the real module; tests may pass a
+ * recorder. Keeping it an interface keeps the report code free of global state.
+ */
+
+/**
+ * The runner-facing core every part of the action prints through: `info` lines are neutralised
+ * (src/report/untrusted.ts), so no text from the builder, the platform or a file name can issue a
+ * workflow command. The other functions issue commands on purpose and escape their data themselves.
+ */
+function guardedCore(core) {
+    const guarded = { info: (message) => core.info(neutraliseLog(message)) };
+    // The runner reads `##[` anywhere in a line; in a command's data it only matters if the command
+    // itself does not parse, but nothing the action prints should depend on that.
+    for (const fn of ['debug', 'warning', 'error', 'notice', 'setFailed', 'startGroup']) {
+        const original = core[fn];
+        if (original)
+            guarded[fn] = (message, ...rest) => original(breakLegacyMarkers(message), ...rest);
+    }
+    return { ...core, ...guarded };
+}
+
+;// CONCATENATED MODULE: ./src/report/reporter.ts
+
+
+
+
+
+const MAX_ANNOTATIONS_PER_LEVEL = 10;
+/** builder log lines kept for the summary of a failed build */
+const LOG_TAIL_LINES = 30;
+/** at most one progress line per transfer this often (the final one is always printed) */
+const PROGRESS_INTERVAL_MS = 5000;
+class GitHubReporter {
+    opts;
+    inGroup = false;
+    warningsAnnotated = 0;
+    errorsAnnotated = 0;
+    /** warnings that did not become annotations (over the cap, or annotations off) */
+    overflow = [];
+    /** per transfer: when it began, when a line was last printed, whether the final line was printed */
+    progressState = new Map();
+    /** the last builder log lines (redacted) with their stream */
+    tail = [];
+    core;
+    constructor(core, opts) {
+        this.opts = opts;
+        // builder lines and platform fields pass through here: neutralise every info line
+        this.core = guardedCore(core);
+    }
+    line(text) {
+        const t = this.opts.redact(text);
+        this.core.info(this.opts.label ? `[${this.opts.label}] ${t}` : t);
+    }
+    phaseStart(phase) {
+        if (this.inGroup)
+            this.core.endGroup();
+        this.core.startGroup(this.opts.redact(`${this.opts.label ? `[${this.opts.label}] ` : ''}${PHASE_TITLES[phase]}`));
+        this.inGroup = true;
+    }
+    phaseEnd(phase, outcome, ms) {
+        this.line(`${PHASE_TITLES[phase]}: ${outcome} in ${(ms / 1000).toFixed(1)}s`);
+        if (this.inGroup)
+            this.core.endGroup();
+        this.inGroup = false;
+    }
+    /** Closes a group left open (the run ends mid-phase). */
+    close() {
+        if (this.inGroup)
+            this.core.endGroup();
+        this.inGroup = false;
+    }
+    /** One status line; values from the platform it embeds cannot start a line of their own. */
+    status(message) {
+        this.line(oneLine(message));
+    }
+    buildLog(stream, line) {
+        this.line(line);
+        this.tail.push({ stream, text: this.opts.redact(line) });
+        if (this.tail.length > LOG_TAIL_LINES)
+            this.tail.shift();
+    }
+    /**
+     * The last builder log lines, shown in the summary when the build fails. When they come from both
+     * streams, stderr lines are marked `[stderr]` (there the mark tells the error output apart).
+     */
+    get logTail() {
+        const mixed = this.tail.some((l) => l.stream === 'stderr') && this.tail.some((l) => l.stream === 'stdout');
+        return this.tail.map((l) => (mixed && l.stream === 'stderr' ? `[stderr] ${l.text}` : l.text));
+    }
+    progress(p) {
+        const now = (this.opts.now ?? Date.now)();
+        const final = p.percent >= 100;
+        let st = this.progressState.get(p.kind);
+        if (!st || (st.done && !final)) {
+            st = { started: now, printed: now, done: false };
+            this.progressState.set(p.kind, st);
+        }
+        if (st.done)
+            return;
+        if (!final && now - st.printed < PROGRESS_INTERVAL_MS)
+            return;
+        st.printed = now;
+        st.done = final;
+        const what = p.kind === 'archive' ? 'Creating build context archive' : 'Uploading build context archive';
+        const files = p.files !== undefined && p.totalFiles !== undefined ? `, ${p.files}/${p.totalFiles} files` : '';
+        this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
+    }
+    planWarning(w, file) {
+        const text = this.opts.redact(w.message);
+        if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
+            // the annotation command prints in the log too
+            this.warningsAnnotated++;
+            this.core.warning(text, { title: PLAN_WARNING_TITLES[w.kind], file, startLine: w.line });
+        }
+        else {
+            this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
+            this.overflow.push(`${file ?? 'Dockerfile'}${w.line !== undefined ? `:${w.line}` : ''}: ${text}`);
+        }
+    }
+    warning(message) {
+        const text = this.opts.redact(message);
+        if (this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
+            this.warningsAnnotated++;
+            this.core.warning(text);
+        }
+        else {
+            this.overflow.push(text);
+            this.line(`warning: ${text}`);
+        }
+    }
+    /** An error annotation (a Dockerfile syntax error gets its file and line). */
+    errorAnnotation(message, props) {
+        const text = this.opts.redact(message);
+        if (this.opts.annotations && this.errorsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
+            this.errorsAnnotated++;
+            this.core.error(text, { title: props?.title, file: props?.file, startLine: props?.line });
+        }
+        else {
+            this.overflow.push(text);
+        }
+    }
+    sandboxNaming(name) {
+        this.opts.postState.addName(name);
+    }
+    sandboxNameSettled(name) {
+        this.opts.postState.removeName(name);
+    }
+    sandboxCreated(id) {
+        this.opts.postState.addSandbox(id);
+    }
+    sandboxDeleted(id) {
+        this.opts.postState.removeSandbox(id);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/images/console.ts
+class SharedConsole {
+    core;
+    owner;
+    ports = [];
+    /** ports with held writes, in the order they started waiting */
+    waiting = [];
+    constructor(core) {
+        this.core = core;
+    }
+    /** A CorePort for one build. */
+    port() {
+        const p = { held: [], inGroup: false };
+        this.ports.push(p);
+        const write = (w) => this.write(p, w);
+        const core = this.core;
+        return {
+            info: (m) => write(() => core.info(m)),
+            debug: (m) => write(() => core.debug(m)),
+            warning: (m, props) => write(() => core.warning(m, props)),
+            error: (m, props) => write(() => core.error(m, props)),
+            notice: (m, props) => write(() => core.notice(m, props)),
+            startGroup: (name) => this.startGroup(p, name),
+            endGroup: () => this.endGroup(p),
+            setOutput: (n, v) => core.setOutput(n, v),
+            setSecret: (v) => core.setSecret(v),
+            setFailed: (m) => core.setFailed(m),
+            saveState: (n, v) => core.saveState(n, v),
+        };
+    }
+    /** Writes everything still held (the run is over). */
+    flush() {
+        this.owner = undefined;
+        while (this.waiting.length)
+            this.release(this.waiting.shift());
+    }
+    write(p, w) {
+        if (this.owner === undefined || this.owner === p) {
+            // a port with held writes must not jump ahead of them
+            if (p.held.length === 0)
+                return w();
+        }
+        this.hold(p, w);
+    }
+    hold(p, w) {
+        if (p.held.length === 0 && !this.waiting.includes(p))
+            this.waiting.push(p);
+        p.held.push(w);
+    }
+    startGroup(p, name) {
+        p.inGroup = true;
+        if ((this.owner === undefined || this.owner === p) && p.held.length === 0) {
+            this.owner = p;
+            this.core.startGroup(name);
+        }
+        else
+            this.hold(p, () => this.core.startGroup(name));
+    }
+    endGroup(p) {
+        p.inGroup = false;
+        if (this.owner === p) {
+            this.core.endGroup();
+            this.owner = undefined;
+            this.handOver();
+        }
+        else
+            this.hold(p, () => this.core.endGroup());
+    }
+    /** The log is free: write what others held, until one of them is in the middle of a group. */
+    handOver() {
+        while (this.owner === undefined && this.waiting.length) {
+            const next = this.waiting.shift();
+            this.release(next);
+            if (next.inGroup)
+                this.owner = next;
+        }
+    }
+    release(p) {
+        const held = p.held.splice(0);
+        const i = this.waiting.indexOf(p);
+        if (i >= 0)
+            this.waiting.splice(i, 1);
+        for (const w of held)
+            w();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/platform/platform-api.ts
@@ -49327,473 +49820,11 @@ async function runImages(plan, deps) {
     return plan.entries.map((x) => outcomes.get(x.name));
 }
 
-;// CONCATENATED MODULE: ./src/images/console.ts
-class SharedConsole {
-    core;
-    owner;
-    ports = [];
-    /** ports with held writes, in the order they started waiting */
-    waiting = [];
-    constructor(core) {
-        this.core = core;
-    }
-    /** A CorePort for one build. */
-    port() {
-        const p = { held: [], inGroup: false };
-        this.ports.push(p);
-        const write = (w) => this.write(p, w);
-        const core = this.core;
-        return {
-            info: (m) => write(() => core.info(m)),
-            debug: (m) => write(() => core.debug(m)),
-            warning: (m, props) => write(() => core.warning(m, props)),
-            error: (m, props) => write(() => core.error(m, props)),
-            notice: (m, props) => write(() => core.notice(m, props)),
-            startGroup: (name) => this.startGroup(p, name),
-            endGroup: () => this.endGroup(p),
-            setOutput: (n, v) => core.setOutput(n, v),
-            setSecret: (v) => core.setSecret(v),
-            setFailed: (m) => core.setFailed(m),
-            saveState: (n, v) => core.saveState(n, v),
-        };
-    }
-    /** Writes everything still held (the run is over). */
-    flush() {
-        this.owner = undefined;
-        while (this.waiting.length)
-            this.release(this.waiting.shift());
-    }
-    write(p, w) {
-        if (this.owner === undefined || this.owner === p) {
-            // a port with held writes must not jump ahead of them
-            if (p.held.length === 0)
-                return w();
-        }
-        this.hold(p, w);
-    }
-    hold(p, w) {
-        if (p.held.length === 0 && !this.waiting.includes(p))
-            this.waiting.push(p);
-        p.held.push(w);
-    }
-    startGroup(p, name) {
-        p.inGroup = true;
-        if ((this.owner === undefined || this.owner === p) && p.held.length === 0) {
-            this.owner = p;
-            this.core.startGroup(name);
-        }
-        else
-            this.hold(p, () => this.core.startGroup(name));
-    }
-    endGroup(p) {
-        p.inGroup = false;
-        if (this.owner === p) {
-            this.core.endGroup();
-            this.owner = undefined;
-            this.handOver();
-        }
-        else
-            this.hold(p, () => this.core.endGroup());
-    }
-    /** The log is free: write what others held, until one of them is in the middle of a group. */
-    handOver() {
-        while (this.owner === undefined && this.waiting.length) {
-            const next = this.waiting.shift();
-            this.release(next);
-            if (next.inGroup)
-                this.owner = next;
-        }
-    }
-    release(p) {
-        const held = p.held.splice(0);
-        const i = this.waiting.indexOf(p);
-        if (i >= 0)
-            this.waiting.splice(i, 1);
-        for (const w of held)
-            w();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/images-report.ts
-
-
-
-
-const ICON = { registered: '✅', ingesting: '⏳', failed: '❌', cancelled: '🚫', skipped: '⏭️', planned: '📝' };
-function renderImagesSummary(reports, redact, planOnly = false) {
-    const outcomes = reports.map((r) => r.outcome);
-    const count = (s) => outcomes.filter((o) => o.status === s).length;
-    const hits = outcomes.filter((o) => o.cacheHit).length;
-    const failed = count('failed') + count('cancelled') + count('skipped');
-    const headIcon = failed ? '❌' : planOnly ? '📝' : count('ingesting') ? '⏳' : '✅';
-    const parts = [
-        count('registered') && `${count('registered')} registered${hits ? ` (${hits} unchanged)` : ''}`,
-        count('planned') && `${count('planned')} to build`,
-        count('ingesting') && `${count('ingesting')} admitting`,
-        count('failed') && `${count('failed')} failed`,
-        count('cancelled') && `${count('cancelled')} cancelled`,
-        count('skipped') && `${count('skipped')} skipped`,
-    ].filter(Boolean);
-    const lines = [`## ${headIcon} Tensorlake sandbox images${planOnly ? ' (dry run)' : ''}: ${parts.join(', ')}`, ''];
-    lines.push('| Image | Result | Cache | Template | Mode | Layer | Time | Why |', '|---|---|---|---|---|---:|---:|---|');
-    for (const o of outcomes) {
-        const r = o.result;
-        const mode = o.entry.plan.mode === 'import'
-            ? 'import'
-            : `${o.entry.inputs.streaming ? 'cas-streaming' : 'ext4'}${r?.rootfsNodeKind ? `, ${r.rootfsNodeKind}` : ''}${o.entry.deps.length ? ` on ${o.entry.deps.map(code).join(', ')}` : ''}`;
-        const failedIn = r?.error?.phase ? ` in ${PHASE_TITLES[r.error.phase] ?? r.error.phase}` : '';
-        lines.push(`| ${cell(code(o.entry.name))} | ${ICON[o.status] ?? ''} ${o.status}${cell(failedIn)} | ${o.cacheHit ? 'hit' : o.digest ? 'miss' : '-'} | ${r?.templateId ? cell(code(r.templateId)) : '-'} | ${cell(mode)} | ${o.entry.layer} | ${o.ms ? `${(o.ms / 1000).toFixed(1)} s` : '-'} | ${cell(plain(o.reason ?? ''))} |`);
-    }
-    lines.push('');
-    for (const rep of reports) {
-        const o = rep.outcome;
-        if (!o.result?.error || o.status === 'cancelled')
-            continue;
-        lines.push(`### ${ICON[o.status]} ${code(o.entry.name)}`, '', wrappingText(formatError(o.result.error)), '');
-        if (rep.logTail.length) {
-            lines.push(`<details><summary>Last ${rep.logTail.length} builder log lines</summary>`, '', fencedBlock(rep.logTail.join('\n')), '', '</details>', '');
-        }
-    }
-    const warnings = reports.flatMap((rep) => [
-        ...(rep.outcome.result?.warnings ?? []).map((w) => `${rep.outcome.entry.name}: ${w.line !== undefined && !w.message.startsWith('line ') ? `line ${w.line}: ` : ''}${w.message}`),
-        ...rep.overflow
-            .filter((x) => !(rep.outcome.result?.warnings ?? []).some((w) => x.endsWith(w.message)))
-            .map((x) => `${rep.outcome.entry.name}: ${x}`),
-    ]);
-    if (warnings.length) {
-        lines.push(`### Warnings (${warnings.length})`, '');
-        for (const w of warnings)
-            lines.push(`- ${cell(plain(w))}`);
-        lines.push('');
-    }
-    return redact(lines.join('\n'));
-}
-
-;// CONCATENATED MODULE: ./src/post-state.ts
+;// CONCATENATED MODULE: ./src/images/step.ts
 /**
- * The state the main step leaves for the post step (core.saveState / core.getState): the builder
- * sandboxes it created and has not deleted yet, by id, and the names of sandboxes whose create
- * may have landed without an answer. This module owns the keys; the reporter writes through
- * PostStateWriter, the post step reads with readPostState.
- */
-/** The state keys (the runner keeps them per step, as STATE_<key>). */
-const STATE_KEYS = {
-    sandboxIds: 'builder-sandboxes',
-    sandboxNames: 'builder-sandbox-names',
-    /** `<name>@<epoch ms>`: when each name was about to be used for a create (the post step's sweep window starts there) */
-    namedAt: 'builder-sandbox-named-at',
-};
-/** Keeps the two lists and saves each one whenever it changes. */
-class PostStateWriter {
-    save;
-    ids = [];
-    names = [];
-    namedAt = [];
-    constructor(save) {
-        this.save = save;
-    }
-    /** The sandboxes created and not yet deleted. */
-    get sandboxIds() {
-        return this.ids;
-    }
-    addSandbox(id) {
-        if (!this.ids.includes(id))
-            this.ids.push(id);
-        this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
-    }
-    removeSandbox(id) {
-        remove(this.ids, id);
-        this.save(STATE_KEYS.sandboxIds, JSON.stringify(this.ids));
-    }
-    /** A create under this name is about to be sent (now, by the wall clock). */
-    addName(name, at = Date.now()) {
-        if (!this.names.includes(name))
-            this.names.push(name);
-        this.namedAt.push(`${name}@${at}`);
-        this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
-        this.save(STATE_KEYS.namedAt, JSON.stringify(this.namedAt));
-    }
-    removeName(name) {
-        remove(this.names, name);
-        this.save(STATE_KEYS.sandboxNames, JSON.stringify(this.names));
-    }
-}
-/** Reads what the main step left; an unreadable list is skipped with a warning. */
-function readPostState(getState, warn) {
-    const list = (key) => {
-        try {
-            const raw = getState(key);
-            const parsed = raw ? JSON.parse(raw) : [];
-            return Array.isArray(parsed) ? parsed.filter((x) => typeof x === 'string' && x !== '') : [];
-        }
-        catch {
-            warn(`Post step: the saved ${key} list is unreadable; it is skipped.`);
-            return [];
-        }
-    };
-    const namedAt = {};
-    for (const entry of list(STATE_KEYS.namedAt)) {
-        const at = entry.lastIndexOf('@');
-        const ms = Number(entry.slice(at + 1));
-        if (at > 0 && Number.isFinite(ms))
-            namedAt[entry.slice(0, at)] = Math.max(namedAt[entry.slice(0, at)] ?? 0, ms);
-    }
-    return { sandboxIds: list(STATE_KEYS.sandboxIds), sandboxNames: list(STATE_KEYS.sandboxNames), namedAt };
-}
-function remove(list, value) {
-    const i = list.indexOf(value);
-    if (i >= 0)
-        list.splice(i, 1);
-}
-
-;// CONCATENATED MODULE: ./src/report/core-port.ts
-/**
- * The slice of @actions/core the reporter uses. main.ts passes the real module; tests may pass a
- * recorder. Keeping it an interface keeps the report code free of global state.
- */
-
-/**
- * The runner-facing core every part of the action prints through: `info` lines are neutralised
- * (src/report/untrusted.ts), so no text from the builder, the platform or a file name can issue a
- * workflow command. The other functions issue commands on purpose and escape their data themselves.
- */
-function guardedCore(core) {
-    const guarded = { info: (message) => core.info(neutraliseLog(message)) };
-    // The runner reads `##[` anywhere in a line; in a command's data it only matters if the command
-    // itself does not parse, but nothing the action prints should depend on that.
-    for (const fn of ['debug', 'warning', 'error', 'notice', 'setFailed', 'startGroup']) {
-        const original = core[fn];
-        if (original)
-            guarded[fn] = (message, ...rest) => original(breakLegacyMarkers(message), ...rest);
-    }
-    return { ...core, ...guarded };
-}
-
-;// CONCATENATED MODULE: ./src/report/reporter.ts
-
-
-
-
-
-const MAX_ANNOTATIONS_PER_LEVEL = 10;
-/** builder log lines kept for the summary of a failed build */
-const LOG_TAIL_LINES = 30;
-/** at most one progress line per transfer this often (the final one is always printed) */
-const PROGRESS_INTERVAL_MS = 5000;
-class GitHubReporter {
-    opts;
-    inGroup = false;
-    warningsAnnotated = 0;
-    errorsAnnotated = 0;
-    /** warnings that did not become annotations (over the cap, or annotations off) */
-    overflow = [];
-    /** per transfer: when it began, when a line was last printed, whether the final line was printed */
-    progressState = new Map();
-    /** the last builder log lines (redacted) with their stream */
-    tail = [];
-    core;
-    constructor(core, opts) {
-        this.opts = opts;
-        // builder lines and platform fields pass through here: neutralise every info line
-        this.core = guardedCore(core);
-    }
-    line(text) {
-        const t = this.opts.redact(text);
-        this.core.info(this.opts.label ? `[${this.opts.label}] ${t}` : t);
-    }
-    phaseStart(phase) {
-        if (this.inGroup)
-            this.core.endGroup();
-        this.core.startGroup(this.opts.redact(`${this.opts.label ? `[${this.opts.label}] ` : ''}${PHASE_TITLES[phase]}`));
-        this.inGroup = true;
-    }
-    phaseEnd(phase, outcome, ms) {
-        this.line(`${PHASE_TITLES[phase]}: ${outcome} in ${(ms / 1000).toFixed(1)}s`);
-        if (this.inGroup)
-            this.core.endGroup();
-        this.inGroup = false;
-    }
-    /** Closes a group left open (the run ends mid-phase). */
-    close() {
-        if (this.inGroup)
-            this.core.endGroup();
-        this.inGroup = false;
-    }
-    /** One status line; values from the platform it embeds cannot start a line of their own. */
-    status(message) {
-        this.line(oneLine(message));
-    }
-    buildLog(stream, line) {
-        this.line(line);
-        this.tail.push({ stream, text: this.opts.redact(line) });
-        if (this.tail.length > LOG_TAIL_LINES)
-            this.tail.shift();
-    }
-    /**
-     * The last builder log lines, shown in the summary when the build fails. When they come from both
-     * streams, stderr lines are marked `[stderr]` (there the mark tells the error output apart).
-     */
-    get logTail() {
-        const mixed = this.tail.some((l) => l.stream === 'stderr') && this.tail.some((l) => l.stream === 'stdout');
-        return this.tail.map((l) => (mixed && l.stream === 'stderr' ? `[stderr] ${l.text}` : l.text));
-    }
-    progress(p) {
-        const now = (this.opts.now ?? Date.now)();
-        const final = p.percent >= 100;
-        let st = this.progressState.get(p.kind);
-        if (!st || (st.done && !final)) {
-            st = { started: now, printed: now, done: false };
-            this.progressState.set(p.kind, st);
-        }
-        if (st.done)
-            return;
-        if (!final && now - st.printed < PROGRESS_INTERVAL_MS)
-            return;
-        st.printed = now;
-        st.done = final;
-        const what = p.kind === 'archive' ? 'Creating build context archive' : 'Uploading build context archive';
-        const files = p.files !== undefined && p.totalFiles !== undefined ? `, ${p.files}/${p.totalFiles} files` : '';
-        this.line(`${what}: ${p.percent}% (${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}${files}, ${formatBytes(Math.round(p.rate))}/s)`);
-    }
-    planWarning(w, file) {
-        const text = this.opts.redact(w.message);
-        if (this.opts.annotations && this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
-            // the annotation command prints in the log too
-            this.warningsAnnotated++;
-            this.core.warning(text, { title: PLAN_WARNING_TITLES[w.kind], file, startLine: w.line });
-        }
-        else {
-            this.line(`warning: ${w.line !== undefined && !text.startsWith('line ') ? `line ${w.line}: ` : ''}${text}`);
-            this.overflow.push(`${file ?? 'Dockerfile'}${w.line !== undefined ? `:${w.line}` : ''}: ${text}`);
-        }
-    }
-    warning(message) {
-        const text = this.opts.redact(message);
-        if (this.warningsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
-            this.warningsAnnotated++;
-            this.core.warning(text);
-        }
-        else {
-            this.overflow.push(text);
-            this.line(`warning: ${text}`);
-        }
-    }
-    /** An error annotation (a Dockerfile syntax error gets its file and line). */
-    errorAnnotation(message, props) {
-        const text = this.opts.redact(message);
-        if (this.opts.annotations && this.errorsAnnotated < MAX_ANNOTATIONS_PER_LEVEL) {
-            this.errorsAnnotated++;
-            this.core.error(text, { title: props?.title, file: props?.file, startLine: props?.line });
-        }
-        else {
-            this.overflow.push(text);
-        }
-    }
-    sandboxNaming(name) {
-        this.opts.postState.addName(name);
-    }
-    sandboxNameSettled(name) {
-        this.opts.postState.removeName(name);
-    }
-    sandboxCreated(id) {
-        this.opts.postState.addSandbox(id);
-    }
-    sandboxDeleted(id) {
-        this.opts.postState.removeSandbox(id);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/report/outputs.ts
-
-function resultOutputs(r) {
-    const out = {
-        status: r.status === 'cancelled' ? 'failed' : r.status,
-        'rootfs-format': r.rootfsFormat,
-    };
-    const set = (k, v) => {
-        if (v !== undefined && v !== '')
-            out[k] = String(v);
-    };
-    set('template-id', r.templateId);
-    set('template-name', r.templateName);
-    set('manifest-uri', r.manifestUri);
-    set('image-digest', r.imageDigest);
-    set('build-id', r.buildId);
-    set('snapshot-id', r.snapshotId);
-    set('image-size-bytes', r.imageSizeBytes);
-    set('builder-sandbox-id', r.builderSandboxId);
-    set('context-digest', r.context?.digest);
-    if (r.template)
-        out.template = JSON.stringify(r.template);
-    return out;
-}
-/** One image's outputs, as in `results`: the single-image outputs plus status, cache-hit and why. */
-function imageOutputs(o) {
-    const out = o.result ? { ...resultOutputs(o.result) } : {};
-    if (o.result?.template)
-        out.template = o.result.template;
-    out.status = o.status;
-    out['cache-hit'] = o.cacheHit ? 'true' : 'false';
-    out.layer = o.entry.layer;
-    if (o.digest)
-        out['build-digest'] = o.digest;
-    if (o.reason)
-        out.reason = o.reason;
-    if (o.result?.error)
-        out.error = formatError(o.result.error);
-    return out;
-}
-function resultsOutput(outcomes) {
-    return JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.entry.name, imageOutputs(o)])));
-}
-/** The images that need a build, for `strategy.matrix`: the entry's own inputs, its name and layer. */
-function matrixOutput(outcomes) {
-    return JSON.stringify(outcomes
-        .filter((o) => o.status === 'planned')
-        .map((o) => ({
-        ...o.entry.given,
-        name: o.entry.name,
-        layer: o.entry.layer,
-        ...(o.entry.deps.length ? { needs: o.entry.deps.join(',') } : {}),
-    })));
-}
-/** The step's overall status: registered when every image is registered (built or unchanged). */
-function overallStatus(outcomes) {
-    if (outcomes.every((o) => o.status === 'planned' || o.status === 'registered'))
-        return outcomes.some((o) => o.status === 'planned') ? 'planned' : 'registered';
-    if (outcomes.every((o) => o.status === 'registered' || o.status === 'ingesting'))
-        return 'ingesting';
-    return 'failed';
-}
-/**
- * The outputs of a step run through the orchestrator: `results` (several images), `matrix` (dry
- * run), and for a single image its outputs as a single-image step sets them, plus `cache-hit`.
- */
-function imagesStepOutputs(outcomes, opts) {
-    const out = {};
-    if (!opts.many || outcomes.length === 1) {
-        const only = outcomes[0];
-        if (only.result)
-            Object.assign(out, resultOutputs(only.result));
-        out['cache-hit'] = only.cacheHit ? 'true' : 'false';
-        if (only.digest)
-            out['build-digest'] = only.digest;
-    }
-    if (opts.many)
-        out.results = resultsOutput(outcomes);
-    if (opts.dryRun)
-        out.matrix = matrixOutput(outcomes);
-    out.status = overallStatus(outcomes);
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/main.ts
-/**
- * run(): inputs → pipeline → report. The only place that touches the process (signals, exit code)
- * and GitHub's runner files (through @actions/core).
- *
- * Over 350 lines for now: the single-image and the several-images step both live here; the
- * several-images half (runImagesStep) is the next candidate for a module of its own.
+ * The several-images step (the `images` input, or one image with skip-unchanged / dry-run): the
+ * orchestrator runs the pipeline per image; each image's log goes to its own groups, prefixed with
+ * its name when there are several. Reports the step's outputs, PR feedback, summary and failure.
  */
 
 
@@ -49805,250 +49836,12 @@ function imagesStepOutputs(outcomes, opts) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-async function defaultWriteSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await summary.addRaw(markdown, true).write();
-}
-async function run(options = {}) {
-    // every info line is neutralised: text from outside can never issue a workflow command
-    const core = guardedCore(options.core ?? core_namespaceObject);
-    const env = options.env ?? process.env;
-    const signals = options.signals ?? process;
-    const writeSummary = options.writeSummary ?? defaultWriteSummary;
-    const secrets = new SecretRegistry((v) => core.setSecret(v));
-    // credentials are masked before anything else runs, even before validation
-    registerCredentials(secrets, (n) => core.getInput(n), env);
-    const redact = (s) => secrets.redact(s);
-    const runContext = readRunContext(env);
-    const source = { input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd(), run: runContext };
-    const invalidInput = async (e) => {
-        const err = toActionError(e, 'input');
-        const text = formatError(err, redact);
-        core.setOutput('status', 'failed');
-        core.setOutput('error', text);
-        await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n${fencedBlock(text)}\n`)).catch(() => undefined);
-        core.setFailed(text);
-        return undefined;
-    };
-    let inputs;
-    let orchestration;
-    let entries;
-    try {
-        orchestration = readOrchestration(source);
-        if (orchestration.images) {
-            const read = await readImageEntries(source, orchestration.images);
-            entries = read.entries;
-            inputs = entries[0].inputs;
-        }
-        else {
-            inputs = readInputs(source);
-            // one image plans only on its own path; skip-unchanged goes through the orchestrator
-            if (orchestration.skipUnchanged)
-                entries = [await singleImageEntry(source)];
-        }
-    }
-    catch (e) {
-        return invalidInput(e);
-    }
-    for (const s of inputs.secrets)
-        secrets.add(s);
-    if (inputs.dryRun)
-        core.notice(dryRunNotice(inputs.dryRun, runContext));
-    const log = {
-        debug: (m) => core.debug(redact(m)),
-        info: (m) => core.info(redact(m)),
-        warning: (m) => core.warning(redact(m)),
-    };
-    // statuses and comments: bounded by their own deadline, not the build's signal, so a cancelled
-    // build still reports and a cancelled job still exits within 5 s
-    const feedback = new FeedbackWindow((signal) => new PrFeedback(inputs.feedback, runContext, {
-        log,
-        notice: (m) => core.notice(redact(m)),
-        secrets,
-        env,
-        userAgent: USER_AGENT,
-        retry: options.deps?.retry,
-        sleep: options.deps?.sleep,
-    }, signal));
-    if (entries) {
-        await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps, feedback });
-        return undefined;
-    }
-    const postState = new PostStateWriter((key, value) => core.saveState(key, value));
-    const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
-    const image = imageNameOf(inputs);
-    const cancel = cancelOnSignals(signals, core, 'the build and deleting the builder sandbox', () => feedback.cancelled());
-    try {
-        feedback.pr.begin([image]);
-        const started = Date.now();
-        const result = await buildOne(started);
-        return result;
-    }
-    finally {
-        cancel.dispose();
-        feedback.dispose();
-    }
-    async function buildOne(started) {
-        let result;
-        try {
-            result = await runBuild(inputs, {
-                events: reporter,
-                secrets,
-                log,
-                env,
-                signal: cancel.signal,
-                userAgent: USER_AGENT,
-                ...options.deps,
-            });
-        }
-        finally {
-            reporter.close();
-        }
-        const durationMs = Date.now() - started;
-        const outputs = resultOutputs(result);
-        for (const [k, v] of Object.entries(outputs))
-            core.setOutput(k, redact(v));
-        if (result.error) {
-            const err = result.error;
-            if (err.kind === 'plan') {
-                reporter.errorAnnotation(err.message, {
-                    file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined,
-                    line: planErrorLine(err),
-                    title: 'Dockerfile error',
-                });
-            }
-        }
-        await feedback.finish([{ image, result, durationMs }]);
-        if (inputs.summary) {
-            await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
-        }
-        if (result.error) {
-            const prefix = result.status === 'cancelled' ? 'Cancelled: ' : '';
-            const text = prefix + formatError(result.error, redact);
-            core.setOutput('error', text);
-            core.setFailed(text);
-        }
-        else if (result.status === 'ingesting') {
-            core.notice(redact(`Build ${result.buildId} accepted; admission continues on the platform (wait: false).`));
-        }
-        return result;
-    }
-}
-/** Time the statuses and comments may take once the builds are over. */
-const FEEDBACK_MS = 60_000;
-/** ... and once the run is cancelled: GitHub sends SIGTERM 7.5 s after SIGINT; the step must be gone within 5 s. */
-const CANCELLED_FEEDBACK_MS = 4_000;
-/** The PR feedback of one step and the deadline its GitHub calls run under. */
-class FeedbackWindow {
-    pr;
-    abort = new AbortController();
-    deadline = Infinity;
-    timer;
-    constructor(make) {
-        this.pr = make(this.abort.signal);
-    }
-    limit(ms) {
-        if (Date.now() + ms >= this.deadline)
-            return;
-        this.deadline = Date.now() + ms;
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.abort.abort(), ms);
-    }
-    /** the run was cancelled: a few seconds left */
-    cancelled() {
-        this.limit(CANCELLED_FEEDBACK_MS);
-    }
-    async finish(outcomes) {
-        if (!this.pr.active)
-            return;
-        this.limit(FEEDBACK_MS);
-        await this.pr.finish(outcomes);
-    }
-    dispose() {
-        clearTimeout(this.timer);
-    }
-}
-/** The image name known before planning (what the plan will name it): keys the status context and the comment. */
-function imageNameOf(inputs) {
-    if (inputs.name)
-        return inputs.name;
-    return inputs.source.kind === 'dockerfile'
-        ? defaultNameForDockerfile(inputs.source.dockerfile)
-        : defaultNameForImport(inputs.source.image);
-}
-function dryRunNotice(d, ctx) {
-    if (d.reason === 'input')
-        return 'Plan only (dry-run: true): the Dockerfile and the build context are checked; nothing is sent to the platform.';
-    return (`Plan only: this pull request comes from the fork ${ctx.pullRequest?.headRepo || '(unknown)'}, and GitHub gives such runs no secrets, so there are no Tensorlake credentials. ` +
-        'The Dockerfile and the build context are checked; nothing is sent to the platform (dry-run: auto; set dry-run: false to fail instead).');
-}
-/** What the PR features report for an image the orchestrator did not build (skipped, not started). */
-function feedbackResult(o) {
-    if (o.result)
-        return o.result;
-    const status = o.status === 'cancelled' ? 'cancelled' : 'failed';
-    return {
-        status,
-        name: o.entry.name,
-        mode: o.entry.plan.mode,
-        rootfsFormat: o.entry.inputs.streaming ? 'cas-streaming' : 'ext4',
-        baseImage: o.entry.plan.baseImage,
-        sandboxDeleted: true,
-        warnings: [],
-        timings: [],
-        admissionPolls: 0,
-        error: new ActionError(o.reason ?? `not built (${o.status})`, { kind: status === 'cancelled' ? 'cancelled' : 'usage' }),
-    };
-}
-/** SIGINT/SIGTERM abort the returned signal (once, telling `onCancel` first); dispose() stops listening. */
-function cancelOnSignals(signals, core, what, onCancel) {
-    const controller = new AbortController();
-    let signalled;
-    const onSignal = (sig) => {
-        if (signalled)
-            return;
-        signalled = sig;
-        core.info(`Received ${sig}: cancelling ${what}...`);
-        onCancel?.();
-        controller.abort();
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
-    return {
-        signal: controller.signal,
-        dispose: () => {
-            signals.off('SIGINT', onSignal);
-            signals.off('SIGTERM', onSignal);
-        },
-    };
-}
-/**
- * Several images (the `images` input), or one with skip-unchanged / dry-run: the orchestrator runs
- * the pipeline per image; each image's log goes to its own groups, prefixed with its name when
- * there are several.
- */
 async function runImagesStep(core, entries, o, ctx) {
     const redact = (s) => ctx.secrets.redact(s);
     const many = o.images !== '';
     const shared = many ? new SharedConsole(core) : undefined;
-    const logOf = (c) => ({
-        debug: (m) => c.debug(redact(m)),
-        info: (m) => c.info(redact(m)),
-        warning: (m) => c.warning(redact(m)),
-    });
     // lines about the whole run wait their turn like an image's, so they never land inside its group
-    const log = logOf(shared ? shared.port() : core);
+    const log = redactingLog(shared ? shared.port() : core, redact);
     // one state for the step: every image's builder sandboxes land in the same lists
     const postState = new PostStateWriter((key, value) => core.saveState(key, value));
     const ports = new Map();
@@ -50058,7 +49851,7 @@ async function runImagesStep(core, entries, o, ctx) {
             const c = shared ? shared.port() : core;
             p = {
                 reporter: new GitHubReporter(c, { annotations: o.annotations, redact, postState, label: many ? e.name : undefined }),
-                log: logOf(c),
+                log: redactingLog(c, redact),
             };
             ports.set(e.name, p);
         }
@@ -50132,6 +49925,227 @@ async function runImagesStep(core, entries, o, ctx) {
         }
         return outcomes;
     }
+}
+/** What the PR features report for an image the orchestrator did not build (skipped, not started). */
+function feedbackResult(o) {
+    if (o.result)
+        return o.result;
+    const status = o.status === 'cancelled' ? 'cancelled' : 'failed';
+    return {
+        status,
+        name: o.entry.name,
+        mode: o.entry.plan.mode,
+        rootfsFormat: o.entry.inputs.streaming ? 'cas-streaming' : 'ext4',
+        baseImage: o.entry.plan.baseImage,
+        sandboxDeleted: true,
+        warnings: [],
+        timings: [],
+        admissionPolls: 0,
+        error: new ActionError(o.reason ?? `not built (${o.status})`, { kind: status === 'cancelled' ? 'cancelled' : 'usage' }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/feedback/window.ts
+/** Time the statuses and comments may take once the builds are over. */
+const FEEDBACK_MS = 60_000;
+/** ... and once the run is cancelled: GitHub sends SIGTERM 7.5 s after SIGINT; the step must be gone within 5 s. */
+const CANCELLED_FEEDBACK_MS = 4_000;
+class FeedbackWindow {
+    pr;
+    abort = new AbortController();
+    deadline = Infinity;
+    timer;
+    constructor(make) {
+        this.pr = make(this.abort.signal);
+    }
+    limit(ms) {
+        if (Date.now() + ms >= this.deadline)
+            return;
+        this.deadline = Date.now() + ms;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.abort.abort(), ms);
+    }
+    /** the run was cancelled: a few seconds left */
+    cancelled() {
+        this.limit(CANCELLED_FEEDBACK_MS);
+    }
+    async finish(outcomes) {
+        if (!this.pr.active)
+            return;
+        this.limit(FEEDBACK_MS);
+        await this.pr.finish(outcomes);
+    }
+    dispose() {
+        clearTimeout(this.timer);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/main.ts
+/**
+ * run(): inputs → pipeline → report. The only place that touches the process (signals, exit code)
+ * and GitHub's runner files (through @actions/core).
+ * The several-images step lives in src/images/step.ts; this file reads the inputs, runs one image's
+ * pipeline and reports it.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function defaultWriteSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await summary.addRaw(markdown, true).write();
+}
+async function run(options = {}) {
+    // every info line is neutralised: text from outside can never issue a workflow command
+    const core = guardedCore(options.core ?? core_namespaceObject);
+    const env = options.env ?? process.env;
+    const signals = options.signals ?? process;
+    const writeSummary = options.writeSummary ?? defaultWriteSummary;
+    const secrets = new SecretRegistry((v) => core.setSecret(v));
+    // credentials are masked before anything else runs, even before validation
+    registerCredentials(secrets, (n) => core.getInput(n), env);
+    const redact = (s) => secrets.redact(s);
+    const runContext = readRunContext(env);
+    const source = { input: (n) => core.getInput(n), env, workspace: env.GITHUB_WORKSPACE || process.cwd(), run: runContext };
+    const invalidInput = async (e) => {
+        const err = toActionError(e, 'input');
+        const text = formatError(err, redact);
+        core.setOutput('status', 'failed');
+        core.setOutput('error', text);
+        await writeSummary(redact(`## ❌ Tensorlake sandbox image: invalid input\n\n${fencedBlock(text)}\n`)).catch(() => undefined);
+        core.setFailed(text);
+        return undefined;
+    };
+    let inputs;
+    let orchestration;
+    let entries;
+    try {
+        orchestration = readOrchestration(source);
+        if (orchestration.images) {
+            const read = await readImageEntries(source, orchestration.images);
+            entries = read.entries;
+            inputs = entries[0].inputs;
+        }
+        else {
+            inputs = readInputs(source);
+            // one image plans only on its own path; skip-unchanged goes through the orchestrator
+            if (orchestration.skipUnchanged)
+                entries = [await singleImageEntry(source)];
+        }
+    }
+    catch (e) {
+        return invalidInput(e);
+    }
+    for (const s of inputs.secrets)
+        secrets.add(s);
+    if (inputs.dryRun)
+        core.notice(dryRunNotice(inputs.dryRun, runContext));
+    const log = redactingLog(core, redact);
+    // statuses and comments: bounded by their own deadline, not the build's signal (src/feedback/window.ts)
+    const feedback = new FeedbackWindow((signal) => new PrFeedback(inputs.feedback, runContext, {
+        log,
+        notice: (m) => core.notice(redact(m)),
+        secrets,
+        env,
+        userAgent: USER_AGENT,
+        retry: options.deps?.retry,
+        sleep: options.deps?.sleep,
+    }, signal));
+    if (entries) {
+        await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps, feedback });
+        return undefined;
+    }
+    const postState = new PostStateWriter((key, value) => core.saveState(key, value));
+    const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
+    const image = imageNameOf(inputs);
+    const cancel = cancelOnSignals(signals, core, 'the build and deleting the builder sandbox', () => feedback.cancelled());
+    try {
+        feedback.pr.begin([image]);
+        const started = Date.now();
+        const result = await buildOne(started);
+        return result;
+    }
+    finally {
+        cancel.dispose();
+        feedback.dispose();
+    }
+    async function buildOne(started) {
+        let result;
+        try {
+            result = await runBuild(inputs, {
+                events: reporter,
+                secrets,
+                log,
+                env,
+                signal: cancel.signal,
+                userAgent: USER_AGENT,
+                ...options.deps,
+            });
+        }
+        finally {
+            reporter.close();
+        }
+        const durationMs = Date.now() - started;
+        const outputs = resultOutputs(result);
+        for (const [k, v] of Object.entries(outputs))
+            core.setOutput(k, redact(v));
+        if (result.error) {
+            const err = result.error;
+            if (err.kind === 'plan') {
+                reporter.errorAnnotation(err.message, {
+                    file: result.mode === 'dockerfile' && inputs.source.kind === 'dockerfile' ? inputs.source.dockerfileInput : undefined,
+                    line: planErrorLine(err),
+                    title: 'Dockerfile error',
+                });
+            }
+        }
+        await feedback.finish([{ image, result, durationMs }]);
+        if (inputs.summary) {
+            await writeSummary(renderSummary(result, reporter.overflow, redact, reporter.logTail)).catch((e) => core.warning(`Could not write the job summary: ${redact(toActionError(e).message)}`));
+        }
+        if (result.error) {
+            const prefix = result.status === 'cancelled' ? 'Cancelled: ' : '';
+            const text = prefix + formatError(result.error, redact);
+            core.setOutput('error', text);
+            core.setFailed(text);
+        }
+        else if (result.status === 'ingesting') {
+            core.notice(redact(`Build ${result.buildId} accepted; admission continues on the platform (wait: false).`));
+        }
+        return result;
+    }
+}
+/** The image name known before planning (what the plan will name it): keys the status context and the comment. */
+function imageNameOf(inputs) {
+    if (inputs.name)
+        return inputs.name;
+    return inputs.source.kind === 'dockerfile'
+        ? defaultNameForDockerfile(inputs.source.dockerfile)
+        : defaultNameForImport(inputs.source.image);
+}
+function dryRunNotice(d, ctx) {
+    if (d.reason === 'input')
+        return 'Plan only (dry-run: true): the Dockerfile and the build context are checked; nothing is sent to the platform.';
+    return (`Plan only: this pull request comes from the fork ${ctx.pullRequest?.headRepo || '(unknown)'}, and GitHub gives such runs no secrets, so there are no Tensorlake credentials. ` +
+        'The Dockerfile and the build context are checked; nothing is sent to the platform (dry-run: auto; set dry-run: false to fail instead).');
 }
 
 

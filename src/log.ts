@@ -6,3 +6,12 @@ export interface Log {
 }
 
 export const silentLog: Log = { debug() {}, info() {}, warning() {} };
+
+/** A log whose every line goes through `redact` before it reaches `to`. */
+export function redactingLog(to: Log, redact: (s: string) => string): Log {
+  return {
+    debug: (m) => to.debug(redact(m)),
+    info: (m) => to.info(redact(m)),
+    warning: (m) => to.warning(redact(m)),
+  };
+}

@@ -1,4 +1,4 @@
-/** Cancellation plumbing: combining abort signals and sleeping until a time or an abort. */
+/** Cancellation plumbing: combining abort signals, sleeping until a time or an abort, cancelling on SIGINT/SIGTERM. */
 import { cancelledError } from './errors.js';
 
 /** One signal that aborts when any of the given ones does; undefined when none is given. */
@@ -25,4 +25,37 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A cancellation driven by the process's SIGINT/SIGTERM; dispose() stops listening. */
+export interface SignalCancel {
+  signal: AbortSignal;
+  dispose(): void;
+}
+
+/** SIGINT/SIGTERM abort the returned signal (once, telling `onCancel` first); dispose() stops listening. */
+export function cancelOnSignals(
+  signals: Pick<NodeJS.Process, 'on' | 'off'>,
+  core: { info(m: string): void },
+  what: string,
+  onCancel?: () => void,
+): SignalCancel {
+  const controller = new AbortController();
+  let signalled: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = sig;
+    core.info(`Received ${sig}: cancelling ${what}...`);
+    onCancel?.();
+    controller.abort();
+  };
+  signals.on('SIGINT', onSignal);
+  signals.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
+    },
+  };
 }

@@ -46505,11 +46505,65 @@ class SharedConsole {
     }
 }
 
+;// CONCATENATED MODULE: ./src/platform/reconcile.ts
+/**
+ * The reconciliation loop of a POST that must not be applied twice (sandbox create, build
+ * /complete; docs/protocol.md §5.1, §9.1). The transport retries such a POST only when it provably
+ * never reached the server ('if-unsent'); any other failure is ambiguous: the platform may or may
+ * not have acted. The loop then reads the platform's state back and lets the caller decide: done
+ * (the POST went through, or its outcome is known), send it again (it did not), or throw. Resends
+ * follow the transport's backoff and stop at its policy's attempt and total-time caps, throwing
+ * the ambiguous failure.
+ */
+
+
+async function reconcileAmbiguousPost(post) {
+    const { transport, signal, readBack } = post;
+    const policy = transport.policy;
+    const started = transport.now();
+    for (let attempt = 1;; attempt++) {
+        let ambiguous;
+        try {
+            const answer = await post.send(attempt > 1);
+            if ('done' in answer)
+                return answer.done;
+            ambiguous = answer.ambiguous;
+        }
+        catch (e) {
+            // Not an ambiguity: an error answer, or a request that provably never reached the server
+            // (the transport has already retried those as far as the policy allows).
+            if (!(e instanceof TransportError) || e.unsent)
+                throw e;
+            ambiguous = e;
+        }
+        if (!readBack)
+            throw ambiguous;
+        let state;
+        try {
+            state = await readBack.read();
+        }
+        catch (e) {
+            if (e instanceof ActionError && e.kind === 'cancelled')
+                throw e;
+            throw ambiguous.addAdvice(readBack.failed(e instanceof Error ? e.message : String(e)));
+        }
+        const verdict = await readBack.settle(state, ambiguous);
+        if (verdict !== 'resend')
+            return verdict.done;
+        const wait = transport.backoff(attempt);
+        if (attempt >= policy.maxAttempts || transport.now() - started + wait > policy.maxElapsedMs)
+            throw ambiguous;
+        transport.log.debug(readBack.resendNote(wait));
+        await transport.sleep(wait, signal, post.operation);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/platform/platform-api.ts
 /**
  * Platform API client (docs/protocol.md §1.3, §3, §4, §9): introspection, template lookup, prepare,
  * complete (with reconciliation of ambiguous failures) and build status.
  */
+
 
 
 
@@ -46597,6 +46651,14 @@ function validateBuildStatus(ctx, value) {
 }
 function optional(key, v) {
     return v === undefined ? {} : { [key]: v };
+}
+const COMPLETE = 'complete sandbox image build';
+/** The build failed on the platform (read back after an ambiguous completion). */
+function admissionFailed(buildId, req, why) {
+    const streaming = req.rootfsFormat === 'cas-streaming';
+    return new ActionError(streaming
+        ? `streaming image admission failed: ${why}`
+        : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`, { kind: streaming ? 'admission' : 'platform', buildId });
 }
 class PlatformApi {
     transport;
@@ -46705,69 +46767,57 @@ class PlatformApi {
      * `failed` → an error. Non-ambiguous 4xx fail at once.
      */
     async complete(buildId, req, signal) {
-        const operation = 'complete sandbox image build';
         const url = this.scoped(`/sandbox-template-builds/${encodePathSegment(buildId)}/complete`);
-        const started = this.transport.now();
-        const policy = this.transport.policy;
-        for (let attempt = 1;; attempt++) {
-            let ambiguous;
-            try {
-                const res = await this.transport.request({ method: 'POST', url, operation, json: req, retry: 'if-unsent', signal });
-                if (isSuccess(res.status)) {
-                    const ctx = this.transport.context(res, 'complete', operation);
-                    // 200 (durable): the registered template; 202: {"status":"ingesting"}. Both validate as a template.
-                    const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
-                    registerUrlSecrets(body, this.transport.secrets);
-                    return { httpStatus: res.status, body };
-                }
-                const err = this.transport.statusError(res, operation);
-                // 409 (already completing) and 408 (not processed) are reconciled by reading the build.
-                if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500))
-                    throw err;
-                ambiguous = err;
-            }
-            catch (e) {
-                // Not an ambiguity: an error answer, or a request that provably never reached the server
-                // (the transport has already retried those as far as the policy allows).
-                if (!(e instanceof TransportError) || e.unsent)
-                    throw e;
-                ambiguous = e;
-            }
-            // Did the completion go through? Ask the platform.
-            let state;
-            try {
-                state = await this.getBuild(buildId, signal);
-            }
-            catch (e) {
-                if (e instanceof ActionError && e.kind === 'cancelled')
-                    throw e;
-                throw ambiguous.addAdvice(`Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`);
-            }
-            this.transport.log.debug(`complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`);
-            if (state.status === 'ingesting')
-                return { httpStatus: 202, body: { status: 'ingesting' } };
-            if (state.status === 'completed') {
-                if (!state.template)
-                    throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
-                return { httpStatus: 200, body: state.template };
-            }
-            if (state.status === 'failed') {
-                const why = state.error ?? 'admission failed';
-                throw new ActionError(req.rootfsFormat === 'cas-streaming'
-                    ? `streaming image admission failed: ${why}`
-                    : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`, { kind: req.rootfsFormat === 'cas-streaming' ? 'admission' : 'platform', buildId });
-            }
-            if (state.status !== 'prepared')
-                throw ambiguous;
-            // Not applied: send it again, if the policy allows another attempt.
-            if (ambiguous instanceof HttpStatusError && ambiguous.httpStatus === 409)
-                throw ambiguous;
-            const wait = this.transport.backoff(attempt);
-            if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs)
-                throw ambiguous;
-            this.transport.log.debug(`build ${buildId} is still 'prepared': sending the completion again in ${wait} ms`);
-            await this.transport.sleep(wait, signal, operation);
+        return reconcileAmbiguousPost({
+            operation: COMPLETE,
+            transport: this.transport,
+            signal,
+            send: () => this.sendComplete(url, req, signal),
+            readBack: this.completionOf(buildId, req, signal),
+        });
+    }
+    /** One completion: settled by a 2xx, ambiguous on 408, 409 and a retryable 5xx, thrown otherwise. */
+    async sendComplete(url, req, signal) {
+        const res = await this.transport.request({ method: 'POST', url, operation: COMPLETE, json: req, retry: 'if-unsent', signal });
+        if (isSuccess(res.status)) {
+            const ctx = this.transport.context(res, 'complete', COMPLETE);
+            // 200 (durable): the registered template; 202: {"status":"ingesting"}. Both validate as a template.
+            const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
+            registerUrlSecrets(body, this.transport.secrets);
+            return { done: { httpStatus: res.status, body } };
         }
+        const err = this.transport.statusError(res, COMPLETE);
+        // 409 (already completing) and 408 (not processed) are reconciled by reading the build.
+        if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500))
+            throw err;
+        return { ambiguous: err };
+    }
+    /** After an ambiguous completion: did it go through? The build's state says. */
+    completionOf(buildId, req, signal) {
+        return {
+            read: () => this.getBuild(buildId, signal),
+            failed: (why) => `Reading build ${buildId} to check whether the completion went through also failed: ${why}`,
+            settle: (state, ambiguous) => {
+                this.transport.log.debug(`complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`);
+                if (state.status === 'ingesting')
+                    return { done: { httpStatus: 202, body: { status: 'ingesting' } } };
+                if (state.status === 'completed') {
+                    if (!state.template)
+                        throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
+                    return { done: { httpStatus: 200, body: state.template } };
+                }
+                if (state.status === 'failed')
+                    throw admissionFailed(buildId, req, state.error ?? 'admission failed');
+                if (state.status !== 'prepared')
+                    throw ambiguous;
+                // Not applied: send it again (within the retry policy), except after a 409: the platform
+                // refused it (it is completing already), so the 409 is the answer (docs/protocol.md §9.1).
+                if (ambiguous instanceof HttpStatusError && ambiguous.httpStatus === 409)
+                    throw ambiguous;
+                return 'resend';
+            },
+            resendNote: (wait) => `build ${buildId} is still 'prepared': sending the completion again in ${wait} ms`,
+        };
     }
     /** §9.2 GET build status, retried. */
     /** `withinMs`: what is left of the wait this poll belongs to (docs/protocol.md, "Request deadlines and caps"). */
@@ -46856,6 +46906,7 @@ async function resolveReferences(platform, plan, streaming) {
 
 
 
+
 /**
  * §1.5 lifecycle base. `baseUrl` is the URL that `/sandboxes…` is appended to: for a localhost API
  * it already contains `/v1/namespaces/<namespace>` (`namespaced: true`).
@@ -46915,6 +46966,7 @@ function validateSandboxInfo(f) {
     }
     return out;
 }
+const CREATE = 'create builder sandbox';
 class LifecycleApi {
     transport;
     baseUrl;
@@ -46936,80 +46988,75 @@ class LifecycleApi {
      * attempt, any other live sandbox with the same name (a late duplicate) is deleted.
      */
     async createSandbox(req, signal) {
-        const operation = 'create builder sandbox';
-        const policy = this.transport.policy;
-        const started = this.transport.now();
-        let hadAmbiguity = false;
-        for (let attempt = 1;; attempt++) {
-            let ambiguous;
-            try {
-                const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
-                let created;
-                try {
-                    created = this.decodeCreate(res, operation);
-                }
-                catch (e) {
-                    // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
-                    // HTML, other field names): find it by name; never create a second one.
-                    if (!req.name || (e instanceof ActionError && e.kind === 'cancelled'))
-                        throw e;
-                    const adopted = await this.awaitByName(req.name, signal);
-                    if (adopted) {
-                        this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
-                        await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
-                        return adopted;
-                    }
-                    throw e;
-                }
-                if (created) {
-                    if (hadAmbiguity && req.name) {
-                        await this.deleteDuplicates(req.name, created.sandbox_id, signal);
-                        return { ...created, reconciled: true };
-                    }
-                    return created;
-                }
-                const err = this.transport.statusError(res, operation);
-                // After an ambiguous attempt, a 409 (name taken) means our first create went through.
-                if (res.status === 409 && hadAmbiguity && req.name) {
-                    const adopted = await this.awaitByName(req.name, signal);
-                    if (adopted)
-                        return adopted;
-                }
-                // 408: the server says it did not process the request; anything else terminal is final.
-                if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500))
-                    throw err;
-                ambiguous = err;
-            }
-            catch (e) {
-                // Not an ambiguity: an error answer, or a request that provably never reached the server
-                // (the transport has already retried those as far as the policy allows).
-                if (!(e instanceof TransportError) || e.unsent)
-                    throw e;
-                ambiguous = e;
-            }
-            hadAmbiguity = true;
-            if (!req.name)
-                throw ambiguous;
-            let found;
-            try {
-                found = await this.findByName(req.name, signal);
-            }
-            catch (e) {
-                if (e instanceof ActionError && e.kind === 'cancelled')
-                    throw e;
-                throw ambiguous.addAdvice(`Listing sandboxes to find '${req.name}' also failed: ${e instanceof Error ? e.message : String(e)}`);
-            }
-            if (found) {
-                this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
-                await this.deleteDuplicates(req.name, found.sandbox_id, signal);
-                return adopt(found);
-            }
-            const wait = this.transport.backoff(attempt);
-            if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs)
-                throw ambiguous;
-            this.transport.log.debug(`no sandbox named '${req.name}' exists: creating it again in ${wait} ms`);
-            await this.transport.sleep(wait, signal, operation);
+        const name = req.name;
+        return reconcileAmbiguousPost({
+            operation: CREATE,
+            transport: this.transport,
+            signal,
+            send: (resent) => this.sendCreate(req, resent, signal),
+            readBack: name ? this.createdByName(name, signal) : undefined,
+        });
+    }
+    /** One create; `resent`: an earlier one was ambiguous (its sandbox may exist). */
+    async sendCreate(req, resent, signal) {
+        const res = await this.transport.request({
+            method: 'POST',
+            url: this.url(''),
+            operation: CREATE,
+            json: req,
+            retry: 'if-unsent',
+            signal,
+        });
+        let created;
+        try {
+            created = this.decodeCreate(res, CREATE);
         }
+        catch (e) {
+            // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
+            // HTML, other field names): find it by name; never create a second one.
+            if (!req.name || (e instanceof ActionError && e.kind === 'cancelled'))
+                throw e;
+            const adopted = await this.awaitByName(req.name, signal);
+            if (adopted) {
+                this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
+                await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
+                return { done: adopted };
+            }
+            throw e;
+        }
+        if (created) {
+            if (resent && req.name) {
+                await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+                return { done: { ...created, reconciled: true } };
+            }
+            return { done: created };
+        }
+        const err = this.transport.statusError(res, CREATE);
+        // After an ambiguous attempt, a 409 (name taken) means our first create went through.
+        if (res.status === 409 && resent && req.name) {
+            const adopted = await this.awaitByName(req.name, signal);
+            if (adopted)
+                return { done: adopted };
+        }
+        // 408: the server says it did not process the request; anything else terminal is final.
+        if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500))
+            throw err;
+        return { ambiguous: err };
+    }
+    /** After an ambiguous create: the sandbox named `name` is ours (its duplicates go); none → create again. */
+    createdByName(name, signal) {
+        return {
+            read: () => this.findByName(name, signal),
+            failed: (why) => `Listing sandboxes to find '${name}' also failed: ${why}`,
+            settle: async (found) => {
+                if (!found)
+                    return 'resend';
+                this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${name}'`);
+                await this.deleteDuplicates(name, found.sandbox_id, signal);
+                return { done: adopt(found) };
+            },
+            resendNote: (wait) => `no sandbox named '${name}' exists: creating it again in ${wait} ms`,
+        };
     }
     decodeCreate(res, operation) {
         if (isSuccess(res.status)) {

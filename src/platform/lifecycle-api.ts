@@ -3,7 +3,8 @@
  * delete of the builder sandbox.
  */
 import { ActionError } from '../errors.js';
-import { TransportError, isSuccess } from './http-errors.js';
+import { isSuccess } from './http-errors.js';
+import { reconcileAmbiguousPost, type Ambiguous, type ReadBack, type Settled } from './reconcile.js';
 import { HttpTransport, type HttpResponse } from './transport.js';
 import { LOCAL_HOSTS, encodePathSegment, trimBaseUrl } from './urls.js';
 import { isTerminalStatus } from './retry.js';
@@ -69,6 +70,8 @@ export function validateSandboxInfo(f: Fields): SandboxInfo {
   return out;
 }
 
+const CREATE = 'create builder sandbox';
+
 export class LifecycleApi {
   readonly baseUrl: string;
   readonly namespaced: boolean;
@@ -95,71 +98,72 @@ export class LifecycleApi {
    * attempt, any other live sandbox with the same name (a late duplicate) is deleted.
    */
   async createSandbox(req: SandboxCreateRequest, signal?: AbortSignal): Promise<SandboxCreated> {
-    const operation = 'create builder sandbox';
-    const policy = this.transport.policy;
-    const started = this.transport.now();
-    let hadAmbiguity = false;
-    for (let attempt = 1; ; attempt++) {
-      let ambiguous: ActionError;
-      try {
-        const res = await this.transport.request({ method: 'POST', url: this.url(''), operation, json: req, retry: 'if-unsent', signal });
-        let created: SandboxCreated | undefined;
-        try {
-          created = this.decodeCreate(res, operation);
-        } catch (e) {
-          // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
-          // HTML, other field names): find it by name; never create a second one.
-          if (!req.name || (e instanceof ActionError && e.kind === 'cancelled')) throw e;
-          const adopted = await this.awaitByName(req.name, signal);
-          if (adopted) {
-            this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
-            await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
-            return adopted;
-          }
-          throw e;
-        }
-        if (created) {
-          if (hadAmbiguity && req.name) {
-            await this.deleteDuplicates(req.name, created.sandbox_id, signal);
-            return { ...created, reconciled: true };
-          }
-          return created;
-        }
-        const err = this.transport.statusError(res, operation);
-        // After an ambiguous attempt, a 409 (name taken) means our first create went through.
-        if (res.status === 409 && hadAmbiguity && req.name) {
-          const adopted = await this.awaitByName(req.name, signal);
-          if (adopted) return adopted;
-        }
-        // 408: the server says it did not process the request; anything else terminal is final.
-        if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
-        ambiguous = err;
-      } catch (e) {
-        // Not an ambiguity: an error answer, or a request that provably never reached the server
-        // (the transport has already retried those as far as the policy allows).
-        if (!(e instanceof TransportError) || e.unsent) throw e;
-        ambiguous = e;
-      }
-      hadAmbiguity = true;
-      if (!req.name) throw ambiguous;
+    const name = req.name;
+    return reconcileAmbiguousPost<SandboxCreated, SandboxInfo | undefined>({
+      operation: CREATE,
+      transport: this.transport,
+      signal,
+      send: (resent) => this.sendCreate(req, resent, signal),
+      readBack: name ? this.createdByName(name, signal) : undefined,
+    });
+  }
 
-      let found: SandboxInfo | undefined;
-      try {
-        found = await this.findByName(req.name, signal);
-      } catch (e) {
-        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
-        throw ambiguous.addAdvice(`Listing sandboxes to find '${req.name}' also failed: ${e instanceof Error ? e.message : String(e)}`);
+  /** One create; `resent`: an earlier one was ambiguous (its sandbox may exist). */
+  private async sendCreate(req: SandboxCreateRequest, resent: boolean, signal?: AbortSignal): Promise<Settled<SandboxCreated> | Ambiguous> {
+    const res = await this.transport.request({
+      method: 'POST',
+      url: this.url(''),
+      operation: CREATE,
+      json: req,
+      retry: 'if-unsent',
+      signal,
+    });
+    let created: SandboxCreated | undefined;
+    try {
+      created = this.decodeCreate(res, CREATE);
+    } catch (e) {
+      // A 2xx says the sandbox exists even when its answer cannot be read (truncated, empty,
+      // HTML, other field names): find it by name; never create a second one.
+      if (!req.name || (e instanceof ActionError && e.kind === 'cancelled')) throw e;
+      const adopted = await this.awaitByName(req.name, signal);
+      if (adopted) {
+        this.transport.log.debug(`sandbox create answer was unreadable; found sandbox ${adopted.sandbox_id} named '${req.name}'`);
+        await this.deleteDuplicates(req.name, adopted.sandbox_id, signal);
+        return { done: adopted };
       }
-      if (found) {
-        this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${req.name}'`);
-        await this.deleteDuplicates(req.name, found.sandbox_id, signal);
-        return adopt(found);
-      }
-      const wait = this.transport.backoff(attempt);
-      if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
-      this.transport.log.debug(`no sandbox named '${req.name}' exists: creating it again in ${wait} ms`);
-      await this.transport.sleep(wait, signal, operation);
+      throw e;
     }
+    if (created) {
+      if (resent && req.name) {
+        await this.deleteDuplicates(req.name, created.sandbox_id, signal);
+        return { done: { ...created, reconciled: true } };
+      }
+      return { done: created };
+    }
+    const err = this.transport.statusError(res, CREATE);
+    // After an ambiguous attempt, a 409 (name taken) means our first create went through.
+    if (res.status === 409 && resent && req.name) {
+      const adopted = await this.awaitByName(req.name, signal);
+      if (adopted) return { done: adopted };
+    }
+    // 408: the server says it did not process the request; anything else terminal is final.
+    if (res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
+    return { ambiguous: err };
+  }
+
+  /** After an ambiguous create: the sandbox named `name` is ours (its duplicates go); none → create again. */
+  private createdByName(name: string, signal?: AbortSignal): ReadBack<SandboxCreated, SandboxInfo | undefined> {
+    return {
+      read: () => this.findByName(name, signal),
+      failed: (why) => `Listing sandboxes to find '${name}' also failed: ${why}`,
+      settle: async (found) => {
+        if (!found) return 'resend';
+        this.transport.log.debug(`sandbox create was ambiguous; found sandbox ${found.sandbox_id} named '${name}'`);
+        await this.deleteDuplicates(name, found.sandbox_id, signal);
+        return { done: adopt(found) };
+      },
+      resendNote: (wait) => `no sandbox named '${name}' exists: creating it again in ${wait} ms`,
+    };
   }
 
   private decodeCreate(res: HttpResponse, operation: string): SandboxCreated | undefined {

@@ -3,7 +3,8 @@
  * complete (with reconciliation of ambiguous failures) and build status.
  */
 import { ActionError } from '../errors.js';
-import { HttpStatusError, TransportError, isSuccess } from './http-errors.js';
+import { HttpStatusError, isSuccess } from './http-errors.js';
+import { reconcileAmbiguousPost, type Ambiguous, type ReadBack, type Settled } from './reconcile.js';
 import { HttpTransport, type HttpResponse } from './transport.js';
 import { isTerminalStatus } from './retry.js';
 import type { BuildStatus, CompleteRequest, CompleteResponse, JsonObject, PrepareRequest, PreparedBuild, Template } from './types.js';
@@ -87,6 +88,19 @@ export function validateBuildStatus(ctx: ResponseContext, value: unknown): Build
 
 function optional<K extends string, V>(key: K, v: V | undefined): Partial<Record<K, V>> {
   return v === undefined ? {} : ({ [key]: v } as Record<K, V>);
+}
+
+const COMPLETE = 'complete sandbox image build';
+
+/** The build failed on the platform (read back after an ambiguous completion). */
+function admissionFailed(buildId: string, req: CompleteRequest, why: string): ActionError {
+  const streaming = req.rootfsFormat === 'cas-streaming';
+  return new ActionError(
+    streaming
+      ? `streaming image admission failed: ${why}`
+      : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`,
+    { kind: streaming ? 'admission' : 'platform', buildId },
+  );
 }
 
 export class PlatformApi {
@@ -202,67 +216,56 @@ export class PlatformApi {
    * `failed` → an error. Non-ambiguous 4xx fail at once.
    */
   async complete(buildId: string, req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResponse> {
-    const operation = 'complete sandbox image build';
     const url = this.scoped(`/sandbox-template-builds/${encodePathSegment(buildId)}/complete`);
-    const started = this.transport.now();
-    const policy = this.transport.policy;
-    for (let attempt = 1; ; attempt++) {
-      let ambiguous: ActionError;
-      try {
-        const res = await this.transport.request({ method: 'POST', url, operation, json: req, retry: 'if-unsent', signal });
-        if (isSuccess(res.status)) {
-          const ctx = this.transport.context(res, 'complete', operation);
-          // 200 (durable): the registered template; 202: {"status":"ingesting"}. Both validate as a template.
-          const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
-          registerUrlSecrets(body, this.transport.secrets);
-          return { httpStatus: res.status, body };
-        }
-        const err = this.transport.statusError(res, operation);
-        // 409 (already completing) and 408 (not processed) are reconciled by reading the build.
-        if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
-        ambiguous = err;
-      } catch (e) {
-        // Not an ambiguity: an error answer, or a request that provably never reached the server
-        // (the transport has already retried those as far as the policy allows).
-        if (!(e instanceof TransportError) || e.unsent) throw e;
-        ambiguous = e;
-      }
+    return reconcileAmbiguousPost<CompleteResponse, BuildStatus>({
+      operation: COMPLETE,
+      transport: this.transport,
+      signal,
+      send: () => this.sendComplete(url, req, signal),
+      readBack: this.completionOf(buildId, req, signal),
+    });
+  }
 
-      // Did the completion go through? Ask the platform.
-      let state: BuildStatus;
-      try {
-        state = await this.getBuild(buildId, signal);
-      } catch (e) {
-        if (e instanceof ActionError && e.kind === 'cancelled') throw e;
-        throw ambiguous.addAdvice(
-          `Reading build ${buildId} to check whether the completion went through also failed: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      }
-      this.transport.log.debug(
-        `complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`,
-      );
-      if (state.status === 'ingesting') return { httpStatus: 202, body: { status: 'ingesting' } };
-      if (state.status === 'completed') {
-        if (!state.template) throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
-        return { httpStatus: 200, body: state.template };
-      }
-      if (state.status === 'failed') {
-        const why = state.error ?? 'admission failed';
-        throw new ActionError(
-          req.rootfsFormat === 'cas-streaming'
-            ? `streaming image admission failed: ${why}`
-            : `failed to complete sandbox image build: the platform reports the build as failed: ${why}`,
-          { kind: req.rootfsFormat === 'cas-streaming' ? 'admission' : 'platform', buildId },
-        );
-      }
-      if (state.status !== 'prepared') throw ambiguous;
-      // Not applied: send it again, if the policy allows another attempt.
-      if (ambiguous instanceof HttpStatusError && ambiguous.httpStatus === 409) throw ambiguous;
-      const wait = this.transport.backoff(attempt);
-      if (attempt >= policy.maxAttempts || this.transport.now() - started + wait > policy.maxElapsedMs) throw ambiguous;
-      this.transport.log.debug(`build ${buildId} is still 'prepared': sending the completion again in ${wait} ms`);
-      await this.transport.sleep(wait, signal, operation);
+  /** One completion: settled by a 2xx, ambiguous on 408, 409 and a retryable 5xx, thrown otherwise. */
+  private async sendComplete(url: string, req: CompleteRequest, signal?: AbortSignal): Promise<Settled<CompleteResponse> | Ambiguous> {
+    const res = await this.transport.request({ method: 'POST', url, operation: COMPLETE, json: req, retry: 'if-unsent', signal });
+    if (isSuccess(res.status)) {
+      const ctx = this.transport.context(res, 'complete', COMPLETE);
+      // 200 (durable): the registered template; 202: {"status":"ingesting"}. Both validate as a template.
+      const body = validateTemplate(Fields.root(ctx, parseJsonBody(ctx)));
+      registerUrlSecrets(body, this.transport.secrets);
+      return { done: { httpStatus: res.status, body } };
     }
+    const err = this.transport.statusError(res, COMPLETE);
+    // 409 (already completing) and 408 (not processed) are reconciled by reading the build.
+    if (res.status !== 409 && res.status !== 408 && (isTerminalStatus(res.status) || res.status < 500)) throw err;
+    return { ambiguous: err };
+  }
+
+  /** After an ambiguous completion: did it go through? The build's state says. */
+  private completionOf(buildId: string, req: CompleteRequest, signal?: AbortSignal): ReadBack<CompleteResponse, BuildStatus> {
+    return {
+      read: () => this.getBuild(buildId, signal),
+      failed: (why) => `Reading build ${buildId} to check whether the completion went through also failed: ${why}`,
+      settle: (state, ambiguous) => {
+        this.transport.log.debug(
+          `complete of build ${buildId} was ambiguous (${this.transport.secrets.redact(ambiguous.message)}); the build is now '${state.status ?? 'unknown'}'`,
+        );
+        if (state.status === 'ingesting') return { done: { httpStatus: 202, body: { status: 'ingesting' } } };
+        if (state.status === 'completed') {
+          if (!state.template)
+            throw new ActionError('build completed but the status payload has no template', { kind: 'platform', buildId });
+          return { done: { httpStatus: 200, body: state.template } };
+        }
+        if (state.status === 'failed') throw admissionFailed(buildId, req, state.error ?? 'admission failed');
+        if (state.status !== 'prepared') throw ambiguous;
+        // Not applied: send it again (within the retry policy), except after a 409: the platform
+        // refused it (it is completing already), so the 409 is the answer (docs/protocol.md §9.1).
+        if (ambiguous instanceof HttpStatusError && ambiguous.httpStatus === 409) throw ambiguous;
+        return 'resend';
+      },
+      resendNote: (wait) => `build ${buildId} is still 'prepared': sending the completion again in ${wait} ms`,
+    };
   }
 
   /** §9.2 GET build status, retried. */

@@ -48667,11 +48667,9 @@ function builderSandboxName(buildId) {
 }
 const FAST_POLL_MS = 250;
 const FAST_POLL_WINDOW_MS = 3_000;
-/**
- * Creates the builder sandbox and brings it to a probed, ready proxy. `onCreated` runs as soon as
- * the sandbox id exists, before any wait, so the caller can always delete it.
- */
-async function startBuilderSandbox(s, transport, lifecycle, prep, sizes, onCreating, onCreated) {
+/** Creates the builder sandbox and brings it to a probed, ready proxy. */
+async function startBuilderSandbox(s, start) {
+    const { transport, lifecycle, prep, sizes, onCreating, onCreated } = start;
     const { events, limits, now } = s;
     const name = builderSandboxName(prep.buildId);
     events.sandboxNaming(name); // recorded before anything else, so even a kill right now leaves a trace
@@ -48925,7 +48923,7 @@ function contextTooLargeAdvice(compressedBytes, footprint) {
             : ': leave out what the build does not need with a .dockerignore') +
         ', or point the context input at a smaller directory.');
 }
-async function signBlobs(proxy, prep, sizes, signal) {
+async function signBlobs(proxy, { prep, sizes }, signal) {
     if (prep.snapshotRelPath === undefined)
         return {}; // legacy path: prepare carried the upload block
     const upload = await proxy.signBlob({
@@ -48939,7 +48937,7 @@ async function signBlobs(proxy, prep, sizes, signal) {
         : undefined;
     return { upload, parentDownload };
 }
-async function uploadContext(s, proxy, archive, footprint) {
+async function uploadContext(s, proxy, { archive, footprint }) {
     const { events, now } = s;
     events.status('Uploading build context...');
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
@@ -48971,14 +48969,13 @@ async function uploadContext(s, proxy, archive, footprint) {
     await proxy.deleteFile(CONTEXT_ARCHIVE, s.signal);
     events.status('Build context extracted; removed remote archive');
 }
-async function uploadBuildInputs(s, proxy, plan, prep, sizes, packaged, 
-/** the context as measured while planning, for a 413's advice */
-footprint) {
-    const signed = await signBlobs(proxy, prep, sizes, s.signal);
+async function uploadBuildInputs(s, proxy, inputs) {
+    const { plan, prep, sizes, packaged, footprint } = inputs;
+    const signed = await signBlobs(proxy, inputs, s.signal);
     await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
     await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
     if (packaged.archive)
-        await uploadContext(s, proxy, packaged.archive, footprint);
+        await uploadContext(s, proxy, { archive: packaged.archive, footprint });
     const spec = buildSpec({
         prepared: prep.raw,
         plan,
@@ -49185,7 +49182,7 @@ async function packageBuild(s, plan, onArchived) {
 
 
 
-async function runBuilder(s, proxy, prep, evidence) {
+async function runBuilder(s, { proxy, prep, evidence }) {
     s.events.status('Running offline rootfs builder...');
     const payload = builderPayload(prep.builder.command);
     const ctl = new AbortController();
@@ -49234,7 +49231,7 @@ async function runBuilder(s, proxy, prep, evidence) {
  */
 
 
-async function waitForAdmission(s, platform, buildId, onPoll) {
+async function waitForAdmission(s, { platform, buildId, onPoll }) {
     const { events, now, req } = s;
     events.status('Verifying and admitting the image into the streaming CAS; this may take minutes for large images...');
     const t0 = now();
@@ -49447,17 +49444,24 @@ async function runBuild(req, deps) {
             return { prep: prepared, sizes: sz };
         });
         // Builder sandbox (§5, §6.3).
-        proxy = (await phase('sandbox', () => startBuilderSandbox(s, transport, lifecycle, prep, sizes, () => (createSent = true), (id, reconciled) => {
-            sandboxId = id;
-            sandboxReconciled = reconciled;
-            result.builderSandboxId = id;
-            events.sandboxCreated(id);
+        proxy = (await phase('sandbox', () => startBuilderSandbox(s, {
+            transport,
+            lifecycle,
+            prep,
+            sizes,
+            onCreating: () => (createSent = true),
+            onCreated: (id, reconciled) => {
+                sandboxId = id;
+                sandboxReconciled = reconciled;
+                result.builderSandboxId = id;
+                events.sandboxCreated(id);
+            },
         }))).proxy;
         const ready = proxy;
         // Upload context and spec (§6.5–§7.1).
-        const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg, result.contextFootprint));
+        const upload = await phase('upload', () => uploadBuildInputs(s, ready, { plan, prep, sizes, packaged: pkg, footprint: result.contextFootprint }));
         // Build (§7).
-        await phase('build', () => runBuilder(s, ready, prep, evidence));
+        await phase('build', () => runBuilder(s, { proxy: ready, prep, evidence }));
         // Complete (§8, §9.1).
         const completion = await phase('complete', async () => {
             const meta = parseMetadata(await ready.getFile(METADATA_PATH, signal));
@@ -49485,10 +49489,12 @@ async function runBuild(req, deps) {
             // builder is needed any more (docs/protocol.md, "Builder release point"). Release it now
             // instead of keeping it for the whole admission wait.
             await releaseBuilder();
-            template = await phase('admission', () => waitForAdmission(s, platform, prep.buildId, () => result.admissionPolls++));
+            template = await phase('admission', () => waitForAdmission(s, { platform, buildId: prep.buildId, onPoll: () => result.admissionPolls++ }));
         }
-        if (template)
-            recordTemplate(result, template, plan.name, completion.body.snapshotUri, events.status.bind(events));
+        if (template) {
+            recordTemplate(result, template, { planName: plan.name, completedUri: completion.body.snapshotUri });
+            events.status(`Image '${result.templateName}' registered (${result.templateId ?? '-'})`);
+        }
     }
     catch (e) {
         let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
@@ -49505,12 +49511,11 @@ async function runBuild(req, deps) {
         }
         // §10.1: diagnostics only once the builder's proxy answered (and while it exists), not for a cancelled run.
         if (proxy && !released && !cancelled && terminated === undefined) {
-            const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
             const diag = await gatherDiagnostics(proxy, {
                 errorText: err.message,
                 sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence,
                 processOomKilled: evidence.processOomKilled,
-                signal: diagnosticsSignal,
+                signal: anySignal(signal, AbortSignal.timeout(30_000)),
             });
             err.addAdvice(...diag.advice);
         }
@@ -49533,14 +49538,11 @@ async function runBuild(req, deps) {
             return;
         released = true;
         if (result.buildId && createSent) {
-            const sweep = sandboxId !== undefined
-                ? sandboxReconciled
-                    ? 'reconciled'
-                    : 'none'
-                : createMayHaveHappened(result.error ?? cancelledError())
-                    ? 'lost'
-                    : 'none';
-            const target = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
+            const target = {
+                id: sandboxId,
+                name: builderSandboxName(result.buildId),
+                sweep: sweepFor({ sandboxId, reconciled: sandboxReconciled, error: result.error }),
+            };
             result.sandboxDeleted = await phase('cleanup', async () => {
                 if (!(await cleanupBuilderSandbox(s, target)))
                     throw new Error('cleanup incomplete');
@@ -49549,7 +49551,9 @@ async function runBuild(req, deps) {
         }
     }
 }
-function recordTemplate(result, template, planName, completedUri, status) {
+/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
+function recordTemplate(result, template, fallback) {
+    const { planName, completedUri } = fallback;
     const str = (v) => (typeof v === 'string' ? v : undefined);
     result.status = 'registered';
     result.template = template;
@@ -49561,7 +49565,15 @@ function recordTemplate(result, template, planName, completedUri, status) {
     result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
     if (typeof template.snapshotSizeBytes === 'number')
         result.imageSizeBytes = template.snapshotSizeBytes;
-    status(`Image '${result.templateName}' registered (${result.templateId ?? '-'})`);
+}
+/**
+ * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
+ * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
+ */
+function sweepFor(known) {
+    if (known.sandboxId !== undefined)
+        return known.reconciled ? 'reconciled' : 'none';
+    return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
 }
 /** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
 async function terminationReason(lifecycle, id) {

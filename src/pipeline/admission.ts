@@ -8,7 +8,14 @@ import type { Template } from '../platform/types.js';
 import { formatDuration } from '../format.js';
 import type { BuildSession } from './session.js';
 
-export async function waitForAdmission(s: BuildSession, platform: PlatformApi, buildId: string, onPoll: () => void): Promise<Template> {
+export interface AdmissionWait {
+  platform: PlatformApi;
+  buildId: string;
+  /** runs after every answered poll (the result counts them) */
+  onPoll: () => void;
+}
+
+export async function waitForAdmission(s: BuildSession, { platform, buildId, onPoll }: AdmissionWait): Promise<Template> {
   const { events, now, req } = s;
   events.status('Verifying and admitting the image into the streaming CAS; this may take minutes for large images...');
   const t0 = now();

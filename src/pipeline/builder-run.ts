@@ -19,7 +19,14 @@ export interface BuilderEvidence {
   processOomKilled?: boolean;
 }
 
-export async function runBuilder(s: BuildSession, proxy: SandboxProxy, prep: PreparedBuild, evidence: BuilderEvidence): Promise<void> {
+export interface BuilderRun {
+  proxy: SandboxProxy;
+  prep: PreparedBuild;
+  /** filled in while the builder runs, read when explaining a failure */
+  evidence: BuilderEvidence;
+}
+
+export async function runBuilder(s: BuildSession, { proxy, prep, evidence }: BuilderRun): Promise<void> {
   s.events.status('Running offline rootfs builder...');
   const payload = builderPayload(prep.builder.command);
   const ctl = new AbortController();

@@ -31,7 +31,7 @@ import { packageBuild, type PackagedBuild } from './package-phase.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
 import { transportFor } from '../platform/transport.js';
-import { abortableSleep } from '../signals.js';
+import { abortableSleep, anySignal } from '../signals.js';
 import { DEFAULT_LIMITS, requireAuth, type BuildDeps, type BuildRequest, type BuildSession } from './session.js';
 
 /** The build interface: what a caller passes to build one image. */
@@ -181,29 +181,30 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     // Builder sandbox (§5, §6.3).
     proxy = (
       await phase('sandbox', () =>
-        startBuilderSandbox(
-          s,
+        startBuilderSandbox(s, {
           transport,
           lifecycle,
           prep,
           sizes,
-          () => (createSent = true),
-          (id, reconciled) => {
+          onCreating: () => (createSent = true),
+          onCreated: (id, reconciled) => {
             sandboxId = id;
             sandboxReconciled = reconciled;
             result.builderSandboxId = id;
             events.sandboxCreated(id);
           },
-        ),
+        }),
       )
     ).proxy;
     const ready = proxy;
 
     // Upload context and spec (§6.5–§7.1).
-    const upload = await phase('upload', () => uploadBuildInputs(s, ready, plan, prep, sizes, pkg, result.contextFootprint));
+    const upload = await phase('upload', () =>
+      uploadBuildInputs(s, ready, { plan, prep, sizes, packaged: pkg, footprint: result.contextFootprint }),
+    );
 
     // Build (§7).
-    await phase('build', () => runBuilder(s, ready, prep, evidence));
+    await phase('build', () => runBuilder(s, { proxy: ready, prep, evidence }));
 
     // Complete (§8, §9.1).
     const completion = await phase('complete', async () => {
@@ -234,9 +235,14 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       // builder is needed any more (docs/protocol.md, "Builder release point"). Release it now
       // instead of keeping it for the whole admission wait.
       await releaseBuilder();
-      template = await phase('admission', () => waitForAdmission(s, platform, prep.buildId, () => result.admissionPolls++));
+      template = await phase('admission', () =>
+        waitForAdmission(s, { platform, buildId: prep.buildId, onPoll: () => result.admissionPolls++ }),
+      );
     }
-    if (template) recordTemplate(result, template, plan.name, completion.body.snapshotUri, events.status.bind(events));
+    if (template) {
+      recordTemplate(result, template, { planName: plan.name, completedUri: completion.body.snapshotUri });
+      events.status(`Image '${result.templateName}' registered (${result.templateId ?? '-'})`);
+    }
   } catch (e) {
     let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
     const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
@@ -255,12 +261,11 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     }
     // §10.1: diagnostics only once the builder's proxy answered (and while it exists), not for a cancelled run.
     if (proxy && !released && !cancelled && terminated === undefined) {
-      const diagnosticsSignal = signal ? AbortSignal.any([signal, AbortSignal.timeout(30_000)]) : AbortSignal.timeout(30_000);
       const diag = await gatherDiagnostics(proxy, {
         errorText: err.message,
         sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence,
         processOomKilled: evidence.processOomKilled,
-        signal: diagnosticsSignal,
+        signal: anySignal(signal, AbortSignal.timeout(30_000)),
       });
       err.addAdvice(...diag.advice);
     }
@@ -281,15 +286,11 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     if (released) return;
     released = true;
     if (result.buildId && createSent) {
-      const sweep =
-        sandboxId !== undefined
-          ? sandboxReconciled
-            ? 'reconciled'
-            : 'none'
-          : createMayHaveHappened(result.error ?? cancelledError())
-            ? 'lost'
-            : 'none';
-      const target: CleanupTarget = { id: sandboxId, name: builderSandboxName(result.buildId), sweep };
+      const target: CleanupTarget = {
+        id: sandboxId,
+        name: builderSandboxName(result.buildId),
+        sweep: sweepFor({ sandboxId, reconciled: sandboxReconciled, error: result.error }),
+      };
       result.sandboxDeleted = await phase(
         'cleanup',
         async () => {
@@ -302,13 +303,9 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   }
 }
 
-function recordTemplate(
-  result: BuildResult,
-  template: Template,
-  planName: string,
-  completedUri: string,
-  status: (m: string) => void,
-): void {
+/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
+function recordTemplate(result: BuildResult, template: Template, fallback: { planName: string; completedUri: string }): void {
+  const { planName, completedUri } = fallback;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   result.status = 'registered';
   result.template = template;
@@ -319,7 +316,15 @@ function recordTemplate(
   result.imageDigest = str(template.imageDigest);
   result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
   if (typeof template.snapshotSizeBytes === 'number') result.imageSizeBytes = template.snapshotSizeBytes;
-  status(`Image '${result.templateName}' registered (${result.templateId ?? '-'})`);
+}
+
+/**
+ * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
+ * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
+ */
+function sweepFor(known: { sandboxId?: string; reconciled: boolean; error?: ActionError }): CleanupTarget['sweep'] {
+  if (known.sandboxId !== undefined) return known.reconciled ? 'reconciled' : 'none';
+  return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
 }
 
 /** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */

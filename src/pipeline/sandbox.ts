@@ -31,19 +31,20 @@ export interface StartedSandbox {
   proxy: SandboxProxy;
 }
 
-/**
- * Creates the builder sandbox and brings it to a probed, ready proxy. `onCreated` runs as soon as
- * the sandbox id exists, before any wait, so the caller can always delete it.
- */
-export async function startBuilderSandbox(
-  s: BuildSession,
-  transport: HttpTransport,
-  lifecycle: LifecycleApi,
-  prep: PreparedBuild,
-  sizes: BuildSizes,
-  onCreating: () => void,
-  onCreated: (id: string, reconciled: boolean) => void,
-): Promise<StartedSandbox> {
+export interface SandboxStart {
+  transport: HttpTransport;
+  lifecycle: LifecycleApi;
+  prep: PreparedBuild;
+  sizes: BuildSizes;
+  /** runs just before the create is sent: from then on a sandbox may exist */
+  onCreating: () => void;
+  /** runs as soon as the sandbox id exists, before any wait, so the caller can always delete it */
+  onCreated: (id: string, reconciled: boolean) => void;
+}
+
+/** Creates the builder sandbox and brings it to a probed, ready proxy. */
+export async function startBuilderSandbox(s: BuildSession, start: SandboxStart): Promise<StartedSandbox> {
+  const { transport, lifecycle, prep, sizes, onCreating, onCreated } = start;
   const { events, limits, now } = s;
   const name = builderSandboxName(prep.buildId);
   events.sandboxNaming(name); // recorded before anything else, so even a kill right now leaves a trace

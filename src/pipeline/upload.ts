@@ -39,10 +39,19 @@ export interface UploadOutcome {
   signedUri?: string;
 }
 
+/** What the Upload phase sends: the build's plan, prepared build and sizes, and what Package made. */
+export interface BuildInputs {
+  plan: BuildPlan;
+  prep: PreparedBuild;
+  sizes: BuildSizes;
+  packaged: PackagedBuild;
+  /** the context as measured while planning, for a 413's advice */
+  footprint?: ContextFootprint;
+}
+
 async function signBlobs(
   proxy: SandboxProxy,
-  prep: PreparedBuild,
-  sizes: BuildSizes,
+  { prep, sizes }: Pick<BuildInputs, 'prep' | 'sizes'>,
   signal?: AbortSignal,
 ): Promise<{ upload?: JsonObject; parentDownload?: JsonObject }> {
   if (prep.snapshotRelPath === undefined) return {}; // legacy path: prepare carried the upload block
@@ -60,7 +69,11 @@ async function signBlobs(
   return { upload, parentDownload };
 }
 
-async function uploadContext(s: BuildSession, proxy: SandboxProxy, archive: ContextArchive, footprint?: ContextFootprint): Promise<void> {
+async function uploadContext(
+  s: BuildSession,
+  proxy: SandboxProxy,
+  { archive, footprint }: { archive: ContextArchive; footprint?: ContextFootprint },
+): Promise<void> {
   const { events, now } = s;
   events.status('Uploading build context...');
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
@@ -100,20 +113,12 @@ async function uploadContext(s: BuildSession, proxy: SandboxProxy, archive: Cont
   events.status('Build context extracted; removed remote archive');
 }
 
-export async function uploadBuildInputs(
-  s: BuildSession,
-  proxy: SandboxProxy,
-  plan: BuildPlan,
-  prep: PreparedBuild,
-  sizes: BuildSizes,
-  packaged: PackagedBuild,
-  /** the context as measured while planning, for a 413's advice */
-  footprint?: ContextFootprint,
-): Promise<UploadOutcome> {
-  const signed = await signBlobs(proxy, prep, sizes, s.signal);
+export async function uploadBuildInputs(s: BuildSession, proxy: SandboxProxy, inputs: BuildInputs): Promise<UploadOutcome> {
+  const { plan, prep, sizes, packaged, footprint } = inputs;
+  const signed = await signBlobs(proxy, inputs, s.signal);
   await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
   await execInSandbox(s, proxy, { command: 'chmod', args: ['0777', BUILD_DIR], user: 'root' }, HOUSEKEEPING);
-  if (packaged.archive) await uploadContext(s, proxy, packaged.archive, footprint);
+  if (packaged.archive) await uploadContext(s, proxy, { archive: packaged.archive, footprint });
   const spec = buildSpec({
     prepared: prep.raw,
     plan,

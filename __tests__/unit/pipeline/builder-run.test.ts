@@ -68,7 +68,7 @@ test('keepalive: health pings while the builder runs, none after it ends (§5.3)
   const { proxy, state } = fakeProxy(12, 25);
   const { s, logs } = session(40);
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
-  await runBuilder(s, proxy, prep, evidence);
+  await runBuilder(s, { proxy, prep, evidence });
   assert.equal(logs.length, 12, 'every builder line reached the log');
   const during = state.health;
   assert.ok(during >= 4, `pinged ${during} times during a ~300 ms run at a 40 ms interval`);
@@ -80,7 +80,7 @@ test('build-timeout ends a builder that runs too long, naming the input', async 
   const { proxy } = fakeProxy(1000, 20);
   const { s } = session(10_000, 150);
   await assert.rejects(
-    runBuilder(s, proxy, prep, { sawDiskSpaceEvidence: false }),
+    runBuilder(s, { proxy, prep, evidence: { sawDiskSpaceEvidence: false } }),
     /the builder did not finish within 150ms \(build-timeout\)/,
   );
 });

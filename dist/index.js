@@ -41417,10 +41417,6 @@ function heredocsFromLine(line) {
     }
     return docs;
 }
-/** `ChompHeredocContent`: leading tabs removed from every line. */
-function chompHeredocContent(src) {
-    return src.replace(/^\t+/gm, '');
-}
 function canContainHeredoc(node) {
     let n = node;
     if (n.value.toLowerCase() === 'onbuild' && n.next && n.next.children.length > 0)
@@ -41582,8 +41578,7 @@ function parseDockerfile(text) {
     });
     return { escape: parsed.escape, instructions, warnings: parsed.warnings };
 }
-// ---- Dump (BuildKit's Node.Dump, for comparing with its `result` files) ----
-/** Go's `strconv.Quote`. */
+/** Go's `strconv.Quote` (also what the dump of the parse tree quotes with). */
 function goQuote(s) {
     let out = '"';
     for (const ch of s) {
@@ -41614,20 +41609,6 @@ function goQuote(s) {
             out += `\\U${cp.toString(16).padStart(8, '0')}`;
     }
     return `${out}"`;
-}
-function dumpNode(node) {
-    let s = node.value.toLowerCase();
-    if (node.flags.length > 0)
-        s += ` [${node.flags.map(goQuote).join(' ')}]`;
-    for (const c of node.children)
-        s += `(${dumpNode(c)})\n`;
-    for (let n = node.next; n; n = n.next)
-        s += ` ${n.children.length > 0 ? dumpNode(n) : goQuote(n.value)}`;
-    return trimSpace(s);
-}
-/** The dump of a whole file, as BuildKit's `result` files hold it (without the final newline). */
-function dumpDockerfile(parsed) {
-    return dumpNode({ ...newNode(), children: parsed.instructions.map((i) => i.node) });
 }
 
 ;// CONCATENATED MODULE: ./src/dockerfile/plan.ts
@@ -43753,19 +43734,6 @@ const PHASE_TITLES = {
     admission: 'Admission',
     cleanup: 'Cleanup',
 };
-const nullEvents = {
-    phaseStart() { },
-    phaseEnd() { },
-    status() { },
-    buildLog() { },
-    progress() { },
-    planWarning() { },
-    warning() { },
-    sandboxNaming() { },
-    sandboxNameSettled() { },
-    sandboxCreated() { },
-    sandboxDeleted() { },
-};
 
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
@@ -45815,23 +45783,6 @@ function dependencyLayers(nodes) {
     }
     return { layer };
 }
-/** Every node that depends on `name`, directly or not. */
-function dependentsOf(nodes, name) {
-    const out = new Set();
-    let grew = true;
-    while (grew) {
-        grew = false;
-        for (const n of nodes) {
-            if (out.has(n.name))
-                continue;
-            if (n.deps.some((d) => d === name || out.has(d))) {
-                out.add(n.name);
-                grew = true;
-            }
-        }
-    }
-    return out;
-}
 
 ;// CONCATENATED MODULE: ./src/images/entries.ts
 /**
@@ -46035,7 +45986,6 @@ async function singleImageEntry(src) {
 }
 
 ;// CONCATENATED MODULE: ./src/log.ts
-const silentLog = { debug() { }, info() { }, warning() { } };
 /** A log whose every line goes through `redact` before it reaches `to`. */
 function redactingLog(to, redact) {
     return {
@@ -49947,7 +49897,6 @@ async function runImagesStep(core, entries, o, ctx) {
                 env: ctx.env,
                 signal: cancel.signal,
                 userAgent: USER_AGENT,
-                ...ctx.deps,
             });
         }
         finally {
@@ -50067,17 +50016,16 @@ class FeedbackWindow {
 
 
 
-async function defaultWriteSummary(markdown) {
+async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
     await summary.addRaw(markdown, true).write();
 }
-async function run(options = {}) {
+async function run() {
     // every info line is neutralised: text from outside can never issue a workflow command
-    const core = guardedCore(options.core ?? core_namespaceObject);
-    const env = options.env ?? process.env;
-    const signals = options.signals ?? process;
-    const writeSummary = options.writeSummary ?? defaultWriteSummary;
+    const core = guardedCore(core_namespaceObject);
+    const env = process.env;
+    const signals = process;
     const secrets = new SecretRegistry((v) => core.setSecret(v));
     // credentials are masked before anything else runs, even before validation
     registerCredentials(secrets, (n) => core.getInput(n), env);
@@ -50125,11 +50073,9 @@ async function run(options = {}) {
         secrets,
         env,
         userAgent: USER_AGENT,
-        retry: options.deps?.retry,
-        sleep: options.deps?.sleep,
     }, signal));
     if (entries) {
-        await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps, feedback });
+        await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, feedback });
         return undefined;
     }
     const postState = new PostStateWriter((key, value) => core.saveState(key, value));
@@ -50156,7 +50102,6 @@ async function run(options = {}) {
                 env,
                 signal: cancel.signal,
                 userAgent: USER_AGENT,
-                ...options.deps,
             });
         }
         finally {
@@ -50206,7 +50151,6 @@ function dryRunNotice(d, ctx) {
     return (`Plan only: this pull request comes from the fork ${ctx.pullRequest?.headRepo || '(unknown)'}, and GitHub gives such runs no secrets, so there are no Tensorlake credentials. ` +
         'The Dockerfile and the build context are checked; nothing is sent to the platform (dry-run: auto; set dry-run: false to fail instead).');
 }
-
 
 ;// CONCATENATED MODULE: ./src/cleanup.ts
 /**

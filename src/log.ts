@@ -5,8 +5,6 @@ export interface Log {
   warning(message: string): void;
 }
 
-export const silentLog: Log = { debug() {}, info() {}, warning() {} };
-
 /** A log whose every line goes through `redact` before it reaches `to`. */
 export function redactingLog(to: Log, redact: (s: string) => string): Log {
   return {

@@ -6,7 +6,7 @@
  */
 import { planErrorLine } from './dockerfile/plan.js';
 import * as actionsCore from '@actions/core';
-import { ActionError, formatError, toActionError } from './errors.js';
+import { formatError, toActionError } from './errors.js';
 import { readInputs, readOrchestration, type ActionInputs, type DryRun, type InputSource, type OrchestrationInputs } from './inputs.js';
 import { readRunContext, type RunContext } from './feedback/run-context.js';
 import { PrFeedback } from './feedback/feedback.js';
@@ -16,38 +16,27 @@ import { runImagesStep } from './images/step.js';
 import { FeedbackWindow } from './feedback/window.js';
 import { registerCredentials, SecretRegistry } from './secrets.js';
 import { redactingLog } from './log.js';
-import { runBuild, type BuildDeps } from './pipeline/pipeline.js';
+import { runBuild } from './pipeline/pipeline.js';
 import type { BuildResult } from './pipeline/result.js';
 import { PostStateWriter } from './post-state.js';
 import { GitHubReporter } from './report/reporter.js';
 import { resultOutputs } from './report/outputs.js';
 import { renderSummary } from './report/summary.js';
-import { guardedCore, type CorePort } from './report/core-port.js';
+import { guardedCore } from './report/core-port.js';
 import { cancelOnSignals } from './signals.js';
 import { fencedBlock } from './report/untrusted.js';
 import { USER_AGENT } from './version.js';
 
-export interface RunOptions {
-  core?: CorePort & { getInput(name: string): string };
-  env?: Record<string, string | undefined>;
-  /** where SIGINT/SIGTERM come from (the process, unless a test drives it) */
-  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
-  /** overrides for tests (short limits, fast retries) */
-  deps?: Partial<Pick<BuildDeps, 'limits' | 'retry' | 'sleep'>>;
-  writeSummary?: (markdown: string) => Promise<void>;
-}
-
-async function defaultWriteSummary(markdown: string): Promise<void> {
+async function writeSummary(markdown: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   await actionsCore.summary.addRaw(markdown, true).write();
 }
 
-export async function run(options: RunOptions = {}): Promise<BuildResult | undefined> {
+export async function run(): Promise<BuildResult | undefined> {
   // every info line is neutralised: text from outside can never issue a workflow command
-  const core = guardedCore(options.core ?? actionsCore);
-  const env = options.env ?? process.env;
-  const signals = options.signals ?? process;
-  const writeSummary = options.writeSummary ?? defaultWriteSummary;
+  const core = guardedCore(actionsCore);
+  const env = process.env;
+  const signals = process;
   const secrets = new SecretRegistry((v) => core.setSecret(v));
   // credentials are masked before anything else runs, even before validation
   registerCredentials(secrets, (n) => core.getInput(n), env);
@@ -96,14 +85,12 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
           secrets,
           env,
           userAgent: USER_AGENT,
-          retry: options.deps?.retry,
-          sleep: options.deps?.sleep,
         },
         signal,
       ),
   );
   if (entries) {
-    await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, deps: options.deps, feedback });
+    await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, feedback });
     return undefined;
   }
 
@@ -131,7 +118,6 @@ export async function run(options: RunOptions = {}): Promise<BuildResult | undef
         env,
         signal: cancel.signal,
         userAgent: USER_AGENT,
-        ...options.deps,
       });
     } finally {
       reporter.close();
@@ -185,5 +171,3 @@ function dryRunNotice(d: DryRun, ctx: RunContext): string {
     'The Dockerfile and the build context are checked; nothing is sent to the platform (dry-run: auto; set dry-run: false to fail instead).'
   );
 }
-
-export { ActionError };

@@ -462,11 +462,6 @@ export function heredocsFromLine(line: string): Heredoc[] {
   return docs;
 }
 
-/** `ChompHeredocContent`: leading tabs removed from every line. */
-export function chompHeredocContent(src: string): string {
-  return src.replace(/^\t+/gm, '');
-}
-
 function canContainHeredoc(node: DockerNode): boolean {
   let n = node;
   if (n.value.toLowerCase() === 'onbuild' && n.next && n.next.children.length > 0) n = n.next.children[0];
@@ -623,9 +618,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   return { escape: parsed.escape, instructions, warnings: parsed.warnings };
 }
 
-// ---- Dump (BuildKit's Node.Dump, for comparing with its `result` files) ----
-
-/** Go's `strconv.Quote`. */
+/** Go's `strconv.Quote` (also what the dump of the parse tree quotes with). */
 export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
@@ -644,17 +637,4 @@ export function goQuote(s: string): string {
     else out += `\\U${cp.toString(16).padStart(8, '0')}`;
   }
   return `${out}"`;
-}
-
-export function dumpNode(node: DockerNode): string {
-  let s = node.value.toLowerCase();
-  if (node.flags.length > 0) s += ` [${node.flags.map(goQuote).join(' ')}]`;
-  for (const c of node.children) s += `(${dumpNode(c)})\n`;
-  for (let n = node.next; n; n = n.next) s += ` ${n.children.length > 0 ? dumpNode(n) : goQuote(n.value)}`;
-  return trimSpace(s);
-}
-
-/** The dump of a whole file, as BuildKit's `result` files hold it (without the final newline). */
-export function dumpDockerfile(parsed: ParsedDockerfile): string {
-  return dumpNode({ ...newNode(), children: parsed.instructions.map((i) => i.node) });
 }

@@ -36,20 +36,3 @@ export function dependencyLayers(nodes: GraphNode[]): { layer: Map<string, numbe
   }
   return { layer };
 }
-
-/** Every node that depends on `name`, directly or not. */
-export function dependentsOf(nodes: GraphNode[], name: string): Set<string> {
-  const out = new Set<string>();
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const n of nodes) {
-      if (out.has(n.name)) continue;
-      if (n.deps.some((d) => d === name || out.has(d))) {
-        out.add(n.name);
-        grew = true;
-      }
-    }
-  }
-  return out;
-}

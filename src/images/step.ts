@@ -7,7 +7,6 @@ import { ActionError, formatError, toActionError } from '../errors.js';
 import type { OrchestrationInputs } from '../inputs.js';
 import type { FeedbackWindow } from '../feedback/window.js';
 import { redactingLog, type Log } from '../log.js';
-import type { BuildDeps } from '../pipeline/pipeline.js';
 import type { BuildResult } from '../pipeline/result.js';
 import { PostStateWriter } from '../post-state.js';
 import type { CorePort } from '../report/core-port.js';
@@ -26,7 +25,6 @@ export interface ImagesStepContext {
   signals: Pick<NodeJS.Process, 'on' | 'off'>;
   writeSummary: (markdown: string) => Promise<void>;
   secrets: SecretRegistry;
-  deps?: Partial<Pick<BuildDeps, 'limits' | 'retry' | 'sleep'>>;
   feedback: FeedbackWindow;
 }
 
@@ -91,7 +89,6 @@ export async function runImagesStep(
           env: ctx.env,
           signal: cancel.signal,
           userAgent: USER_AGENT,
-          ...ctx.deps,
         },
       );
     } finally {

@@ -46,17 +46,3 @@ export interface BuildEvents {
   sandboxCreated(id: string): void;
   sandboxDeleted(id: string): void;
 }
-
-export const nullEvents: BuildEvents = {
-  phaseStart() {},
-  phaseEnd() {},
-  status() {},
-  buildLog() {},
-  progress() {},
-  planWarning() {},
-  warning() {},
-  sandboxNaming() {},
-  sandboxNameSettled() {},
-  sandboxCreated() {},
-  sandboxDeleted() {},
-};

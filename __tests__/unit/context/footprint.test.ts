@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { LARGE_CONTEXT_BYTES, describeEntries, footprintOf, largestEntries, measureContext } from '../../../src/context/footprint.js';
 import { measureBuildContext } from '../../../src/pipeline/plan-phase.js';
 import { contextTooLargeAdvice } from '../../../src/pipeline/upload.js';
-import { nullEvents, type BuildEvents } from '../../../src/pipeline/events.js';
+import type { BuildEvents } from '../../../src/pipeline/events.js';
+import { nullEvents } from '../fakes.js';
 import type { BuildRequest } from '../../../src/pipeline/session.js';
 
 const KiB = 1024;

@@ -4,16 +4,9 @@
 import { test } from '@jest/globals';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import {
-  chompHeredocContent,
-  dumpDockerfile,
-  heredocsFromLine,
-  parseDockerfile,
-  parseHeredoc,
-  parseWords,
-  type Heredoc,
-} from '../../../src/dockerfile/parse.js';
+import { heredocsFromLine, parseDockerfile, parseHeredoc, parseWords, type Heredoc } from '../../../src/dockerfile/parse.js';
 import { ActionError } from '../../../src/errors.js';
+import { dumpDockerfile } from './dump.js';
 
 const DATA = new URL('../../data/upstream/buildkit-parser/', import.meta.url);
 const read = (rel: string): string => readFileSync(new URL(rel, DATA), 'utf8');
@@ -33,7 +26,6 @@ interface Tables {
   scannerError: { lineBytes: number; error: string };
   heredocs: { dockerfile: string; expected: Array<GoHeredoc[] | null> };
   jsonHeredocs: { dockerfile: string; children: number[] };
-  chomp: { content: string; expect: string };
   heredocHelpers: { valid: string[]; invalid: string[]; notHeredocs: string[] };
   heredocsFromLineCases: Array<{ line: string; names: string[] }>;
 }
@@ -109,10 +101,6 @@ test('TestParseExtractsHeredoc', () => {
 test('TestParseJSONHeredoc', () => {
   const parsed = parseDockerfile(t.jsonHeredocs.dockerfile);
   for (const i of t.jsonHeredocs.children) assert.deepEqual(parsed.instructions[i].heredocs, []);
-});
-
-test('TestHeredocChomp', () => {
-  assert.equal(chompHeredocContent(t.chomp.content), t.chomp.expect);
 });
 
 test('TestParseHeredocHelpers', () => {

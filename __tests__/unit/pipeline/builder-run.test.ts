@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { runBuilder, type BuilderEvidence } from '../../../src/pipeline/builder-run.js';
 import { DEFAULT_LIMITS, type BuildSession } from '../../../src/pipeline/session.js';
-import { nullEvents } from '../../../src/pipeline/events.js';
+import { nullEvents, silentLog } from '../fakes.js';
 import type { SandboxProxy } from '../../../src/platform/proxy.js';
 import type { PreparedBuild } from '../../../src/platform/types.js';
-import { silentLog } from '../../../src/log.js';
 import { ActionError } from '../../../src/errors.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 

@@ -49043,10 +49043,12 @@ async function loadRegistryCredentials(env, secrets) {
 
 ;// CONCATENATED MODULE: ./src/pipeline/package-phase.ts
 /**
- * The Package phase: everything the build needs from the runner, made before any request to the
- * platform. The deterministic context archive (written to the runner's temp directory, uploaded
- * later by the Upload phase) and its digest, and the registry credentials to forward. No network:
- * a plan-only run stops after this phase, with every local problem a real build would hit found.
+ * The Package phase: everything the build needs from the runner. The registry credentials to
+ * forward (read by the Plan phase, before the first request, so their secrets are masked before
+ * any text from the platform is shown) and the deterministic context archive (written to the runner's temp
+ * directory, uploaded later by the Upload phase) and its digest. No network: a plan-only run stops
+ * after this phase, with every local problem a real build would hit found; a real build makes the
+ * archive alongside the network phases (background-package.ts).
  */
 
 
@@ -49090,6 +49092,7 @@ async function archiveContext(s, contextDir) {
         (archive.ignoreFile ? `; ignore rules from ${archive.ignoreFile}` : ''));
     return { archive, context };
 }
+/** The registry credentials to forward; their secrets are registered for redaction as they are read. */
 async function registryCredentials(s) {
     if (!s.req.registryCredentials)
         return { registries: [] };
@@ -49106,18 +49109,96 @@ async function registryCredentials(s) {
     }
     return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
-/** `onArchived` gets the context summary as soon as it exists (the result shows it even if a later step fails). */
-async function packageBuild(s, plan, onArchived) {
+/** The context archive of a Dockerfile build (none for an import). `onArchived` gets its summary as soon as it exists (the result shows it even if a later step fails). */
+async function archiveBuildContext(s, plan, onArchived) {
     const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir) : undefined;
     if (packed)
         onArchived(packed.context);
-    try {
-        return { ...packed, ...(await registryCredentials(s)) };
-    }
-    catch (e) {
-        await packed?.archive.cleanup().catch(() => undefined);
+    return packed ?? {};
+}
+/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
+async function packageBuild(s, plan, credentials, onArchived) {
+    return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/background-package.ts
+/**
+ * The Package phase run alongside the network phases. Archiving the context is the action's own
+ * CPU work and needs nothing from the platform, so a real build starts it right after Plan and lets
+ * Prepare and Builder sandbox (requests, then the wait for the sandbox to run) go on meanwhile; the
+ * Upload phase is the first that needs the archive and waits for it there. (A plan-only run still
+ * packages in the foreground: it has nothing to overlap.)
+ *
+ * Log groups cannot overlap, so what packaging reports while it runs (status lines, warnings, the
+ * last progress line of each kind) is held and replayed inside the Package group when the pipeline
+ * collects it. A failure is kept until then too; the pipeline also asks for it at the start of the
+ * Builder sandbox phase, so a context that cannot be archived stops the build before a sandbox is
+ * created whenever packaging has already failed by then. An abandoned packaging (the build failed
+ * or was cancelled elsewhere) is aborted, and its archive removed once it settles.
+ */
+
+
+/** A BuildSession whose events are held and whose signal also fires when the packaging is abandoned. */
+function heldSession(s, held, signal) {
+    const events = {
+        ...s.events,
+        status: (message) => held.push({ kind: 'status', message }),
+        warning: (message) => held.push({ kind: 'warning', message }),
+        progress: (progress) => {
+            // only the latest line of each transfer is worth replaying
+            const i = held.findIndex((h) => h.kind === 'progress' && h.progress.kind === progress.kind);
+            if (i >= 0)
+                held.splice(i, 1);
+            held.push({ kind: 'progress', progress });
+        },
+    };
+    return { ...s, events, signal };
+}
+/** Starts archiving the context; `credentials` were read before the first request and come back with the archive. */
+function startBackgroundPackaging(s, plan, credentials, onArchived) {
+    const held = [];
+    const abandoned = new AbortController();
+    const signal = s.signal ? AbortSignal.any([s.signal, abandoned.signal]) : abandoned.signal;
+    const started = s.now();
+    let failed;
+    let finishedAt;
+    const work = archiveBuildContext(heldSession(s, held, signal), plan, onArchived).then((p) => {
+        finishedAt = s.now();
+        return { ...p, ...credentials };
+    }, (e) => {
+        failed = { error: e };
         throw e;
-    }
+    });
+    work.catch(() => undefined); // collected (or abandoned) later
+    return {
+        failure: () => failed?.error,
+        async collect(events) {
+            const waitFrom = s.now();
+            try {
+                return await work;
+            }
+            finally {
+                for (const h of held) {
+                    if (h.kind === 'progress')
+                        events.progress(h.progress);
+                    else if (h.kind === 'status')
+                        events.status(h.message);
+                    else
+                        events.warning(h.message);
+                }
+                held.length = 0;
+                if (finishedAt !== undefined) {
+                    events.status(`Packaged in ${formatDuration(Math.round(finishedAt - started))} while the platform prepared the build and started the builder sandbox` +
+                        ` (the upload waited ${formatDuration(Math.round(Math.max(0, finishedAt - waitFrom)))} for it)`);
+                }
+            }
+        },
+        async abandon() {
+            abandoned.abort(new Error('the build ended before it needed the context archive'));
+            const p = await work.catch(() => undefined);
+            await p?.archive?.cleanup().catch(() => undefined);
+        },
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/builder-run.ts
@@ -49240,10 +49321,12 @@ function admissionTimeout(limitMs, cause) {
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).
  *
- * The local phases (Plan, Package) come first and need no network; a plan-only request
- * (`req.dryRun`) runs those and stops, so a dry run checks exactly what a real build checks
- * before its first request to the platform.
+ * The local phases come first: Plan (no network) checks the Dockerfile and walks the context before
+ * the first request. A plan-only request (`req.dryRun`) then runs Package (the context archive)
+ * and stops. A real build runs Package alongside Prepare and Builder sandbox instead (see
+ * background-package.ts) and collects it when Upload needs the archive.
  */
+
 
 
 
@@ -49333,24 +49416,29 @@ async function runBuild(req, deps) {
     let released = false;
     const evidence = { sawDiskSpaceEvidence: false };
     let packaged;
+    let background;
     try {
         // Plan and Package: local, no network.
-        const plan = await phase('plan', async () => {
+        const { planned: plan, credentials } = await phase('plan', async () => {
             const planned = await planBuild(req, events);
             // the context's size and largest entries, before any builder sandbox exists
             result.contextFootprint = await measureBuildContext(req, events);
-            return planned;
+            // read now: their secrets are masked before any text from the platform is shown
+            return { planned, credentials: await registryCredentials(s) };
         });
         result.name = plan.name;
         result.baseImage = plan.baseImage;
         result.additionalRefs = plan.additionalRefs;
         result.warnings = plan.warnings;
-        const pkg = (packaged = await phase('package', () => packageBuild(s, plan, (c) => (result.context = c))));
+        const onArchived = (c) => (result.context = c);
         if (req.dryRun) {
+            packaged = await phase('package', () => packageBuild(s, plan, credentials, onArchived));
             result.status = 'planned';
             events.status(`Plan only: ${plan.name} is ready to build; nothing was sent to the platform.`);
             return result;
         }
+        // packaging runs while the platform prepares and the sandbox starts; Upload collects it
+        const packing = (background = startBackgroundPackaging(s, plan, credentials, onArchived));
         const auth = requireAuth(req);
         const { transport, platform, lifecycle } = connect(auth);
         // Prepare: scope, template lookups (§3), prepare (§4), sizes (§4.3).
@@ -49393,6 +49481,9 @@ async function runBuild(req, deps) {
                 `${formatBytes(sz.builder.diskMb * 1024 * 1024)} disk; target rootfs ${formatBytes(sz.rootfsDiskBytes)}`);
             return { prep: prepared, sizes: sz };
         });
+        // a context that could not be archived stops the build before a sandbox exists, when it is known by then
+        if (packing.failure() !== undefined)
+            await phase('package', () => packing.collect(events));
         // Builder sandbox (§5, §6.3).
         proxy = (await phase('sandbox', () => startBuilderSandbox(s, {
             transport,
@@ -49408,6 +49499,7 @@ async function runBuild(req, deps) {
             },
         }))).proxy;
         const ready = proxy;
+        const pkg = (packaged = await phase('package', () => packing.collect(events)));
         // Upload context and spec (§6.5–§7.1).
         const upload = await phase('upload', () => uploadBuildInputs(s, ready, { plan, prep, sizes, packaged: pkg, footprint: result.contextFootprint }));
         // Build (§7).
@@ -49474,7 +49566,10 @@ async function runBuild(req, deps) {
         result.error = err;
     }
     finally {
-        await packaged?.archive?.cleanup().catch(() => undefined);
+        if (packaged)
+            await packaged.archive?.cleanup().catch(() => undefined);
+        else
+            await background?.abandon();
         if (!released)
             await releaseBuilder();
     }

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 /**
  * End to end: the bundled action (dist/index.js) as a process, against the simulator over HTTP on
  * loopback. Each test checks outputs, log groups, annotations, the summary and the simulator state,
@@ -22,7 +23,8 @@ import {
   type SimulatorHandle,
 } from './support.js';
 
-const PHASES_EXT4 = ['Plan', 'Package', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'];
+// Package runs alongside Prepare and Builder sandbox; its group is written when Upload collects it
+const PHASES_EXT4 = ['Plan', 'Prepare', 'Builder sandbox', 'Package', 'Upload context', 'Build', 'Complete', 'Cleanup'];
 
 describe('action end to end (dist/index.js)', () => {
   let s: SimulatorHandle;
@@ -50,6 +52,13 @@ describe('action end to end (dist/index.js)', () => {
     assert.equal(template.id, r.outputs['template-id']);
     assert.equal(r.outputs['manifest-uri'], template.snapshotUri);
     assert.deepEqual(r.groups, PHASES_EXT4);
+    // the archive was made while the sandbox started: its report is replayed in the Package group, after the sandbox runs
+    assert.ok(
+      lineIndex(r, /^Build context archive: \d+ files/) > lineIndex(r, /Rootfs builder sandbox \S+ is running/),
+      'archive report in Package',
+    );
+    assert.ok(lineIndex(r, /^Packaged in \S+ while the platform prepared the build/) > 0, 'overlap reported');
+    assert.ok(lineIndex(r, /^Uploading build context/) > lineIndex(r, /^Packaged in/), 'upload after packaging');
     // builder log streamed inside the Build group, one line at least per instruction
     assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/), 'builder log follows the builder start');
     // annotations for the ignored instructions, with file and line
@@ -116,9 +125,9 @@ describe('action end to end (dist/index.js)', () => {
       // the builder sandbox is released once /complete is accepted, before the admission wait
       assert.deepEqual(r.groups, [
         'Plan',
-        'Package',
         'Prepare',
         'Builder sandbox',
+        'Package',
         'Upload context',
         'Build',
         'Complete',
@@ -256,6 +265,24 @@ describe('action end to end (dist/index.js)', () => {
     assert.match(r.summary, /diff of/);
   });
 
+  it('a context that cannot be archived stops the build before a sandbox exists, when packaging fails first', async () => {
+    const before = s.state().sandboxes.length;
+    const ws = await appProject({});
+    // packaging fails at once (no temp directory to write to) while prepare is still answering
+    s.addFaults({
+      kind: 'delay',
+      method: 'POST',
+      path: '/platform/v1/organizations/org_sim/projects/proj_sim/sandbox-template-builds',
+      delayMs: 1500,
+    });
+    const missingTemp = path.join(ws, 'no-such-temp-dir');
+    const r = await run(s, ws, {}, { env: { RUNNER_TEMP: missingTemp } });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.outputs.error, /Cannot create the build context archive in .*no-such-temp-dir/);
+    assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
+    assert.deepEqual(r.groups, ['Plan', 'Prepare', 'Package']);
+  });
+
   it('streaming with a registered FROM is rejected before any sandbox exists', async () => {
     const before = s.state().sandboxes.length;
     const ws = await appProject({}, 'FROM tensorlake/base:1\nRUN echo x\n');
@@ -267,7 +294,7 @@ describe('action end to end (dist/index.js)', () => {
     );
     assert.equal(s.state().sandboxes.length, before, 'no sandbox created');
     assert.equal(r.outputs.status, 'failed');
-    assert.deepEqual(r.groups, ['Plan', 'Package', 'Prepare'], 'stopped in Prepare, nothing to clean up');
+    assert.deepEqual(r.groups, ['Plan', 'Prepare'], 'stopped in Prepare, nothing to clean up (the packaging alongside it is dropped)');
     assert.match(r.summary, /\| Failed in \| Prepare \|[\s\S]*--streaming builds support only base images/);
   });
 

@@ -300,7 +300,7 @@ describe('images: several images in one step (dist/index.js)', () => {
     assert.match(first.outputs['build-digest'], /^sha256:[0-9a-f]{64}$/);
     assert.deepEqual(
       first.groups,
-      ['Plan', 'Package', 'Prepare', 'Builder sandbox', 'Upload context', 'Build', 'Complete', 'Cleanup'],
+      ['Plan', 'Prepare', 'Builder sandbox', 'Package', 'Upload context', 'Build', 'Complete', 'Cleanup'],
       'no prefix for one image',
     );
     const n = s.state().sandboxes.length;

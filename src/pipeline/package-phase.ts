@@ -1,8 +1,10 @@
 /**
- * The Package phase: everything the build needs from the runner, made before any request to the
- * platform. The deterministic context archive (written to the runner's temp directory, uploaded
- * later by the Upload phase) and its digest, and the registry credentials to forward. No network:
- * a plan-only run stops after this phase, with every local problem a real build would hit found.
+ * The Package phase: everything the build needs from the runner. The registry credentials to
+ * forward (read by the Plan phase, before the first request, so their secrets are masked before
+ * any text from the platform is shown) and the deterministic context archive (written to the runner's temp
+ * directory, uploaded later by the Upload phase) and its digest. No network: a plan-only run stops
+ * after this phase, with every local problem a real build would hit found; a real build makes the
+ * archive alongside the network phases (background-package.ts).
  */
 import { createContextArchive, type ContextArchive } from '../context/archive.js';
 import { formatBytes } from '../format.js';
@@ -62,7 +64,8 @@ async function archiveContext(s: BuildSession, contextDir: string): Promise<{ ar
   return { archive, context };
 }
 
-async function registryCredentials(s: BuildSession): Promise<{ dockerConfigJson?: string; registries: string[] }> {
+/** The registry credentials to forward; their secrets are registered for redaction as they are read. */
+export async function registryCredentials(s: BuildSession): Promise<RegistryCredentials> {
   if (!s.req.registryCredentials) return { registries: [] };
   const creds = await loadRegistryCredentials(s.deps.env, s.deps.secrets);
   if (creds.dockerConfigJson) s.deps.secrets.add(creds.dockerConfigJson);
@@ -78,14 +81,25 @@ async function registryCredentials(s: BuildSession): Promise<{ dockerConfigJson?
   return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
 
-/** `onArchived` gets the context summary as soon as it exists (the result shows it even if a later step fails). */
-export async function packageBuild(s: BuildSession, plan: BuildPlan, onArchived: (c: ContextSummary) => void): Promise<PackagedBuild> {
+export type RegistryCredentials = Pick<PackagedBuild, 'dockerConfigJson' | 'registries'>;
+
+/** The context archive of a Dockerfile build (none for an import). `onArchived` gets its summary as soon as it exists (the result shows it even if a later step fails). */
+export async function archiveBuildContext(
+  s: BuildSession,
+  plan: BuildPlan,
+  onArchived: (c: ContextSummary) => void,
+): Promise<Pick<PackagedBuild, 'archive' | 'context'>> {
   const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir) : undefined;
   if (packed) onArchived(packed.context);
-  try {
-    return { ...packed, ...(await registryCredentials(s)) };
-  } catch (e) {
-    await packed?.archive.cleanup().catch(() => undefined);
-    throw e;
-  }
+  return packed ?? {};
+}
+
+/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
+export async function packageBuild(
+  s: BuildSession,
+  plan: BuildPlan,
+  credentials: RegistryCredentials,
+  onArchived: (c: ContextSummary) => void,
+): Promise<PackagedBuild> {
+  return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
 }

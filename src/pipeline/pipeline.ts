@@ -4,13 +4,13 @@
  * carries the error, and the builder sandbox is deleted on every path (a post step covers a
  * process that dies).
  *
- * The local phases (Plan, Package) come first and need no network; a plan-only request
- * (`req.dryRun`) runs those and stops, so a dry run checks exactly what a real build checks
- * before its first request to the platform.
+ * The local phases come first: Plan (no network) checks the Dockerfile and walks the context before
+ * the first request. A plan-only request (`req.dryRun`) then runs Package (the context archive)
+ * and stops. A real build runs Package alongside Prepare and Builder sandbox instead (see
+ * background-package.ts) and collects it when Upload needs the archive.
  */
 import { ActionError, cancelledError, toActionError } from '../errors.js';
 import { formatBytes, formatDuration } from '../format.js';
-import type { BuildPlan } from '../dockerfile/plan.js';
 import { PlatformApi } from '../platform/platform-api.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
@@ -18,7 +18,7 @@ import type { HttpTransport } from '../platform/transport.js';
 import type { PreparedBuild, Template } from '../platform/types.js';
 import type { Auth } from '../inputs.js';
 import { PHASE_TITLES, type Phase } from './events.js';
-import type { BuildResult } from './result.js';
+import type { BuildResult, ContextSummary } from './result.js';
 import { resolveReferences } from './references.js';
 import { computeSizes, type BuildSizes } from './sizes.js';
 import { completeRequestFromMetadata, parseMetadata } from './completion.js';
@@ -27,7 +27,8 @@ import { METADATA_PATH } from './remote-paths.js';
 import { measureBuildContext, planBuild } from './plan-phase.js';
 import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
-import { packageBuild, type PackagedBuild } from './package-phase.js';
+import { packageBuild, registryCredentials, type PackagedBuild } from './package-phase.js';
+import { startBackgroundPackaging, type BackgroundPackaging } from './background-package.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
 import { transportFor } from '../platform/transport.js';
@@ -107,25 +108,30 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
   let released = false;
   const evidence: BuilderEvidence = { sawDiskSpaceEvidence: false };
   let packaged: PackagedBuild | undefined;
+  let background: BackgroundPackaging | undefined;
 
   try {
     // Plan and Package: local, no network.
-    const plan: BuildPlan = await phase('plan', async () => {
+    const { planned: plan, credentials } = await phase('plan', async () => {
       const planned = await planBuild(req, events);
       // the context's size and largest entries, before any builder sandbox exists
       result.contextFootprint = await measureBuildContext(req, events);
-      return planned;
+      // read now: their secrets are masked before any text from the platform is shown
+      return { planned, credentials: await registryCredentials(s) };
     });
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.additionalRefs = plan.additionalRefs;
     result.warnings = plan.warnings;
-    const pkg = (packaged = await phase('package', () => packageBuild(s, plan, (c) => (result.context = c))));
+    const onArchived = (c: ContextSummary) => (result.context = c);
     if (req.dryRun) {
+      packaged = await phase('package', () => packageBuild(s, plan, credentials, onArchived));
       result.status = 'planned';
       events.status(`Plan only: ${plan.name} is ready to build; nothing was sent to the platform.`);
       return result;
     }
+    // packaging runs while the platform prepares and the sandbox starts; Upload collects it
+    const packing = (background = startBackgroundPackaging(s, plan, credentials, onArchived));
     const auth = requireAuth(req);
     const { transport, platform, lifecycle } = connect(auth);
 
@@ -178,6 +184,9 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       return { prep: prepared, sizes: sz };
     });
 
+    // a context that could not be archived stops the build before a sandbox exists, when it is known by then
+    if (packing.failure() !== undefined) await phase('package', () => packing.collect(events));
+
     // Builder sandbox (§5, §6.3).
     proxy = (
       await phase('sandbox', () =>
@@ -197,6 +206,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
       )
     ).proxy;
     const ready = proxy;
+
+    const pkg = (packaged = await phase('package', () => packing.collect(events)));
 
     // Upload context and spec (§6.5–§7.1).
     const upload = await phase('upload', () =>
@@ -273,7 +284,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     result.status = cancelled || signal?.aborted ? 'cancelled' : 'failed';
     result.error = err;
   } finally {
-    await packaged?.archive?.cleanup().catch(() => undefined);
+    if (packaged) await packaged.archive?.cleanup().catch(() => undefined);
+    else await background?.abandon();
     if (!released) await releaseBuilder();
   }
   return result;

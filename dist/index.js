@@ -42314,23 +42314,13 @@ function registerCredentials(secrets, input, env) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/inputs.ts
+;// CONCATENATED MODULE: ./src/input-readers.ts
 /**
- * Typed, validated action inputs. Every bad value fails here, before any network call, with an
- * error that names the input and what was wrong. Reading is pure: the caller passes a getter for
- * inputs and the environment, so tests and several builds per step need no global state.
- *
- * Over 350 lines on purpose: every input's rule and message in one place, so the README table and
- * the errors can be checked against one file.
+ * Reading one input: where inputs come from (a getter and the environment, so tests and several
+ * builds per step need no global state), the typed readers (booleans, numbers, durations), and the
+ * error that names the input and what was wrong.
  */
 
-
-
-
-
-
-
-const DEFAULT_API_URL = 'https://api.tensorlake.ai';
 function inputError(input, problem) {
     return new ActionError(`Input '${input}': ${problem}`, { kind: 'input', input });
 }
@@ -42377,7 +42367,9 @@ function parseDuration(raw) {
         return undefined;
     return Math.round(total);
 }
-function durationInput(src, name, dflt, minMs, maxMs) {
+/** A duration input: `dflt` when unset, refused outside [minMs, maxMs]. */
+function durationInput(src, name, range) {
+    const { dflt, minMs, maxMs } = range;
     const raw = src.input(name).trim() || dflt;
     const ms = parseDuration(raw);
     if (ms === undefined)
@@ -42388,6 +42380,16 @@ function durationInput(src, name, dflt, minMs, maxMs) {
         throw inputError(name, `must be at most ${maxMs / 3_600_000}h, got '${raw}'`);
     return ms;
 }
+/** An input, else its environment fallback. */
+function pick(src, input, envName) {
+    return src.input(input).trim() || (src.env[envName] ?? '').trim();
+}
+
+;// CONCATENATED MODULE: ./src/connection.ts
+
+
+
+const DEFAULT_API_URL = 'https://api.tensorlake.ai';
 /** The api-url policy, checked once here: https (plain http for loopback hosts only), no credentials; drops query/fragment, default ports and trailing slashes. */
 function normalizeApiUrl(raw) {
     let url;
@@ -42408,25 +42410,6 @@ function normalizeApiUrl(raw) {
     url.search = '';
     url.hash = '';
     return url.toString().replace(/\/+$/, '');
-}
-function pick(src, input, envName) {
-    return src.input(input).trim() || (src.env[envName] ?? '').trim();
-}
-function isFile(p) {
-    try {
-        return (0,external_node_fs_namespaceObject.statSync)(p).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-function isDir(p) {
-    try {
-        return (0,external_node_fs_namespaceObject.statSync)(p).isDirectory();
-    }
-    catch {
-        return false;
-    }
 }
 function noCredentialsError() {
     return inputError('api-key', 'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets');
@@ -42468,6 +42451,35 @@ function readConnection(src) {
     if (!auth)
         throw noCredentialsError();
     return { auth, ...readEndpoint(src) };
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+/**
+ * Typed, validated action inputs of one image and of a step's orchestration. Every bad value fails
+ * here, before any network call, with an error that names the input and what was wrong. Reading is
+ * pure (src/input-readers.ts); credentials and the endpoint are read by src/connection.ts.
+ */
+
+
+
+
+
+
+function isFile(p) {
+    try {
+        return (0,external_node_fs_namespaceObject.statSync)(p).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+function isDir(p) {
+    try {
+        return (0,external_node_fs_namespaceObject.statSync)(p).isDirectory();
+    }
+    catch {
+        return false;
+    }
 }
 /**
  * `dry-run`: `true` is plan-only; `auto` (default) is plan-only only when there are no credentials
@@ -42593,10 +42605,10 @@ function readInputs(src) {
         dockerCompat: boolInput(src, 'docker-compat', false),
         registryCredentials: boolInput(src, 'registry-credentials', true),
         wait: boolInput(src, 'wait', true),
-        admissionTimeoutMs: durationInput(src, 'admission-timeout', '30m', 1000, 24 * 3_600_000),
-        pollIntervalMs: durationInput(src, 'poll-interval', '3s', 100, 3_600_000),
-        buildTimeoutMs: durationInput(src, 'build-timeout', '60m', 1000, 24 * 3_600_000),
-        sandboxTimeoutMs: durationInput(src, 'sandbox-timeout', '2m', 1000, 3_600_000),
+        admissionTimeoutMs: durationInput(src, 'admission-timeout', { dflt: '30m', minMs: 1000, maxMs: 24 * 3_600_000 }),
+        pollIntervalMs: durationInput(src, 'poll-interval', { dflt: '3s', minMs: 100, maxMs: 3_600_000 }),
+        buildTimeoutMs: durationInput(src, 'build-timeout', { dflt: '60m', minMs: 1000, maxMs: 24 * 3_600_000 }),
+        sandboxTimeoutMs: durationInput(src, 'sandbox-timeout', { dflt: '2m', minMs: 1000, maxMs: 3_600_000 }),
         summary: boolInput(src, 'summary', true),
         annotations: boolInput(src, 'annotations', true),
         secrets,
@@ -45793,6 +45805,7 @@ function dependencyLayers(nodes) {
  * graph (an entry whose FROM or COPY --from names another entry's image is built after it; a cycle
  * is an input error naming it). Errors name the entry. No network.
  */
+
 
 
 

@@ -4,7 +4,7 @@
  * a sandbox that is already gone (404) counts as deleted. Never fails the job.
  */
 import * as actionsCore from '@actions/core';
-import { readConnection } from './inputs.js';
+import { readConnection } from './connection.js';
 import { registerCredentials, SecretRegistry } from './secrets.js';
 import { ActionError, formatError, toActionError } from './errors.js';
 import { transportFor } from './platform/transport.js';

@@ -1,21 +1,14 @@
 /**
- * Typed, validated action inputs. Every bad value fails here, before any network call, with an
- * error that names the input and what was wrong. Reading is pure: the caller passes a getter for
- * inputs and the environment, so tests and several builds per step need no global state.
- *
- * Over 350 lines on purpose: every input's rule and message in one place, so the README table and
- * the errors can be checked against one file.
+ * Typed, validated action inputs of one image and of a step's orchestration. Every bad value fails
+ * here, before any network call, with an error that names the input and what was wrong. Reading is
+ * pure (src/input-readers.ts); credentials and the endpoint are read by src/connection.ts.
  */
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve, dirname, parse, relative } from 'node:path';
 import { imageNameProblem } from './dockerfile/naming.js';
 import { oneLine } from './report/untrusted.js';
-import { ActionError } from './errors.js';
-import { isLoopbackHost } from './platform/urls.js';
-import type { RunContext } from './feedback/run-context.js';
-import { MIN_SECRET_LENGTH } from './secrets.js';
-
-export type Auth = { kind: 'api-key'; token: string } | { kind: 'pat'; token: string; organizationId: string; projectId: string };
+import { noCredentialsError, readAuth, readEndpoint, type Auth } from './connection.js';
+import { boolInput, durationInput, inputError, positiveNumber, type InputSource } from './input-readers.js';
 
 export type Source =
   { kind: 'dockerfile'; dockerfile: string; dockerfileInput: string; context: string } | { kind: 'import'; image: string };
@@ -67,97 +60,6 @@ export interface ActionInputs {
   pathWarnings: string[];
 }
 
-export const DEFAULT_API_URL = 'https://api.tensorlake.ai';
-
-export interface InputSource {
-  /** The raw value of an input (as GitHub passes it: INPUT_<NAME>), '' when unset. */
-  input(name: string): string;
-  env: Record<string, string | undefined>;
-  /** Directory relative paths are resolved against (GITHUB_WORKSPACE, else cwd). */
-  workspace: string;
-  /** The run's event facts (`dry-run: auto` looks at them); none outside a workflow run. */
-  run?: RunContext;
-}
-
-export function inputError(input: string, problem: string): ActionError {
-  return new ActionError(`Input '${input}': ${problem}`, { kind: 'input', input });
-}
-
-function boolInput(src: InputSource, name: string, dflt: boolean): boolean {
-  const raw = src.input(name).trim();
-  if (raw === '') return dflt;
-  if (/^(true|yes|on|1)$/i.test(raw)) return true;
-  if (/^(false|no|off|0)$/i.test(raw)) return false;
-  throw inputError(name, `expected true or false, got '${raw}'`);
-}
-
-function positiveNumber(src: InputSource, name: string, opts: { integer: boolean; min?: number; max?: number }): number | undefined {
-  const raw = src.input(name).trim();
-  if (raw === '') return undefined;
-  const re = opts.integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
-  const n = Number(raw);
-  if (!re.test(raw) || !Number.isFinite(n)) {
-    throw inputError(name, `expected ${opts.integer ? 'a whole number' : 'a number'}, got '${raw}'`);
-  }
-  const min = opts.min ?? 1;
-  if (n < min) throw inputError(name, `must be at least ${min}, got ${raw}`);
-  if (opts.max !== undefined && n > opts.max) throw inputError(name, `must be at most ${opts.max}, got ${raw}`);
-  return n;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses `90`, `90s`, `1.5m`, `2h`, `500ms`, or combinations like `1h30m`. A bare number is seconds. */
-export function parseDuration(raw: string): number | undefined {
-  const text = raw.trim().toLowerCase();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== text.length) return undefined;
-  return Math.round(total);
-}
-
-function durationInput(src: InputSource, name: string, dflt: string, minMs: number, maxMs: number): number {
-  const raw = src.input(name).trim() || dflt;
-  const ms = parseDuration(raw);
-  if (ms === undefined) throw inputError(name, `expected a duration like 90s, 30m or 1h, got '${raw}'`);
-  if (ms < minMs) throw inputError(name, `must be at least ${minMs / 1000}s, got '${raw}'`);
-  if (ms > maxMs) throw inputError(name, `must be at most ${maxMs / 3_600_000}h, got '${raw}'`);
-  return ms;
-}
-
-/** The api-url policy, checked once here: https (plain http for loopback hosts only), no credentials; drops query/fragment, default ports and trailing slashes. */
-export function normalizeApiUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw inputError('api-url', `'${raw}' is not a valid URL (expected e.g. ${DEFAULT_API_URL})`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw inputError('api-url', `unsupported scheme '${url.protocol}' (use https://)`);
-  }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw inputError(
-      'api-url',
-      `plain http:// is refused for '${url.hostname}': the API key would travel unencrypted. Use https:// (plain http is only accepted for loopback hosts: localhost, 127.0.0.0/8, ::1).`,
-    );
-  }
-  if (url.username || url.password) throw inputError('api-url', 'must not contain credentials; use the api-key or pat input');
-  url.search = '';
-  url.hash = '';
-  return url.toString().replace(/\/+$/, '');
-}
-
-function pick(src: InputSource, input: string, envName: string): string {
-  return src.input(input).trim() || (src.env[envName] ?? '').trim();
-}
-
 function isFile(p: string): boolean {
   try {
     return statSync(p).isFile();
@@ -172,60 +74,6 @@ function isDir(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-export interface Connection {
-  auth: Auth;
-  apiUrl: string;
-  namespace: string;
-}
-
-function noCredentialsError(): ActionError {
-  return inputError(
-    'api-key',
-    'no credentials: set api-key (or the TENSORLAKE_API_KEY environment variable), or pat with organization-id and project-id; store them as repository secrets',
-  );
-}
-
-/** The credentials the inputs (or their environment fallbacks) give, undefined when there are none. */
-function readAuth(src: InputSource): Auth | undefined {
-  const apiKey = pick(src, 'api-key', 'TENSORLAKE_API_KEY');
-  const pat = pick(src, 'pat', 'TENSORLAKE_PAT');
-  for (const [input, value] of [
-    ['api-key', apiKey],
-    ['pat', pat],
-  ] as const) {
-    if (value && /[\s\x00-\x1f]/.test(value))
-      throw inputError(input, 'contains whitespace or control characters (check the secret for a trailing newline)');
-    // a value this short could never be masked in logs without mangling ordinary text
-    if (value && value.length < MIN_SECRET_LENGTH)
-      throw inputError(input, `is too short to be a Tensorlake credential (${value.length} characters): check the secret it comes from`);
-  }
-  if (apiKey) return { kind: 'api-key', token: apiKey };
-  if (!pat) return undefined;
-  const organizationId = pick(src, 'organization-id', 'TENSORLAKE_ORGANIZATION_ID');
-  const projectId = pick(src, 'project-id', 'TENSORLAKE_PROJECT_ID');
-  if (!organizationId || !projectId) {
-    const missing = [!organizationId && 'organization-id', !projectId && 'project-id'].filter(Boolean).join(' and ');
-    throw inputError(
-      missing.split(' ')[0],
-      `Organization ID and project ID are required for sandbox image builds with PAT authentication: set ${missing} (or TENSORLAKE_ORGANIZATION_ID / TENSORLAKE_PROJECT_ID)`,
-    );
-  }
-  return { kind: 'pat', token: pat, organizationId, projectId };
-}
-
-function readEndpoint(src: InputSource): { apiUrl: string; namespace: string } {
-  const apiUrl = normalizeApiUrl(pick(src, 'api-url', 'TENSORLAKE_API_URL') || DEFAULT_API_URL);
-  const namespace = (src.env.INDEXIFY_NAMESPACE ?? '').trim() || 'default';
-  return { apiUrl, namespace };
-}
-
-/** Credentials and endpoint only: what the post step needs to delete a builder sandbox. */
-export function readConnection(src: InputSource): Connection {
-  const auth = readAuth(src);
-  if (!auth) throw noCredentialsError();
-  return { auth, ...readEndpoint(src) };
 }
 
 /**
@@ -365,10 +213,10 @@ export function readInputs(src: InputSource): ActionInputs {
     dockerCompat: boolInput(src, 'docker-compat', false),
     registryCredentials: boolInput(src, 'registry-credentials', true),
     wait: boolInput(src, 'wait', true),
-    admissionTimeoutMs: durationInput(src, 'admission-timeout', '30m', 1000, 24 * 3_600_000),
-    pollIntervalMs: durationInput(src, 'poll-interval', '3s', 100, 3_600_000),
-    buildTimeoutMs: durationInput(src, 'build-timeout', '60m', 1000, 24 * 3_600_000),
-    sandboxTimeoutMs: durationInput(src, 'sandbox-timeout', '2m', 1000, 3_600_000),
+    admissionTimeoutMs: durationInput(src, 'admission-timeout', { dflt: '30m', minMs: 1000, maxMs: 24 * 3_600_000 }),
+    pollIntervalMs: durationInput(src, 'poll-interval', { dflt: '3s', minMs: 100, maxMs: 3_600_000 }),
+    buildTimeoutMs: durationInput(src, 'build-timeout', { dflt: '60m', minMs: 1000, maxMs: 24 * 3_600_000 }),
+    sandboxTimeoutMs: durationInput(src, 'sandbox-timeout', { dflt: '2m', minMs: 1000, maxMs: 3_600_000 }),
     summary: boolInput(src, 'summary', true),
     annotations: boolInput(src, 'annotations', true),
     secrets,

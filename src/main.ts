@@ -7,7 +7,8 @@
 import { planErrorLine } from './dockerfile/plan.js';
 import * as actionsCore from '@actions/core';
 import { formatError, toActionError } from './errors.js';
-import { readInputs, readOrchestration, type ActionInputs, type DryRun, type InputSource, type OrchestrationInputs } from './inputs.js';
+import type { InputSource } from './input-readers.js';
+import { readInputs, readOrchestration, type ActionInputs, type DryRun, type OrchestrationInputs } from './inputs.js';
 import { readRunContext, type RunContext } from './feedback/run-context.js';
 import { PrFeedback } from './feedback/feedback.js';
 import { defaultNameForDockerfile, defaultNameForImport } from './dockerfile/naming.js';

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readInputs, parseDuration, normalizeApiUrl, readConnection, type InputSource } from '../../src/inputs.js';
+import { normalizeApiUrl, readConnection } from '../../src/connection.js';
+import { parseDuration, type InputSource } from '../../src/input-readers.js';
+import { readInputs } from '../../src/inputs.js';
 import { ActionError } from '../../src/errors.js';
 
 const ws = mkdtempSync(join(tmpdir(), 'inputs-'));

@@ -8,7 +8,8 @@
  */
 import { parseDocument } from 'yaml';
 import { ActionError, toActionError } from '../errors.js';
-import { inputError, readInputs, type ActionInputs, type InputSource } from '../inputs.js';
+import { inputError, type InputSource } from '../input-readers.js';
+import { readInputs, type ActionInputs } from '../inputs.js';
 import { planDockerfile, planImport, type BuildPlan } from '../dockerfile/plan.js';
 import { readDockerfile } from '../pipeline/plan-phase.js';
 import { loadDockerignore } from '../context/dockerignore.js';

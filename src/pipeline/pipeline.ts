@@ -16,7 +16,7 @@ import { LifecycleApi } from '../platform/lifecycle-api.js';
 import type { SandboxProxy } from '../platform/proxy.js';
 import type { HttpTransport } from '../platform/transport.js';
 import type { PreparedBuild, Template } from '../platform/types.js';
-import type { Auth } from '../inputs.js';
+import type { Auth } from '../connection.js';
 import { PHASE_TITLES, type Phase } from './events.js';
 import type { BuildResult, ContextSummary } from './result.js';
 import { resolveReferences } from './references.js';

@@ -6,7 +6,8 @@
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { ActionError } from '../errors.js';
-import type { ActionInputs, Auth } from '../inputs.js';
+import type { Auth } from '../connection.js';
+import type { ActionInputs } from '../inputs.js';
 import type { RetryPolicy } from '../platform/retry.js';
 import type { Sleep } from '../signals.js';
 import type { BuildEvents } from './events.js';

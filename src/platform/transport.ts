@@ -47,7 +47,7 @@ import type { RequestHandler } from '@actions/http-client/lib/interfaces';
 import { ActionError, cancelledError } from '../errors.js';
 import { formatDuration } from '../format.js';
 import { anySignal } from '../signals.js';
-import type { Auth } from '../inputs.js';
+import type { Auth } from '../connection.js';
 import type { Log } from '../log.js';
 import type { SecretRegistry } from '../secrets.js';
 import { USER_AGENT as DEFAULT_USER_AGENT } from '../version.js';

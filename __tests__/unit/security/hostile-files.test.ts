@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readInputs, type InputSource } from '../../../src/inputs.js';
+import type { InputSource } from '../../../src/input-readers.js';
+import { readInputs } from '../../../src/inputs.js';
 import { planDockerfile } from '../../../src/dockerfile/plan.js';
 import { ActionError } from '../../../src/errors.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { registerBodySecrets, registerTextSecrets } from '../../../src/platform/url-secrets.js';
 import { statusError } from '../../../src/platform/http-errors.js';
-import { readConnection } from '../../../src/inputs.js';
+import { readConnection } from '../../../src/connection.js';
 import { ActionError } from '../../../src/errors.js';
 
 const KEY = 'tl_apikey_Q7/x"b+Zr9Kd2';

@@ -49129,8 +49129,8 @@ async function archiveBuildContext(s, plan, onArchived) {
         onArchived(packed.context);
     return packed ?? {};
 }
-/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
-async function packageBuild(s, plan, credentials, onArchived) {
+/** The Package phase in the foreground (a plan-only run). */
+async function packageBuild(s, { plan, credentials, onArchived }) {
     return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
 }
 
@@ -49167,8 +49167,8 @@ function heldSession(s, held, signal) {
     };
     return { ...s, events, signal };
 }
-/** Starts archiving the context; `credentials` were read before the first request and come back with the archive. */
-function startBackgroundPackaging(s, plan, credentials, onArchived) {
+/** Starts archiving the context. */
+function startBackgroundPackaging(s, { plan, credentials, onArchived }) {
     const held = [];
     const abandoned = new AbortController();
     const signal = s.signal ? AbortSignal.any([s.signal, abandoned.signal]) : abandoned.signal;
@@ -49443,15 +49443,15 @@ async function runBuild(req, deps) {
         result.baseImage = plan.baseImage;
         result.additionalRefs = plan.additionalRefs;
         result.warnings = plan.warnings;
-        const onArchived = (c) => (result.context = c);
+        const packaging = { plan, credentials, onArchived: (c) => (result.context = c) };
         if (req.dryRun) {
-            packaged = await phase('package', () => packageBuild(s, plan, credentials, onArchived));
+            packaged = await phase('package', () => packageBuild(s, packaging));
             result.status = 'planned';
             events.status(`Plan only: ${plan.name} is ready to build; nothing was sent to the platform.`);
             return result;
         }
         // packaging runs while the platform prepares and the sandbox starts; Upload collects it
-        const packing = (background = startBackgroundPackaging(s, plan, credentials, onArchived));
+        const packing = (background = startBackgroundPackaging(s, packaging));
         const auth = requireAuth(req);
         const { transport, platform, lifecycle } = connect(auth);
         // Prepare: scope, template lookups (§3), prepare (§4), sizes (§4.3).

@@ -13,10 +13,8 @@
  * or was cancelled elsewhere) is aborted, and its archive removed once it settles.
  */
 import { formatDuration } from '../format.js';
-import type { BuildPlan } from '../dockerfile/plan.js';
 import type { BuildEvents, TransferProgress } from './events.js';
-import { archiveBuildContext, type PackagedBuild, type RegistryCredentials } from './package-phase.js';
-import type { ContextSummary } from './result.js';
+import { archiveBuildContext, type PackagedBuild, type PackageRequest } from './package-phase.js';
 import type { BuildSession } from './session.js';
 
 type HeldEvent = { kind: 'status' | 'warning'; message: string } | { kind: 'progress'; progress: TransferProgress };
@@ -49,13 +47,8 @@ function heldSession(s: BuildSession, held: HeldEvent[], signal: AbortSignal): B
   return { ...s, events, signal };
 }
 
-/** Starts archiving the context; `credentials` were read before the first request and come back with the archive. */
-export function startBackgroundPackaging(
-  s: BuildSession,
-  plan: BuildPlan,
-  credentials: RegistryCredentials,
-  onArchived: (c: ContextSummary) => void,
-): BackgroundPackaging {
+/** Starts archiving the context. */
+export function startBackgroundPackaging(s: BuildSession, { plan, credentials, onArchived }: PackageRequest): BackgroundPackaging {
   const held: HeldEvent[] = [];
   const abandoned = new AbortController();
   const signal = s.signal ? AbortSignal.any([s.signal, abandoned.signal]) : abandoned.signal;

@@ -94,12 +94,16 @@ export async function archiveBuildContext(
   return packed ?? {};
 }
 
-/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
-export async function packageBuild(
-  s: BuildSession,
-  plan: BuildPlan,
-  credentials: RegistryCredentials,
-  onArchived: (c: ContextSummary) => void,
-): Promise<PackagedBuild> {
+/** What the Package phase packages: the plan's context, with the registry credentials read while planning. */
+export interface PackageRequest {
+  plan: BuildPlan;
+  /** read before the first request (their secrets are masked by then); they come back with the archive */
+  credentials: RegistryCredentials;
+  /** gets the archive's summary as soon as it exists */
+  onArchived: (c: ContextSummary) => void;
+}
+
+/** The Package phase in the foreground (a plan-only run). */
+export async function packageBuild(s: BuildSession, { plan, credentials, onArchived }: PackageRequest): Promise<PackagedBuild> {
   return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
 }

@@ -123,15 +123,15 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     result.baseImage = plan.baseImage;
     result.additionalRefs = plan.additionalRefs;
     result.warnings = plan.warnings;
-    const onArchived = (c: ContextSummary) => (result.context = c);
+    const packaging = { plan, credentials, onArchived: (c: ContextSummary) => (result.context = c) };
     if (req.dryRun) {
-      packaged = await phase('package', () => packageBuild(s, plan, credentials, onArchived));
+      packaged = await phase('package', () => packageBuild(s, packaging));
       result.status = 'planned';
       events.status(`Plan only: ${plan.name} is ready to build; nothing was sent to the platform.`);
       return result;
     }
     // packaging runs while the platform prepares and the sandbox starts; Upload collects it
-    const packing = (background = startBackgroundPackaging(s, plan, credentials, onArchived));
+    const packing = (background = startBackgroundPackaging(s, packaging));
     const auth = requireAuth(req);
     const { transport, platform, lifecycle } = connect(auth);
 

@@ -58,7 +58,11 @@ test('what packaging reports while other phases run is held, then replayed where
   const { dir, out, plan } = await project({ Dockerfile: 'FROM scratch\n', 'a.txt': 'a' });
   try {
     const { events, seen } = recorder();
-    const bg = startBackgroundPackaging(session(events, out), plan, { registries: ['ghcr.io'], dockerConfigJson: '{}' }, () => undefined);
+    const bg = startBackgroundPackaging(session(events, out), {
+      plan,
+      credentials: { registries: ['ghcr.io'], dockerConfigJson: '{}' },
+      onArchived: () => undefined,
+    });
     // let it finish without collecting: nothing reaches the events yet
     await new Promise((r) => setTimeout(r, 200));
     expect(seen).toStrictEqual([]);
@@ -86,7 +90,11 @@ test('a failure is visible before collecting, and collecting throws it after rep
   const { dir, plan } = await project({ Dockerfile: 'FROM scratch\n' });
   try {
     const { events, seen } = recorder();
-    const bg = startBackgroundPackaging(session(events, path.join(dir, 'missing')), plan, { registries: [] }, () => undefined);
+    const bg = startBackgroundPackaging(session(events, path.join(dir, 'missing')), {
+      plan,
+      credentials: { registries: [] },
+      onArchived: () => undefined,
+    });
     for (let i = 0; i < 100 && bg.failure() === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     assert.match(String((bg.failure() as Error).message), /Cannot create the build context archive in/);
     await assert.rejects(bg.collect(events), /Cannot create the build context archive/);
@@ -103,11 +111,11 @@ test('abandoning stops packaging and leaves no archive behind', async () => {
   const { dir, out, plan } = await project(files);
   try {
     const { events } = recorder();
-    const bg = startBackgroundPackaging(session(events, out), plan, { registries: [] }, () => undefined);
+    const bg = startBackgroundPackaging(session(events, out), { plan, credentials: { registries: [] }, onArchived: () => undefined });
     await bg.abandon();
     expect(await fsp.readdir(out)).toStrictEqual([]);
     // abandoning one that already finished removes its archive too
-    const done = startBackgroundPackaging(session(events, out), plan, { registries: [] }, () => undefined);
+    const done = startBackgroundPackaging(session(events, out), { plan, credentials: { registries: [] }, onArchived: () => undefined });
     await new Promise((r) => setTimeout(r, 300));
     await done.abandon();
     expect(await fsp.readdir(out)).toStrictEqual([]);

@@ -42739,14 +42739,14 @@ function abortableSleep(ms, signal) {
     });
 }
 /** SIGINT/SIGTERM abort the returned signal (once, telling `onCancel` first); dispose() stops listening. */
-function cancelOnSignals(signals, core, what, onCancel) {
+function cancelOnSignals({ signals, log, what, onCancel }) {
     const controller = new AbortController();
     let signalled;
     const onSignal = (sig) => {
         if (signalled)
             return;
         signalled = sig;
-        core.info(`Received ${sig}: cancelling ${what}...`);
+        log.info(`Received ${sig}: cancelling ${what}...`);
         onCancel?.();
         controller.abort();
     };
@@ -49953,7 +49953,8 @@ async function runImages(plan, deps) {
 
 
 
-async function runImagesStep(core, entries, o, ctx) {
+async function runImagesStep(core, ctx) {
+    const { entries, orchestration: o } = ctx;
     const redact = (s) => ctx.secrets.redact(s);
     const many = o.images !== '';
     const shared = many ? new SharedConsole(core) : undefined;
@@ -49979,7 +49980,12 @@ async function runImagesStep(core, entries, o, ctx) {
         core.info(redact(`Building ${entries.length} images (at most ${o.maxParallel} at once${o.failFast ? ', fail-fast' : ''}${o.skipUnchanged ? ', skip-unchanged' : ''}${o.dryRun ? ', dry run' : ''}): ` +
             entries.map((e) => `${e.name}${e.deps.length ? ` (after ${e.deps.join(', ')})` : ''}`).join(', ')));
     }
-    const cancel = cancelOnSignals(ctx.signals, core, `the builds and deleting their builder sandboxes`, () => ctx.feedback.cancelled());
+    const cancel = cancelOnSignals({
+        signals: ctx.signals,
+        log: core,
+        what: 'the builds and deleting their builder sandboxes',
+        onCancel: () => ctx.feedback.cancelled(),
+    });
     try {
         ctx.feedback.pr.begin(entries.map((e) => e.name));
         return await buildAll();
@@ -50183,13 +50189,18 @@ async function run() {
         userAgent: USER_AGENT,
     }, signal));
     if (entries) {
-        await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, feedback });
+        await runImagesStep(core, { entries, orchestration, env, signals, writeSummary, secrets, feedback });
         return undefined;
     }
     const postState = new PostStateWriter((key, value) => core.saveState(key, value));
     const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
     const image = imageNameOf(inputs);
-    const cancel = cancelOnSignals(signals, core, 'the build and deleting the builder sandbox', () => feedback.cancelled());
+    const cancel = cancelOnSignals({
+        signals,
+        log: core,
+        what: 'the build and deleting the builder sandbox',
+        onCancel: () => feedback.cancelled(),
+    });
     try {
         feedback.pr.begin([image]);
         const started = Date.now();

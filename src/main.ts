@@ -91,14 +91,19 @@ export async function run(): Promise<BuildResult | undefined> {
       ),
   );
   if (entries) {
-    await runImagesStep(core, entries, orchestration, { env, signals, writeSummary, secrets, feedback });
+    await runImagesStep(core, { entries, orchestration, env, signals, writeSummary, secrets, feedback });
     return undefined;
   }
 
   const postState = new PostStateWriter((key, value) => core.saveState(key, value));
   const reporter = new GitHubReporter(core, { annotations: inputs.annotations, redact, postState });
   const image = imageNameOf(inputs);
-  const cancel = cancelOnSignals(signals, core, 'the build and deleting the builder sandbox', () => feedback.cancelled());
+  const cancel = cancelOnSignals({
+    signals,
+    log: core,
+    what: 'the build and deleting the builder sandbox',
+    onCancel: () => feedback.cancelled(),
+  });
   try {
     feedback.pr.begin([image]);
     const started = Date.now();

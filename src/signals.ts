@@ -33,19 +33,25 @@ export interface SignalCancel {
   dispose(): void;
 }
 
+export interface SignalCancelling {
+  /** where SIGINT/SIGTERM come from: the process */
+  signals: Pick<NodeJS.Process, 'on' | 'off'>;
+  /** where the "Received SIGINT: cancelling …" line goes */
+  log: { info(m: string): void };
+  /** what is cancelled, for that line (`the build and deleting the builder sandbox`) */
+  what: string;
+  /** told first, once */
+  onCancel?: () => void;
+}
+
 /** SIGINT/SIGTERM abort the returned signal (once, telling `onCancel` first); dispose() stops listening. */
-export function cancelOnSignals(
-  signals: Pick<NodeJS.Process, 'on' | 'off'>,
-  core: { info(m: string): void },
-  what: string,
-  onCancel?: () => void,
-): SignalCancel {
+export function cancelOnSignals({ signals, log, what, onCancel }: SignalCancelling): SignalCancel {
   const controller = new AbortController();
   let signalled: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalled) return;
     signalled = sig;
-    core.info(`Received ${sig}: cancelling ${what}...`);
+    log.info(`Received ${sig}: cancelling ${what}...`);
     onCancel?.();
     controller.abort();
   };

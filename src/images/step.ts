@@ -20,7 +20,9 @@ import { SharedConsole } from './console.js';
 import type { ImageEntry } from './entries.js';
 import { runImages, type ImageOutcome } from './orchestrator.js';
 
-export interface ImagesStepContext {
+export interface ImagesStep {
+  entries: ImageEntry[];
+  orchestration: OrchestrationInputs;
   env: Record<string, string | undefined>;
   signals: Pick<NodeJS.Process, 'on' | 'off'>;
   writeSummary: (markdown: string) => Promise<void>;
@@ -28,12 +30,8 @@ export interface ImagesStepContext {
   feedback: FeedbackWindow;
 }
 
-export async function runImagesStep(
-  core: CorePort,
-  entries: ImageEntry[],
-  o: OrchestrationInputs,
-  ctx: ImagesStepContext,
-): Promise<ImageOutcome[]> {
+export async function runImagesStep(core: CorePort, ctx: ImagesStep): Promise<ImageOutcome[]> {
+  const { entries, orchestration: o } = ctx;
   const redact = (s: string) => ctx.secrets.redact(s);
   const many = o.images !== '';
   const shared = many ? new SharedConsole(core) : undefined;
@@ -63,7 +61,12 @@ export async function runImagesStep(
       ),
     );
   }
-  const cancel = cancelOnSignals(ctx.signals, core, `the builds and deleting their builder sandboxes`, () => ctx.feedback.cancelled());
+  const cancel = cancelOnSignals({
+    signals: ctx.signals,
+    log: core,
+    what: 'the builds and deleting their builder sandboxes',
+    onCancel: () => ctx.feedback.cancelled(),
+  });
   try {
     ctx.feedback.pr.begin(entries.map((e) => e.name));
     return await buildAll();

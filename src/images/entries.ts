@@ -6,7 +6,6 @@
  * graph (an entry whose FROM or COPY --from names another entry's image is built after it; a cycle
  * is an input error naming it). Errors name the entry. No network.
  */
-import { parseDocument } from 'yaml';
 import { ActionError, toActionError } from '../errors.js';
 import { inputError, type InputSource } from '../input-readers.js';
 import { readInputs, type ActionInputs } from '../inputs.js';
@@ -89,8 +88,12 @@ export function didYouMean(key: string, known: readonly string[]): string | unde
   return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
 }
 
-/** The YAML text → one string map per entry (scalars only). */
-export function parseImagesYaml(text: string): Record<string, string>[] {
+/**
+ * The YAML text → one string map per entry (scalars only). The YAML parser is loaded here, not at
+ * start-up: only a step with an `images` list needs it (it is a sixth of the bundle).
+ */
+export async function parseImagesYaml(text: string): Promise<Record<string, string>[]> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
@@ -195,7 +198,7 @@ export async function readImageEntries(src: InputSource, yamlText: string): Prom
       );
     }
   }
-  const raws = parseImagesYaml(yamlText);
+  const raws = await parseImagesYaml(yamlText);
   const entries: ImageEntry[] = [];
   for (let i = 0; i < raws.length; i++) entries.push(await readEntry(src, i + 1, raws[i]));
 

@@ -98,20 +98,20 @@ test('two images of one step share the post state: their saved sandbox lists are
   );
 });
 
-test('images YAML: scalars only, known keys only, with a did-you-mean', () => {
-  assert.deepEqual(parseImagesYaml('- dockerfile: a/Dockerfile\n  disk-mb: 2048\n  streaming: true\n'), [
+test('images YAML: scalars only, known keys only, with a did-you-mean', async () => {
+  assert.deepEqual(await parseImagesYaml('- dockerfile: a/Dockerfile\n  disk-mb: 2048\n  streaming: true\n'), [
     { dockerfile: 'a/Dockerfile', 'disk-mb': '2048', streaming: 'true' },
   ]);
-  assert.throws(() => parseImagesYaml('dockerfile: a'), /Input 'images': expected a YAML list/);
-  assert.throws(() => parseImagesYaml('[]'), /the list is empty/);
-  assert.throws(() => parseImagesYaml('- a/Dockerfile'), /entry 1: expected a mapping of inputs/);
-  assert.throws(() => parseImagesYaml('- dockerfile: [a]'), /entry 1: 'dockerfile' must be a single value/);
-  assert.throws(() => parseImagesYaml('- dockerfile: a\n  dockerfile: b\n'), /not valid YAML/);
-  assert.throws(
-    () => parseImagesYaml('- dockerfile: a\n  memory: 1\n'),
+  await assert.rejects(parseImagesYaml('dockerfile: a'), /Input 'images': expected a YAML list/);
+  await assert.rejects(parseImagesYaml('[]'), /the list is empty/);
+  await assert.rejects(parseImagesYaml('- a/Dockerfile'), /entry 1: expected a mapping of inputs/);
+  await assert.rejects(parseImagesYaml('- dockerfile: [a]'), /entry 1: 'dockerfile' must be a single value/);
+  await assert.rejects(parseImagesYaml('- dockerfile: a\n  dockerfile: b\n'), /not valid YAML/);
+  await assert.rejects(
+    parseImagesYaml('- dockerfile: a\n  memory: 1\n'),
     /entry 1 \(a\): unknown key 'memory' \(did you mean 'memory-mb'\?\)/,
   );
-  assert.throws(() => parseImagesYaml('- dockerfile: a\n  api-key: x\n'), /'api-key' is a step input/);
+  await assert.rejects(parseImagesYaml('- dockerfile: a\n  api-key: x\n'), /'api-key' is a step input/);
   assert.equal(didYouMean('builder_disk_mb', ENTRY_KEYS), 'builder-disk-mb');
   assert.equal(didYouMean('colour', ENTRY_KEYS), undefined);
 });

@@ -139,36 +139,74 @@ function octal(val: number, n: number): string {
   return s.length > n ? `${SEVENS.slice(0, n)} ` : `${'0'.repeat(n - s.length)}${s} `;
 }
 
-/** One ustar header block, or null when the entry needs a pax record (non-ASCII or long name, long link target). */
-function ustarHeader(name: string, mode: number, size: number, typeflag: string, linkname: string | undefined): Buffer | null {
-  if (Buffer.byteLength(name) !== name.length) return null;
+/** The checksum of HEADER_TEMPLATE with its checksum field read as spaces: every header starts from it. */
+const TEMPLATE_SUM = (() => {
+  let sum = 8 * 32;
+  for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += HEADER_TEMPLATE[i];
+  return sum;
+})();
+
+function sumOf(b: Buffer, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += b[i];
+  return sum;
+}
+
+/**
+ * Writes one ustar header block into `b` at `at` (512 zero bytes there), or returns false (and
+ * writes nothing) when the entry needs a pax record: a non-ASCII or long name, a long link target.
+ * The checksum adds the template's sum to the bytes written, instead of summing 512 bytes.
+ */
+function writeUstarHeader(
+  b: Buffer,
+  at: number,
+  name: string,
+  mode: number,
+  size: number,
+  typeflag: string,
+  linkname: string | undefined,
+): boolean {
+  if (Buffer.byteLength(name) !== name.length) return false;
   let prefix = '';
   while (name.length > 100) {
     const i = name.indexOf('/');
-    if (i === -1) return null;
+    if (i === -1) return false;
     prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
     name = name.slice(i + 1);
   }
-  if (name.length > 100 || prefix.length > 155) return null;
-  if (linkname && Buffer.byteLength(linkname) > 100) return null;
-  const b = Buffer.from(HEADER_TEMPLATE);
-  b.write(name, 0, 'latin1');
-  b.write(octal(mode & 0o7777, 6), 100, 'latin1');
+  if (name.length > 100 || prefix.length > 155) return false;
+  const linkBytes = linkname ? Buffer.byteLength(linkname) : 0;
+  if (linkBytes > 100) return false;
+  HEADER_TEMPLATE.copy(b, at);
+  b.write(name, at, 'latin1');
+  b.write(octal(mode & 0o7777, 6), at + 100, 'latin1');
   if (size.toString(8).length > 11) {
-    b[124] = 0x80;
+    b[at + 124] = 0x80;
     let num = size;
     for (let i = 11; i > 0; i--) {
-      b[124 + i] = num & 0xff;
+      b[at + 124 + i] = num & 0xff;
       num = Math.floor(num / 0x100);
     }
-  } else b.write(octal(size, 11), 124, 'latin1');
-  b.write(typeflag, 156, 'latin1');
-  if (linkname) b.write(linkname, 157, 'utf8');
-  if (prefix) b.write(prefix, 345, 'latin1');
-  let sum = 8 * 32;
-  for (let i = 0; i < 148; i++) sum += b[i];
-  for (let i = 156; i < 512; i++) sum += b[i];
-  b.write(octal(sum, 6), 148, 'latin1');
+  } else b.write(octal(size, 11), at + 124, 'latin1');
+  b.write(typeflag, at + 156, 'latin1');
+  if (linkname) b.write(linkname, at + 157, 'utf8');
+  if (prefix) b.write(prefix, at + 345, 'latin1');
+  const sum =
+    TEMPLATE_SUM +
+    sumOf(b, at, at + name.length) +
+    sumOf(b, at + 100, at + 108) +
+    sumOf(b, at + 124, at + 136) +
+    b[at + 156] +
+    sumOf(b, at + 157, at + 157 + linkBytes) +
+    sumOf(b, at + 345, at + 345 + prefix.length);
+  b.write(octal(sum, 6), at + 148, 'latin1');
+  return true;
+}
+
+/** One ustar header block (a new buffer); for the pax headers, which are rare. */
+function ustarHeader(name: string, mode: number, size: number, typeflag: string, linkname: string | undefined): Buffer {
+  const b = Buffer.alloc(512);
+  if (!writeUstarHeader(b, 0, name, mode, size, typeflag, linkname)) throw new Error(`internal error: no ustar header for ${name}`);
   return b;
 }
 
@@ -180,22 +218,26 @@ function paxRecord(key: string, value: string): string {
   return `${len + digits}${str}`;
 }
 
-/** The header blocks of an entry (a pax header, its records padded, then the entry header when needed). */
-function entryHeader(e: ScannedEntry): Buffer[] {
-  const name = e.type === 'dir' ? `${e.path}/` : e.path;
-  const typeflag = e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0';
-  const size = e.type === 'file' ? e.size : 0;
-  const link = e.type === 'symlink' ? e.linkTarget || undefined : undefined;
-  const plain = ustarHeader(name, e.mode, size, typeflag, link);
-  if (plain) return [plain];
+function headerFields(e: ScannedEntry): { name: string; typeflag: string; size: number; link: string | undefined } {
+  return {
+    name: e.type === 'dir' ? `${e.path}/` : e.path,
+    typeflag: e.type === 'dir' ? '5' : e.type === 'symlink' ? '2' : '0',
+    size: e.type === 'file' ? e.size : 0,
+    link: e.type === 'symlink' ? e.linkTarget || undefined : undefined,
+  };
+}
+
+/** The pax form of an entry's header: a pax header, its records padded, then the entry header. */
+function paxEntryHeader(e: ScannedEntry): Buffer[] {
+  const { name, typeflag, size, link } = headerFields(e);
   const records = Buffer.from(paxRecord('path', name) + (link ? paxRecord('linkpath', link) : ''));
   const paxLink = link ? 'PaxHeader' : undefined;
   const pad = (512 - (records.length % 512)) % 512;
   return [
-    ustarHeader('PaxHeader', e.mode, records.length, 'x', paxLink)!,
+    ustarHeader('PaxHeader', e.mode, records.length, 'x', paxLink),
     records,
     Buffer.alloc(pad),
-    ustarHeader('PaxHeader', e.mode, size, typeflag, paxLink)!,
+    ustarHeader('PaxHeader', e.mode, size, typeflag, paxLink),
   ];
 }
 
@@ -376,6 +418,15 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
       if (used === block.length) flush();
     }
   };
+  /** An entry's header: in place in the block (the usual case), or its pax form through put(). */
+  const header = (e: ScannedEntry): void => {
+    const { name, typeflag, size, link } = headerFields(e);
+    // `used` is 512-aligned here and a full block is flushed at once, so 512 bytes are free
+    if (writeUstarHeader(block, used, name, e.mode, size, typeflag, link)) {
+      used += 512;
+      if (used === block.length) flush();
+    } else for (const h of paxEntryHeader(e)) put(h);
+  };
   /** Zero padding to the next 512-byte boundary (blocks start zeroed and are 512-aligned). */
   const pad512 = (): void => {
     used += (512 - (used % 512)) % 512;
@@ -383,7 +434,8 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   };
 
   const openChecked = (e: ScannedEntry): number => {
-    const abs = path.join(scan.realRoot, e.path);
+    // realRoot is absolute and never the filesystem root; e.path is relative and normalised
+    const abs = `${scan.realRoot}/${e.path}`;
     let fd: number;
     try {
       fd = archiveTestHooks.openFile(abs, OPEN_FLAGS);
@@ -418,7 +470,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   const addFile = async (e: ScannedEntry): Promise<void> => {
     const fd = openChecked(e);
     try {
-      for (const h of entryHeader(e)) put(h);
+      header(e);
       if (block.length - used > e.size) {
         // fits the current block with a byte to spare: one read
         const n = readFull(fd, block, used, e.size + 1, 0);
@@ -459,7 +511,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     for (const e of entries) {
       checkAbort();
       if (e.type === 'file') await addFile(e);
-      else for (const h of entryHeader(e)) put(h);
+      else header(e);
       if (jobs.length >= IN_FLIGHT || performance.now() - sliceStart >= YIELD_MS) await pump();
     }
     checkAbort();

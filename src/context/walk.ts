@@ -31,6 +31,7 @@
  * Over 350 lines on purpose: the walk and its safety checks (entry kinds, inode identity, names)
  * must be read together to see that no path escapes the context.
  */
+import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -79,6 +80,7 @@ export const OWN_ARCHIVE_RE = /^tensorlake-build-context-.*\.tar\.gz$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeUtf8(buf: Buffer): string | null {
+  if (isAscii(buf)) return buf.toString('latin1'); // most names: no decoder needed
   try {
     return utf8.decode(buf);
   } catch {

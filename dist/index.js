@@ -36021,8 +36021,8 @@ function sortByPath(items) {
     return keyed.map((k) => k.e);
 }
 /** The public planning view (no archive, no network). */
-async function scanContext(contextDir, opts = {}) {
-    const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: external_node_os_namespaceObject.tmpdir() });
+async function walk_scanContext(contextDir, opts = {}) {
+    const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: os.tmpdir() });
     return {
         entries: r.entries.map((e) => ({ path: e.path, type: e.type, size: e.size })),
         skipped: r.skipped,
@@ -36317,7 +36317,10 @@ async function createContextArchive(contextDir, opts = {}) {
         throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: 'internal' });
     }
     const tmpDir = external_node_path_namespaceObject.resolve(opts.tmpDir ?? external_node_os_namespaceObject.tmpdir());
-    const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
+    if (opts.walk && opts.walk.root !== external_node_path_namespaceObject.resolve(contextDir)) {
+        throw new ActionError(`internal error: the walk given is of ${opts.walk.root}, not of ${contextDir}`, { kind: 'internal' });
+    }
+    const scan = opts.walk ?? (await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal }));
     if (signal?.aborted)
         throw archivingCancelled(signal);
     const outPath = external_node_path_namespaceObject.join(tmpDir, `tensorlake-build-context-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.tar.gz`);
@@ -37161,6 +37164,8 @@ function shortDigest(d) {
 
 
 
+
+
 /** Reads at most MAX_DOCKERFILE_BYTES + 1 bytes, so a huge file is refused without reading it all. */
 async function readDockerfile(path, display) {
     const fh = await (0,external_node_fs_promises_namespaceObject.open)(path, 'r').catch((e) => {
@@ -37214,15 +37219,19 @@ async function planBuild(req, events) {
     return plan;
 }
 /**
- * Measures the build context as it will be uploaded (`.dockerignore` applied) before any builder
- * sandbox exists: its size and largest files and directories, with a warning above
- * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects fails here, before any network call,
- * naming its line. Import builds have no context.
+ * Walks the build context as it will be uploaded (`.dockerignore` applied) before any builder
+ * sandbox exists and measures it: its size and largest files and directories, with a warning above
+ * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects, a name that is not UTF-8 or an
+ * unlistable directory fails here, before any network call. The archive is made from this walk
+ * (it checks that every file it opens is still the one walked), so the context is walked once.
+ * `tmpDir` is where the archive will be written (its own archives there are left out). Import
+ * builds have no context.
  */
-async function measureBuildContext(req, events) {
+async function measureBuildContext(req, events, tmpDir) {
     if (req.source.kind !== 'dockerfile')
         return undefined;
-    const f = await measureContext(req.source.context, req.source.dockerfile);
+    const walk = await scanContextInternal(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? external_node_os_namespaceObject.tmpdir() });
+    const f = footprintOf(walk.entries);
     events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
     if (f.largestDirectories.length)
         events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);
@@ -37232,7 +37241,7 @@ async function measureBuildContext(req, events) {
         events.warning(`The build context is ${formatBytes(f.totalBytes)}, more than ${formatBytes(LARGE_CONTEXT_BYTES)}: every build uploads all of it. ` +
             `Largest: ${describeEntries(largestEntries(f))}. Add what the build does not need to .dockerignore, or point the context input at a smaller directory.`);
     }
-    return f;
+    return { footprint: f, walk };
 }
 
 ;// CONCATENATED MODULE: ./src/images/graph.ts
@@ -40547,14 +40556,19 @@ async function loadRegistryCredentials(env, secrets) {
 
 
 
-async function archiveContext(s, contextDir) {
+
+/** Where the archive is written: the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir. */
+function archiveDir(s) {
+    return s.deps.env.RUNNER_TEMP || external_node_os_namespaceObject.tmpdir();
+}
+async function archiveContext(s, contextDir, walk) {
     const { events, now } = s;
     events.status(`Creating build context archive from ${contextDir}`);
     const a0 = now();
     const archive = await createContextArchive(contextDir, {
         dockerfilePath: s.req.source.kind === 'dockerfile' ? s.req.source.dockerfile : undefined,
-        // the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir
-        tmpDir: s.deps.env.RUNNER_TEMP || undefined,
+        tmpDir: archiveDir(s),
+        walk,
         signal: s.signal,
         onProgress: (p) => {
             const rate = (p.bytes * 1000) / Math.max(1, now() - a0);
@@ -40603,16 +40617,17 @@ async function registryCredentials(s) {
     }
     return { dockerConfigJson: creds.dockerConfigJson, registries: creds.registries };
 }
-/** The context archive of a Dockerfile build (none for an import). `onArchived` gets its summary as soon as it exists (the result shows it even if a later step fails). */
-async function archiveBuildContext(s, plan, onArchived) {
-    const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir) : undefined;
+/** The context archive of a Dockerfile build (none for an import). */
+async function archiveBuildContext(s, input) {
+    const { plan, walk, onArchived } = input;
+    const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir, walk) : undefined;
     if (packed)
         onArchived(packed.context);
     return packed ?? {};
 }
-/** The Package phase in the foreground (a plan-only run). */
-async function packageBuild(s, { plan, credentials, onArchived }) {
-    return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
+/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
+async function packageBuild(s, input) {
+    return { ...(await archiveBuildContext(s, input)), ...input.credentials };
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/background-package.ts
@@ -40648,17 +40663,17 @@ function heldSession(s, held, signal) {
     };
     return { ...s, events, signal };
 }
-/** Starts archiving the context. */
-function startBackgroundPackaging(s, { plan, credentials, onArchived }) {
+/** Starts archiving the context; the credentials read while planning come back with the archive. */
+function startBackgroundPackaging(s, input) {
     const held = [];
     const abandoned = new AbortController();
     const signal = s.signal ? AbortSignal.any([s.signal, abandoned.signal]) : abandoned.signal;
     const started = s.now();
     let failed;
     let finishedAt;
-    const work = archiveBuildContext(heldSession(s, held, signal), plan, onArchived).then((p) => {
+    const work = archiveBuildContext(heldSession(s, held, signal), input).then((p) => {
         finishedAt = s.now();
-        return { ...p, ...credentials };
+        return { ...p, ...input.credentials };
     }, (e) => {
         failed = { error: e };
         throw e;
@@ -40913,18 +40928,19 @@ async function runBuild(req, deps) {
     let background;
     try {
         // Plan and Package: local, no network.
-        const { planned: plan, credentials } = await phase('plan', async () => {
+        const { planned: plan, credentials, walk, } = await phase('plan', async () => {
             const planned = await planBuild(req, events);
             // the context's size and largest entries, before any builder sandbox exists
-            result.contextFootprint = await measureBuildContext(req, events);
+            const measured = await measureBuildContext(req, events, archiveDir(s));
+            result.contextFootprint = measured?.footprint;
             // read now: their secrets are masked before any text from the platform is shown
-            return { planned, credentials: await registryCredentials(s) };
+            return { planned, credentials: await registryCredentials(s), walk: measured?.walk };
         });
         result.name = plan.name;
         result.baseImage = plan.baseImage;
         result.additionalRefs = plan.additionalRefs;
         result.warnings = plan.warnings;
-        const packaging = { plan, credentials, onArchived: (c) => (result.context = c) };
+        const packaging = { plan, credentials, walk, onArchived: (c) => (result.context = c) };
         if (req.dryRun) {
             packaged = await phase('package', () => packageBuild(s, packaging));
             result.status = 'planned';

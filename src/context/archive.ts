@@ -43,7 +43,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ActionError, isActionError } from '../errors.js';
-import { archivingCancelled, scanContext, scanContextInternal, type ScannedEntry, type SkippedEntry } from './walk.js';
+import { archivingCancelled, scanContext, scanContextInternal, type ScanResult, type ScannedEntry, type SkippedEntry } from './walk.js';
 
 export { scanContext };
 export type { SkippedEntry };
@@ -95,6 +95,12 @@ export interface ContextArchiveOptions {
   signal?: AbortSignal;
   /** 0–9; default 1 (see the module comment) */
   gzipLevel?: number;
+  /**
+   * The context as walked earlier (planning walks it to measure it) with the same `dockerfilePath`
+   * and `tmpDir` as output directory: archived without walking it again. Every file is still
+   * checked to be the inode that walk saw, so anything replaced since fails as "changed".
+   */
+  walk?: ScanResult;
 }
 
 /** Test seam: how files are opened (lets tests simulate EACCES when running as root). Returns a descriptor. */
@@ -333,7 +339,10 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
     throw new ActionError(`Invalid gzip level ${level}: use an integer from 0 to 9`, { kind: 'internal' });
   }
   const tmpDir = path.resolve(opts.tmpDir ?? os.tmpdir());
-  const scan = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal });
+  if (opts.walk && opts.walk.root !== path.resolve(contextDir)) {
+    throw new ActionError(`internal error: the walk given is of ${opts.walk.root}, not of ${contextDir}`, { kind: 'internal' });
+  }
+  const scan = opts.walk ?? (await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal }));
   if (signal?.aborted) throw archivingCancelled(signal);
 
   const outPath = path.join(tmpDir, `tensorlake-build-context-${randomBytes(8).toString('hex')}.tar.gz`);

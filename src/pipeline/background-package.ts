@@ -14,7 +14,7 @@
  */
 import { formatDuration } from '../format.js';
 import type { BuildEvents, TransferProgress } from './events.js';
-import { archiveBuildContext, type PackagedBuild, type PackageRequest } from './package-phase.js';
+import { archiveBuildContext, type PackageInput, type PackagedBuild } from './package-phase.js';
 import type { BuildSession } from './session.js';
 
 type HeldEvent = { kind: 'status' | 'warning'; message: string } | { kind: 'progress'; progress: TransferProgress };
@@ -47,18 +47,18 @@ function heldSession(s: BuildSession, held: HeldEvent[], signal: AbortSignal): B
   return { ...s, events, signal };
 }
 
-/** Starts archiving the context. */
-export function startBackgroundPackaging(s: BuildSession, { plan, credentials, onArchived }: PackageRequest): BackgroundPackaging {
+/** Starts archiving the context; the credentials read while planning come back with the archive. */
+export function startBackgroundPackaging(s: BuildSession, input: PackageInput): BackgroundPackaging {
   const held: HeldEvent[] = [];
   const abandoned = new AbortController();
   const signal = s.signal ? AbortSignal.any([s.signal, abandoned.signal]) : abandoned.signal;
   const started = s.now();
   let failed: { error: unknown } | undefined;
   let finishedAt: number | undefined;
-  const work = archiveBuildContext(heldSession(s, held, signal), plan, onArchived).then(
+  const work = archiveBuildContext(heldSession(s, held, signal), input).then(
     (p): PackagedBuild => {
       finishedAt = s.now();
-      return { ...p, ...credentials };
+      return { ...p, ...input.credentials };
     },
     (e: unknown) => {
       failed = { error: e };

@@ -6,7 +6,9 @@
  * after this phase, with every local problem a real build would hit found; a real build makes the
  * archive alongside the network phases (background-package.ts).
  */
+import * as os from 'node:os';
 import { createContextArchive, type ContextArchive } from '../context/archive.js';
+import type { ScanResult } from '../context/walk.js';
 import { formatBytes } from '../format.js';
 import type { BuildPlan } from '../dockerfile/plan.js';
 import { loadRegistryCredentials } from './credentials.js';
@@ -23,14 +25,23 @@ export interface PackagedBuild {
   registries: string[];
 }
 
-async function archiveContext(s: BuildSession, contextDir: string): Promise<{ archive: ContextArchive; context: ContextSummary }> {
+/** Where the archive is written: the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir. */
+export function archiveDir(s: BuildSession): string {
+  return s.deps.env.RUNNER_TEMP || os.tmpdir();
+}
+
+async function archiveContext(
+  s: BuildSession,
+  contextDir: string,
+  walk: ScanResult | undefined,
+): Promise<{ archive: ContextArchive; context: ContextSummary }> {
   const { events, now } = s;
   events.status(`Creating build context archive from ${contextDir}`);
   const a0 = now();
   const archive = await createContextArchive(contextDir, {
     dockerfilePath: s.req.source.kind === 'dockerfile' ? s.req.source.dockerfile : undefined,
-    // the runner's own temp dir (cleaned by GitHub after the job), else the OS temp dir
-    tmpDir: s.deps.env.RUNNER_TEMP || undefined,
+    tmpDir: archiveDir(s),
+    walk,
     signal: s.signal,
     onProgress: (p) => {
       const rate = (p.bytes * 1000) / Math.max(1, now() - a0);
@@ -83,27 +94,25 @@ export async function registryCredentials(s: BuildSession): Promise<RegistryCred
 
 export type RegistryCredentials = Pick<PackagedBuild, 'dockerConfigJson' | 'registries'>;
 
-/** The context archive of a Dockerfile build (none for an import). `onArchived` gets its summary as soon as it exists (the result shows it even if a later step fails). */
-export async function archiveBuildContext(
-  s: BuildSession,
-  plan: BuildPlan,
-  onArchived: (c: ContextSummary) => void,
-): Promise<Pick<PackagedBuild, 'archive' | 'context'>> {
-  const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir) : undefined;
+/** What packaging starts from: the plan, the credentials read while planning, and the planning walk of the context. */
+export interface PackageInput {
+  plan: BuildPlan;
+  credentials: RegistryCredentials;
+  /** the context as planning walked it (absent for an import build) */
+  walk?: ScanResult;
+  /** gets the context summary as soon as it exists (the result shows it even if a later step fails) */
+  onArchived: (c: ContextSummary) => void;
+}
+
+/** The context archive of a Dockerfile build (none for an import). */
+export async function archiveBuildContext(s: BuildSession, input: PackageInput): Promise<Pick<PackagedBuild, 'archive' | 'context'>> {
+  const { plan, walk, onArchived } = input;
+  const packed = plan.mode === 'dockerfile' && plan.contextDir ? await archiveContext(s, plan.contextDir, walk) : undefined;
   if (packed) onArchived(packed.context);
   return packed ?? {};
 }
 
-/** What the Package phase packages: the plan's context, with the registry credentials read while planning. */
-export interface PackageRequest {
-  plan: BuildPlan;
-  /** read before the first request (their secrets are masked by then); they come back with the archive */
-  credentials: RegistryCredentials;
-  /** gets the archive's summary as soon as it exists */
-  onArchived: (c: ContextSummary) => void;
-}
-
-/** The Package phase in the foreground (a plan-only run). */
-export async function packageBuild(s: BuildSession, { plan, credentials, onArchived }: PackageRequest): Promise<PackagedBuild> {
-  return { ...(await archiveBuildContext(s, plan, onArchived)), ...credentials };
+/** The Package phase in the foreground (a plan-only run): the archive, with the credentials read while planning. */
+export async function packageBuild(s: BuildSession, input: PackageInput): Promise<PackagedBuild> {
+  return { ...(await archiveBuildContext(s, input)), ...input.credentials };
 }

@@ -27,7 +27,7 @@ import { METADATA_PATH } from './remote-paths.js';
 import { measureBuildContext, planBuild } from './plan-phase.js';
 import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
-import { packageBuild, registryCredentials, type PackagedBuild } from './package-phase.js';
+import { archiveDir, packageBuild, registryCredentials, type PackageInput, type PackagedBuild } from './package-phase.js';
 import { startBackgroundPackaging, type BackgroundPackaging } from './background-package.js';
 import { runBuilder, type BuilderEvidence } from './builder-run.js';
 import { waitForAdmission } from './admission.js';
@@ -112,18 +112,23 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
 
   try {
     // Plan and Package: local, no network.
-    const { planned: plan, credentials } = await phase('plan', async () => {
+    const {
+      planned: plan,
+      credentials,
+      walk,
+    } = await phase('plan', async () => {
       const planned = await planBuild(req, events);
       // the context's size and largest entries, before any builder sandbox exists
-      result.contextFootprint = await measureBuildContext(req, events);
+      const measured = await measureBuildContext(req, events, archiveDir(s));
+      result.contextFootprint = measured?.footprint;
       // read now: their secrets are masked before any text from the platform is shown
-      return { planned, credentials: await registryCredentials(s) };
+      return { planned, credentials: await registryCredentials(s), walk: measured?.walk };
     });
     result.name = plan.name;
     result.baseImage = plan.baseImage;
     result.additionalRefs = plan.additionalRefs;
     result.warnings = plan.warnings;
-    const packaging = { plan, credentials, onArchived: (c: ContextSummary) => (result.context = c) };
+    const packaging: PackageInput = { plan, credentials, walk, onArchived: (c: ContextSummary) => (result.context = c) };
     if (req.dryRun) {
       packaged = await phase('package', () => packageBuild(s, packaging));
       result.status = 'planned';

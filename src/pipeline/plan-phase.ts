@@ -3,7 +3,9 @@ import { open } from 'node:fs/promises';
 import { ActionError, toActionError } from '../errors.js';
 import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, type BuildPlan } from '../dockerfile/plan.js';
 import { withBuildRecord } from '../images/build-record.js';
-import { LARGE_CONTEXT_BYTES, describeEntries, largestEntries, measureContext, type ContextFootprint } from '../context/footprint.js';
+import * as os from 'node:os';
+import { LARGE_CONTEXT_BYTES, describeEntries, footprintOf, largestEntries, type ContextFootprint } from '../context/footprint.js';
+import { scanContextInternal, type ScanResult } from '../context/walk.js';
 import { formatBytes } from '../format.js';
 import type { BuildEvents } from './events.js';
 import type { BuildRequest } from './session.js';
@@ -56,15 +58,25 @@ export async function planBuild(req: BuildRequest, events: BuildEvents): Promise
   return plan;
 }
 
+/** The context as planning walked it: its footprint, and the walk itself (the archive reuses it). */
+export interface MeasuredContext {
+  footprint: ContextFootprint;
+  walk: ScanResult;
+}
+
 /**
- * Measures the build context as it will be uploaded (`.dockerignore` applied) before any builder
- * sandbox exists: its size and largest files and directories, with a warning above
- * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects fails here, before any network call,
- * naming its line. Import builds have no context.
+ * Walks the build context as it will be uploaded (`.dockerignore` applied) before any builder
+ * sandbox exists and measures it: its size and largest files and directories, with a warning above
+ * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects, a name that is not UTF-8 or an
+ * unlistable directory fails here, before any network call. The archive is made from this walk
+ * (it checks that every file it opens is still the one walked), so the context is walked once.
+ * `tmpDir` is where the archive will be written (its own archives there are left out). Import
+ * builds have no context.
  */
-export async function measureBuildContext(req: BuildRequest, events: BuildEvents): Promise<ContextFootprint | undefined> {
+export async function measureBuildContext(req: BuildRequest, events: BuildEvents, tmpDir?: string): Promise<MeasuredContext | undefined> {
   if (req.source.kind !== 'dockerfile') return undefined;
-  const f = await measureContext(req.source.context, req.source.dockerfile);
+  const walk = await scanContextInternal(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? os.tmpdir() });
+  const f = footprintOf(walk.entries);
   events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
   if (f.largestDirectories.length) events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);
   if (f.largestFiles.length) events.status(`Largest files: ${describeEntries(f.largestFiles)}`);
@@ -74,5 +86,5 @@ export async function measureBuildContext(req: BuildRequest, events: BuildEvents
         `Largest: ${describeEntries(largestEntries(f))}. Add what the build does not need to .dockerignore, or point the context input at a smaller directory.`,
     );
   }
-  return f;
+  return { footprint: f, walk };
 }

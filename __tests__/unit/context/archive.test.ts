@@ -16,6 +16,7 @@ import {
   type ContextArchive,
 } from '../../../src/context/archive.js';
 import { ActionError } from '../../../src/errors.js';
+import { scanContextInternal } from '../../../src/context/walk.js';
 
 interface ReadEntry {
   header: tar.Header;
@@ -660,5 +661,31 @@ test('10k-file context archives quickly with the right counts', async () => {
     console.log(`# archived 10k files in ${ms.toFixed(0)} ms (${a.uncompressedBytes} → ${a.compressedBytes} bytes)`);
     assert.ok(ms < 20_000, `took ${ms} ms`);
     await a.cleanup();
+  });
+});
+
+test('an archive made from an earlier walk (planning) has the same bytes, and still refuses a file replaced since', async () => {
+  await withDirs(async (ctx, out) => {
+    await makeTree(ctx, { Dockerfile: 'FROM scratch\n', 'a.txt': 'first', 'd/b.txt': 'second' });
+    const walk = await scanContextInternal(ctx, { outputDir: out });
+    const fresh = await createContextArchive(ctx, { tmpDir: out });
+    const reused = await createContextArchive(ctx, { tmpDir: out, walk });
+    assert.equal(reused.archiveDigest, fresh.archiveDigest);
+    assert.equal(reused.digest, fresh.digest);
+    expect(await fsp.readFile(reused.path)).toStrictEqual(await fsp.readFile(fresh.path));
+    await fresh.cleanup();
+    await reused.cleanup();
+    // same name, same size, another inode: the walk no longer describes it
+    await fsp.writeFile(path.join(ctx, 'a.new'), 'FIRST');
+    await fsp.rename(path.join(ctx, 'a.new'), path.join(ctx, 'a.txt'));
+    await assert.rejects(
+      createContextArchive(ctx, { tmpDir: out, walk }),
+      isCtxError(/^Build context file changed while archiving: a\.txt \(it is no longer the file that was walked\)$/),
+    );
+    await assert.rejects(
+      createContextArchive(out, { tmpDir: out, walk }),
+      isCtxError(/^internal error: the walk given is of /, 'internal'),
+    );
+    expect(await fsp.readdir(out)).toStrictEqual([]);
   });
 });

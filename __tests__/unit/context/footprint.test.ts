@@ -83,7 +83,7 @@ test('planning reports size and largest entries, and warns above the documented 
   try {
     const r = recording();
     const f = await measureBuildContext(request(dir), r.events);
-    assert.equal(f?.totalBytes, LARGE_CONTEXT_BYTES + MiB + 7 + 9);
+    assert.equal(f?.footprint.totalBytes, LARGE_CONTEXT_BYTES + MiB + 7 + 9);
     assert.match(r.status[0], /^Build context: 3 files, 501 MiB \(after \.dockerignore\)$/);
     assert.equal(r.status[1], 'Largest directories: data/ (501 MiB), src/ (9 B)');
     assert.match(r.status[2], /^Largest files: data\/huge\.bin \(501 MiB\), /);

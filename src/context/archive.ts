@@ -183,7 +183,7 @@ function writeUstarHeader(
   if (name.length > 100 || prefix.length > 155) return false;
   const linkBytes = linkname ? Buffer.byteLength(linkname) : 0;
   if (linkBytes > 100) return false;
-  HEADER_TEMPLATE.copy(b, at);
+  b.set(HEADER_TEMPLATE, at);
   b.write(name, at, 'latin1');
   b.write(octal(mode & 0o7777, 6), at + 100, 'latin1');
   if (size.toString(8).length > 11) {

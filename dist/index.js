@@ -38646,6 +38646,23 @@ function adopt(found) {
     return out;
 }
 
+;// CONCATENATED MODULE: ./src/pipeline/result.ts
+/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
+function recordTemplate(result, template, fallback) {
+    const { planName, completedUri } = fallback;
+    const str = (v) => (typeof v === 'string' ? v : undefined);
+    result.status = 'registered';
+    result.template = template;
+    result.templateId = str(template.id) ?? str(template.templateId);
+    result.templateName = str(template.name) ?? planName;
+    // cas-streaming: the admitted manifest; ext4: the snapshot URI.
+    result.manifestUri = str(template.manifestUri) ?? str(template.snapshotUri) ?? completedUri;
+    result.imageDigest = str(template.imageDigest);
+    result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
+    if (typeof template.snapshotSizeBytes === 'number')
+        result.imageSizeBytes = template.snapshotSizeBytes;
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/sizes.ts
 /** docs/protocol.md §4.3: target rootfs size and builder resources derived from prepare and the inputs. */
 
@@ -40281,6 +40298,25 @@ function createMayHaveHappened(e) {
     // a 2xx whose answer could not be decoded: the sandbox exists, only its id is unknown
     return (st >= 200 && st < 300) || st >= 500 || st === 408 || st === 409;
 }
+/**
+ * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
+ * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
+ */
+function sweepFor(known) {
+    if (known.sandboxId !== undefined)
+        return known.reconciled ? 'reconciled' : 'none';
+    return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
+}
+/** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
+async function terminationReason(lifecycle, id) {
+    try {
+        const info = await lifecycle.getSandbox(id, AbortSignal.timeout(10_000));
+        return info.status === 'terminated' ? (info.termination_reason ?? '') : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/pipeline/shell-words.ts
 /**
@@ -40671,7 +40707,11 @@ function startBackgroundPackaging(s, input) {
     const started = s.now();
     let failed;
     let finishedAt;
-    const work = archiveBuildContext(heldSession(s, held, signal), input).then((p) => {
+    // started on the next turn of the event loop: the request that follows goes out first instead of
+    // waiting for the archiver's first slice of synchronous work
+    const work = new Promise((resolve) => setImmediate(resolve))
+        .then(() => archiveBuildContext(heldSession(s, held, signal), input))
+        .then((p) => {
         finishedAt = s.now();
         return { ...p, ...input.credentials };
     }, (e) => {
@@ -40835,6 +40875,7 @@ function admissionTimeout(limitMs, cause) {
  * and stops. A real build runs Package alongside Prepare and Builder sandbox instead (see
  * background-package.ts) and collects it when Upload needs the archive.
  */
+
 
 
 
@@ -41104,40 +41145,6 @@ async function runBuild(req, deps) {
                 return true;
             }, { evenIfCancelled: true }).catch(() => false);
         }
-    }
-}
-/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
-function recordTemplate(result, template, fallback) {
-    const { planName, completedUri } = fallback;
-    const str = (v) => (typeof v === 'string' ? v : undefined);
-    result.status = 'registered';
-    result.template = template;
-    result.templateId = str(template.id) ?? str(template.templateId);
-    result.templateName = str(template.name) ?? planName;
-    // cas-streaming: the admitted manifest; ext4: the snapshot URI.
-    result.manifestUri = str(template.manifestUri) ?? str(template.snapshotUri) ?? completedUri;
-    result.imageDigest = str(template.imageDigest);
-    result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
-    if (typeof template.snapshotSizeBytes === 'number')
-        result.imageSizeBytes = template.snapshotSizeBytes;
-}
-/**
- * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
- * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
- */
-function sweepFor(known) {
-    if (known.sandboxId !== undefined)
-        return known.reconciled ? 'reconciled' : 'none';
-    return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
-}
-/** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
-async function terminationReason(lifecycle, id) {
-    try {
-        const info = await lifecycle.getSandbox(id, AbortSignal.timeout(10_000));
-        return info.status === 'terminated' ? (info.termination_reason ?? '') : undefined;
-    }
-    catch {
-        return undefined;
     }
 }
 

@@ -55,16 +55,20 @@ export function startBackgroundPackaging(s: BuildSession, input: PackageInput): 
   const started = s.now();
   let failed: { error: unknown } | undefined;
   let finishedAt: number | undefined;
-  const work = archiveBuildContext(heldSession(s, held, signal), input).then(
-    (p): PackagedBuild => {
-      finishedAt = s.now();
-      return { ...p, ...input.credentials };
-    },
-    (e: unknown) => {
-      failed = { error: e };
-      throw e;
-    },
-  );
+  // started on the next turn of the event loop: the request that follows goes out first instead of
+  // waiting for the archiver's first slice of synchronous work
+  const work = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => archiveBuildContext(heldSession(s, held, signal), input))
+    .then(
+      (p): PackagedBuild => {
+        finishedAt = s.now();
+        return { ...p, ...input.credentials };
+      },
+      (e: unknown) => {
+        failed = { error: e };
+        throw e;
+      },
+    );
   work.catch(() => undefined); // collected (or abandoned) later
 
   return {

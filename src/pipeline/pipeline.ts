@@ -18,14 +18,21 @@ import type { HttpTransport } from '../platform/transport.js';
 import type { PreparedBuild, Template } from '../platform/types.js';
 import type { Auth } from '../connection.js';
 import { PHASE_TITLES, type Phase } from './events.js';
-import type { BuildResult, ContextSummary } from './result.js';
+import { recordTemplate, type BuildResult, type ContextSummary } from './result.js';
 import { resolveReferences } from './references.js';
 import { computeSizes, type BuildSizes } from './sizes.js';
 import { completeRequestFromMetadata, parseMetadata } from './completion.js';
 import { gatherDiagnostics } from './diagnostics.js';
 import { METADATA_PATH } from './remote-paths.js';
 import { measureBuildContext, planBuild } from './plan-phase.js';
-import { startBuilderSandbox, cleanupBuilderSandbox, builderSandboxName, createMayHaveHappened, type CleanupTarget } from './sandbox.js';
+import {
+  startBuilderSandbox,
+  cleanupBuilderSandbox,
+  builderSandboxName,
+  sweepFor,
+  terminationReason,
+  type CleanupTarget,
+} from './sandbox.js';
 import { uploadBuildInputs } from './upload.js';
 import { archiveDir, packageBuild, registryCredentials, type PackageInput, type PackagedBuild } from './package-phase.js';
 import { startBackgroundPackaging, type BackgroundPackaging } from './background-package.js';
@@ -317,39 +324,5 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
         { evenIfCancelled: true },
       ).catch(() => false);
     }
-  }
-}
-
-/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
-function recordTemplate(result: BuildResult, template: Template, fallback: { planName: string; completedUri: string }): void {
-  const { planName, completedUri } = fallback;
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  result.status = 'registered';
-  result.template = template;
-  result.templateId = str(template.id) ?? str(template.templateId);
-  result.templateName = str(template.name) ?? planName;
-  // cas-streaming: the admitted manifest; ext4: the snapshot URI.
-  result.manifestUri = str(template.manifestUri) ?? str(template.snapshotUri) ?? completedUri;
-  result.imageDigest = str(template.imageDigest);
-  result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
-  if (typeof template.snapshotSizeBytes === 'number') result.imageSizeBytes = template.snapshotSizeBytes;
-}
-
-/**
- * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
- * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
- */
-function sweepFor(known: { sandboxId?: string; reconciled: boolean; error?: ActionError }): CleanupTarget['sweep'] {
-  if (known.sandboxId !== undefined) return known.reconciled ? 'reconciled' : 'none';
-  return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
-}
-
-/** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
-async function terminationReason(lifecycle: LifecycleApi, id: string): Promise<string | undefined> {
-  try {
-    const info = await lifecycle.getSandbox(id, AbortSignal.timeout(10_000));
-    return info.status === 'terminated' ? (info.termination_reason ?? '') : undefined;
-  } catch {
-    return undefined;
   }
 }

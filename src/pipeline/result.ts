@@ -51,3 +51,18 @@ export interface BuildResult {
   admissionPolls: number;
   error?: ActionError;
 }
+
+/** The registered template into the result; `planName` and `completedUri` stand in for what it leaves out. */
+export function recordTemplate(result: BuildResult, template: Template, fallback: { planName: string; completedUri: string }): void {
+  const { planName, completedUri } = fallback;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  result.status = 'registered';
+  result.template = template;
+  result.templateId = str(template.id) ?? str(template.templateId);
+  result.templateName = str(template.name) ?? planName;
+  // cas-streaming: the admitted manifest; ext4: the snapshot URI.
+  result.manifestUri = str(template.manifestUri) ?? str(template.snapshotUri) ?? completedUri;
+  result.imageDigest = str(template.imageDigest);
+  result.snapshotId = str(template.snapshotId) ?? result.snapshotId;
+  if (typeof template.snapshotSizeBytes === 'number') result.imageSizeBytes = template.snapshotSizeBytes;
+}

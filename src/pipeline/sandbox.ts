@@ -3,7 +3,7 @@
  * running, resolve its proxy and probe it; and delete it, with its own short-lived transport so
  * that a cancelled build can still clean up.
  */
-import { ActionError, toActionError } from '../errors.js';
+import { ActionError, cancelledError, toActionError } from '../errors.js';
 import { isTransientError } from '../platform/transient.js';
 import type { HttpTransport } from '../platform/transport.js';
 import { LifecycleApi } from '../platform/lifecycle-api.js';
@@ -223,4 +223,23 @@ export function createMayHaveHappened(e: unknown): boolean {
   if (st === undefined) return false;
   // a 2xx whose answer could not be decoded: the sandbox exists, only its id is unknown
   return (st >= 200 && st < 300) || st >= 500 || st === 408 || st === 409;
+}
+
+/**
+ * Whether the cleanup also sweeps by name: a sandbox found by name once ('reconciled') may have a
+ * twin; one whose id never arrived ('lost') may exist if the create may have reached the platform.
+ */
+export function sweepFor(known: { sandboxId?: string; reconciled: boolean; error?: ActionError }): CleanupTarget['sweep'] {
+  if (known.sandboxId !== undefined) return known.reconciled ? 'reconciled' : 'none';
+  return createMayHaveHappened(known.error ?? cancelledError()) ? 'lost' : 'none';
+}
+
+/** The platform's reason when the sandbox is terminated ('' when it gives none), else undefined. */
+export async function terminationReason(lifecycle: LifecycleApi, id: string): Promise<string | undefined> {
+  try {
+    const info = await lifecycle.getSandbox(id, AbortSignal.timeout(10_000));
+    return info.status === 'terminated' ? (info.termination_reason ?? '') : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -37,6 +37,9 @@ export default {
   maxWorkers: 2,
   // generous: it bounds a hung test on a loaded 2-core machine and asserts nothing about speed
   testTimeout: 180_000,
+  // one temp directory for the run, removed at its end: nothing is left in /tmp
+  globalSetup: '<rootDir>/__tests__/temp-dir-setup.mjs',
+  globalTeardown: '<rootDir>/__tests__/temp-dir-teardown.mjs',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/__tests__/unit/**/*.test.ts'] },
     { ...base, displayName: 'simulator', testMatch: ['<rootDir>/__tests__/simulator/**/*.test.ts'] },

@@ -7,7 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createContextArchive, scanContext } from '../src/context/archive.js';
+import { createContextArchive } from '../src/context/archive.js';
+import { scanContext } from '../src/context/walk.js';
 import { formatBytes } from '../src/format.js';
 
 const files = Number(process.argv[2] ?? 10_000);

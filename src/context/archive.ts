@@ -43,9 +43,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ActionError, isActionError } from '../errors.js';
-import { archivingCancelled, scanContext, scanContextInternal, type ScanResult, type ScannedEntry, type SkippedEntry } from './walk.js';
+import { archivingCancelled, scanContext, type ScanResult, type ScannedEntry, type SkippedEntry } from './walk.js';
 
-export { scanContext };
 export type { SkippedEntry };
 
 export interface ArchiveProgress {
@@ -342,7 +341,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
   if (opts.walk && opts.walk.root !== path.resolve(contextDir)) {
     throw new ActionError(`internal error: the walk given is of ${opts.walk.root}, not of ${contextDir}`, { kind: 'internal' });
   }
-  const scan = opts.walk ?? (await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal }));
+  const scan = opts.walk ?? (await scanContext(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: tmpDir, signal }));
   if (signal?.aborted) throw archivingCancelled(signal);
 
   const outPath = path.join(tmpDir, `tensorlake-build-context-${randomBytes(8).toString('hex')}.tar.gz`);

@@ -3,7 +3,6 @@
  * makes it big: its largest files and directories. Computed while planning, before any builder
  * sandbox exists, so an oversized context is reported (and warned about) before any work is done.
  */
-import { scanContext } from './archive.js';
 import { formatBytes } from '../format.js';
 
 /** Above this many bytes of files, planning warns that the context is large. */
@@ -56,12 +55,6 @@ export function footprintOf(entries: readonly Entry[], limit = LARGEST_ENTRIES):
       .sort(bySize)
       .slice(0, limit),
   };
-}
-
-/** Walks the context (no archive, no network) and measures it. */
-export async function measureContext(contextDir: string, dockerfilePath?: string): Promise<ContextFootprint> {
-  const scan = await scanContext(contextDir, { dockerfilePath });
-  return footprintOf(scan.entries);
 }
 
 /** `a.bin (3.00 MiB), data/ (1.20 MiB)`: entries in words, human sizes. */

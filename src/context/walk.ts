@@ -34,7 +34,6 @@
 import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ActionError, cancelledError } from '../errors.js';
 import { loadDockerignoreMatcher, type DockerIgnoreMatcher } from './dockerignore.js';
@@ -187,7 +186,7 @@ const YIELD_MS = 8;
  * device and inode are recorded; the archive opens the file by path and checks that it got that
  * inode (see `archive.ts`). Elsewhere (no `/proc`) the walk uses plain paths.
  */
-export async function scanContextInternal(contextDir: string, opts: ScanOptions = {}): Promise<ScanResult> {
+export async function scanContext(contextDir: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const { signal } = opts;
   if (signal?.aborted) throw archivingCancelled(signal);
   const { root, real } = await resolveContextRoot(contextDir);
@@ -435,17 +434,4 @@ export function sortByPath<T extends { path: string }>(items: T[]): T[] {
   const keyed = items.map((e) => ({ key: Buffer.from(e.path, 'utf8'), e }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.e);
-}
-
-/** The public planning view (no archive, no network). */
-export async function scanContext(
-  contextDir: string,
-  opts: { dockerfilePath?: string } = {},
-): Promise<{ entries: { path: string; type: 'file' | 'dir' | 'symlink'; size: number }[]; skipped: SkippedEntry[]; totalBytes: number }> {
-  const r = await scanContextInternal(contextDir, { dockerfilePath: opts.dockerfilePath, outputDir: os.tmpdir() });
-  return {
-    entries: r.entries.map((e) => ({ path: e.path, type: e.type, size: e.size })),
-    skipped: r.skipped,
-    totalBytes: r.totalBytes,
-  };
 }

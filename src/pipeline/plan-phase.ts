@@ -5,7 +5,7 @@ import { planDockerfile, planImport, decodeDockerfile, MAX_DOCKERFILE_BYTES, typ
 import { withBuildRecord } from '../images/build-record.js';
 import * as os from 'node:os';
 import { LARGE_CONTEXT_BYTES, describeEntries, footprintOf, largestEntries, type ContextFootprint } from '../context/footprint.js';
-import { scanContextInternal, type ScanResult } from '../context/walk.js';
+import { scanContext, type ScanResult } from '../context/walk.js';
 import { formatBytes } from '../format.js';
 import type { BuildEvents } from './events.js';
 import type { BuildRequest } from './session.js';
@@ -75,7 +75,7 @@ export interface MeasuredContext {
  */
 export async function measureBuildContext(req: BuildRequest, events: BuildEvents, tmpDir?: string): Promise<MeasuredContext | undefined> {
   if (req.source.kind !== 'dockerfile') return undefined;
-  const walk = await scanContextInternal(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? os.tmpdir() });
+  const walk = await scanContext(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? os.tmpdir() });
   const f = footprintOf(walk.entries);
   events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
   if (f.largestDirectories.length) events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);

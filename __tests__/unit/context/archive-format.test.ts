@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BLOCK_BYTES, blockRuns, createContextArchive } from '../../../src/context/archive.js';
-import { scanContextInternal } from '../../../src/context/walk.js';
+import { scanContext } from '../../../src/context/walk.js';
 import { MemFs } from '../../../simulator/memfs.js';
 import { extractTarGz } from '../../../simulator/tar.js';
 
@@ -57,7 +57,7 @@ async function makeTree(root: string): Promise<void> {
 
 /** The same entries through tar-stream (the writer the archive used before): the reference bytes. */
 async function tarStreamBytes(dir: string): Promise<Buffer> {
-  const scan = await scanContextInternal(dir);
+  const scan = await scanContext(dir);
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => void chunks.push(c as Buffer));

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LARGE_CONTEXT_BYTES, describeEntries, footprintOf, largestEntries, measureContext } from '../../../src/context/footprint.js';
+import { LARGE_CONTEXT_BYTES, describeEntries, footprintOf, largestEntries } from '../../../src/context/footprint.js';
+import { scanContext } from '../../../src/context/walk.js';
 import { measureBuildContext } from '../../../src/pipeline/plan-phase.js';
 import { contextTooLargeAdvice } from '../../../src/pipeline/upload.js';
 import type { BuildEvents } from '../../../src/pipeline/events.js';
@@ -62,7 +63,7 @@ const request = (dir: string): BuildRequest =>
     source: { kind: 'dockerfile', dockerfile: path.join(dir, 'Dockerfile'), dockerfileInput: 'Dockerfile', context: dir },
   }) as BuildRequest;
 
-test('measureContext applies .dockerignore (what docker build would send)', async () => {
+test('the footprint of a walk applies .dockerignore (what docker build would send)', async () => {
   const dir = await tmpContext({
     Dockerfile: 'FROM x\n',
     '.dockerignore': 'node_modules\n',
@@ -70,7 +71,7 @@ test('measureContext applies .dockerignore (what docker build would send)', asyn
     'a.txt': 'a',
   });
   try {
-    const f = await measureContext(dir, path.join(dir, 'Dockerfile'));
+    const f = footprintOf((await scanContext(dir, { dockerfilePath: path.join(dir, 'Dockerfile') })).entries);
     assert.equal(f.fileCount, 3);
     assert.ok(!f.largestDirectories.some((d) => d.path === 'node_modules/'));
   } finally {

@@ -33230,6 +33230,23 @@ const explicitName = (name) => {
     const n = name?.trim();
     return n ? n : undefined;
 };
+/**
+ * BuildKit's parser warns about empty continuation lines (and says they will become errors); one
+ * warning per instruction that has any, at its first line. The instruction's text is not repeated.
+ */
+function emptyContinuationWarnings(parsed) {
+    const out = [];
+    for (const ins of parsed.instructions) {
+        if (!parsed.warnings.some((w) => w.line >= ins.line && w.line <= ins.endLine))
+            continue;
+        out.push({
+            kind: 'deprecated',
+            line: ins.line,
+            message: `line ${ins.line}: empty continuation line in this ${ins.keyword} instruction; Docker warns that empty continuation lines will become errors: remove the empty line (or the escape before it)`,
+        });
+    }
+    return out;
+}
 function planDockerfile(opts) {
     const { text } = opts;
     checkText(text);
@@ -33239,7 +33256,7 @@ function planDockerfile(opts) {
         throw plan_planError(undefined, 'Dockerfile has no instructions (only comments, parser directives or blank lines)');
     const hasFrom = instructions.some((i) => i.keyword === 'FROM');
     const noFrom = () => plan_planError(undefined, 'Dockerfile must contain a FROM instruction');
-    const warnings = [];
+    const warnings = emptyContinuationWarnings(parsed);
     const additional = [];
     /** Stage aliases defined so far, lower-cased. Departure: Docker compares stage names case-insensitively. */
     const aliases = new Set();
@@ -33308,7 +33325,14 @@ function planDockerfile(opts) {
                 stages++;
                 break;
             }
+            case 'ADD':
             case 'COPY':
+                // Docker refuses these at parse time: a dry run must not pass what a real build cannot
+                if (ins.args.length < 2) {
+                    throw plan_planError(line, `${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`);
+                }
+                if (keyword === 'ADD')
+                    break;
                 // Departure: only leading flags are flags (Docker); a `--from=` later on the line or in a heredoc body is not one.
                 for (const f of ins.flags) {
                     if (f.name !== 'from')

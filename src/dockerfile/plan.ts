@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ActionError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { checkDerivedName, defaultNameForDockerfile, defaultNameForImport } from './naming.js';
-import { parseDockerfile, type DockerInstruction, type EscapeChar } from './parse.js';
+import { parseDockerfile, type DockerInstruction, type EscapeChar, type ParsedDockerfile } from './parse.js';
 import { splitCsvFields, unquoteWord } from './shell.js';
 
 export type PlanWarningKind = 'ignored-instruction' | 'build-arg-reference' | 'digest-pinned-reference' | 'deprecated';
@@ -224,6 +224,23 @@ const explicitName = (name: string | undefined): string | undefined => {
   return n ? n : undefined;
 };
 
+/**
+ * BuildKit's parser warns about empty continuation lines (and says they will become errors); one
+ * warning per instruction that has any, at its first line. The instruction's text is not repeated.
+ */
+function emptyContinuationWarnings(parsed: ParsedDockerfile): PlanWarning[] {
+  const out: PlanWarning[] = [];
+  for (const ins of parsed.instructions) {
+    if (!parsed.warnings.some((w) => w.line >= ins.line && w.line <= ins.endLine)) continue;
+    out.push({
+      kind: 'deprecated',
+      line: ins.line,
+      message: `line ${ins.line}: empty continuation line in this ${ins.keyword} instruction; Docker warns that empty continuation lines will become errors: remove the empty line (or the escape before it)`,
+    });
+  }
+  return out;
+}
+
 export function planDockerfile(opts: { text: string; dockerfilePath: string; contextDir: string; name?: string }): BuildPlan {
   const { text } = opts;
   checkText(text);
@@ -234,7 +251,7 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
   const hasFrom = instructions.some((i) => i.keyword === 'FROM');
   const noFrom = (): ActionError => planError(undefined, 'Dockerfile must contain a FROM instruction');
 
-  const warnings: PlanWarning[] = [];
+  const warnings: PlanWarning[] = emptyContinuationWarnings(parsed);
   const additional: string[] = [];
   /** Stage aliases defined so far, lower-cased. Departure: Docker compares stage names case-insensitively. */
   const aliases = new Set<string>();
@@ -302,7 +319,16 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
         stages++;
         break;
       }
+      case 'ADD':
       case 'COPY':
+        // Docker refuses these at parse time: a dry run must not pass what a real build cannot
+        if (ins.args.length < 2) {
+          throw planError(
+            line,
+            `${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`,
+          );
+        }
+        if (keyword === 'ADD') break;
         // Departure: only leading flags are flags (Docker); a `--from=` later on the line or in a heredoc body is not one.
         for (const f of ins.flags) {
           if (f.name !== 'from') continue;

@@ -747,3 +747,21 @@ test('an instruction whose continuation runs to the end of the file ends on the 
     assert.equal(parsed.instructions[1].endLine, physical, JSON.stringify(text));
   }
 });
+
+test('COPY and ADD without a destination fail planning as Docker fails them; heredoc and JSON forms count their arguments', () => {
+  const message = (k: string, line: number) =>
+    `line ${line}: ${k} requires at least two arguments, but only one was provided. Destination could not be determined`;
+  planFails(lines('FROM x', 'COPY'), message('COPY', 2));
+  planFails(lines('FROM x', 'COPY app.py'), message('COPY', 2));
+  planFails(lines('FROM x', 'RUN true', 'ADD --chmod=644 \\', '  app.py'), message('ADD', 3));
+  planFails(lines('FROM x', 'COPY ["app.py"]'), message('COPY', 2));
+  assert.equal(plan(lines('FROM x', 'COPY <<EOF /app/f', 'hello', 'EOF')).warnings.length, 0);
+  assert.equal(plan(lines('FROM x', 'COPY ["a b", "/app/"]', 'ADD --chown=1 a /b')).warnings.length, 0);
+});
+
+test('an empty continuation line is a deprecation warning on its instruction, as Docker warns', () => {
+  const p = plan(lines('FROM x', 'RUN apt-get update && \\', '', '    apt-get install -y curl', 'RUN a \\', '  b'));
+  assert.deepEqual(kinds(p), [['deprecated', 2]]);
+  assert.match(p.warnings[0].message, /^line 2: empty continuation line in this RUN instruction; .*will become errors/);
+  assert.ok(!p.warnings[0].message.includes('apt-get'), 'the instruction text is not repeated');
+});

@@ -59,6 +59,7 @@ describe('action end to end (dist/index.js)', () => {
     );
     assert.ok(lineIndex(r, /^Packaged in \S+ while the platform prepared the build/) > 0, 'overlap reported');
     assert.ok(lineIndex(r, /^Uploading build context/) > lineIndex(r, /^Packaged in/), 'upload after packaging');
+    assert.match(r.summary, /\| Package \| \d+\.\d\d s \(took \d+\.\d\d s alongside the phases before it\) \| ok \|/);
     // builder log streamed inside the Build group, one line at least per instruction
     assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/), 'builder log follows the builder start');
     // annotations for the ignored instructions, with file and line

@@ -22,6 +22,8 @@ type HeldEvent = { kind: 'status' | 'warning'; message: string } | { kind: 'prog
 export interface BackgroundPackaging {
   /** The failure, once packaging has failed (undefined while it runs or after it succeeded). */
   failure(): unknown;
+  /** How long packaging took, once it has finished. */
+  elapsedMs(): number | undefined;
   /**
    * Waits for packaging, replays what it reported into `events` (call inside the Package phase)
    * and returns the packaged build, or throws its error.
@@ -73,6 +75,7 @@ export function startBackgroundPackaging(s: BuildSession, input: PackageInput): 
 
   return {
     failure: () => failed?.error,
+    elapsedMs: () => (finishedAt === undefined ? undefined : Math.round(finishedAt - started)),
     async collect(events) {
       const waitFrom = s.now();
       try {

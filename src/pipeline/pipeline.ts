@@ -220,6 +220,8 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     const ready = proxy;
 
     const pkg = (packaged = await phase('package', () => packing.collect(events)));
+    const packageTiming = result.timings.find((t) => t.phase === 'package');
+    if (packageTiming) packageTiming.alongsideMs = packing.elapsedMs();
 
     // Upload context and spec (§6.5–§7.1).
     const upload = await phase('upload', () =>

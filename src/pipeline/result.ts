@@ -47,7 +47,11 @@ export interface BuildResult {
   /** the context measured while planning (size, largest entries) */
   contextFootprint?: ContextFootprint;
   warnings: PlanWarning[];
-  timings: { phase: Phase; ms: number; outcome: 'ok' | 'failed' | 'skipped' }[];
+  /**
+   * `ms`: how long the build spent in the phase. A phase whose work ran alongside others
+   * (Package) also has `alongsideMs`, the time that work took while the others ran.
+   */
+  timings: { phase: Phase; ms: number; outcome: 'ok' | 'failed' | 'skipped'; alongsideMs?: number }[];
   admissionPolls: number;
   error?: ActionError;
 }

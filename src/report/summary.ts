@@ -147,7 +147,10 @@ export function renderSummary(r: BuildResult, extraWarnings: string[], redact: (
   }
   if (r.timings.length) {
     lines.push('### Timings', '', '| Phase | Time | Outcome |', '|---|---:|---|');
-    for (const t of r.timings) lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1000).toFixed(2)} s | ${t.outcome} |`);
+    for (const t of r.timings) {
+      const alongside = t.alongsideMs !== undefined ? ` (took ${(t.alongsideMs / 1000).toFixed(2)} s alongside the phases before it)` : '';
+      lines.push(`| ${PHASE_TITLES[t.phase]} | ${(t.ms / 1000).toFixed(2)} s${alongside} | ${t.outcome} |`);
+    }
     lines.push('');
   }
   const warnings = [

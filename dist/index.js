@@ -41105,9 +41105,11 @@ async function runBuild(req, deps) {
     catch (e) {
         let err = toActionError(e).annotate({ buildId: result.buildId, sandboxId, phase: current });
         const cancelled = err.kind === 'cancelled' || signal?.aborted === true;
+        // packaging is the runner's own work (it can fail after the sandbox exists): the builder explains nothing
+        const builderMayExplain = !cancelled && current !== 'package';
         // A sandbox the platform terminated under us explains the failure better than the call that noticed
         // (not one the action released itself).
-        const terminated = sandboxId && remote && !released && !cancelled ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
+        const terminated = sandboxId && remote && !released && builderMayExplain ? await terminationReason(remote.lifecycle, sandboxId) : undefined;
         if (terminated !== undefined) {
             err = new ActionError(`the builder sandbox ${sandboxId} was terminated by the platform${terminated ? ` (${terminated})` : ''} during the ${current ? PHASE_TITLES[current] : 'build'} phase`, {
                 kind: 'sandbox',
@@ -41116,7 +41118,7 @@ async function runBuild(req, deps) {
             }).annotate({ buildId: result.buildId, sandboxId, phase: current });
         }
         // §10.1: diagnostics only once the builder's proxy answered (and while it exists), not for a cancelled run.
-        if (proxy && !released && !cancelled && terminated === undefined) {
+        if (proxy && !released && builderMayExplain && terminated === undefined) {
             const diag = await gatherDiagnostics(proxy, {
                 errorText: err.message,
                 sawDiskEvidenceInLog: evidence.sawDiskSpaceEvidence,

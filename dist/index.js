@@ -40438,7 +40438,6 @@ async function signBlobs(proxy, { prep, sizes }, signal) {
 async function uploadContext(s, proxy, { archive, footprint }) {
     const { events, now } = s;
     events.status('Uploading build context...');
-    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
     // §6.5: upload progress at 0 %, every further 10 %, and 100 %.
     const u0 = now();
     const total = archive.compressedBytes;
@@ -40483,7 +40482,8 @@ async function uploadBuildInputs(s, proxy, inputs) {
         dockerConfigJson: packaged.dockerConfigJson,
         dockerCompat: s.req.dockerCompat,
     });
-    await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
+    // the build directory exists from the root mkdir above: the reference client's two more
+    // `mkdir -p` of it (before the archive and before the spec) are not sent (docs/protocol.md §6.5)
     await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(spec, null, 2)), s.signal);
     return { signedUri: typeof signed.upload?.uri === 'string' ? signed.upload.uri : undefined };
 }

@@ -59,6 +59,16 @@ describe('action end to end (dist/index.js)', () => {
     );
     assert.ok(lineIndex(r, /^Packaged in \S+ while the platform prepared the build/) > 0, 'overlap reported');
     assert.ok(lineIndex(r, /^Uploading build context/) > lineIndex(r, /^Packaged in/), 'upload after packaging');
+    // the builder sandbox made the build directory once, as root, then opened it to the sandbox user
+    const sandbox = s.state().sandboxes.find((x) => x.id === r.outputs['builder-sandbox-id'])!;
+    const housekeeping = sandbox.processes
+      .filter((p) => p.command === 'mkdir' || p.command === 'chmod')
+      .map((p) => `${p.user ?? '-'} ${p.command} ${p.args.join(' ')}`);
+    expect(housekeeping).toStrictEqual([
+      'root mkdir -p /var/lib/tensorlake/rootfs-builder/build',
+      'root chmod 0777 /var/lib/tensorlake/rootfs-builder/build',
+      '- mkdir -p /var/lib/tensorlake/rootfs-builder/build/context',
+    ]);
     assert.match(r.summary, /\| Package \| \d+\.\d\d s \(took \d+\.\d\d s alongside the phases before it\) \| ok \|/);
     // builder log streamed inside the Build group, one line at least per instruction
     assert.ok(lineIndex(r, /RUN pip install/) > lineIndex(r, /Running offline rootfs builder/), 'builder log follows the builder start');

@@ -76,7 +76,6 @@ async function uploadContext(
 ): Promise<void> {
   const { events, now } = s;
   events.status('Uploading build context...');
-  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
   // §6.5: upload progress at 0 %, every further 10 %, and 100 %.
   const u0 = now();
   const total = archive.compressedBytes;
@@ -128,7 +127,8 @@ export async function uploadBuildInputs(s: BuildSession, proxy: SandboxProxy, in
     dockerConfigJson: packaged.dockerConfigJson,
     dockerCompat: s.req.dockerCompat,
   });
-  await execInSandbox(s, proxy, { command: 'mkdir', args: ['-p', BUILD_DIR] }, HOUSEKEEPING);
+  // the build directory exists from the root mkdir above: the reference client's two more
+  // `mkdir -p` of it (before the archive and before the spec) are not sent (docs/protocol.md §6.5)
   await proxy.putFile(SPEC_PATH, Buffer.from(JSON.stringify(spec, null, 2)), s.signal);
   return { signedUri: typeof signed.upload?.uri === 'string' ? signed.upload.uri : undefined };
 }

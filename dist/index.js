@@ -37648,6 +37648,13 @@ function noLongerFile(rel, cause) {
         cause,
     });
 }
+function gone(rel, cause) {
+    return new ActionError(`Build context file changed while archiving: ${rel} (it was deleted or moved after the context was listed)`, {
+        kind: 'context',
+        advice: ['Do not delete or move files in the build context while the action runs, or exclude them in .dockerignore.'],
+        cause,
+    });
+}
 function notTheWalkedFile(rel) {
     return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer the file that was walked)`, {
         kind: 'context',
@@ -37822,7 +37829,7 @@ async function createContextArchive(contextDir, opts = {}) {
                 });
             }
             if (code === 'ENOENT')
-                throw changed(e.path, e.size, 0);
+                throw gone(e.path, err);
             if (code === 'ELOOP' || code === 'ENXIO')
                 throw noLongerFile(e.path, err);
             throw new ActionError(`Cannot read build context file: ${e.path} (${err.message})`, { kind: 'context', cause: err });

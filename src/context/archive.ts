@@ -301,6 +301,14 @@ function noLongerFile(rel: string, cause?: unknown): ActionError {
   });
 }
 
+function gone(rel: string, cause: unknown): ActionError {
+  return new ActionError(`Build context file changed while archiving: ${rel} (it was deleted or moved after the context was listed)`, {
+    kind: 'context',
+    advice: ['Do not delete or move files in the build context while the action runs, or exclude them in .dockerignore.'],
+    cause,
+  });
+}
+
 function notTheWalkedFile(rel: string): ActionError {
   return new ActionError(`Build context file changed while archiving: ${rel} (it is no longer the file that was walked)`, {
     kind: 'context',
@@ -459,7 +467,7 @@ export async function createContextArchive(contextDir: string, opts: ContextArch
           cause: err,
         });
       }
-      if (code === 'ENOENT') throw changed(e.path, e.size, 0);
+      if (code === 'ENOENT') throw gone(e.path, err);
       if (code === 'ELOOP' || code === 'ENXIO') throw noLongerFile(e.path, err);
       throw new ActionError(`Cannot read build context file: ${e.path} (${(err as Error).message})`, { kind: 'context', cause: err });
     }

@@ -686,3 +686,18 @@ test('an archive made from an earlier walk (planning) has the same bytes, and st
     expect(await fsp.readdir(out)).toStrictEqual([]);
   });
 });
+
+test('a file deleted since the walk is refused as gone, not as a short read', async () => {
+  await withDirs(async (ctx, out) => {
+    await makeTree(ctx, { Dockerfile: 'FROM scratch\n', 'a.txt': 'first' });
+    const walk = await scanContext(ctx, { outputDir: out });
+    await fsp.rm(path.join(ctx, 'a.txt'));
+    await assert.rejects(
+      createContextArchive(ctx, { tmpDir: out, walk }),
+      (e: unknown) =>
+        isCtxError(/^Build context file changed while archiving: a\.txt \(it was deleted or moved after the context was listed\)$/)(e) &&
+        (e as ActionError).advice.every((a) => !/while the action read it/.test(a)),
+    );
+    expect(await fsp.readdir(out)).toStrictEqual([]);
+  });
+});

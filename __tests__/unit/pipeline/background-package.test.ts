@@ -123,3 +123,22 @@ test('abandoning stops packaging and leaves no archive behind', async () => {
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('abandoning a packaging that is writing its archive stops it there and removes the partial archive', async () => {
+  const files: Record<string, string> = { Dockerfile: 'FROM scratch\n' };
+  for (let i = 0; i < 60; i++) files[`f${String(i).padStart(2, '0')}.txt`] = `${i} `.repeat(400_000);
+  const { dir, out, plan } = await project(files);
+  try {
+    const { events } = recorder();
+    const bg = startBackgroundPackaging(session(events, out), { plan, credentials: { registries: [] }, onArchived: () => undefined });
+    // wait until the archive file exists: packaging is under way
+    for (let i = 0; i < 2000 && (await fsp.readdir(out)).length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    expect((await fsp.readdir(out)).length).toBe(1);
+    await bg.abandon();
+    assert.equal(bg.elapsedMs(), undefined, 'packaging never finished');
+    assert.match(String((bg.failure() as Error).message), /cancelled/);
+    expect(await fsp.readdir(out)).toStrictEqual([]);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});

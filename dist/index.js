@@ -40726,7 +40726,9 @@ function startBackgroundPackaging(s, input) {
     // started on the next turn of the event loop: the request that follows goes out first instead of
     // waiting for the archiver's first slice of synchronous work
     const work = new Promise((resolve) => setImmediate(resolve))
-        .then(() => archiveBuildContext(heldSession(s, held, signal), input))
+        // the context summary reaches the result when the Package phase collects it, like the events:
+        // a build that fails before then shows none, whichever finished first
+        .then(() => archiveBuildContext(heldSession(s, held, signal), { ...input, onArchived: () => undefined }))
         .then((p) => {
         finishedAt = s.now();
         return { ...p, ...input.credentials };
@@ -40741,7 +40743,10 @@ function startBackgroundPackaging(s, input) {
         async collect(events) {
             const waitFrom = s.now();
             try {
-                return await work;
+                const p = await work;
+                if (p.context)
+                    input.onArchived(p.context);
+                return p;
             }
             finally {
                 for (const h of held) {

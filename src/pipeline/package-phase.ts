@@ -100,7 +100,7 @@ export interface PackageInput {
   credentials: RegistryCredentials;
   /** the context as planning walked it (absent for an import build) */
   walk?: ScanResult;
-  /** gets the context summary as soon as it exists (the result shows it even if a later step fails) */
+  /** gets the context summary in the Package phase (the result shows it even if a later step fails) */
   onArchived: (c: ContextSummary) => void;
 }
 

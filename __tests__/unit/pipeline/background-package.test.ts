@@ -142,3 +142,26 @@ test('abandoning a packaging that is writing its archive stops it there and remo
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the context summary reaches the result when packaging is collected, never while other phases run or once abandoned', async () => {
+  const { dir, out, plan } = await project({ Dockerfile: 'FROM scratch\n', 'a.txt': 'a' });
+  try {
+    const { events } = recorder();
+    const summaries: unknown[] = [];
+    const input = { plan, credentials: { registries: [] }, onArchived: (c: unknown) => void summaries.push(c) };
+    const abandoned = startBackgroundPackaging(session(events, out), input);
+    const collected = startBackgroundPackaging(session(events, out), input);
+    // both finish meanwhile
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(abandoned.elapsedMs() !== undefined && collected.elapsedMs() !== undefined, 'both finished');
+    expect(summaries).toStrictEqual([]);
+    await abandoned.abandon();
+    expect(summaries).toStrictEqual([]);
+    const pkg = await collected.collect(events);
+    assert.equal(summaries.length, 1);
+    assert.equal(summaries[0], pkg.context);
+    await pkg.archive?.cleanup();
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -33406,7 +33406,8 @@ function planDockerfile(opts) {
         additionalRefs,
         lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
         name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), 'the Dockerfile path'),
-        warnings,
+        // in line order (the empty-continuation warnings were collected first); stable for one line
+        warnings: warnings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
         stats: { instructions: instructions.length, stages },
     };
 }
@@ -36662,13 +36663,17 @@ async function planBuild(req, events) {
  * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects, a name that is not UTF-8 or an
  * unlistable directory fails here, before any network call. The archive is made from this walk
  * (it checks that every file it opens is still the one walked), so the context is walked once.
- * `tmpDir` is where the archive will be written (its own archives there are left out). Import
- * builds have no context.
+ * `tmpDir` is where the archive will be written (its own archives there are left out); a
+ * cancelled run stops the walk (`signal`). Import builds have no context.
  */
-async function measureBuildContext(req, events, tmpDir) {
+async function measureBuildContext(req, events, where = {}) {
     if (req.source.kind !== 'dockerfile')
         return undefined;
-    const walk = await scanContext(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? external_node_os_namespaceObject.tmpdir() });
+    const walk = await scanContext(req.source.context, {
+        dockerfilePath: req.source.dockerfile,
+        outputDir: where.tmpDir ?? external_node_os_namespaceObject.tmpdir(),
+        signal: where.signal,
+    });
     const f = footprintOf(walk.entries);
     events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
     if (f.largestDirectories.length)
@@ -40994,7 +40999,7 @@ async function runBuild(req, deps) {
         const { planned: plan, credentials, walk, } = await phase('plan', async () => {
             const planned = await planBuild(req, events);
             // the context's size and largest entries, before any builder sandbox exists
-            const measured = await measureBuildContext(req, events, archiveDir(s));
+            const measured = await measureBuildContext(req, events, { tmpDir: archiveDir(s), signal });
             result.contextFootprint = measured?.footprint;
             // read now: their secrets are masked before any text from the platform is shown
             return { planned, credentials: await registryCredentials(s), walk: measured?.walk };

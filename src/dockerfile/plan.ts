@@ -394,7 +394,8 @@ export function planDockerfile(opts: { text: string; dockerfilePath: string; con
     additionalRefs,
     lookupRefs: eligible ? [baseImage, ...additionalRefs] : [...additionalRefs],
     name: explicitName(opts.name) ?? checkDerivedName(defaultNameForDockerfile(opts.dockerfilePath), 'the Dockerfile path'),
-    warnings,
+    // in line order (the empty-continuation warnings were collected first); stable for one line
+    warnings: warnings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
     stats: { instructions: instructions.length, stages },
   };
 }

@@ -126,7 +126,7 @@ export async function runBuild(req: BuildRequest, deps: BuildDeps): Promise<Buil
     } = await phase('plan', async () => {
       const planned = await planBuild(req, events);
       // the context's size and largest entries, before any builder sandbox exists
-      const measured = await measureBuildContext(req, events, archiveDir(s));
+      const measured = await measureBuildContext(req, events, { tmpDir: archiveDir(s), signal });
       result.contextFootprint = measured?.footprint;
       // read now: their secrets are masked before any text from the platform is shown
       return { planned, credentials: await registryCredentials(s), walk: measured?.walk };

@@ -70,12 +70,20 @@ export interface MeasuredContext {
  * LARGE_CONTEXT_BYTES. A `.dockerignore` pattern Docker rejects, a name that is not UTF-8 or an
  * unlistable directory fails here, before any network call. The archive is made from this walk
  * (it checks that every file it opens is still the one walked), so the context is walked once.
- * `tmpDir` is where the archive will be written (its own archives there are left out). Import
- * builds have no context.
+ * `tmpDir` is where the archive will be written (its own archives there are left out); a
+ * cancelled run stops the walk (`signal`). Import builds have no context.
  */
-export async function measureBuildContext(req: BuildRequest, events: BuildEvents, tmpDir?: string): Promise<MeasuredContext | undefined> {
+export async function measureBuildContext(
+  req: BuildRequest,
+  events: BuildEvents,
+  where: { tmpDir?: string; signal?: AbortSignal } = {},
+): Promise<MeasuredContext | undefined> {
   if (req.source.kind !== 'dockerfile') return undefined;
-  const walk = await scanContext(req.source.context, { dockerfilePath: req.source.dockerfile, outputDir: tmpDir ?? os.tmpdir() });
+  const walk = await scanContext(req.source.context, {
+    dockerfilePath: req.source.dockerfile,
+    outputDir: where.tmpDir ?? os.tmpdir(),
+    signal: where.signal,
+  });
   const f = footprintOf(walk.entries);
   events.status(`Build context: ${f.fileCount} files, ${formatBytes(f.totalBytes)} (after .dockerignore)`);
   if (f.largestDirectories.length) events.status(`Largest directories: ${describeEntries(f.largestDirectories)}`);

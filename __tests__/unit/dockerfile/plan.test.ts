@@ -764,4 +764,10 @@ test('an empty continuation line is a deprecation warning on its instruction, as
   assert.deepEqual(kinds(p), [['deprecated', 2]]);
   assert.match(p.warnings[0].message, /^line 2: empty continuation line in this RUN instruction; .*will become errors/);
   assert.ok(!p.warnings[0].message.includes('apt-get'), 'the instruction text is not repeated');
+  // in line order with the other warnings
+  const mixed = plan(lines('FROM x', 'EXPOSE 80', 'RUN a \\', '', '  b', 'MAINTAINER me'));
+  assert.deepEqual(
+    kinds(mixed).map(([, line]) => line),
+    [2, 3, 6],
+  );
 });

@@ -6,6 +6,7 @@ import { commentMarker, finalStatus, renderComment, statusContext, MAX_DESCRIPTI
 import type { RunContext } from '../../../src/feedback/run-context.js';
 import type { FeedbackInputs } from '../../../src/inputs.js';
 import type { BuildResult } from '../../../src/pipeline/result.js';
+import { buildResult } from '../fakes.js';
 import { ActionError } from '../../../src/errors.js';
 import { SecretRegistry } from '../../../src/secrets.js';
 import { startGitHubFake, FAKE_GITHUB_TOKEN } from '../../../simulator/github.js';
@@ -20,20 +21,7 @@ const PR_CTX: RunContext = {
 };
 const ON: FeedbackInputs = { githubToken: 'ghs_token1234', commitStatus: true, statusContext: '', prComment: true };
 
-function result(over: Partial<BuildResult> = {}): BuildResult {
-  return {
-    status: 'registered',
-    mode: 'dockerfile',
-    rootfsFormat: 'ext4',
-    sandboxDeleted: true,
-    warnings: [],
-    timings: [],
-    admissionPolls: 0,
-    templateId: 'tpl_1',
-    templateName: 'app',
-    ...over,
-  };
-}
+const result = (over: Partial<BuildResult> = {}): BuildResult => buildResult({ templateId: 'tpl_1', templateName: 'app', ...over });
 
 /** A recording GitHubApi; `fail` decides per call whether it throws. */
 function recorder(fail: (call: string) => unknown = () => undefined) {

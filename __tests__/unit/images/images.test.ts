@@ -8,7 +8,7 @@ import type { CorePort } from '../../../src/report/core-port.js';
 import { PostStateWriter } from '../../../src/post-state.js';
 import { GitHubReporter } from '../../../src/report/reporter.js';
 import { makeProject } from '../../../tools/action-runner.js';
-import { nullEvents } from '../fakes.js';
+import { buildResult, nullEvents } from '../fakes.js';
 
 test('layers follow dependencies; a cycle is named along its path', () => {
   const r = dependencyLayers([
@@ -236,17 +236,7 @@ test('scheduler (a fake build plane): dependency order, the max-parallel bound, 
           alive--;
           order.push(`end ${req.name}`);
           const status = cancelled ? 'cancelled' : req.name === opts.failing ? 'failed' : 'registered';
-          return {
-            status,
-            name: req.name,
-            mode: 'dockerfile',
-            rootfsFormat: 'ext4',
-            sandboxDeleted: true,
-            templateId: `tpl-${req.name}`,
-            warnings: [],
-            timings: [],
-            admissionPolls: 0,
-          } as never;
+          return buildResult({ status, name: req.name, templateId: `tpl-${req.name}` }) as never;
         },
       },
     );

@@ -7,6 +7,7 @@ import { GitHubReporter } from '../../../src/report/reporter.js';
 import { renderSummary } from '../../../src/report/summary.js';
 import { ActionError } from '../../../src/errors.js';
 import type { BuildResult } from '../../../src/pipeline/result.js';
+import { buildResult } from '../fakes.js';
 import { runnerCommands } from '../../../tools/action-runner.js';
 
 /** Lines a builder (i.e. the user's RUN steps, third-party code) or a platform answer could carry. */
@@ -112,18 +113,12 @@ test('reporter: builder lines and platform fields in status lines never become c
 });
 
 test('summary: error text, builder log tail and warnings cannot inject HTML or leave their blocks', () => {
-  const result: BuildResult = {
+  const result: BuildResult = buildResult({
     status: 'failed',
-    mode: 'dockerfile',
-    rootfsFormat: 'ext4',
-    sandboxDeleted: true,
-    warnings: [],
-    timings: [],
-    admissionPolls: 0,
     name: 'app',
     templateName: 'forged`name\n| injected | row |',
     error: new ActionError('admission failed: ```\n<img src=https://evil.example/pixel>\n```', { kind: 'admission' }),
-  };
+  });
   const md = renderSummary(result, ['context: skipped <script>alert(1)</script>\n- forged item'], (t) => t, [
     'RUN output ```',
     '<iframe src=x>',
